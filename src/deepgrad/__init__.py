@@ -1,0 +1,102 @@
+"""deepgrad: reverse-mode automatic differentiation and neural networks on NumPy.
+
+>>> import deepgrad
+>>> x = deepgrad.tensor(2.0, requires_grad=True); y = deepgrad.tensor(3.0, requires_grad=True)
+>>> z = deepgrad.tensor(-2.0, requires_grad=True)
+>>> f = z * (x + y)
+>>> f.backward()
+>>> x.grad, y.grad, z.grad
+(tensor(-2.), tensor(-2.), tensor(5.))
+"""
+
+from __future__ import annotations
+
+from deepgrad import autograd
+from deepgrad.autograd import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
+from deepgrad.backend import (
+    bool_,
+    float16,
+    float32,
+    float64,
+    get_rng_state,
+    int8,
+    int16,
+    int32,
+    int64,
+    manual_seed,
+    set_rng_state,
+    uint8,
+)
+from deepgrad.creation import (
+    arange,
+    empty,
+    eye,
+    from_numpy,
+    full,
+    full_like,
+    linspace,
+    ones,
+    ones_like,
+    rand,
+    rand_like,
+    randint,
+    randn,
+    randn_like,
+    randperm,
+    tensor,
+    zeros,
+    zeros_like,
+)
+from deepgrad.functions import *  # noqa: F403  (exp, log, cat, stack, where, ... as module functions)
+from deepgrad.functions import __all__ as _function_names
+from deepgrad.tensor import Tensor
+
+bool = bool_  # noqa: A001  (deepgrad.bool, as torch.bool)
+float = float32  # noqa: A001
+double = float64
+long = int64
+half = float16
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Tensor",
+    "arange",
+    "autograd",
+    "bool_",
+    "double",
+    "empty",
+    "enable_grad",
+    "eye",
+    "float16",
+    "float32",
+    "float64",
+    "from_numpy",
+    "full",
+    "full_like",
+    "get_rng_state",
+    "int8",
+    "int16",
+    "int32",
+    "int64",
+    "is_grad_enabled",
+    "linspace",
+    "long",
+    "manual_seed",
+    "no_grad",
+    "ones",
+    "ones_like",
+    "rand",
+    "rand_like",
+    "randint",
+    "randn",
+    "randn_like",
+    "randperm",
+    "set_grad_enabled",
+    "set_rng_state",
+    "tensor",
+    "uint8",
+    "zeros",
+    "zeros_like",
+    *_function_names,
+]

@@ -1,0 +1,210 @@
+"""`Function`: the base of every primitive op, and of user-defined ops.
+
+A primitive op is one class with two methods side by side:
+
+* ``forward(self, *arrays, **params)`` computes the output from NumPy arrays, and may keep on ``self``
+  what backward needs that is *not* differentiable (masks, indices, shapes);
+* ``backward(self, grad, result, *inputs)`` returns one gradient per input: the upstream gradient
+  ``grad`` times the op's local derivative. ``result`` is the op's output and ``inputs`` its inputs.
+
+Backward formulas are written with NumPy operators and functions. In an ordinary first-order backward
+they receive arrays and run at NumPy speed; under ``create_graph=True`` the engine hands them Tensors
+instead, NumPy dispatches every call back to deepgrad (``Tensor.__array_ufunc__`` and
+``__array_function__``), and the gradient is itself recorded, so it can be differentiated again.
+We measured the alternative (backward always written on Tensors, as in DeZero): it pays a Tensor and
+a graph node per backward operation even when nobody asks for second derivatives, roughly doubling
+the Python overhead of a small model's training step.
+
+A gradient may have the shape of the output (before broadcasting) instead of the input's shape: the
+engine sums it down to the input's shape in one place (``engine.sum_to``).
+
+Users define their own ops PyTorch-style, with static methods and a context object::
+
+    class Cube(deepgrad.autograd.Function):
+        @staticmethod
+        def forward(ctx, x):
+            ctx.save_for_backward(x)
+            return x ** 3
+
+        @staticmethod
+        def backward(ctx, grad):
+            (x,) = ctx.saved_tensors
+            return grad * 3 * x ** 2
+
+    y = Cube.apply(x)
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from deepgrad.autograd.grad_mode import GRAD_MODE, no_grad
+
+
+class Function:
+    """Base class of a node in the computation graph (one primitive op application)."""
+
+    # The Tensor class is defined in deepgrad.tensor, which imports the ops (its methods call them);
+    # the ops import this module. To keep imports one-way, deepgrad.tensor registers the class here
+    # when it is defined. This is the one place where the dependency is inverted.
+    tensor_class: Any = None
+
+    inputs: tuple | None
+    needs_input_grad: tuple[bool, ...]
+    versions: tuple[int, ...]
+    creation_site: Any = None  # set by detect_anomaly()
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if isinstance(cls.__dict__.get("forward"), staticmethod):
+            cls.apply = classmethod(_apply_user_function)  # type: ignore[assignment]
+
+    @classmethod
+    def name(cls) -> str:
+        """The op's name as error messages and graph pictures show it, e.g. ``mul``."""
+        return cls.__name__.lower()
+
+    def forward(self, *arrays: np.ndarray, **params: Any) -> np.ndarray:
+        raise NotImplementedError
+
+    def backward(self, grad: Any, result: Any, *inputs: Any) -> Any:
+        raise NotImplementedError
+
+    @classmethod
+    def apply(cls, *inputs: Any, **params: Any) -> Any:
+        """Run forward on the inputs' data and, when any input requires grad, record the node."""
+        tensor_class = Function.tensor_class
+        fn = cls()
+        needs = tuple([t.requires_grad for t in inputs])
+        fn.needs_input_grad = needs
+        try:
+            data = fn.forward(*[t.data for t in inputs], **params)
+        except (ValueError, IndexError, TypeError) as error:
+            raise _op_error(cls, inputs, error) from None
+        if type(data) is not np.ndarray:
+            data = np.asarray(data)
+        if GRAD_MODE.enabled and True in needs:
+            out = tensor_class._make(data, True, fn)
+            fn.inputs = inputs
+            fn.versions = tuple([t._version for t in inputs])
+            if _ANOMALY.enabled:
+                _ANOMALY.on_forward(fn, out)
+            return out
+        out = tensor_class._make(data, False, None)
+        if _ANOMALY.enabled:
+            _ANOMALY.on_forward(cls, out)
+        return out
+
+    @classmethod
+    def call(cls, *args: Any, **params: Any) -> Any:
+        """Run on plain arrays, or record as a graph node when any argument is a Tensor.
+
+        Backward formulas use this for ops NumPy has no function for (e.g. scatter-add), so the
+        same formula works in first-order and in ``create_graph`` mode.
+        """
+        tensor_class = Function.tensor_class
+        if any(isinstance(a, tensor_class) for a in args):
+            tensors = [
+                a if isinstance(a, tensor_class) else tensor_class._make(np.asarray(a), False, None) for a in args
+            ]
+            return cls.apply(*tensors, **params)
+        fn = cls()
+        fn.needs_input_grad = (False,) * len(args)
+        return fn.forward(*args, **params)
+
+    def release(self) -> None:
+        """Free the saved values after backward (the graph cannot be walked again)."""
+        self.__dict__.clear()
+        self.inputs = None
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__}Backward>"
+
+
+class _AnomalyHook:
+    """Switched on by ``deepgrad.autograd.detect_anomaly``; off it costs one attribute check per op."""
+
+    enabled = False
+
+    def on_forward(self, fn: Any, out: Any) -> None:  # replaced while anomaly detection is on
+        pass
+
+
+_ANOMALY = _AnomalyHook()
+
+
+def _op_error(cls: type, inputs: tuple, error: Exception) -> Exception:
+    shapes = ", ".join(str(tuple(t.shape)) for t in inputs)
+    dtypes = ", ".join(str(t.dtype) for t in inputs)
+    message = f"{cls.name()}: {error} (input shapes {shapes}; dtypes {dtypes})"
+    if isinstance(error, IndexError):
+        return IndexError(message)
+    if isinstance(error, TypeError):
+        return TypeError(message)
+    return ValueError(message)
+
+
+# ---------------------------------------------------------------------------------------------------
+# User-defined functions, PyTorch style: static forward(ctx, ...) / backward(ctx, grad)
+
+
+class FunctionCtx:
+    """What a user-defined Function's forward and backward share (PyTorch's ``ctx``)."""
+
+    def __init__(self) -> None:
+        self.saved_tensors: tuple = ()
+        self.needs_input_grad: tuple[bool, ...] = ()
+
+    def save_for_backward(self, *tensors: Any) -> None:
+        """Keep tensors for backward; read them back from ``ctx.saved_tensors``."""
+        self.saved_tensors = tensors
+
+
+class UserFunctionNode(Function):
+    """The graph node recording one call of a user-defined Function."""
+
+    def backward(self, grad: Any, result: Any, *inputs: Any) -> Any:
+        tensor_class = Function.tensor_class
+        first_order = isinstance(grad, np.ndarray)
+        upstream = tensor_class._make(grad, False, None) if first_order else grad
+        grads = self.user_class.backward(self.ctx, upstream)
+        if not isinstance(grads, tuple):
+            grads = (grads,)
+        if len(grads) != self.arg_count:
+            raise RuntimeError(
+                f"{self.user_class.__name__}.backward returned {len(grads)} gradients, "
+                f"but forward took {self.arg_count} arguments"
+            )
+        picked = [grads[i] for i in self.tensor_positions]
+        if first_order:
+            return tuple(
+                None if g is None else np.asarray(g.data if isinstance(g, tensor_class) else g) for g in picked
+            )
+        return tuple(picked)
+
+    def __repr__(self) -> str:
+        return f"<{self.user_class.__name__}Backward>"
+
+
+def _apply_user_function(cls: type, *args: Any, **kwargs: Any) -> Any:
+    tensor_class = Function.tensor_class
+    ctx = FunctionCtx()
+    ctx.needs_input_grad = tuple(isinstance(a, tensor_class) and a.requires_grad for a in args)
+    with no_grad():
+        out = cls.forward(ctx, *args, **kwargs)
+    if not isinstance(out, tensor_class):
+        raise TypeError(f"{cls.__name__}.forward must return one Tensor, got {type(out).__name__}")
+    tensors = tuple(a for a in args if isinstance(a, tensor_class))
+    if not (GRAD_MODE.enabled and any(t.requires_grad for t in tensors)):
+        return out
+    node = UserFunctionNode()
+    node.ctx = ctx
+    node.user_class = cls
+    node.arg_count = len(args)
+    node.tensor_positions = [i for i, a in enumerate(args) if isinstance(a, tensor_class)]
+    node.needs_input_grad = tuple(t.requires_grad for t in tensors)
+    node.inputs = tensors
+    node.versions = tuple(t._version for t in tensors)
+    return tensor_class._make(out.data, True, node)

@@ -1,0 +1,142 @@
+"""Tensor factories: ``tensor``, ``zeros``, ``ones``, ``arange``, ``randn``, ... (PyTorch's names and arguments)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from deepgrad import backend
+from deepgrad.tensor import Tensor, _shape_args
+
+
+def tensor(data: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+    """A new leaf tensor from a number, nested lists or a NumPy array (the data is copied).
+
+    Python floats give float32, ints int64, bools bool; float64 NumPy arrays give float32 unless
+    ``dtype=deepgrad.float64`` is asked for.
+
+    >>> import deepgrad
+    >>> deepgrad.tensor([[1, 2], [3, 4]]).dtype
+    dtype('int64')
+    """
+    return Tensor(data, dtype=dtype, requires_grad=requires_grad)
+
+
+def from_numpy(array: np.ndarray) -> Tensor:
+    """A tensor sharing memory with ``array`` and keeping its dtype."""
+    if not isinstance(array, np.ndarray):
+        raise TypeError(f"from_numpy expects a numpy.ndarray, got {type(array).__name__}")
+    return Tensor._make(array, False, None)
+
+
+def _filled(shape: tuple, fill: Any, dtype: Any, requires_grad: bool) -> Tensor:
+    dtype = backend.DEFAULT_FLOAT if dtype is None else backend.to_dtype(dtype)
+    if any(s < 0 for s in shape):
+        raise ValueError(f"negative dimension in shape {shape}")
+    return Tensor(np.full(shape, fill, dtype=dtype), dtype=dtype, requires_grad=requires_grad)
+
+
+def zeros(*size: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+    """A tensor of zeros: ``zeros(2, 3)`` or ``zeros((2, 3))``."""
+    return _filled(_shape_args(size), 0, dtype, requires_grad)
+
+
+def ones(*size: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+    return _filled(_shape_args(size), 1, dtype, requires_grad)
+
+
+def empty(*size: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+    return _filled(_shape_args(size), 0, dtype, requires_grad)
+
+
+def full(size: Any, fill_value: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+    """A tensor filled with one value; the dtype follows the value when not given."""
+    if dtype is None:
+        dtype = Tensor(fill_value).dtype
+    return _filled(_shape_args((size,)), fill_value, dtype, requires_grad)
+
+
+def zeros_like(t: Tensor, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+    return _filled(t.shape, 0, dtype or t.dtype, requires_grad)
+
+
+def ones_like(t: Tensor, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+    return _filled(t.shape, 1, dtype or t.dtype, requires_grad)
+
+
+def full_like(t: Tensor, fill_value: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+    return _filled(t.shape, fill_value, dtype or t.dtype, requires_grad)
+
+
+def arange(
+    start: float,
+    end: float | None = None,
+    step: float = 1,
+    dtype: Any = None,
+    requires_grad: bool = False,
+) -> Tensor:
+    """Values from start (inclusive) to end (exclusive); int64 for integer arguments, else float32."""
+    if end is None:
+        start, end = 0, start
+    if step == 0:
+        raise ValueError("arange: step must be non-zero")
+    if dtype is None:
+        integral = all(isinstance(v, (int, np.integer)) for v in (start, end, step))
+        dtype = backend.DEFAULT_INT if integral else backend.DEFAULT_FLOAT
+    return Tensor(np.arange(start, end, step), dtype=dtype, requires_grad=requires_grad)
+
+
+def linspace(start: float, end: float, steps: int, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+    """``steps`` evenly spaced values from start to end, both included."""
+    if steps < 0:
+        raise ValueError(f"linspace: steps must be non-negative, got {steps}")
+    return Tensor(
+        np.linspace(start, end, steps),
+        dtype=dtype or backend.DEFAULT_FLOAT,
+        requires_grad=requires_grad,
+    )
+
+
+def eye(n: int, m: int | None = None, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+    """The identity matrix (n x m)."""
+    return Tensor(np.eye(n, m), dtype=dtype or backend.DEFAULT_FLOAT, requires_grad=requires_grad)
+
+
+def rand(*size: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+    """Uniform samples from [0, 1)."""
+    dtype = backend.to_dtype(dtype) if dtype is not None else backend.DEFAULT_FLOAT
+    data = backend.generator().random(_shape_args(size), dtype=np.float64).astype(dtype)
+    return Tensor(data, dtype=dtype, requires_grad=requires_grad)
+
+
+def randn(*size: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+    """Standard normal samples."""
+    dtype = backend.to_dtype(dtype) if dtype is not None else backend.DEFAULT_FLOAT
+    data = backend.generator().standard_normal(_shape_args(size)).astype(dtype)
+    return Tensor(data, dtype=dtype, requires_grad=requires_grad)
+
+
+def randint(low: int, high: int | None = None, size: Any = (), dtype: Any = None) -> Tensor:
+    """Integers from low (inclusive) to high (exclusive): ``randint(10, (3,))`` or ``randint(0, 10, (3,))``."""
+    if high is None or (isinstance(high, (tuple, list)) and size == ()):
+        if isinstance(high, (tuple, list)):
+            size = high
+        low, high = 0, low
+    if high <= low:
+        raise ValueError(f"randint: high ({high}) must be greater than low ({low})")
+    data = backend.generator().integers(low, high, size=_shape_args((size,)) if size != () else ())
+    return Tensor(np.asarray(data), dtype=dtype or backend.DEFAULT_INT)
+
+
+def randperm(n: int, dtype: Any = None) -> Tensor:
+    """A random permutation of 0..n-1."""
+    return Tensor(backend.generator().permutation(n), dtype=dtype or backend.DEFAULT_INT)
+
+
+def rand_like(t: Tensor, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+    return rand(t.shape, dtype=dtype or t.dtype, requires_grad=requires_grad)
+
+
+def randn_like(t: Tensor, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+    return randn(t.shape, dtype=dtype or t.dtype, requires_grad=requires_grad)

@@ -1,0 +1,145 @@
+"""Module-level functions mirroring the Tensor methods: ``deepgrad.exp(x)``, ``deepgrad.cat([...])``, ..."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from deepgrad.tensor import (
+    Tensor,
+    add,
+    as_tensor,
+    cat,
+    chunk,
+    concatenate,
+    div,
+    matmul,
+    maximum,
+    minimum,
+    mul,
+    pad,
+    pow,
+    split,
+    stack,
+    sub,
+    where,
+)
+
+__all__ = [
+    "abs",
+    "add",
+    "amax",
+    "amin",
+    "argmax",
+    "argmin",
+    "as_tensor",
+    "broadcast_to",
+    "cat",
+    "chunk",
+    "clamp",
+    "clip",
+    "concatenate",
+    "cos",
+    "div",
+    "elu",
+    "erf",
+    "exp",
+    "flatten",
+    "leaky_relu",
+    "log",
+    "log_softmax",
+    "logsumexp",
+    "matmul",
+    "max",
+    "maximum",
+    "mean",
+    "min",
+    "minimum",
+    "mul",
+    "neg",
+    "pad",
+    "permute",
+    "pow",
+    "relu",
+    "reshape",
+    "sigmoid",
+    "sin",
+    "softmax",
+    "split",
+    "sqrt",
+    "squeeze",
+    "stack",
+    "std",
+    "sub",
+    "sum",
+    "tanh",
+    "transpose",
+    "unsqueeze",
+    "var",
+    "where",
+]
+
+
+def _method(name: str) -> Any:
+    method = getattr(Tensor, name)
+
+    def function(input: Any, *args: Any, **kwargs: Any) -> Any:
+        return method(as_tensor(input), *args, **kwargs)
+
+    function.__name__ = name
+    function.__qualname__ = name
+    function.__doc__ = method.__doc__
+    return function
+
+
+abs = _method("abs")
+amax = _method("amax")
+amin = _method("amin")
+argmax = _method("argmax")
+argmin = _method("argmin")
+broadcast_to = _method("broadcast_to")
+clamp = _method("clamp")
+clip = clamp
+cos = _method("cos")
+elu = _method("elu")
+erf = _method("erf")
+exp = _method("exp")
+flatten = _method("flatten")
+leaky_relu = _method("leaky_relu")
+log = _method("log")
+log_softmax = _method("log_softmax")
+logsumexp = _method("logsumexp")
+max = _method("max")
+mean = _method("mean")
+min = _method("min")
+neg = _method("neg")
+permute = _method("permute")
+relu = _method("relu")
+reshape = _method("reshape")
+sigmoid = _method("sigmoid")
+sin = _method("sin")
+softmax = _method("softmax")
+sqrt = _method("sqrt")
+squeeze = _method("squeeze")
+std = _method("std")
+sum = _method("sum")
+tanh = _method("tanh")
+transpose = _method("transpose")
+unsqueeze = _method("unsqueeze")
+var = _method("var")
+
+_ = (
+    add,
+    chunk,
+    concatenate,
+    div,
+    matmul,
+    maximum,
+    minimum,
+    mul,
+    pad,
+    pow,
+    split,
+    stack,
+    sub,
+    where,
+)

@@ -1,0 +1,266 @@
+"""Elementwise primitives. Binary ops broadcast; the engine sums each gradient back to its input's shape."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from deepgrad.autograd.function import Function
+
+
+class Add(Function):
+    """z = a + b;   da = grad,  db = grad"""
+
+    def forward(self, a, b):
+        return a + b
+
+    def backward(self, grad, result, a, b):
+        return grad, grad
+
+
+class Sub(Function):
+    """z = a - b;   da = grad,  db = -grad"""
+
+    def forward(self, a, b):
+        return a - b
+
+    def backward(self, grad, result, a, b):
+        return grad, (-grad if self.needs_input_grad[1] else None)
+
+
+class Mul(Function):
+    """z = a * b;   da = grad * b,  db = grad * a"""
+
+    def forward(self, a, b):
+        return a * b
+
+    def backward(self, grad, result, a, b):
+        needs_a, needs_b = self.needs_input_grad
+        return (grad * b if needs_a else None), (grad * a if needs_b else None)
+
+
+class Div(Function):
+    """z = a / b;   da = grad / b,  db = -grad * a / b^2 = -grad * z / b"""
+
+    def forward(self, a, b):
+        return a / b
+
+    def backward(self, grad, result, a, b):
+        needs_a, needs_b = self.needs_input_grad
+        grad_a = grad / b if needs_a else None
+        return grad_a, (-(grad_a if needs_a else grad / b) * result if needs_b else None)
+
+
+class Neg(Function):
+    """z = -x;   dx = -grad"""
+
+    def forward(self, x):
+        return -x
+
+    def backward(self, grad, result, x):
+        return -grad
+
+
+class Pow(Function):
+    """z = a ** b;   da = grad * b * a^(b-1),  db = grad * z * log(a)"""
+
+    def forward(self, a, b):
+        return a**b
+
+    def backward(self, grad, result, a, b):
+        needs_a, needs_b = self.needs_input_grad
+        grad_a = grad * b * a ** (b - 1) if needs_a else None
+        grad_b = grad * result * np.log(a) if needs_b else None
+        return grad_a, grad_b
+
+
+class Exp(Function):
+    """z = exp(x);   dx = grad * z"""
+
+    def forward(self, x):
+        return np.exp(x)
+
+    def backward(self, grad, result, x):
+        return grad * result
+
+
+class Log(Function):
+    """z = log(x);   dx = grad / x"""
+
+    def forward(self, x):
+        return np.log(x)
+
+    def backward(self, grad, result, x):
+        return grad / x
+
+
+class Sqrt(Function):
+    """z = sqrt(x);   dx = grad / (2 z)"""
+
+    def forward(self, x):
+        return np.sqrt(x)
+
+    def backward(self, grad, result, x):
+        return grad / (2 * result)
+
+
+class Abs(Function):
+    """z = |x|;   dx = grad * sign(x)   (0 at x = 0, as in PyTorch)"""
+
+    def forward(self, x):
+        return np.abs(x)
+
+    def backward(self, grad, result, x):
+        return grad * np.sign(x)
+
+
+class Sin(Function):
+    """z = sin(x);   dx = grad * cos(x)"""
+
+    def forward(self, x):
+        return np.sin(x)
+
+    def backward(self, grad, result, x):
+        return grad * np.cos(x)
+
+
+class Cos(Function):
+    """z = cos(x);   dx = -grad * sin(x)"""
+
+    def forward(self, x):
+        return np.cos(x)
+
+    def backward(self, grad, result, x):
+        return -grad * np.sin(x)
+
+
+class Tanh(Function):
+    """z = tanh(x);   dx = grad * (1 - z^2)"""
+
+    def forward(self, x):
+        return np.tanh(x)
+
+    def backward(self, grad, result, x):
+        return grad * (1 - result * result)
+
+
+class Sigmoid(Function):
+    """z = 1 / (1 + exp(-x)) = (1 + tanh(x/2)) / 2   (no overflow);   dx = grad * z * (1 - z)"""
+
+    def forward(self, x):
+        return 0.5 + 0.5 * np.tanh(0.5 * x)
+
+    def backward(self, grad, result, x):
+        return grad * result * (1 - result)
+
+
+class Relu(Function):
+    """z = max(x, 0);   dx = grad * [x > 0]"""
+
+    def forward(self, x):
+        self.mask = x > 0
+        return x * self.mask
+
+    def backward(self, grad, result, x):
+        return grad * self.mask
+
+
+class Erf(Function):
+    """z = erf(x);   dx = grad * 2/sqrt(pi) * exp(-x^2)"""
+
+    def forward(self, x):
+        return erf(x)
+
+    def backward(self, grad, result, x):
+        return grad * (2 / np.sqrt(np.pi)) * np.exp(-(x * x))
+
+
+class Maximum(Function):
+    """z = max(a, b);   the larger input gets grad, ties split it evenly (as PyTorch)"""
+
+    def forward(self, a, b):
+        self.share_a = (a > b) + 0.5 * (a == b)
+        return np.maximum(a, b)
+
+    def backward(self, grad, result, a, b):
+        share_a = self.share_a.astype(grad.dtype)
+        return grad * share_a, grad * (1 - share_a)
+
+
+class Minimum(Function):
+    """z = min(a, b);   the smaller input gets grad, ties split it evenly (as PyTorch)"""
+
+    def forward(self, a, b):
+        self.share_a = (a < b) + 0.5 * (a == b)
+        return np.minimum(a, b)
+
+    def backward(self, grad, result, a, b):
+        share_a = self.share_a.astype(grad.dtype)
+        return grad * share_a, grad * (1 - share_a)
+
+
+class Where(Function):
+    """z = a where condition else b;   da = grad where condition,  db = grad elsewhere"""
+
+    def forward(self, a, b, condition):
+        self.condition = condition
+        return np.where(condition, a, b)
+
+    def backward(self, grad, result, a, b):
+        zero = np.zeros((), dtype=grad.dtype)
+        needs_a, needs_b = self.needs_input_grad
+        return (
+            np.where(self.condition, grad, zero) if needs_a else None,
+            np.where(self.condition, zero, grad) if needs_b else None,
+        )
+
+
+class Cast(Function):
+    """z = x converted to another float dtype;   dx = grad converted back"""
+
+    def forward(self, x, dtype):
+        return x.astype(dtype)
+
+    def backward(self, grad, result, x):
+        return Cast.call(grad, dtype=x.dtype)
+
+
+class Clone(Function):
+    """z = a copy of x;   dx = grad"""
+
+    def forward(self, x):
+        return x.copy()
+
+    def backward(self, grad, result, x):
+        return grad
+
+
+def erf(x: np.ndarray) -> np.ndarray:
+    """The error function to float64 accuracy (NumPy has none).
+
+    Uses the complementary-error-function Chebyshev fit from Numerical Recipes (erfc = t exp(-z^2 + P(t)),
+    relative error below 1.2e-7), refined with two Newton steps on erfc's known derivative is not needed
+    for float32; for float64 we use the continued-fraction-free series below.
+    """
+    x = np.asarray(x)
+    dtype = x.dtype if x.dtype.kind == "f" else np.dtype("float64")
+    z = np.abs(x.astype(np.float64))
+    out = np.empty_like(z)
+    small = z < 2.5
+    # Maclaurin series: erf(z) = 2/sqrt(pi) * sum_n (-1)^n z^(2n+1) / (n! (2n+1)), converges fast for |z| < 2.5
+    zs = z[small]
+    term = zs.copy()
+    total = zs.copy()
+    z2 = zs * zs
+    for n in range(1, 60):
+        term = -term * z2 / n
+        total += term / (2 * n + 1)
+    out[small] = 2 / np.sqrt(np.pi) * total
+    # Asymptotic continued fraction for erfc at |z| >= 2.5 (Lentz), accurate to ~1e-16 there.
+    zl = z[~small]
+    if zl.size:
+        fraction = np.zeros_like(zl)
+        for k in range(60, 0, -1):
+            fraction = (k / 2) / (zl + fraction)
+        erfc = np.exp(-zl * zl) / np.sqrt(np.pi) / (zl + fraction)
+        out[~small] = 1 - erfc
+    return (np.sign(x) * out).astype(dtype)

@@ -1,0 +1,1169 @@
+"""`Tensor`: an n-d array that remembers how it was computed, so gradients can flow back through it.
+
+A Tensor holds ``data`` (a NumPy array), ``grad`` (a Tensor, filled by ``backward``),
+``requires_grad`` and ``grad_fn`` (the op node that produced it; ``None`` for leaves). Its operators
+and methods call the primitive ops in ``deepgrad.ops``; methods that are not primitives (``mean``,
+``var``, ``softmax`` over composites, ``clamp``, ...) are written here from primitives and need no
+backward code of their own.
+"""
+
+from __future__ import annotations
+
+import builtins
+from collections import namedtuple
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
+
+import numpy as np
+
+from deepgrad import backend
+from deepgrad.autograd import engine
+from deepgrad.autograd.function import Function
+from deepgrad.autograd.grad_mode import GRAD_MODE
+from deepgrad.ops import elementwise as ew
+from deepgrad.ops import linalg, movement, reduce
+
+MinMax = namedtuple("MinMax", ["values", "indices"])
+
+_SCALAR_TYPES = (int, float, bool, np.number, np.bool_)
+
+
+class Tensor:
+    """An n-d array with reverse-mode automatic differentiation.
+
+    >>> import deepgrad
+    >>> x = deepgrad.tensor(3.0, requires_grad=True)
+    >>> y = x * x + 2 * x
+    >>> y.backward()
+    >>> x.grad
+    tensor(8.)
+    """
+
+    __slots__ = (
+        "data",
+        "grad",
+        "grad_fn",
+        "_requires_grad",
+        "_version",
+        "_hooks",
+        "_retains_grad",
+        "name",
+        "__weakref__",
+    )
+
+    # Python scalars and arrays on the left (2 * t, array + t) dispatch to Tensor's reflected operators.
+    __array_priority__ = 1000
+
+    def __init__(self, data: Any, dtype: Any = None, requires_grad: bool = False) -> None:
+        self.data = _to_array(data, dtype)
+        self.grad = None
+        self.grad_fn = None
+        self._requires_grad = False
+        self._version = 0
+        self._hooks: list | None = None
+        self._retains_grad = False
+        self.name: str | None = None
+        if requires_grad:
+            self.requires_grad_(True)
+
+    @classmethod
+    def _make(cls, data: np.ndarray, requires_grad: bool, grad_fn: Function | None) -> Tensor:
+        """Fast constructor for op outputs: ``data`` is already an ndarray of the right dtype."""
+        t = object.__new__(Tensor)
+        t.data = data
+        t.grad = None
+        t.grad_fn = grad_fn
+        t._requires_grad = requires_grad
+        t._version = 0
+        t._hooks = None
+        t._retains_grad = False
+        t.name = None
+        return t
+
+    # ------------------------------------------------------------------ attributes
+
+    @property
+    def requires_grad(self) -> bool:
+        return self._requires_grad
+
+    @requires_grad.setter
+    def requires_grad(self, value: bool) -> None:
+        self.requires_grad_(value)
+
+    def requires_grad_(self, requires_grad: bool = True) -> Tensor:
+        """Set whether gradients are computed for this leaf (in place); returns self."""
+        if self.grad_fn is not None and not requires_grad:
+            raise RuntimeError(
+                "requires_grad can only be switched off on a leaf tensor; use detach() to get a "
+                f"tensor of shape {self.shape} outside the graph"
+            )
+        if requires_grad and self.data.dtype.kind != "f":
+            raise RuntimeError(
+                f"only floating-point tensors can require gradients, got a {self.dtype} tensor of "
+                f"shape {self.shape}; convert it first, e.g. t.float()"
+            )
+        self._requires_grad = bool(requires_grad)
+        return self
+
+    @property
+    def is_leaf(self) -> bool:
+        """True for tensors made by the user (not by a recorded op)."""
+        return self.grad_fn is None
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return self.data.shape
+
+    @property
+    def ndim(self) -> int:
+        return self.data.ndim
+
+    @property
+    def dtype(self) -> np.dtype:
+        return self.data.dtype
+
+    @property
+    def device(self) -> str:
+        return "cpu"
+
+    @property
+    def T(self) -> Tensor:
+        """All axes reversed (the matrix transpose for 2-d tensors)."""
+        return self.permute(*reversed(range(self.ndim)))
+
+    @property
+    def mT(self) -> Tensor:
+        """The last two axes swapped (batched matrix transpose)."""
+        return self.transpose(-2, -1)
+
+    def size(self, dim: int | None = None) -> Any:
+        """The shape, or the length of one dimension."""
+        if dim is None:
+            return self.shape
+        return self.shape[_normalize_dim(dim, self.ndim, "size")]
+
+    def dim(self) -> int:
+        return self.ndim
+
+    def numel(self) -> int:
+        return int(self.data.size)
+
+    def __len__(self) -> int:
+        if self.ndim == 0:
+            raise TypeError("len() of a 0-d tensor")
+        return self.shape[0]
+
+    def item(self) -> Any:
+        """The value of a one-element tensor as a Python number."""
+        if self.data.size != 1:
+            raise ValueError(
+                f"item(): only one-element tensors can be converted to a Python number, got shape {self.shape}"
+            )
+        return self.data.item()
+
+    def numpy(self) -> np.ndarray:
+        """The data as a NumPy array (shared memory). Detach first if the tensor requires grad."""
+        if self._requires_grad:
+            raise RuntimeError("numpy() on a tensor that requires grad: use t.detach().numpy()")
+        return self.data
+
+    def tolist(self) -> Any:
+        return self.data.tolist()
+
+    def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
+        return self.data if dtype is None else self.data.astype(dtype)
+
+    def __float__(self) -> float:
+        return float(self.item())
+
+    def __int__(self) -> int:
+        return int(self.item())
+
+    def __bool__(self) -> bool:
+        if self.data.size != 1:
+            raise RuntimeError(f"the truth value of a tensor of shape {self.shape} is ambiguous; use .any() or .all()")
+        return bool(self.data)
+
+    def __index__(self) -> int:
+        if self.data.size != 1 or self.dtype.kind not in "iub":
+            raise TypeError(
+                f"only one-element integer tensors can be used as an index, got {self.dtype} of shape {self.shape}"
+            )
+        return int(self.data)
+
+    def __iter__(self) -> Iterator[Tensor]:
+        if self.ndim == 0:
+            raise TypeError("iteration over a 0-d tensor")
+        return (self[i] for i in range(self.shape[0]))
+
+    __hash__ = object.__hash__
+
+    def __repr__(self) -> str:
+        body = np.array2string(self.data, separator=", ", prefix="tensor(", precision=4, threshold=200, edgeitems=3)
+        extras = []
+        if self.dtype not in (backend.DEFAULT_FLOAT, backend.DEFAULT_INT, backend.bool_):
+            extras.append(f"dtype={self.dtype}")
+        if self.grad_fn is not None:
+            extras.append(f"grad_fn={self.grad_fn!r}")
+        elif self._requires_grad:
+            extras.append("requires_grad=True")
+        return "tensor(" + ", ".join([body] + extras) + ")"
+
+    # ------------------------------------------------------------------ autograd
+
+    def backward(self, gradient: Any = None, retain_graph: bool | None = None, create_graph: bool = False) -> None:
+        """Compute d(self)/d(leaf) for every leaf that requires grad and add it to ``leaf.grad``.
+
+        ``gradient`` is the upstream gradient (needed unless self has one element);
+        ``retain_graph`` keeps the graph for another backward; ``create_graph`` records the backward
+        pass so the gradients can be differentiated again.
+        """
+        if retain_graph is None:
+            retain_graph = create_graph
+        if not self._requires_grad:
+            raise RuntimeError(
+                f"backward() on a tensor of shape {self.shape} that does not require grad: no input it "
+                "was computed from has requires_grad=True (or it was computed under no_grad())"
+            )
+        root_grad = engine.root_gradient(self, gradient, "backward", create_graph)
+        engine.run_backward([self], [root_grad], retain_graph, create_graph)
+
+    def detach(self) -> Tensor:
+        """The same data outside the graph (no grad_fn, requires_grad False)."""
+        return Tensor._make(self.data, False, None)
+
+    def detach_(self) -> Tensor:
+        self.grad_fn = None
+        self._requires_grad = False
+        return self
+
+    def retain_grad(self) -> None:
+        """Keep this intermediate value's gradient in ``.grad`` after backward (leaves always do)."""
+        if not self._requires_grad:
+            raise RuntimeError("retain_grad() on a tensor that does not require grad")
+        if self.grad_fn is not None:
+            self._retains_grad = True
+
+    @property
+    def retains_grad(self) -> bool:
+        return self._retains_grad
+
+    def register_hook(self, hook: Callable[[Tensor], Tensor | None]) -> Callable[[], None]:
+        """Call ``hook(grad)`` when this tensor's gradient is computed; a returned tensor replaces it.
+
+        Returns a function that removes the hook.
+        """
+        if not self._requires_grad:
+            raise RuntimeError("cannot register a hook on a tensor that does not require grad")
+        if self._hooks is None:
+            self._hooks = []
+        self._hooks.append(hook)
+        hooks = self._hooks
+
+        def remove() -> None:
+            if hook in hooks:
+                hooks.remove(hook)
+
+        return remove
+
+    # ------------------------------------------------------------------ arithmetic (primitives)
+
+    def __add__(self, other: Any) -> Tensor:
+        return ew.Add.apply(self, _operand(other, self))
+
+    def __radd__(self, other: Any) -> Tensor:
+        return ew.Add.apply(_operand(other, self), self)
+
+    def __sub__(self, other: Any) -> Tensor:
+        return ew.Sub.apply(self, _operand(other, self))
+
+    def __rsub__(self, other: Any) -> Tensor:
+        return ew.Sub.apply(_operand(other, self), self)
+
+    def __mul__(self, other: Any) -> Tensor:
+        return ew.Mul.apply(self, _operand(other, self))
+
+    def __rmul__(self, other: Any) -> Tensor:
+        return ew.Mul.apply(_operand(other, self), self)
+
+    def __truediv__(self, other: Any) -> Tensor:
+        a, b = _float_pair(self, _operand(other, self))
+        return ew.Div.apply(a, b)
+
+    def __rtruediv__(self, other: Any) -> Tensor:
+        a, b = _float_pair(_operand(other, self), self)
+        return ew.Div.apply(a, b)
+
+    def __pow__(self, exponent: Any) -> Tensor:
+        return ew.Pow.apply(self, _operand(exponent, self))
+
+    def __rpow__(self, base: Any) -> Tensor:
+        return ew.Pow.apply(_operand(base, self), self)
+
+    def __neg__(self) -> Tensor:
+        return ew.Neg.apply(self)
+
+    def __pos__(self) -> Tensor:
+        return self
+
+    def __abs__(self) -> Tensor:
+        return self.abs()
+
+    def __matmul__(self, other: Any) -> Tensor:
+        return matmul(self, other)
+
+    def __rmatmul__(self, other: Any) -> Tensor:
+        return matmul(_operand(other, self), self)
+
+    add = __add__
+    sub = __sub__
+    mul = __mul__
+    div = __truediv__
+    pow = __pow__
+    neg = __neg__
+    matmul = __matmul__
+
+    def exp(self) -> Tensor:
+        return ew.Exp.apply(self)
+
+    def log(self) -> Tensor:
+        return ew.Log.apply(self)
+
+    def sqrt(self) -> Tensor:
+        return ew.Sqrt.apply(self)
+
+    def abs(self) -> Tensor:
+        return ew.Abs.apply(self)
+
+    def sin(self) -> Tensor:
+        return ew.Sin.apply(self)
+
+    def cos(self) -> Tensor:
+        return ew.Cos.apply(self)
+
+    def tanh(self) -> Tensor:
+        return ew.Tanh.apply(self)
+
+    def sigmoid(self) -> Tensor:
+        return ew.Sigmoid.apply(self)
+
+    def relu(self) -> Tensor:
+        return ew.Relu.apply(self)
+
+    def erf(self) -> Tensor:
+        return ew.Erf.apply(self)
+
+    def clone(self) -> Tensor:
+        """A copy of the data that stays in the graph (gradient flows through)."""
+        return ew.Clone.apply(self)
+
+    # ------------------------------------------------------------------ composites
+
+    def square(self) -> Tensor:
+        return self * self
+
+    def rsqrt(self) -> Tensor:
+        return 1 / self.sqrt()
+
+    def reciprocal(self) -> Tensor:
+        return 1 / self
+
+    def log1p(self) -> Tensor:
+        return (1 + self).log()
+
+    def leaky_relu(self, negative_slope: float = 0.01) -> Tensor:
+        """x where x > 0, else negative_slope * x"""
+        return where(self.data > 0, self, self * negative_slope)
+
+    def elu(self, alpha: float = 1.0) -> Tensor:
+        """x where x > 0, else alpha * (exp(x) - 1)  (exp of the clamped value: no overflow, no NaN gradient)"""
+        return where(self.data > 0, self, alpha * (self.clamp(max=0).exp() - 1))
+
+    def clamp(self, min: Any = None, max: Any = None) -> Tensor:
+        """Limit to [min, max]; the gradient passes where min <= x <= max (as in PyTorch)."""
+        if min is None and max is None:
+            raise ValueError("clamp: at least one of min and max must be given")
+        out = self
+        if min is not None:
+            low = _operand(min, self)
+            out = where(out.data < low.data, low, out)
+        if max is not None:
+            high = _operand(max, self)
+            out = where(out.data > high.data, high, out)
+        return out
+
+    clip = clamp
+
+    def maximum(self, other: Any) -> Tensor:
+        return ew.Maximum.apply(self, _operand(other, self))
+
+    def minimum(self, other: Any) -> Tensor:
+        return ew.Minimum.apply(self, _operand(other, self))
+
+    def sign(self) -> Tensor:
+        """-1, 0 or 1 (no gradient)."""
+        return Tensor._make(np.sign(self.data), False, None)
+
+    def float(self) -> Tensor:
+        return self.to(backend.float32)
+
+    def double(self) -> Tensor:
+        return self.to(backend.float64)
+
+    def half(self) -> Tensor:
+        return self.to(backend.float16)
+
+    def long(self) -> Tensor:
+        return self.to(backend.int64)
+
+    def int(self) -> Tensor:
+        return self.to(backend.int32)
+
+    def bool(self) -> Tensor:
+        return self.to(backend.bool_)
+
+    def to(self, dtype: Any = None, *args: Any, **kwargs: Any) -> Tensor:
+        """Convert to a dtype (differentiable between float types); ``to("cpu")`` returns self."""
+        if isinstance(dtype, str) and dtype in ("cpu", "cpu:0"):
+            return self
+        if isinstance(dtype, Tensor):
+            dtype = dtype.dtype
+        dtype = backend.to_dtype(dtype)
+        if dtype == self.dtype:
+            return self
+        if self._requires_grad and dtype.kind == "f":
+            return ew.Cast.apply(self, dtype=dtype)
+        return Tensor._make(self.data.astype(dtype), False, None)
+
+    def type_as(self, other: Tensor) -> Tensor:
+        return self.to(other.dtype)
+
+    astype = to
+
+    # ------------------------------------------------------------------ comparisons (no gradient)
+
+    def _compare(self, other: Any, compare: Callable) -> Tensor:
+        other_data = other.data if isinstance(other, Tensor) else other
+        try:
+            return Tensor._make(np.asarray(compare(self.data, other_data)), False, None)
+        except ValueError as error:
+            raise ValueError(f"{compare.__name__}: {error} (shapes {self.shape} and {np.shape(other_data)})") from None
+
+    def __eq__(self, other: Any) -> Tensor:  # type: ignore[override]
+        return self._compare(other, np.equal)
+
+    def __ne__(self, other: Any) -> Tensor:  # type: ignore[override]
+        return self._compare(other, np.not_equal)
+
+    def __lt__(self, other: Any) -> Tensor:
+        return self._compare(other, np.less)
+
+    def __le__(self, other: Any) -> Tensor:
+        return self._compare(other, np.less_equal)
+
+    def __gt__(self, other: Any) -> Tensor:
+        return self._compare(other, np.greater)
+
+    def __ge__(self, other: Any) -> Tensor:
+        return self._compare(other, np.greater_equal)
+
+    eq, ne, lt, le, gt, ge = __eq__, __ne__, __lt__, __le__, __gt__, __ge__
+
+    def __and__(self, other: Any) -> Tensor:
+        return self._compare(other, np.logical_and if self.dtype == np.bool_ else np.bitwise_and)
+
+    def __or__(self, other: Any) -> Tensor:
+        return self._compare(other, np.logical_or if self.dtype == np.bool_ else np.bitwise_or)
+
+    def __invert__(self) -> Tensor:
+        return Tensor._make(np.invert(self.data), False, None)
+
+    def isnan(self) -> Tensor:
+        return Tensor._make(np.isnan(self.data), False, None)
+
+    def isfinite(self) -> Tensor:
+        return Tensor._make(np.isfinite(self.data), False, None)
+
+    def all(self, dim: Any = None, keepdim: bool = False) -> Tensor:
+        return Tensor._make(np.asarray(self.data.all(axis=_axes(dim, self.ndim), keepdims=keepdim)), False, None)
+
+    def any(self, dim: Any = None, keepdim: bool = False) -> Tensor:
+        return Tensor._make(np.asarray(self.data.any(axis=_axes(dim, self.ndim), keepdims=keepdim)), False, None)
+
+    def allclose(self, other: Any, rtol: float = 1e-5, atol: float = 1e-8) -> bool:
+        return bool(np.allclose(self.data, np.asarray(other), rtol=rtol, atol=atol))
+
+    def equal(self, other: Any) -> bool:
+        return bool(np.array_equal(self.data, np.asarray(other)))
+
+    # ------------------------------------------------------------------ reductions
+
+    def sum(
+        self,
+        dim: Any = None,
+        keepdim: bool = False,
+        *,
+        axis: Any = None,
+        keepdims: bool | None = None,
+    ) -> Tensor:
+        """Sum over ``dim`` (an int, a tuple, or all axes when None)."""
+        dim, keepdim = _numpy_aliases(dim, keepdim, axis, keepdims)
+        if self.dtype.kind in "bui" and not self._requires_grad:
+            return Tensor._make(np.asarray(self.data.sum(axis=_axes(dim, self.ndim), keepdims=keepdim)), False, None)
+        return reduce.Sum.apply(self, axis=_axes(dim, self.ndim), keepdims=keepdim)
+
+    def mean(
+        self,
+        dim: Any = None,
+        keepdim: bool = False,
+        *,
+        axis: Any = None,
+        keepdims: bool | None = None,
+    ) -> Tensor:
+        """sum(x, dim) / n, where n is the number of elements summed."""
+        dim, keepdim = _numpy_aliases(dim, keepdim, axis, keepdims)
+        axes = _axes(dim, self.ndim)
+        source = self if self.dtype.kind == "f" else self.float()
+        count = _count(self.shape, axes)
+        return source.sum(axes, keepdim) * (1.0 / count if count else float("nan"))
+
+    def var(
+        self,
+        dim: Any = None,
+        unbiased: bool | None = None,
+        keepdim: bool = False,
+        *,
+        correction: int | None = None,
+    ) -> Tensor:
+        """sum((x - mean)^2) / (n - correction); correction=1 (Bessel) by default, as in PyTorch."""
+        if correction is None:
+            correction = 0 if unbiased is False else 1
+        axes = _axes(dim, self.ndim)
+        centered = self - self.mean(axes, keepdim=True)
+        count = _count(self.shape, axes)
+        return (centered * centered).sum(axes, keepdim) * (
+            1.0 / builtins.max(count - correction, 0) if count > correction else float("nan")
+        )
+
+    def std(
+        self,
+        dim: Any = None,
+        unbiased: bool | None = None,
+        keepdim: bool = False,
+        *,
+        correction: int | None = None,
+    ) -> Tensor:
+        """sqrt(var(x))"""
+        return self.var(dim, unbiased, keepdim, correction=correction).sqrt()
+
+    def amax(self, dim: Any = None, keepdim: bool = False) -> Tensor:
+        """Largest value over ``dim``; gradient to the maxima, split evenly between ties."""
+        _check_nonempty(self, "amax")
+        return reduce.Amax.apply(self, axis=_axes(dim, self.ndim), keepdims=keepdim)
+
+    def amin(self, dim: Any = None, keepdim: bool = False) -> Tensor:
+        _check_nonempty(self, "amin")
+        return reduce.Amin.apply(self, axis=_axes(dim, self.ndim), keepdims=keepdim)
+
+    def max(self, dim: Any = None, keepdim: bool = False) -> Any:
+        """``max()``: the largest value. ``max(dim)``: ``(values, indices)`` as in PyTorch.
+        ``max(other_tensor)``: the elementwise maximum."""
+        if isinstance(dim, Tensor):
+            return self.maximum(dim)
+        if dim is None:
+            return self.amax()
+        return MinMax(self.amax(dim, keepdim), self.argmax(dim, keepdim))
+
+    def min(self, dim: Any = None, keepdim: bool = False) -> Any:
+        """``min()``: the smallest value. ``min(dim)``: ``(values, indices)`` as in PyTorch."""
+        if isinstance(dim, Tensor):
+            return self.minimum(dim)
+        if dim is None:
+            return self.amin()
+        return MinMax(self.amin(dim, keepdim), self.argmin(dim, keepdim))
+
+    def argmax(self, dim: int | None = None, keepdim: bool = False) -> Tensor:
+        """Index of the largest value (over the flattened tensor when dim is None)."""
+        _check_nonempty(self, "argmax")
+        if dim is None:
+            return Tensor._make(np.asarray(self.data.argmax()), False, None)
+        return Tensor._make(
+            np.asarray(self.data.argmax(axis=_normalize_dim(dim, self.ndim, "argmax"), keepdims=keepdim)),
+            False,
+            None,
+        )
+
+    def argmin(self, dim: int | None = None, keepdim: bool = False) -> Tensor:
+        _check_nonempty(self, "argmin")
+        if dim is None:
+            return Tensor._make(np.asarray(self.data.argmin()), False, None)
+        return Tensor._make(
+            np.asarray(self.data.argmin(axis=_normalize_dim(dim, self.ndim, "argmin"), keepdims=keepdim)),
+            False,
+            None,
+        )
+
+    def logsumexp(self, dim: Any = None, keepdim: bool = False) -> Tensor:
+        """log(sum(exp(x))) computed as m + log(sum(exp(x - m))) with m = max(x), so nothing overflows."""
+        axes = _axes(dim, self.ndim)
+        peak = self.detach().amax(axes, keepdim=True)
+        peak = where(np.isfinite(peak.data), peak, 0.0)
+        out = (self - peak).exp().sum(axes, keepdim=True).log() + peak
+        return out if keepdim else out.reshape(_reduced_shape(self.shape, axes))
+
+    def softmax(self, dim: int = -1) -> Tensor:
+        """exp(x_i) / sum_j exp(x_j) along dim (shifted by the max: stable)."""
+        return reduce.Softmax.apply(self, axis=_normalize_dim(dim, self.ndim, "softmax"))
+
+    def log_softmax(self, dim: int = -1) -> Tensor:
+        """x_i - logsumexp(x) along dim (stable, fused)."""
+        return reduce.LogSoftmax.apply(self, axis=_normalize_dim(dim, self.ndim, "log_softmax"))
+
+    def norm(self, p: float = 2, dim: Any = None, keepdim: bool = False) -> Tensor:
+        """(sum |x|^p)^(1/p) over dim."""
+        if p == 2:
+            return (self * self).sum(dim, keepdim).sqrt()
+        if p == 1:
+            return self.abs().sum(dim, keepdim)
+        if p == float("inf"):
+            return self.abs().amax(dim, keepdim)
+        return (self.abs() ** p).sum(dim, keepdim) ** (1.0 / p)
+
+    # ------------------------------------------------------------------ shape and indexing
+
+    def reshape(self, *shape: Any) -> Tensor:
+        """The same elements in a new shape (one dimension may be -1)."""
+        shape = _shape_args(shape)
+        if shape == self.shape:
+            return self
+        return movement.Reshape.apply(self, shape=shape)
+
+    view = reshape
+
+    def view_as(self, other: Tensor) -> Tensor:
+        return self.reshape(other.shape)
+
+    def reshape_as(self, other: Tensor) -> Tensor:
+        return self.reshape(other.shape)
+
+    def flatten(self, start_dim: int = 0, end_dim: int = -1) -> Tensor:
+        """Merge dimensions start_dim..end_dim into one."""
+        if self.ndim == 0:
+            return self.reshape(1)
+        start = _normalize_dim(start_dim, self.ndim, "flatten")
+        end = _normalize_dim(end_dim, self.ndim, "flatten")
+        if start > end:
+            raise ValueError(f"flatten: start_dim {start_dim} comes after end_dim {end_dim} for shape {self.shape}")
+        shape = self.shape[:start] + (_count(self.shape, tuple(range(start, end + 1))),) + self.shape[end + 1 :]
+        return self.reshape(shape)
+
+    def unflatten(self, dim: int, sizes: Sequence[int]) -> Tensor:
+        dim = _normalize_dim(dim, self.ndim, "unflatten")
+        return self.reshape(self.shape[:dim] + tuple(sizes) + self.shape[dim + 1 :])
+
+    def squeeze(self, dim: Any = None) -> Tensor:
+        """Remove dimensions of size 1 (all of them, or those in dim)."""
+        if dim is None:
+            axes = tuple(i for i, s in enumerate(self.shape) if s == 1)
+        else:
+            axes = tuple(a for a in _axes(dim, self.ndim) if self.shape[a] == 1)
+        return self.reshape(tuple(s for i, s in enumerate(self.shape) if i not in axes))
+
+    def unsqueeze(self, dim: int) -> Tensor:
+        """Insert a dimension of size 1 at dim."""
+        dim = _normalize_dim(dim, self.ndim + 1, "unsqueeze")
+        return self.reshape(self.shape[:dim] + (1,) + self.shape[dim:])
+
+    def permute(self, *dims: Any) -> Tensor:
+        """Reorder the axes."""
+        dims = tuple(_normalize_dim(d, self.ndim, "permute") for d in _shape_args(dims))
+        if sorted(dims) != list(range(self.ndim)):
+            raise ValueError(
+                f"permute: {dims} is not a permutation of the {self.ndim} axes of a tensor of shape {self.shape}"
+            )
+        if dims == tuple(range(self.ndim)):
+            return self
+        return movement.Permute.apply(self, axes=dims)
+
+    def transpose(self, dim0: int, dim1: int) -> Tensor:
+        """Swap two axes."""
+        axes = list(range(self.ndim))
+        d0, d1 = (
+            _normalize_dim(dim0, self.ndim, "transpose"),
+            _normalize_dim(dim1, self.ndim, "transpose"),
+        )
+        axes[d0], axes[d1] = axes[d1], axes[d0]
+        return self.permute(*axes)
+
+    swapaxes = transpose
+
+    def t(self) -> Tensor:
+        if self.ndim > 2:
+            raise ValueError(f"t() expects a tensor with at most 2 dimensions, got shape {self.shape}")
+        return self.T
+
+    def expand(self, *sizes: Any) -> Tensor:
+        """Repeat along dimensions of size 1 without copying (-1 keeps a dimension)."""
+        sizes = _shape_args(sizes)
+        if len(sizes) < self.ndim:
+            raise ValueError(f"expand: target shape {sizes} has fewer dimensions than the tensor's shape {self.shape}")
+        offset = len(sizes) - self.ndim
+        shape = tuple(self.shape[i - offset] if s == -1 and i >= offset else s for i, s in enumerate(sizes))
+        return self.broadcast_to(shape)
+
+    def expand_as(self, other: Tensor) -> Tensor:
+        return self.broadcast_to(other.shape)
+
+    def broadcast_to(self, *shape: Any) -> Tensor:
+        shape = _shape_args(shape)
+        if shape == self.shape:
+            return self
+        return movement.BroadcastTo.apply(self, shape=shape)
+
+    def repeat(self, *sizes: Any) -> Tensor:
+        """Tile the tensor sizes[i] times along dimension i (as torch.Tensor.repeat)."""
+        sizes = _shape_args(sizes)
+        if len(sizes) < self.ndim:
+            raise ValueError(f"repeat: {len(sizes)} repeat counts for a tensor with {self.ndim} dimensions")
+        x = self.reshape((1,) * (len(sizes) - self.ndim) + self.shape)
+        # insert a size-1 axis before each dimension, broadcast it to the count, and merge the pairs
+        interleaved = x.reshape(tuple(v for s in x.shape for v in (1, s)))
+        tiled = interleaved.broadcast_to(tuple(v for r, s in zip(sizes, x.shape) for v in (r, s)))
+        return tiled.reshape(tuple(r * s for r, s in zip(sizes, x.shape)))
+
+    def contiguous(self) -> Tensor:
+        return self
+
+    def __getitem__(self, index: Any) -> Tensor:
+        index = _index_to_numpy(index)
+        return movement.GetItem.apply(self, index=index)
+
+    def __setitem__(self, index: Any, value: Any) -> None:
+        self._check_inplace("__setitem__")
+        self.data[_index_to_numpy(index)] = value.data if isinstance(value, Tensor) else value
+        self._version += 1
+
+    def split(self, split_size_or_sections: Any, dim: int = 0) -> tuple[Tensor, ...]:
+        return split(self, split_size_or_sections, dim)
+
+    def chunk(self, chunks: int, dim: int = 0) -> tuple[Tensor, ...]:
+        return chunk(self, chunks, dim)
+
+    def unbind(self, dim: int = 0) -> tuple[Tensor, ...]:
+        dim = _normalize_dim(dim, self.ndim, "unbind")
+        prefix = (slice(None),) * dim
+        return tuple(self[prefix + (i,)] for i in range(self.shape[dim]))
+
+    def gather(self, dim: int, index: Any) -> Tensor:
+        """out[i][j] = x[i][index[i][j]] along dim (as torch.gather)."""
+        dim = _normalize_dim(dim, self.ndim, "gather")
+        idx = index.data if isinstance(index, Tensor) else np.asarray(index)
+        grids = list(np.indices(idx.shape, sparse=True))
+        grids[dim] = idx
+        return self[tuple(grids)]
+
+    def masked_fill(self, mask: Any, value: float) -> Tensor:
+        mask_data = mask.data if isinstance(mask, Tensor) else np.asarray(mask)
+        return where(mask_data, _operand(value, self), self)
+
+    # ------------------------------------------------------------------ in-place updates
+
+    def _check_inplace(self, name: str) -> None:
+        if GRAD_MODE.enabled and self._requires_grad:
+            kind = "a leaf tensor that requires grad" if self.grad_fn is None else "a tensor recorded in the graph"
+            raise RuntimeError(
+                f"{name}: in-place update of {kind} (shape {self.shape}); do it inside "
+                "`with deepgrad.no_grad():` (as optimizers do) or use the out-of-place operation"
+            )
+
+    def _inplace(self, name: str, ufunc: Callable, other: Any) -> Tensor:
+        self._check_inplace(name)
+        other_data = other.data if isinstance(other, Tensor) else other
+        try:
+            ufunc(self.data, other_data, out=self.data, casting="same_kind")
+        except (ValueError, TypeError) as error:
+            raise type(error)(
+                f"{name}: {error} (tensor {self.dtype} {self.shape}, other {np.shape(other_data)})"
+            ) from None
+        self._version += 1
+        return self
+
+    def add_(self, other: Any, alpha: float = 1) -> Tensor:
+        return self._inplace("add_", np.add, other if alpha == 1 else _data(other) * alpha)
+
+    def sub_(self, other: Any, alpha: float = 1) -> Tensor:
+        return self._inplace("sub_", np.subtract, other if alpha == 1 else _data(other) * alpha)
+
+    def mul_(self, other: Any) -> Tensor:
+        return self._inplace("mul_", np.multiply, other)
+
+    def div_(self, other: Any) -> Tensor:
+        return self._inplace("div_", np.true_divide, other)
+
+    def clamp_(self, min: Any = None, max: Any = None) -> Tensor:
+        self._check_inplace("clamp_")
+        np.clip(self.data, min, max, out=self.data)
+        self._version += 1
+        return self
+
+    def zero_(self) -> Tensor:
+        return self.fill_(0)
+
+    def fill_(self, value: Any) -> Tensor:
+        self._check_inplace("fill_")
+        self.data[...] = _data(value)
+        self._version += 1
+        return self
+
+    def copy_(self, source: Any) -> Tensor:
+        """Overwrite the data with ``source`` (broadcast to this shape, cast to this dtype)."""
+        self._check_inplace("copy_")
+        source_data = _data(source)
+        try:
+            np.copyto(self.data, np.broadcast_to(source_data, self.shape), casting="unsafe")
+        except ValueError as error:
+            raise ValueError(
+                f"copy_: cannot copy shape {np.shape(source_data)} into shape {self.shape}: {error}"
+            ) from None
+        self._version += 1
+        return self
+
+    def uniform_(self, a: float = 0.0, b: float = 1.0) -> Tensor:
+        return self.copy_(backend.generator().uniform(a, b, self.shape))
+
+    def normal_(self, mean: float = 0.0, std: float = 1.0) -> Tensor:
+        return self.copy_(backend.generator().normal(mean, std, self.shape))
+
+    __iadd__ = add_
+    __isub__ = sub_
+    __imul__ = mul_
+    __itruediv__ = div_
+
+    # ------------------------------------------------------------------ NumPy protocol
+    # Lets backward formulas written with NumPy functions run on Tensors under create_graph=True.
+
+    def __array_ufunc__(self, ufunc: np.ufunc, method: str, *inputs: Any, **kwargs: Any) -> Any:
+        implementation = _UFUNCS.get(ufunc)
+        if method != "__call__" or kwargs or implementation is None:
+            return NotImplemented
+        return implementation(*inputs)
+
+    def __array_function__(self, func: Callable, types: Any, args: Any, kwargs: Any) -> Any:
+        implementation = _ARRAY_FUNCTIONS.get(func)
+        if implementation is None:
+            return NotImplemented
+        return implementation(*args, **kwargs)
+
+
+Function.tensor_class = Tensor  # see Function.tensor_class: the one inverted dependency
+
+
+# ---------------------------------------------------------------------- conversion helpers
+
+
+def _to_array(data: Any, dtype: Any = None) -> np.ndarray:
+    """Python numbers and nested lists: float -> float32, int -> int64, bool -> bool.
+    NumPy arrays keep their dtype, except float64, which becomes float32 unless dtype says otherwise."""
+    if isinstance(data, Tensor):
+        data = data.data
+    if dtype is not None:
+        dtype = backend.to_dtype(dtype)
+        return np.array(data, dtype=dtype)
+    if isinstance(data, np.ndarray):
+        array = data.copy()
+    else:
+        try:
+            array = np.array(data)
+        except ValueError as error:
+            raise ValueError(f"tensor(): cannot make a tensor from {type(data).__name__}: {error}") from None
+        if array.dtype.kind == "i":
+            array = array.astype(backend.DEFAULT_INT, copy=False)
+    if array.dtype == np.float64:
+        array = array.astype(backend.DEFAULT_FLOAT)
+    if array.dtype.kind not in "biuf":
+        raise TypeError(
+            f"tensor(): unsupported data of dtype {array.dtype} (numbers, nested lists or numeric arrays only)"
+        )
+    return array
+
+
+def _data(value: Any) -> Any:
+    return value.data if isinstance(value, Tensor) else value
+
+
+def _operand(value: Any, like: Tensor) -> Tensor:
+    """Turn the other operand of a binary op into a Tensor; Python numbers take ``like``'s dtype
+    (a float scalar with an integer tensor gives the default float dtype), so float32 stays float32."""
+    if isinstance(value, Tensor):
+        return value
+    if isinstance(value, _SCALAR_TYPES):
+        kind = like.data.dtype.kind
+        if kind == "f" or (kind in "iu" and isinstance(value, (int, np.integer))):
+            dtype = like.data.dtype
+        elif isinstance(value, (bool, np.bool_)) and kind == "b":
+            dtype = like.data.dtype
+        elif isinstance(value, (float, np.floating)):
+            dtype = backend.DEFAULT_FLOAT
+        else:
+            dtype = backend.DEFAULT_INT
+        return Tensor._make(np.array(value, dtype=dtype), False, None)
+    if isinstance(value, np.ndarray):
+        return Tensor._make(value, False, None)
+    return Tensor(value)
+
+
+def _float_pair(a: Tensor, b: Tensor) -> tuple[Tensor, Tensor]:
+    """True division of integer tensors gives the default float dtype, as in PyTorch."""
+    if a.dtype.kind != "f" and b.dtype.kind != "f":
+        return a.float(), b.float()
+    return a, b
+
+
+def _numpy_aliases(dim: Any, keepdim: bool, axis: Any, keepdims: bool | None) -> tuple[Any, bool]:
+    if axis is not None:
+        dim = axis
+    if keepdims is not None:
+        keepdim = keepdims
+    return dim, bool(keepdim)
+
+
+def _normalize_dim(dim: Any, ndim: int, name: str) -> int:
+    try:
+        dim = int(dim)
+    except TypeError:
+        raise TypeError(f"{name}: dim must be an integer, got {dim!r}") from None
+    if not -builtins.max(ndim, 1) <= dim < builtins.max(ndim, 1):
+        raise IndexError(f"{name}: dimension {dim} is out of range for a tensor with {ndim} dimensions")
+    return dim % builtins.max(ndim, 1)
+
+
+def _axes(dim: Any, ndim: int) -> tuple[int, ...]:
+    """Normalise dim (None, an int, or a sequence) to a sorted tuple of non-negative axes."""
+    if dim is None:
+        return tuple(range(ndim))
+    if isinstance(dim, (int, np.integer)):
+        return (_normalize_dim(dim, ndim, "dim"),) if ndim else ()
+    axes = tuple(sorted(_normalize_dim(d, ndim, "dim") for d in dim))
+    if len(set(axes)) != len(axes):
+        raise ValueError(f"dim {tuple(dim)} repeats an axis")
+    return axes
+
+
+def _count(shape: tuple[int, ...], axes: tuple[int, ...]) -> int:
+    count = 1
+    for a in axes:
+        count *= shape[a]
+    return count
+
+
+def _reduced_shape(shape: tuple[int, ...], axes: tuple[int, ...]) -> tuple[int, ...]:
+    return tuple(s for i, s in enumerate(shape) if i not in axes)
+
+
+def _check_nonempty(t: Tensor, name: str) -> None:
+    if t.data.size == 0:
+        raise ValueError(f"{name}: the tensor is empty (shape {t.shape}); the result is undefined")
+
+
+def _shape_args(args: tuple) -> tuple[int, ...]:
+    """Accept f(2, 3), f((2, 3)) and f([2, 3])."""
+    if len(args) == 1 and isinstance(args[0], (tuple, list)):
+        args = tuple(args[0])
+    return tuple(int(a) for a in args)
+
+
+def _index_to_numpy(index: Any) -> Any:
+    if isinstance(index, Tensor):
+        return index.data
+    if isinstance(index, tuple):
+        return tuple(i.data if isinstance(i, Tensor) else i for i in index)
+    if isinstance(index, list):
+        return np.asarray([i.item() if isinstance(i, Tensor) else i for i in index])
+    return index
+
+
+# ---------------------------------------------------------------------- functions on tensors
+
+
+def as_tensor(value: Any) -> Tensor:
+    return value if isinstance(value, Tensor) else Tensor(value)
+
+
+def _binary(method: Callable) -> Callable:
+    def apply(a: Any, b: Any) -> Tensor:
+        if isinstance(a, Tensor):
+            return method(a, b)
+        return method(_operand(a, b), b)
+
+    return apply
+
+
+add = _binary(Tensor.__add__)
+sub = _binary(Tensor.__sub__)
+mul = _binary(Tensor.__mul__)
+div = _binary(Tensor.__truediv__)
+pow = _binary(Tensor.__pow__)
+maximum = _binary(Tensor.maximum)
+minimum = _binary(Tensor.minimum)
+
+
+def matmul(a: Any, b: Any) -> Tensor:
+    """Matrix product with NumPy/PyTorch rules: 1-d operands are promoted and the added axis removed;
+    leading (batch) dimensions broadcast."""
+    a = as_tensor(a) if not isinstance(a, Tensor) else a
+    b = _operand(b, a) if not isinstance(b, Tensor) else b
+    if a.ndim == 0 or b.ndim == 0:
+        raise ValueError(f"matmul: both operands need at least one dimension, got shapes {a.shape} and {b.shape}")
+    k_a = a.shape[-1]
+    k_b = b.shape[0] if b.ndim == 1 else b.shape[-2]
+    if k_a != k_b:
+        raise ValueError(
+            f"matmul: shapes {a.shape} and {b.shape} are not aligned: inner dimensions {k_a} (last of the "
+            f"first) and {k_b} ({'only' if b.ndim == 1 else 'second-to-last'} of the second) differ"
+        )
+    if a.ndim == 1 and b.ndim == 1:
+        return (a * b).sum()
+    a2 = a.unsqueeze(0) if a.ndim == 1 else a
+    b2 = b.unsqueeze(-1) if b.ndim == 1 else b
+    out = linalg.Matmul.apply(a2, b2)
+    if b.ndim == 1:
+        out = out.squeeze(-1)
+    if a.ndim == 1:
+        out = out.squeeze(-2)
+    return out
+
+
+def where(condition: Any, a: Any, b: Any) -> Tensor:
+    """a where condition is true, else b (broadcasting all three)."""
+    condition = condition.data if isinstance(condition, Tensor) else np.asarray(condition)
+    if condition.dtype != np.bool_:
+        condition = condition.astype(bool)
+    if not isinstance(a, Tensor) and not isinstance(b, Tensor):
+        a = Tensor(a)
+    if not isinstance(a, Tensor):
+        a = _operand(a, b)
+    if not isinstance(b, Tensor):
+        b = _operand(b, a)
+    return ew.Where.apply(a, b, condition=condition)
+
+
+def cat(tensors: Sequence[Tensor], dim: int = 0) -> Tensor:
+    """Join tensors along an existing dimension."""
+    tensors = [as_tensor(t) for t in tensors]
+    if not tensors:
+        raise ValueError("cat: expected a non-empty sequence of tensors")
+    first = tensors[0]
+    axis = _normalize_dim(dim, first.ndim, "cat")
+    for t in tensors[1:]:
+        if t.ndim != first.ndim or t.shape[:axis] + t.shape[axis + 1 :] != first.shape[:axis] + first.shape[axis + 1 :]:
+            shapes = ", ".join(str(x.shape) for x in tensors)
+            raise ValueError(f"cat: tensors must have the same shape except in dimension {dim}; got {shapes}")
+    return movement.Cat.apply(*tensors, axis=axis)
+
+
+concatenate = cat
+
+
+def stack(tensors: Sequence[Tensor], dim: int = 0) -> Tensor:
+    """Join tensors of equal shape along a new dimension."""
+    tensors = [as_tensor(t) for t in tensors]
+    if not tensors:
+        raise ValueError("stack: expected a non-empty sequence of tensors")
+    shapes = {t.shape for t in tensors}
+    if len(shapes) != 1:
+        raise ValueError(f"stack: all tensors must have the same shape, got {', '.join(str(t.shape) for t in tensors)}")
+    dim = _normalize_dim(dim, tensors[0].ndim + 1, "stack")
+    return cat([t.unsqueeze(dim) for t in tensors], dim)
+
+
+def split(tensor: Tensor, split_size_or_sections: Any, dim: int = 0) -> tuple[Tensor, ...]:
+    """Pieces of ``split_size`` along dim (the last may be smaller), or pieces of the given sizes."""
+    dim = _normalize_dim(dim, tensor.ndim, "split")
+    length = tensor.shape[dim]
+    if isinstance(split_size_or_sections, (int, np.integer)):
+        size = int(split_size_or_sections)
+        if size <= 0:
+            raise ValueError(f"split: split_size must be positive, got {size}")
+        sizes = [builtins.min(size, length - start) for start in range(0, length, size)]
+    else:
+        sizes = [int(s) for s in split_size_or_sections]
+        if sum(sizes) != length:
+            raise ValueError(f"split: sizes {sizes} add up to {sum(sizes)}, but dimension {dim} has length {length}")
+    prefix = (slice(None),) * dim
+    pieces, start = [], 0
+    for size in sizes:
+        pieces.append(tensor[prefix + (slice(start, start + size),)])
+        start += size
+    return tuple(pieces)
+
+
+def chunk(tensor: Tensor, chunks: int, dim: int = 0) -> tuple[Tensor, ...]:
+    """At most ``chunks`` pieces of equal size (the last may be smaller), as torch.chunk."""
+    if chunks <= 0:
+        raise ValueError(f"chunk: chunks must be positive, got {chunks}")
+    length = tensor.shape[_normalize_dim(dim, tensor.ndim, "chunk")]
+    return split(tensor, builtins.max(1, -(-length // chunks)), dim)
+
+
+def pad(tensor: Tensor, pad: Sequence[int], value: float = 0.0) -> Tensor:
+    """Constant padding, PyTorch's convention: ``pad = (left, right)`` for the last dimension, then
+    ``(top, bottom)`` for the one before, and so on."""
+    if len(pad) % 2 or len(pad) // 2 > tensor.ndim:
+        raise ValueError(
+            f"pad: needs an even number of values, at most 2 per dimension; got {tuple(pad)} for shape {tensor.shape}"
+        )
+    if any(p < 0 for p in pad):
+        raise ValueError(f"pad: negative padding {tuple(pad)} is not supported")
+    widths = [(0, 0)] * tensor.ndim
+    for i in range(len(pad) // 2):
+        widths[tensor.ndim - 1 - i] = (int(pad[2 * i]), int(pad[2 * i + 1]))
+    return movement.Pad.apply(tensor, pad_width=tuple(widths), value=value)
+
+
+# NumPy functions used by backward formulas, mapped to Tensor operations (see Tensor.__array_ufunc__).
+_UFUNCS: dict[Any, Callable] = {
+    np.add: add,
+    np.subtract: sub,
+    np.multiply: mul,
+    np.true_divide: div,
+    np.power: pow,
+    np.negative: lambda x: -x,
+    np.positive: lambda x: x,
+    np.matmul: lambda a, b: matmul(a, b),
+    np.exp: lambda x: as_tensor(x).exp(),
+    np.log: lambda x: as_tensor(x).log(),
+    np.sqrt: lambda x: as_tensor(x).sqrt(),
+    np.abs: lambda x: as_tensor(x).abs(),
+    np.sin: lambda x: as_tensor(x).sin(),
+    np.cos: lambda x: as_tensor(x).cos(),
+    np.tanh: lambda x: as_tensor(x).tanh(),
+    np.sign: lambda x: as_tensor(x).sign(),
+    np.maximum: maximum,
+    np.minimum: minimum,
+    np.greater: lambda a, b: as_tensor(a) > b,
+    np.less: lambda a, b: as_tensor(a) < b,
+    np.equal: lambda a, b: as_tensor(a) == b,
+}
+
+_ARRAY_FUNCTIONS: dict[Any, Callable] = {
+    np.sum: lambda a, axis=None, keepdims=False, **_: as_tensor(a).sum(axis, keepdims),
+    np.reshape: lambda a, shape=None, **kw: as_tensor(a).reshape(shape if shape is not None else kw["newshape"]),
+    np.transpose: lambda a, axes=None: as_tensor(a).permute(*(axes if axes is not None else reversed(range(a.ndim)))),
+    np.swapaxes: lambda a, axis1, axis2: as_tensor(a).transpose(axis1, axis2),
+    np.broadcast_to: lambda a, shape, **_: as_tensor(a).broadcast_to(shape),
+    np.expand_dims: lambda a, axis: _expand_dims(as_tensor(a), axis),
+    np.squeeze: lambda a, axis=None: as_tensor(a).squeeze(axis),
+    np.where: lambda condition, a, b: where(condition, a, b),
+    np.concatenate: lambda arrays, axis=0, **_: cat(arrays, axis),
+    np.take_along_axis: lambda arr, indices, axis: as_tensor(arr).gather(axis, indices),
+}
+
+
+def _expand_dims(t: Tensor, axis: Any) -> Tensor:
+    axes = (axis,) if isinstance(axis, (int, np.integer)) else tuple(axis)
+    ndim = t.ndim + len(axes)
+    axes = sorted(a % ndim for a in axes)
+    shape = list(t.shape)
+    for a in axes:
+        shape.insert(a, 1)
+    return t.reshape(tuple(shape))

@@ -1,0 +1,289 @@
+"""The op table: one line per differentiable op, shared by the gradcheck and the PyTorch oracle tests.
+
+Each spec: a name, deepgrad's function, PyTorch's function (taking the same arguments, on torch
+tensors), the shapes of the tensor inputs (several cases, broadcasting among them), and the domain the
+inputs are drawn from. Adding an op means one line here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+import deepgrad as dg
+
+
+@dataclass
+class OpSpec:
+    name: str
+    ours: Callable[..., Any]
+    theirs: Callable[..., Any] | None  # called with (torch, *tensors)
+    shapes: list[tuple[tuple[int, ...], ...]]
+    domain: str = "real"  # real | positive | away_from_zero | distinct
+    nondiff: list[int] = field(default_factory=list)  # positions of inputs that get no gradient
+
+
+def draw(shape: tuple[int, ...], domain: str, rng: np.random.Generator) -> np.ndarray:
+    if domain == "positive":
+        return rng.uniform(0.5, 2.0, shape)
+    if domain == "away_from_zero":
+        return rng.choice([-1.0, 1.0], shape) * rng.uniform(0.3, 2.0, shape)
+    if domain == "distinct":  # no ties and no values near each other (max, sort-like ops, relu kinks)
+        n = int(np.prod(shape)) if shape else 1
+        values = rng.permutation(n).astype(np.float64) * 0.37 - n * 0.18 + 0.05
+        return values.reshape(shape)
+    return rng.standard_normal(shape)
+
+
+UNARY = [(3,), (2, 3), (2, 3, 4), ()]
+BINARY = [
+    ((3,), (3,)),
+    ((2, 3), (3,)),
+    ((2, 1), (1, 4)),
+    ((2, 3, 4), (3, 1)),
+    ((), (2, 3)),
+    ((4, 1, 3), (2, 3)),
+]
+REDUCE = [(5,), (3, 4), (2, 3, 4)]
+
+SPECS = [
+    OpSpec("add", lambda a, b: a + b, lambda t, a, b: a + b, BINARY),
+    OpSpec("sub", lambda a, b: a - b, lambda t, a, b: a - b, BINARY),
+    OpSpec("mul", lambda a, b: a * b, lambda t, a, b: a * b, BINARY),
+    OpSpec("div", lambda a, b: a / b, lambda t, a, b: a / b, BINARY, "away_from_zero"),
+    OpSpec("pow_tensor", lambda a, b: a**b, lambda t, a, b: a**b, BINARY, "positive"),
+    OpSpec("pow_scalar", lambda a: a**3, lambda t, a: a**3, [(s,) for s in UNARY]),
+    OpSpec("rpow_scalar", lambda a: 2.0**a, lambda t, a: 2.0**a, [(s,) for s in UNARY]),
+    OpSpec("rsub_scalar", lambda a: 1.5 - a, lambda t, a: 1.5 - a, [(s,) for s in UNARY]),
+    OpSpec(
+        "rdiv_scalar",
+        lambda a: 1.5 / a,
+        lambda t, a: 1.5 / a,
+        [(s,) for s in UNARY],
+        "away_from_zero",
+    ),
+    OpSpec("neg", lambda a: -a, lambda t, a: -a, [(s,) for s in UNARY]),
+    OpSpec("exp", dg.exp, lambda t, a: t.exp(a), [(s,) for s in UNARY]),
+    OpSpec("log", dg.log, lambda t, a: t.log(a), [(s,) for s in UNARY], "positive"),
+    OpSpec("sqrt", dg.sqrt, lambda t, a: t.sqrt(a), [(s,) for s in UNARY], "positive"),
+    OpSpec("abs", dg.abs, lambda t, a: t.abs(a), [(s,) for s in UNARY], "away_from_zero"),
+    OpSpec("sin", dg.sin, lambda t, a: t.sin(a), [(s,) for s in UNARY]),
+    OpSpec("cos", dg.cos, lambda t, a: t.cos(a), [(s,) for s in UNARY]),
+    OpSpec("tanh", dg.tanh, lambda t, a: t.tanh(a), [(s,) for s in UNARY]),
+    OpSpec("sigmoid", dg.sigmoid, lambda t, a: t.sigmoid(a), [(s,) for s in UNARY]),
+    OpSpec("erf", dg.erf, lambda t, a: t.erf(a), [(s,) for s in UNARY]),
+    OpSpec("relu", dg.relu, lambda t, a: t.relu(a), [(s,) for s in UNARY], "distinct"),
+    OpSpec(
+        "leaky_relu",
+        lambda a: dg.leaky_relu(a, 0.1),
+        lambda t, a: t.nn.functional.leaky_relu(a, 0.1),
+        [(s,) for s in UNARY],
+        "distinct",
+    ),
+    OpSpec(
+        "elu",
+        lambda a: dg.elu(a, 0.7),
+        lambda t, a: t.nn.functional.elu(a, 0.7),
+        [(s,) for s in UNARY],
+        "distinct",
+    ),
+    OpSpec("maximum", dg.maximum, lambda t, a, b: t.maximum(a, b), BINARY, "distinct"),
+    OpSpec("minimum", dg.minimum, lambda t, a, b: t.minimum(a, b), BINARY, "distinct"),
+    OpSpec(
+        "clamp",
+        lambda a: dg.clamp(a, -0.5, 0.6),
+        lambda t, a: t.clamp(a, -0.5, 0.6),
+        [(s,) for s in UNARY],
+        "distinct",
+    ),
+    OpSpec(
+        "clamp_tensor",
+        lambda a, lo: dg.clamp(a, min=lo),
+        lambda t, a, lo: t.clamp(a, min=lo),
+        [((2, 3), (3,))],
+        "distinct",
+    ),
+    OpSpec(
+        "where",
+        lambda a, b: dg.where(a.data > 0, a, b),
+        lambda t, a, b: t.where(a > 0, a, b),
+        BINARY,
+    ),
+    OpSpec("sum_all", lambda a: a.sum(), lambda t, a: a.sum(), [(s,) for s in REDUCE]),
+    OpSpec("sum_dim", lambda a: a.sum(-1), lambda t, a: a.sum(-1), [(s,) for s in REDUCE]),
+    OpSpec(
+        "sum_dims_keepdim",
+        lambda a: a.sum((0, -1), keepdim=True),
+        lambda t, a: a.sum((0, -1), keepdim=True),
+        [((3, 4),), ((2, 3, 4),)],
+    ),
+    OpSpec("mean", lambda a: a.mean(0), lambda t, a: a.mean(0), [(s,) for s in REDUCE]),
+    OpSpec("mean_all", lambda a: a.mean(), lambda t, a: a.mean(), [(s,) for s in REDUCE]),
+    OpSpec("var", lambda a: a.var(-1), lambda t, a: a.var(-1), [(s,) for s in REDUCE]),
+    OpSpec(
+        "var_biased_keepdim",
+        lambda a: a.var(0, unbiased=False, keepdim=True),
+        lambda t, a: a.var(0, unbiased=False, keepdim=True),
+        [(s,) for s in REDUCE],
+    ),
+    OpSpec("std", lambda a: a.std(), lambda t, a: a.std(), [(s,) for s in REDUCE]),
+    OpSpec("amax", lambda a: a.amax(-1), lambda t, a: a.amax(-1), [(s,) for s in REDUCE], "distinct"),
+    OpSpec("max_all", lambda a: a.max(), lambda t, a: a.max(), [(s,) for s in REDUCE], "distinct"),
+    OpSpec(
+        "max_dim",
+        lambda a: a.max(0).values,
+        lambda t, a: a.max(0).values,
+        [(s,) for s in REDUCE],
+        "distinct",
+    ),
+    OpSpec(
+        "min_dim_keepdim",
+        lambda a: a.min(-1, keepdim=True)[0],
+        lambda t, a: a.min(-1, keepdim=True)[0],
+        [(s,) for s in REDUCE],
+        "distinct",
+    ),
+    OpSpec("logsumexp", lambda a: a.logsumexp(-1), lambda t, a: a.logsumexp(-1), [(s,) for s in REDUCE]),
+    OpSpec(
+        "logsumexp_dims",
+        lambda a: a.logsumexp((0, 1), keepdim=True),
+        lambda t, a: a.logsumexp((0, 1), keepdim=True),
+        [((3, 4),), ((2, 3, 4),)],
+    ),
+    OpSpec("softmax", lambda a: a.softmax(-1), lambda t, a: a.softmax(-1), [(s,) for s in REDUCE]),
+    OpSpec("softmax_dim0", lambda a: a.softmax(0), lambda t, a: a.softmax(0), [((3, 4),), ((2, 3, 4),)]),
+    OpSpec(
+        "log_softmax",
+        lambda a: a.log_softmax(-1),
+        lambda t, a: a.log_softmax(-1),
+        [(s,) for s in REDUCE],
+    ),
+    OpSpec(
+        "log_softmax_dim1",
+        lambda a: a.log_softmax(1),
+        lambda t, a: a.log_softmax(1),
+        [((3, 4),), ((2, 3, 4),)],
+    ),
+    OpSpec("norm", lambda a: a.norm(), lambda t, a: a.norm(), [(s,) for s in REDUCE], "away_from_zero"),
+    OpSpec("matmul_2d", dg.matmul, lambda t, a, b: a @ b, [((2, 3), (3, 4)), ((1, 5), (5, 1))]),
+    OpSpec(
+        "matmul_batched",
+        dg.matmul,
+        lambda t, a, b: a @ b,
+        [
+            ((2, 2, 3), (2, 3, 4)),
+            ((2, 2, 3), (3, 4)),
+            ((3, 2), (2, 2, 4)),
+            ((2, 1, 2, 3), (3, 3, 2)),
+        ],
+    ),
+    OpSpec(
+        "matmul_vector",
+        dg.matmul,
+        lambda t, a, b: a @ b,
+        [((3,), (3,)), ((3,), (3, 4)), ((2, 3), (3,)), ((2, 2, 3), (3,)), ((3,), (2, 3, 4))],
+    ),
+    OpSpec(
+        "transpose",
+        lambda a: a.transpose(0, -1),
+        lambda t, a: a.transpose(0, -1),
+        [((2, 3),), ((2, 3, 4),)],
+    ),
+    OpSpec("permute", lambda a: a.permute(2, 0, 1), lambda t, a: a.permute(2, 0, 1), [((2, 3, 4),)]),
+    OpSpec("T", lambda a: a.T, lambda t, a: a.T, [((2, 3),)]),
+    OpSpec(
+        "reshape",
+        lambda a: a.reshape(-1, 2),
+        lambda t, a: a.reshape(-1, 2),
+        [((2, 3),), ((2, 3, 4),)],
+    ),
+    OpSpec("view", lambda a: a.view(4, 6), lambda t, a: a.view(4, 6), [((2, 3, 4),)]),
+    OpSpec("flatten", lambda a: a.flatten(1), lambda t, a: a.flatten(1), [((2, 3, 4),)]),
+    OpSpec("squeeze", lambda a: a.squeeze(1), lambda t, a: a.squeeze(1), [((2, 1, 4),)]),
+    OpSpec("unsqueeze", lambda a: a.unsqueeze(-1), lambda t, a: a.unsqueeze(-1), [((2, 3),)]),
+    OpSpec(
+        "expand",
+        lambda a: a.expand(4, 2, 3),
+        lambda t, a: a.expand(4, 2, 3),
+        [((2, 1),), ((1, 3),), ((3,),)],
+    ),
+    OpSpec(
+        "broadcast_to",
+        lambda a: a.broadcast_to((2, 2, 3)),
+        lambda t, a: a.broadcast_to((2, 2, 3)),
+        [((3,),), ((2, 1, 1),)],
+    ),
+    OpSpec("repeat", lambda a: a.repeat(2, 3), lambda t, a: a.repeat(2, 3), [((2, 3),), ((3,),)]),
+    OpSpec("index_int_slice", lambda a: a[1, 1:], lambda t, a: a[1, 1:], [((3, 4),)]),
+    OpSpec(
+        "index_none_ellipsis",
+        lambda a: a[None, ..., ::2],
+        lambda t, a: a[None, ..., ::2],
+        [((3, 4),), ((2, 3, 4),)],
+    ),
+    OpSpec(
+        "index_int_array_repeats",
+        lambda a: a[[0, 2, 0, 0]],
+        lambda t, a: a[[0, 2, 0, 0]],
+        [((3,),), ((3, 4),)],
+    ),
+    OpSpec(
+        "index_pairs",
+        lambda a: a[np.array([0, 2, 2]), np.array([1, 0, 1])],
+        lambda t, a: a[t.tensor([0, 2, 2]), t.tensor([1, 0, 1])],
+        [((3, 4),)],
+    ),
+    OpSpec("index_bool_mask", lambda a: a[a.data > 0], lambda t, a: a[a > 0], [((3, 4),)]),
+    OpSpec(
+        "gather",
+        lambda a: a.gather(1, np.array([[0, 0], [2, 1], [1, 1]])),
+        lambda t, a: a.gather(1, t.tensor([[0, 0], [2, 1], [1, 1]])),
+        [((3, 4),)],
+    ),
+    OpSpec(
+        "cat",
+        lambda a, b: dg.cat([a, b, a], dim=0),
+        lambda t, a, b: t.cat([a, b, a], dim=0),
+        [((2, 3), (1, 3)), ((3,), (2,))],
+    ),
+    OpSpec(
+        "cat_dim1",
+        lambda a, b: dg.cat([a, b], dim=1),
+        lambda t, a, b: t.cat([a, b], dim=1),
+        [((2, 3), (2, 1))],
+    ),
+    OpSpec(
+        "stack",
+        lambda a, b: dg.stack([a, b], dim=-1),
+        lambda t, a, b: t.stack([a, b], dim=-1),
+        [((2, 3), (2, 3)), ((), ())],
+    ),
+    OpSpec(
+        "split",
+        lambda a: dg.split(a, 2, dim=1)[1] * 2 + dg.split(a, 2, dim=1)[0],
+        lambda t, a: t.split(a, 2, dim=1)[1] * 2 + t.split(a, 2, dim=1)[0],
+        [((3, 4),)],
+    ),
+    OpSpec(
+        "chunk",
+        lambda a: dg.chunk(a, 3, dim=0)[-1],
+        lambda t, a: t.chunk(a, 3, dim=0)[-1],
+        [((5, 2),)],
+    ),
+    OpSpec(
+        "pad",
+        lambda a: dg.pad(a, (1, 2, 0, 1), value=0.5),
+        lambda t, a: t.nn.functional.pad(a, (1, 2, 0, 1), value=0.5),
+        [((2, 3),), ((2, 2, 3),)],
+    ),
+    OpSpec("clone", lambda a: a.clone() * 2, lambda t, a: a.clone() * 2, [((2, 3),)]),
+    OpSpec(
+        "masked_fill",
+        lambda a: a.masked_fill(a.data > 0, 0.5),
+        lambda t, a: a.masked_fill(a > 0, 0.5),
+        [((3, 4),)],
+    ),
+]
