@@ -1,0 +1,113 @@
+"""The ``deepgrad`` command: argument parsing only; the work is done in ``deepgrad.train`` and ``deepgrad.viz``.
+
+deepgrad train    train a model (default: an MLP on a 2-D toy set, no download)
+deepgrad eval     evaluate saved weights: loss, accuracy, confusion matrix
+deepgrad summary  the layer / output shape / parameter table of a model
+deepgrad explain  forward values, backward trace and gradient of an expression
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+from deepgrad.errors import UsageError
+
+# subcommand -> (module, function); imported only when that subcommand runs, so `deepgrad explain`
+# never loads the training stack and a missing optional extra only matters where it is used.
+HANDLERS = {
+    "train": ("deepgrad.train.commands", "run_train"),
+    "eval": ("deepgrad.train.commands", "run_eval"),
+    "summary": ("deepgrad.train.commands", "run_summary"),
+    "explain": ("deepgrad.viz.explain", "run_explain"),
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="deepgrad", description="deepgrad: train, evaluate and explain networks.")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    commands.required = True
+
+    train = commands.add_parser("train", help="train a model")
+    _add_model_options(train)
+    _add_data_options(train)
+    train.add_argument("--loss", default=None, help="cross-entropy, mse or l1 (default: by dataset)")
+    train.add_argument("--epochs", type=int, default=None, help="passes over the training data")
+    train.add_argument("--batch-size", default=None, help="mini-batch size, or 'full' for full-batch gradient descent")
+    train.add_argument(
+        "--tol", type=float, default=None, help="with --batch-size full: stop when the loss improves by less"
+    )
+    train.add_argument("--optimizer", default="sgd", help="sgd, adam or adamw")
+    train.add_argument("--lr", type=float, default=None, help="learning rate")
+    train.add_argument("--momentum", type=float, default=None, help="SGD momentum")
+    train.add_argument("--weight-decay", type=float, default=0.0, help="L2 weight decay")
+    train.add_argument("--l1", type=float, default=0.0, help="L1 penalty strength (lambda * sum |w|)")
+    train.add_argument("--val-split", type=float, default=None, help="fraction of the training data held out")
+    train.add_argument(
+        "--early-stopping",
+        type=int,
+        default=None,
+        metavar="PATIENCE",
+        help="stop after PATIENCE epochs without improvement",
+    )
+    train.add_argument("--seed", type=int, default=0, help="random seed")
+    train.add_argument("--save", default=None, metavar="FILE", help="write the trained weights (.safetensors)")
+    train.add_argument("--checkpoint", default=None, metavar="FILE", help="write a resumable checkpoint every epoch")
+    train.add_argument("--resume", default=None, metavar="CKPT", help="continue from a checkpoint")
+    train.add_argument("--plots", default=None, metavar="DIR", help="write PNG plots here")
+    train.add_argument("--metrics-json", default=None, metavar="FILE", help="write per-epoch metrics as JSON")
+    train.add_argument("--quiet", action="store_true", help="no progress bars")
+
+    evaluate = commands.add_parser("eval", help="evaluate saved weights")
+    _add_model_options(evaluate)
+    _add_data_options(evaluate)
+    evaluate.add_argument("--weights", required=True, metavar="FILE", help="weights written by `deepgrad train --save`")
+    evaluate.add_argument("--batch-size", default="1000", help="evaluation batch size")
+    evaluate.add_argument("--plots", default=None, metavar="DIR", help="write the confusion matrix plot here")
+    evaluate.add_argument("--quiet", action="store_true")
+
+    summary = commands.add_parser("summary", help="print a model's layers and parameter counts")
+    _add_model_options(summary)
+    summary.add_argument(
+        "--dataset", default="spirals", help="the dataset the model is built for (sets input/output sizes)"
+    )
+
+    explain = commands.add_parser("explain", help="show the graph, forward values and backward trace of an expression")
+    explain.add_argument("expression", help='e.g. "z*(x+y)"')
+    explain.add_argument("--at", default="", metavar="NAME=VALUE,...", help="values of the variables")
+    explain.add_argument("--graph", default=None, metavar="FILE", help="write the graph (.svg, .png or .dot)")
+    explain.add_argument("--html", default=None, metavar="FILE", help="write a step-through HTML page")
+    return parser
+
+
+def _add_model_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--model", default="mlp", help="linear or mlp")
+    parser.add_argument("--hidden", default=None, help="hidden layer sizes, e.g. 512,256")
+    parser.add_argument("--activation", default="relu", help="relu, tanh, sigmoid, leaky_relu, elu, gelu, silu")
+    parser.add_argument("--dropout", type=float, default=0.0, help="dropout probability after each hidden layer")
+
+
+def _add_data_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--dataset", default="spirals", help="spirals, circles, moons, xor, sine, mnist, fashion-mnist")
+    parser.add_argument("--data-dir", default=None, metavar="DIR", help="where the MNIST files are (or $DEEPGRAD_DATA)")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    module_name, function_name = HANDLERS[args.command]
+    try:
+        handler = getattr(importlib.import_module(module_name), function_name)
+        return int(handler(args) or 0)
+    except UsageError as error:
+        print(f"deepgrad {args.command}: error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"deepgrad {args.command}: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
