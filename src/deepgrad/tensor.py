@@ -269,22 +269,22 @@ class Tensor:
     # ------------------------------------------------------------------ arithmetic (primitives)
 
     def __add__(self, other: Any) -> Tensor:
-        return ew.Add.apply(self, _operand(other, self))
+        return ew.Add.apply(*_pair(self, _operand(other, self)))
 
     def __radd__(self, other: Any) -> Tensor:
-        return ew.Add.apply(_operand(other, self), self)
+        return ew.Add.apply(*_pair(_operand(other, self), self))
 
     def __sub__(self, other: Any) -> Tensor:
-        return ew.Sub.apply(self, _operand(other, self))
+        return ew.Sub.apply(*_pair(self, _operand(other, self)))
 
     def __rsub__(self, other: Any) -> Tensor:
-        return ew.Sub.apply(_operand(other, self), self)
+        return ew.Sub.apply(*_pair(_operand(other, self), self))
 
     def __mul__(self, other: Any) -> Tensor:
-        return ew.Mul.apply(self, _operand(other, self))
+        return ew.Mul.apply(*_pair(self, _operand(other, self)))
 
     def __rmul__(self, other: Any) -> Tensor:
-        return ew.Mul.apply(_operand(other, self), self)
+        return ew.Mul.apply(*_pair(_operand(other, self), self))
 
     def __truediv__(self, other: Any) -> Tensor:
         a, b = _float_pair(self, _operand(other, self))
@@ -294,11 +294,11 @@ class Tensor:
         a, b = _float_pair(_operand(other, self), self)
         return ew.Div.apply(a, b)
 
-    def __pow__(self, exponent: Any) -> Tensor:
-        return ew.Pow.apply(self, _operand(exponent, self))
+    def __pow__(self, other: Any) -> Tensor:
+        return ew.Pow.apply(*_pair(self, _operand(other, self)))
 
-    def __rpow__(self, base: Any) -> Tensor:
-        return ew.Pow.apply(_operand(base, self), self)
+    def __rpow__(self, other: Any) -> Tensor:
+        return ew.Pow.apply(*_pair(_operand(other, self), self))
 
     def __neg__(self) -> Tensor:
         return ew.Neg.apply(self)
@@ -395,10 +395,10 @@ class Tensor:
     clip = clamp
 
     def maximum(self, other: Any) -> Tensor:
-        return ew.Maximum.apply(self, _operand(other, self))
+        return ew.Maximum.apply(*_pair(self, _operand(other, self)))
 
     def minimum(self, other: Any) -> Tensor:
-        return ew.Minimum.apply(self, _operand(other, self))
+        return ew.Minimum.apply(*_pair(self, _operand(other, self)))
 
     def sign(self) -> Tensor:
         """-1, 0 or 1 (no gradient)."""
@@ -912,11 +912,24 @@ def _operand(value: Any, like: Tensor) -> Tensor:
     return Tensor(value)
 
 
+def _pair(a: Tensor, b: Tensor) -> tuple[Tensor, Tensor]:
+    """Type promotion as in PyTorch: an integer or bool operand takes the float operand's dtype
+    (NumPy would turn int64 * float32 into float64)."""
+    kind_a, kind_b = a.data.dtype.kind, b.data.dtype.kind
+    if kind_a == kind_b:
+        return a, b
+    if kind_a == "f":
+        return a, b.to(a.dtype)
+    if kind_b == "f":
+        return a.to(b.dtype), b
+    return a, b
+
+
 def _float_pair(a: Tensor, b: Tensor) -> tuple[Tensor, Tensor]:
-    """True division of integer tensors gives the default float dtype, as in PyTorch."""
+    """True division: integer tensors give the default float dtype, as in PyTorch."""
     if a.dtype.kind != "f" and b.dtype.kind != "f":
         return a.float(), b.float()
-    return a, b
+    return _pair(a, b)
 
 
 def _numpy_aliases(dim: Any, keepdim: bool, axis: Any, keepdims: bool | None) -> tuple[Any, bool]:

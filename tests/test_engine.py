@@ -1,0 +1,280 @@
+"""The backward engine: accumulation, graph shapes, retain/create graph, hooks, modes, in-place checks."""
+
+import sys
+
+import numpy as np
+import pytest
+
+import deepgrad as dg
+from deepgrad.autograd import grad
+
+
+def test_reused_value_sums_gradients():
+    a = dg.tensor(3.0, requires_grad=True)
+    b = a + a
+    b.backward()
+    assert a.grad.item() == 2.0
+    c = dg.tensor([1.0, 2.0], requires_grad=True)
+    (c * c * c).sum().backward()
+    np.testing.assert_allclose(c.grad.data, [3.0, 12.0])
+
+
+def test_diamond():
+    x = dg.tensor(2.0, requires_grad=True)
+    left = x * 3
+    right = x.exp()
+    out = left * right  # d/dx (3x e^x) = 3 e^x + 3x e^x
+    out.backward()
+    assert x.grad.item() == pytest.approx(3 * np.exp(2) + 6 * np.exp(2), rel=1e-6)
+
+
+def test_deep_chain_has_no_recursion_limit():
+    depth = 10_000
+    assert depth > sys.getrecursionlimit()
+    x = dg.tensor(1.0, dtype=dg.float64, requires_grad=True)
+    y = x
+    for _ in range(depth):
+        y = y * 1.0001
+    y.backward()
+    assert x.grad.item() == pytest.approx(1.0001**depth, rel=1e-9)
+    del y  # freeing a 10,000-deep graph must not overflow the C stack either
+
+
+def test_grad_accumulates_across_backward_calls_and_zeroing():
+    w = dg.tensor([1.0, -2.0], requires_grad=True)
+    (w * 3).sum().backward()
+    (w * 3).sum().backward()
+    np.testing.assert_allclose(w.grad.data, [6.0, 6.0])
+    w.grad = None
+    (w * w).sum().backward()
+    np.testing.assert_allclose(w.grad.data, [2.0, -4.0])
+
+
+def test_leaf_grads_never_alias():
+    a = dg.tensor([1.0, 2.0], requires_grad=True)
+    b = dg.tensor([3.0, 4.0], requires_grad=True)
+    (a + b).sum().backward()
+    assert not np.shares_memory(a.grad.data, b.grad.data)
+    c = dg.tensor([[1.0, 2.0], [3.0, 4.0]], requires_grad=True)
+    d = dg.tensor([1.0, 1.0, 1.0, 1.0], requires_grad=True)
+    (c.reshape(4) + d).sum().backward()
+    assert not np.shares_memory(c.grad.data, d.grad.data)
+    c.grad.data *= 10  # in-place change of one .grad leaves the other alone
+    np.testing.assert_allclose(d.grad.data, 1.0)
+
+
+def test_broadcasting_gradients_are_summed_to_input_shape():
+    a = dg.randn(4, 1, 3, requires_grad=True)
+    b = dg.randn(2, 1, requires_grad=True)
+    (a * b).sum().backward()
+    assert a.grad.shape == (4, 1, 3) and b.grad.shape == (2, 1)
+    np.testing.assert_allclose(a.grad.data, np.broadcast_to(b.data.sum(), (4, 1, 3)), rtol=1e-6)
+    np.testing.assert_allclose(b.grad.data, np.full((2, 1), a.data.sum()), rtol=1e-5)
+
+
+def test_no_grad_and_enable_grad():
+    x = dg.tensor(1.0, requires_grad=True)
+    with dg.no_grad():
+        y = x * 2
+        assert not dg.is_grad_enabled()
+        with dg.enable_grad():
+            z = x * 2
+    assert dg.is_grad_enabled()
+    assert not y.requires_grad and y.grad_fn is None
+    assert z.requires_grad
+
+    @dg.no_grad()
+    def double(t):
+        return t * 2
+
+    assert not double(x).requires_grad
+    with dg.set_grad_enabled(False):
+        assert not (x * 1).requires_grad
+
+
+def test_requires_grad_propagation_and_leaves():
+    a = dg.tensor(1.0, requires_grad=True)
+    b = dg.tensor(2.0)
+    c = a * b
+    assert c.requires_grad and not c.is_leaf and a.is_leaf and b.is_leaf
+    assert not (b * b).requires_grad
+    d = c.detach()
+    assert d.is_leaf and not d.requires_grad and np.shares_memory(d.data, c.data)
+
+
+def test_second_backward_without_retain_graph_explains_what_to_do():
+    x = dg.tensor(2.0, requires_grad=True)
+    y = x.exp() * x
+    y.backward()
+    with pytest.raises(RuntimeError, match="retain_graph=True"):
+        y.backward()
+
+
+def test_retain_graph_allows_second_backward():
+    x = dg.tensor(2.0, requires_grad=True)
+    y = x.exp() * x
+    y.backward(retain_graph=True)
+    first = x.grad.item()
+    y.backward()
+    assert x.grad.item() == pytest.approx(2 * first)
+
+
+def test_graph_values_are_freed_after_backward():
+    x = dg.randn(3, requires_grad=True)
+    y = (x * 2).exp()
+    node = y.grad_fn
+    y.sum().backward()
+    assert node.inputs is None
+
+
+def test_hooks_see_and_replace_gradients():
+    x = dg.tensor([1.0, 2.0], requires_grad=True)
+    y = x * 3
+    seen = []
+    y.register_hook(lambda g: seen.append(g.data.copy()))
+    remove = x.register_hook(lambda g: g * 10)
+    (y * y).sum().backward()
+    np.testing.assert_allclose(seen[0], [6.0, 12.0])  # d(y^2)/dy = 2y
+    np.testing.assert_allclose(x.grad.data, [180.0, 360.0])  # 2y * 3, times 10 by the hook
+    remove()
+    x.grad = None
+    (x * 3).sum().backward()
+    np.testing.assert_allclose(x.grad.data, [3.0, 3.0])
+
+
+def test_retain_grad_on_intermediate():
+    x = dg.tensor([1.0, 2.0], requires_grad=True)
+    y = x * x
+    y.retain_grad()
+    z = (y * 2).sum()
+    z.backward()
+    np.testing.assert_allclose(y.grad.data, [2.0, 2.0])
+    assert z.grad is None  # not retained
+
+
+def test_double_backward_of_cube():
+    x = dg.tensor(3.0, dtype=dg.float64, requires_grad=True)
+    (dx,) = grad(x**3, x, create_graph=True)
+    assert dx.item() == pytest.approx(27.0)
+    (d2x,) = grad(dx, x, create_graph=True)
+    assert d2x.item() == pytest.approx(18.0)
+    (d3x,) = grad(d2x, x)
+    assert d3x.item() == pytest.approx(6.0)
+
+
+def test_backward_create_graph_then_backward_through_grad():
+    x = dg.tensor(2.0, dtype=dg.float64, requires_grad=True)
+    y = x**3
+    y.backward(create_graph=True)
+    first = x.grad
+    assert first.requires_grad
+    x.grad = None
+    first.backward()
+    assert x.grad.item() == pytest.approx(12.0)
+
+
+def test_hessian_vector_product_matches_pytorch():
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(0)
+    w0, v0 = rng.standard_normal(5), rng.standard_normal(5)
+    a0 = rng.standard_normal((5, 5))
+
+    def loss_dg(w):
+        return ((dg.tensor(a0, dtype=dg.float64) @ w).tanh() ** 2).sum() + (w.exp() * w).sum()
+
+    def loss_torch(w):
+        return ((torch.tensor(a0) @ w).tanh() ** 2).sum() + (w.exp() * w).sum()
+
+    w = dg.tensor(w0, dtype=dg.float64, requires_grad=True)
+    (g,) = grad(loss_dg(w), w, create_graph=True)
+    (hv,) = grad((g * dg.tensor(v0, dtype=dg.float64)).sum(), w)
+
+    wt = torch.tensor(w0, requires_grad=True)
+    (gt,) = torch.autograd.grad(loss_torch(wt), wt, create_graph=True)
+    (hvt,) = torch.autograd.grad((gt * torch.tensor(v0)).sum(), wt)
+    np.testing.assert_allclose(hv.data, hvt.numpy(), rtol=1e-10, atol=1e-12)
+
+
+def test_autograd_grad_leaves_dot_grad_untouched_and_handles_unused():
+    x = dg.tensor(1.0, requires_grad=True)
+    unused = dg.tensor(1.0, requires_grad=True)
+    (gx,) = grad(x * 5, x)
+    assert gx.item() == 5.0 and x.grad is None
+    with pytest.raises(RuntimeError, match="allow_unused"):
+        grad(x * 5, [x, unused])
+    gx, gu = grad(x * 5, [x, unused], allow_unused=True)
+    assert gu is None
+
+
+def test_grad_with_respect_to_intermediate():
+    x = dg.tensor(2.0, requires_grad=True)
+    h = x * x
+    y = h * 3
+    (gh,) = grad(y, h)
+    assert gh.item() == 3.0
+
+
+def test_inplace_update_of_leaf_under_no_grad_works_and_is_rejected_otherwise():
+    w = dg.tensor([1.0, 2.0], requires_grad=True)
+    with dg.no_grad():
+        w.sub_(dg.tensor([0.5, 0.5]))
+        w -= 0.5
+    np.testing.assert_allclose(w.data, [0.0, 1.0])
+    with pytest.raises(RuntimeError, match="no_grad"):
+        w.add_(1.0)
+
+
+def test_inplace_change_of_saved_value_is_detected_and_names_the_op():
+    w = dg.tensor([1.0, 2.0], requires_grad=True)
+    y = (w * w).sum()
+    with dg.no_grad():
+        w.mul_(2.0)
+    with pytest.raises(RuntimeError, match=r"MulBackward.*version 1, expected version 0"):
+        y.backward()
+
+
+def test_custom_function_pytorch_style():
+    class Cube(dg.autograd.Function):
+        @staticmethod
+        def forward(ctx, x):
+            ctx.save_for_backward(x)
+            return x**3
+
+        @staticmethod
+        def backward(ctx, grad_output):
+            (x,) = ctx.saved_tensors
+            return grad_output * 3 * x**2
+
+    x = dg.tensor([1.0, 2.0], dtype=dg.float64, requires_grad=True)
+    y = Cube.apply(x)
+    assert y.grad_fn is not None and "Cube" in repr(y.grad_fn)
+    y.sum().backward()
+    np.testing.assert_allclose(x.grad.data, [3.0, 12.0])
+    assert dg.autograd.gradcheck(Cube.apply, (dg.randn(3, dtype=dg.float64, requires_grad=True),))
+    # second derivatives flow through the user's backward
+    x2 = dg.tensor(2.0, dtype=dg.float64, requires_grad=True)
+    (g,) = grad(Cube.apply(x2), x2, create_graph=True)
+    (h,) = grad(g, x2)
+    assert h.item() == pytest.approx(12.0)
+
+
+def test_custom_function_with_non_tensor_argument():
+    class Scale(dg.autograd.Function):
+        @staticmethod
+        def forward(ctx, x, factor):
+            ctx.factor = factor
+            return x * factor
+
+        @staticmethod
+        def backward(ctx, grad_output):
+            return grad_output * ctx.factor, None
+
+    x = dg.tensor([1.0, 2.0], requires_grad=True)
+    Scale.apply(x, 4.0).sum().backward()
+    np.testing.assert_allclose(x.grad.data, [4.0, 4.0])
+
+
+def test_multiple_roots_backward():
+    x = dg.tensor(2.0, requires_grad=True)
+    dg.autograd.backward([x * 2, x * x], [dg.tensor(1.0), dg.tensor(1.0)])
+    assert x.grad.item() == 6.0

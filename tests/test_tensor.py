@@ -1,0 +1,162 @@
+"""Tensor construction, dtypes, attributes and factories."""
+
+import numpy as np
+import pytest
+
+import deepgrad as dg
+
+
+def test_dtype_defaults():
+    assert dg.tensor(1.5).dtype == dg.float32
+    assert dg.tensor([1, 2]).dtype == dg.int64
+    assert dg.tensor([True, False]).dtype == dg.bool_
+    assert dg.tensor(np.zeros(3)).dtype == dg.float32  # float64 arrays become float32 by default
+    assert dg.tensor(np.zeros(3), dtype=dg.float64).dtype == dg.float64
+    assert dg.tensor(np.zeros(3, dtype=np.uint8)).dtype == dg.uint8
+    assert dg.from_numpy(np.zeros(3)).dtype == dg.float64
+
+
+def test_scalars_keep_tensor_dtype():
+    x = dg.ones(3)
+    assert (x * 2.5).dtype == dg.float32
+    assert (2.5 - x).dtype == dg.float32
+    assert (x / 3).dtype == dg.float32
+    assert (np.float64(2.0) * x).dtype == dg.float32
+    i = dg.tensor([1, 2])
+    assert (i * 2).dtype == dg.int64
+    assert (i * 0.5).dtype == dg.float32
+    assert (i / i).dtype == dg.float32
+
+
+def test_attributes():
+    x = dg.tensor([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]], requires_grad=True)
+    assert x.shape == (2, 3) and x.ndim == 2 and x.size() == (2, 3) and x.size(1) == 3 and x.size(-1) == 3
+    assert x.numel() == 6 and len(x) == 2 and x.is_leaf and x.requires_grad
+    assert x.tolist() == [[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]]
+    assert x[1, 2].item() == 6.0
+    assert x.detach().numpy().shape == (2, 3)
+    c = x.clone()
+    assert c.requires_grad and not c.is_leaf and not np.shares_memory(c.data, x.data)
+    y = dg.ones(2)
+    assert y.requires_grad_() is y and y.requires_grad
+
+
+def test_repr():
+    assert repr(dg.tensor([1.0, 2.5])) == "tensor([1. , 2.5])"
+    assert repr(dg.tensor(2.0, requires_grad=True)) == "tensor(2., requires_grad=True)"
+    assert "grad_fn=<MulBackward>" in repr(dg.tensor(2.0, requires_grad=True) * 2)
+    assert "dtype=float64" in repr(dg.tensor(1.0, dtype=dg.float64))
+    assert repr(dg.tensor([1, 2])) == "tensor([1, 2])"
+
+
+def test_factories():
+    assert dg.zeros(2, 3).shape == (2, 3) and dg.zeros((2, 3)).data.sum() == 0
+    assert dg.ones(4).data.sum() == 4
+    assert dg.full((2,), 7).dtype == dg.int64 and dg.full((2,), 7.0).dtype == dg.float32
+    assert dg.zeros_like(dg.ones(2, dtype=dg.float64)).dtype == dg.float64
+    assert dg.ones_like(dg.zeros(3)).data.tolist() == [1, 1, 1]
+    assert dg.arange(5).tolist() == [0, 1, 2, 3, 4] and dg.arange(5).dtype == dg.int64
+    assert dg.arange(0, 1, 0.25).tolist() == [0.0, 0.25, 0.5, 0.75]
+    assert dg.linspace(0, 1, 5).tolist() == [0.0, 0.25, 0.5, 0.75, 1.0]
+    np.testing.assert_array_equal(dg.eye(3).data, np.eye(3))
+    assert dg.rand(3, 4).shape == (3, 4) and 0 <= dg.rand(100).data.min() and dg.rand(100).data.max() < 1
+    assert dg.randn(2, 3, requires_grad=True).requires_grad
+    r = dg.randint(0, 10, (1000,))
+    assert r.dtype == dg.int64 and r.data.min() >= 0 and r.data.max() <= 9
+    assert dg.randint(5, (3,)).shape == (3,)
+    assert sorted(dg.randperm(5).tolist()) == [0, 1, 2, 3, 4]
+    with pytest.raises(ValueError, match="high"):
+        dg.randint(5, 5, (2,))
+
+
+def test_manual_seed_makes_draws_reproducible():
+    dg.manual_seed(123)
+    a = (dg.rand(5).data, dg.randn(5).data, dg.randint(0, 100, (5,)).data)
+    dg.manual_seed(123)
+    b = (dg.rand(5).data, dg.randn(5).data, dg.randint(0, 100, (5,)).data)
+    for x, y in zip(a, b):
+        np.testing.assert_array_equal(x, y)
+    dg.manual_seed(124)
+    assert not np.array_equal(dg.rand(5).data, a[0])
+
+
+def test_comparisons_have_no_gradient():
+    x = dg.tensor([1.0, 2.0, 3.0], requires_grad=True)
+    for result in (x == 2, x != 2, x < 2, x <= 2, x > 2, x >= 2):
+        assert result.dtype == dg.bool_ and not result.requires_grad
+    assert (x > 1.5).tolist() == [False, True, True]
+    assert (x == dg.tensor([1.0, 0.0, 3.0])).tolist() == [True, False, True]
+
+
+def test_argmax_argmin_and_max_with_dim():
+    x = dg.tensor([[1.0, 5.0, 3.0], [7.0, 2.0, 0.0]])
+    assert x.argmax().item() == 3 and x.argmin().item() == 5
+    assert x.argmax(1).tolist() == [1, 0] and x.argmin(0, keepdim=True).tolist() == [[0, 1, 1]]
+    values, indices = x.max(1)
+    assert values.tolist() == [5.0, 7.0] and indices.tolist() == [1, 0]
+    assert x.min(dim=0).values.tolist() == [1.0, 2.0, 0.0]
+
+
+def test_max_ties_split_gradient_like_pytorch():
+    x = dg.tensor([1.0, 3.0, 3.0], requires_grad=True)
+    x.max().backward()
+    assert x.grad.tolist() == [0.0, 0.5, 0.5]
+
+
+def test_softmax_and_logsumexp_are_stable():
+    x = dg.tensor([[1000.0, 0.0, -1000.0]], requires_grad=True)
+    s = x.softmax(-1)
+    assert np.isfinite(s.data).all() and s.data[0, 0] == pytest.approx(1.0)
+    ls = x.log_softmax(-1)
+    assert np.isfinite(ls.data[0, :2]).all()
+    lse = x.logsumexp(-1)
+    assert lse.item() == pytest.approx(1000.0)
+    lse.backward()
+    assert np.isfinite(x.grad.data).all()
+
+
+def test_indexing_gradients_accumulate_repeated_indices():
+    x = dg.tensor([1.0, 2.0, 3.0], requires_grad=True)
+    x[dg.tensor([0, 0, 2])].sum().backward()
+    assert x.grad.tolist() == [2.0, 0.0, 1.0]
+    y = dg.tensor([[1.0, -2.0], [3.0, -4.0]], requires_grad=True)
+    y[y > 0].sum().backward()
+    assert y.grad.tolist() == [[1.0, 0.0], [1.0, 0.0]]
+
+
+def test_split_chunk_unbind_shapes():
+    x = dg.arange(10).float().reshape(5, 2)
+    assert [p.shape for p in x.split(2)] == [(2, 2), (2, 2), (1, 2)]
+    assert [p.shape for p in x.split([1, 4])] == [(1, 2), (4, 2)]
+    assert [p.shape for p in x.chunk(2)] == [(3, 2), (2, 2)]
+    assert len(x.unbind(1)) == 2
+    with pytest.raises(ValueError, match="add up to 4"):
+        x.split([1, 3])
+
+
+def test_views_and_shapes():
+    x = dg.arange(24).reshape(2, 3, 4)
+    assert x.view(6, -1).shape == (6, 4)
+    assert x.transpose(0, 2).shape == (4, 3, 2) and x.permute(1, 2, 0).shape == (3, 4, 2)
+    assert x.flatten().shape == (24,) and x.flatten(1).shape == (2, 12)
+    assert x.unsqueeze(0).shape == (1, 2, 3, 4) and x.unsqueeze(-1).shape == (2, 3, 4, 1)
+    assert dg.ones(1, 3, 1).squeeze().shape == (3,) and dg.ones(1, 3, 1).squeeze(0).shape == (3, 1)
+    assert dg.ones(3, 1).expand(3, 4).shape == (3, 4) and dg.ones(3, 1).expand(-1, 4).shape == (3, 4)
+    assert dg.ones(2, 3).T.shape == (3, 2) and dg.ones(2, 3, 4).mT.shape == (2, 4, 3)
+
+
+def test_iteration_and_conversion():
+    x = dg.tensor([[1.0, 2.0], [3.0, 4.0]])
+    rows = list(x)
+    assert len(rows) == 2 and rows[1].tolist() == [3.0, 4.0]
+    assert float(dg.tensor(2.5)) == 2.5 and int(dg.tensor(3)) == 3
+    assert x.double().dtype == dg.float64 and x.long().dtype == dg.int64 and x.to(dg.float64).dtype == dg.float64
+    assert x.to("cpu") is x
+
+
+def test_cast_is_differentiable():
+    x = dg.tensor([1.0, 2.0], requires_grad=True)
+    y = x.double() * 3
+    assert y.dtype == dg.float64
+    y.sum().backward()
+    assert x.grad.dtype == dg.float32 and x.grad.tolist() == [3.0, 3.0]
