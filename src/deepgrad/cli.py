@@ -66,6 +66,7 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--weights", required=True, metavar="FILE", help="weights written by `deepgrad train --save`")
     evaluate.add_argument("--batch-size", default="1000", help="evaluation batch size")
     evaluate.add_argument("--plots", default=None, metavar="DIR", help="write the confusion matrix plot here")
+    evaluate.add_argument("--seed", type=int, default=0, help="seed of the generated toy test set (as in training)")
     evaluate.add_argument("--quiet", action="store_true")
 
     summary = commands.add_parser("summary", help="print a model's layers and parameter counts")
@@ -83,14 +84,20 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _add_model_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--model", default="mlp", help="linear or mlp")
-    parser.add_argument("--hidden", default=None, help="hidden layer sizes, e.g. 512,256")
-    parser.add_argument("--activation", default="relu", help="relu, tanh, sigmoid, leaky_relu, elu, gelu, silu")
-    parser.add_argument("--dropout", type=float, default=0.0, help="dropout probability after each hidden layer")
+    parser.add_argument("--model", default=None, help="linear or mlp (default: mlp)")
+    parser.add_argument("--hidden", default=None, help="hidden layer sizes, e.g. 512,256 (default: by dataset)")
+    parser.add_argument(
+        "--activation", default=None, help="relu, tanh, sigmoid, leaky_relu, elu, gelu, silu (default: relu)"
+    )
+    parser.add_argument(
+        "--dropout", type=float, default=None, help="dropout probability after each hidden layer (default: 0)"
+    )
 
 
 def _add_data_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--dataset", default="spirals", help="spirals, circles, moons, xor, sine, mnist, fashion-mnist")
+    parser.add_argument(
+        "--dataset", default=None, help="spirals, circles, moons, xor, sine, mnist, fashion-mnist (default: spirals)"
+    )
     parser.add_argument("--data-dir", default=None, metavar="DIR", help="where the MNIST files are (or $DEEPGRAD_DATA)")
 
 

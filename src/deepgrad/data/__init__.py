@@ -1,0 +1,47 @@
+"""Data: datasets, the batching `DataLoader`, MNIST / Fashion-MNIST readers and seeded toy sets.
+
+>>> from deepgrad.data import DataLoader, TensorDataset, make_moons
+>>> X, y = make_moons(100, seed=0)
+>>> xb, yb = next(iter(DataLoader(TensorDataset(X, y), batch_size=32, shuffle=True, seed=0)))
+>>> xb.shape, yb.dtype
+((32, 2), dtype('int64'))
+"""
+
+from __future__ import annotations
+
+from deepgrad.data.dataloader import DataLoader, default_collate
+from deepgrad.data.dataset import Dataset, Subset, TensorDataset, random_split
+from deepgrad.data.mnist import (
+    MNIST,
+    DatasetFormatError,
+    DatasetNotFoundError,
+    DownloadError,
+    FashionMNIST,
+    default_data_dir,
+    parse_idx,
+    read_idx,
+)
+from deepgrad.data.toy import TOY_DATASETS, make_circles, make_moons, make_sine, make_spirals, make_xor
+
+__all__ = [
+    "MNIST",
+    "TOY_DATASETS",
+    "DataLoader",
+    "Dataset",
+    "DatasetFormatError",
+    "DatasetNotFoundError",
+    "DownloadError",
+    "FashionMNIST",
+    "Subset",
+    "TensorDataset",
+    "default_collate",
+    "default_data_dir",
+    "make_circles",
+    "make_moons",
+    "make_sine",
+    "make_spirals",
+    "make_xor",
+    "parse_idx",
+    "random_split",
+    "read_idx",
+]

@@ -1,0 +1,113 @@
+"""Callbacks: hooks into `fit` for early stopping, convergence checks and checkpoints."""
+
+from __future__ import annotations
+
+import copy
+import math
+from typing import Any
+
+import numpy as np
+
+
+class Callback:
+    """Base class. ``state`` is the running `TrainingState` (model, optimizer, history, ...)."""
+
+    def on_train_begin(self, state: Any) -> None:
+        pass
+
+    def on_epoch_end(self, state: Any, logs: dict[str, float]) -> None:
+        pass
+
+    def on_train_end(self, state: Any) -> None:
+        pass
+
+
+class EarlyStopping(Callback):
+    """Stop when ``monitor`` has not improved by more than ``min_delta`` for ``patience`` epochs
+    (the lectures' early stopping on a validation split); ``restore_best`` puts back the weights of the
+    best epoch when training ends.
+    """
+
+    def __init__(
+        self,
+        monitor: str = "val_loss",
+        patience: int = 5,
+        min_delta: float = 0.0,
+        mode: str = "auto",
+        restore_best: bool = True,
+    ) -> None:
+        if patience < 0:
+            raise ValueError(f"EarlyStopping: patience must be >= 0, got {patience}")
+        if mode == "auto":
+            mode = "max" if "acc" in monitor else "min"
+        if mode not in ("min", "max"):
+            raise ValueError(f"EarlyStopping: mode must be 'min', 'max' or 'auto', got {mode!r}")
+        self.monitor, self.patience, self.min_delta, self.mode, self.restore_best = (
+            monitor,
+            patience,
+            min_delta,
+            mode,
+            restore_best,
+        )
+        self.best = math.inf if mode == "min" else -math.inf
+        self.best_epoch: int | None = None
+        self.wait = 0
+        self.best_state: dict | None = None
+        self.stopped_epoch: int | None = None
+
+    def _improved(self, value: float) -> bool:
+        if self.mode == "min":
+            return value < self.best - self.min_delta
+        return value > self.best + self.min_delta
+
+    def on_epoch_end(self, state: Any, logs: dict[str, float]) -> None:
+        if self.monitor not in logs:
+            raise KeyError(
+                f"EarlyStopping monitors {self.monitor!r}, but the epoch's metrics are {sorted(logs)}; "
+                "pass a validation loader (val_loader) or monitor a training metric"
+            )
+        value = logs[self.monitor]
+        if self._improved(value):
+            self.best, self.best_epoch, self.wait = value, state.epoch, 0
+            if self.restore_best:
+                self.best_state = {k: np.array(v.data, copy=True) for k, v in state.model.state_dict().items()}
+        else:
+            self.wait += 1
+            if self.wait >= self.patience:
+                state.stop_training = True
+                self.stopped_epoch = state.epoch
+
+    def on_train_end(self, state: Any) -> None:
+        if self.restore_best and self.best_state is not None and self.stopped_epoch is not None:
+            state.model.load_state_dict(self.best_state)
+
+    def state_dict(self) -> dict:
+        return {k: v for k, v in vars(self).items() if k != "best_state"} | {
+            "best_state": copy.deepcopy(self.best_state)
+        }
+
+
+class ConvergenceStop(Callback):
+    """Full-batch gradient descent as the lectures state it: stop once the training loss decreases by
+    less than ``tol`` from one iteration to the next; `converged` tells whether that happened."""
+
+    def __init__(self, tol: float, monitor: str = "loss") -> None:
+        if tol <= 0:
+            raise ValueError(f"ConvergenceStop: tol must be positive, got {tol}")
+        self.tol, self.monitor = tol, monitor
+        self.previous: float | None = None
+        self.converged = False
+        self.iterations = 0
+
+    def on_epoch_end(self, state: Any, logs: dict[str, float]) -> None:
+        value = logs[self.monitor]
+        self.iterations = state.epoch + 1
+        if self.previous is not None and self.previous - value < self.tol:
+            self.converged = True
+            state.stop_training = True
+        self.previous = value
+
+    def report(self) -> str:
+        if self.converged:
+            return f"converged after {self.iterations} iterations (loss decrease < {self.tol:g})"
+        return f"not converged in {self.iterations} iterations (loss still decreasing by >= {self.tol:g})"

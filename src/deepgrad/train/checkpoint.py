@@ -1,0 +1,138 @@
+"""Checkpoints: everything needed to resume training exactly, in one safetensors file.
+
+The arrays (model weights, optimizer buffers) are the file's tensors; everything else (epoch, history,
+optimizer hyper-parameters, scheduler state, random generator states) is JSON in the file's metadata.
+The file is written atomically (`deepgrad.io.save`), so an interruption (a crash, Ctrl-C) leaves the
+previous complete checkpoint in place, and reading never unpickles anything.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Any
+
+import numpy as np
+
+from deepgrad import backend, io
+from deepgrad.errors import UsageError
+from deepgrad.tensor import Tensor
+from deepgrad.train.callbacks import Callback
+
+_META_KEY = "deepgrad.checkpoint"
+FORMAT_VERSION = 1
+
+
+def _encode(value: Any, prefix: str, arrays: dict[str, np.ndarray]) -> Any:
+    """JSON-able skeleton of ``value``; arrays go into ``arrays`` and are referenced by name."""
+    if isinstance(value, Tensor):
+        value = value.data
+    if isinstance(value, np.ndarray):
+        arrays[prefix] = value
+        return {"__array__": prefix}
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, dict):
+        return {"__items__": [[k, _encode(v, f"{prefix}/{k}", arrays)] for k, v in value.items()]}
+    if isinstance(value, tuple):
+        return {"__tuple__": [_encode(v, f"{prefix}/{i}", arrays) for i, v in enumerate(value)]}
+    if isinstance(value, list):
+        return [_encode(v, f"{prefix}/{i}", arrays) for i, v in enumerate(value)]
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    raise TypeError(f"checkpoint: cannot store a {type(value).__name__} at {prefix!r}")
+
+
+def _decode(value: Any, arrays: dict[str, Tensor]) -> Any:
+    if isinstance(value, dict):
+        if "__array__" in value:
+            return arrays[value["__array__"]]
+        if "__tuple__" in value:
+            return tuple(_decode(v, arrays) for v in value["__tuple__"])
+        return {k: _decode(v, arrays) for k, v in value["__items__"]}
+    if isinstance(value, list):
+        return [_decode(v, arrays) for v in value]
+    return value
+
+
+def save_checkpoint(
+    path: str | os.PathLike,
+    model: Any,
+    optimizer: Any = None,
+    scheduler: Any = None,
+    epoch: int = 0,
+    history: Any = None,
+    train_loader: Any = None,
+    extra: dict | None = None,
+) -> None:
+    """Write model, optimizer, scheduler, epoch count, history and RNG states to ``path`` atomically."""
+    state = {
+        "format": FORMAT_VERSION,
+        "epoch": int(epoch),
+        "model": model.state_dict(),
+        "optimizer": optimizer.state_dict() if optimizer is not None else None,
+        "scheduler": scheduler.state_dict() if scheduler is not None else None,
+        "history": getattr(history, "history", history),
+        "rng": backend.get_rng_state(),
+        "loader": train_loader.state_dict() if hasattr(train_loader, "state_dict") else None,
+        "extra": extra or {},
+    }
+    arrays: dict[str, np.ndarray] = {}
+    skeleton = _encode(state, "ckpt", arrays)
+    io.save(arrays, path, metadata={_META_KEY: json.dumps(skeleton)})
+
+
+def load_checkpoint(
+    path: str | os.PathLike, model: Any, optimizer: Any = None, scheduler: Any = None, train_loader: Any = None
+) -> dict[str, Any]:
+    """Restore what `save_checkpoint` wrote into the given objects; returns epoch, history and extra.
+
+    Raises `UsageError` naming the file when it is not a deepgrad checkpoint or does not fit the model.
+    """
+    path = os.fspath(path)
+    metadata = io.load_metadata(path)
+    if _META_KEY not in metadata:
+        raise UsageError(f"{path} is not a deepgrad checkpoint (it holds weights only: use it with --weights)")
+    try:
+        skeleton = json.loads(metadata[_META_KEY])
+        state = _decode(skeleton, dict(io.load(path)))
+    except (ValueError, KeyError, TypeError) as error:
+        raise UsageError(f"{path}: the checkpoint is damaged: {error}") from None
+    if state.get("format") != FORMAT_VERSION:
+        raise UsageError(
+            f"{path}: checkpoint format {state.get('format')} is not supported (expected {FORMAT_VERSION})"
+        )
+    try:
+        model.load_state_dict(state["model"])
+    except (KeyError, ValueError, RuntimeError) as error:
+        raise UsageError(f"{path}: the checkpoint does not fit this model: {error}") from None
+    if optimizer is not None and state["optimizer"] is not None:
+        optimizer.load_state_dict(state["optimizer"])
+    if scheduler is not None and state["scheduler"] is not None:
+        scheduler.load_state_dict(state["scheduler"])
+    backend.set_rng_state(state["rng"])
+    if train_loader is not None and state["loader"] is not None and hasattr(train_loader, "load_state_dict"):
+        train_loader.load_state_dict(state["loader"])
+    return {"epoch": state["epoch"], "history": state["history"] or {}, "extra": state["extra"]}
+
+
+class Checkpoint(Callback):
+    """Save a resumable checkpoint to ``path`` at the end of every ``every``-th epoch (atomically)."""
+
+    def __init__(self, path: str | os.PathLike, every: int = 1, extra: dict | None = None) -> None:
+        if every <= 0:
+            raise ValueError(f"Checkpoint: every must be positive, got {every}")
+        self.path, self.every, self.extra = path, every, extra
+
+    def on_epoch_end(self, state: Any, logs: dict[str, float]) -> None:
+        if (state.epoch + 1) % self.every == 0:
+            save_checkpoint(
+                self.path,
+                state.model,
+                state.optimizer,
+                state.scheduler,
+                state.epoch + 1,
+                state.history,
+                state.train_loader,
+                self.extra,
+            )
