@@ -1,0 +1,195 @@
+"""The `deepgrad train / eval / summary` commands."""
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from conftest import mnist_dir
+
+import deepgrad as dg
+from deepgrad.cli import main
+
+
+@pytest.fixture
+def in_tmp(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+def _accuracy(text):
+    line = next(line for line in text.splitlines() if line.startswith("test accuracy:"))
+    return float(line.split()[2].rstrip("%"))
+
+
+def test_default_train_needs_no_options(in_tmp, capsys):
+    pytest.importorskip("matplotlib")
+    assert main(["train"]) == 0
+    out = capsys.readouterr().out
+    assert "spirals" in out and _accuracy(out) > 90.0
+    for name in ("history.png", "decision_boundary.png", "confusion_matrix.png"):
+        assert (in_tmp / "runs" / "spirals-mlp" / name).stat().st_size > 1000
+
+
+@pytest.mark.parametrize(
+    "argv,message",
+    [
+        (["train", "--model", "resnet9000"], "unknown model 'resnet9000'"),
+        (["train", "--dataset", "imagenet"], "unknown dataset 'imagenet'"),
+        (
+            ["train", "--dataset", "mnist", "--data-dir", "/nonexistent/dir"],
+            "--data-dir /nonexistent/dir: no such directory",
+        ),
+        (["train", "--epochs", "0"], "--epochs must be positive"),
+        (["train", "--batch-size", "0"], "--batch-size must be positive"),
+        (["train", "--batch-size", "lots"], "--batch-size must be a positive integer or 'full'"),
+        (["train", "--lr", "-1"], "--lr must be positive"),
+        (["train", "--momentum", "1.5"], "--momentum must be in [0, 1)"),
+        (["train", "--hidden", "64,x"], "--hidden expects sizes"),
+        (["train", "--loss", "mse"], "--loss mse is for regression"),
+        (["train", "--tol", "0.001"], "use it with --batch-size full"),
+        (["summary", "--model", "transformer"], "unknown model"),
+    ],
+)
+def test_bad_input_is_one_line_and_exit_status_2(in_tmp, capsys, argv, message):
+    assert main(argv + ["--quiet"] if argv[0] == "train" else argv) == 2
+    err = capsys.readouterr().err
+    assert message in err
+    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
+
+
+def test_missing_mnist_says_where_it_looked(in_tmp, capsys, monkeypatch):
+    monkeypatch.setenv("DEEPGRAD_DATA", str(in_tmp / "nothing-here"))
+    assert main(["train", "--dataset", "mnist", "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert "nothing-here" in err and "--data-dir" in err and "DEEPGRAD_DATA" in err
+
+
+def test_save_eval_and_wrong_architecture(in_tmp, capsys):
+    assert (
+        main(["train", "--dataset", "moons", "--epochs", "5", "--save", "m.safetensors", "--plots", "none", "--quiet"])
+        == 0
+    )
+    trained = _accuracy(capsys.readouterr().out)
+    assert main(["eval", "--weights", "m.safetensors"]) == 0  # architecture and dataset come from the file
+    out = capsys.readouterr().out
+    assert f"accuracy: {trained:.2f}%" in out and "confusion matrix" in out
+    assert main(["eval", "--weights", "m.safetensors", "--hidden", "8"]) == 2
+    err = capsys.readouterr().err
+    assert "does not fit mlp 2-8-2" in err and len(err.strip().splitlines()) == 1
+    assert main(["eval", "--weights", "missing.safetensors"]) == 2
+    assert "missing.safetensors" in capsys.readouterr().err
+
+
+def test_metrics_json_and_validation_split(in_tmp, capsys):
+    argv = [
+        "train",
+        "--dataset",
+        "xor",
+        "--epochs",
+        "4",
+        "--val-split",
+        "0.2",
+        "--metrics-json",
+        "m.json",
+        "--plots",
+        "none",
+        "--quiet",
+    ]
+    assert main(argv) == 0
+    report = json.loads((in_tmp / "m.json").read_text())
+    assert report["epochs_run"] == 4 and len(report["history"]["val_loss"]) == 4
+    assert report["config"]["hidden"] == [16, 16] and 0.5 < report["test"]["accuracy"] <= 1.0
+    assert np.array(report["test"]["confusion_matrix"]).sum() == report["test"]["count"]
+
+
+def test_full_batch_gradient_descent_with_tolerance(in_tmp, capsys):
+    base = [
+        "train",
+        "--dataset",
+        "moons",
+        "--batch-size",
+        "full",
+        "--plots",
+        "none",
+        "--quiet",
+        "--optimizer",
+        "sgd",
+        "--momentum",
+        "0",
+    ]
+    assert main(base + ["--epochs", "5", "--tol", "1e-12"]) == 0
+    assert "not converged in 5 iterations" in capsys.readouterr().out
+    assert main(base + ["--epochs", "500", "--tol", "0.01"]) == 0
+    assert "converged after" in capsys.readouterr().out
+
+
+def test_checkpoint_and_resume(in_tmp, capsys):
+    common = ["train", "--dataset", "circles", "--plots", "none", "--quiet", "--seed", "3"]
+    assert main(common + ["--epochs", "4", "--save", "full.safetensors"]) == 0
+    assert main(common + ["--epochs", "2", "--checkpoint", "c.safetensors"]) == 0
+    assert main(common + ["--epochs", "4", "--resume", "c.safetensors", "--save", "resumed.safetensors"]) == 0
+    full, resumed = dg.io.load("full.safetensors"), dg.io.load("resumed.safetensors")
+    for key in full:
+        np.testing.assert_array_equal(full[key].data, resumed[key].data)
+
+
+def test_early_stopping_option(in_tmp, capsys):
+    assert (
+        main(["train", "--dataset", "moons", "--epochs", "200", "--early-stopping", "3", "--plots", "none", "--quiet"])
+        == 0
+    )
+    out = capsys.readouterr().out
+    assert "early stopping after epoch" in out
+
+
+def test_sine_regression_with_l1_loss(in_tmp, capsys):
+    assert main(["train", "--dataset", "sine", "--loss", "l1", "--epochs", "20", "--plots", "none", "--quiet"]) == 0
+    line = next(line for line in capsys.readouterr().out.splitlines() if line.startswith("test l1"))
+    assert float(line.split()[2]) < 0.3
+
+
+def test_summary_prints_parameter_count(capsys):
+    assert main(["summary", "--dataset", "mnist"]) == 0
+    out = capsys.readouterr().out
+    assert "535,818" in out or "535818" in out  # 784*512+512 + 512*256+256 + 256*10+10
+
+
+def test_console_script_runs_in_a_subprocess(in_tmp):
+    ok = subprocess.run(
+        [sys.executable, "-m", "deepgrad.cli", "train", "--dataset", "xor", "--epochs", "2", "--plots", "none"],
+        capture_output=True,
+        text=True,
+    )
+    assert ok.returncode == 0, ok.stderr
+    assert "test accuracy" in ok.stdout and "epoch 2/2" in ok.stdout  # per-epoch lines when not a terminal
+    bad = subprocess.run(
+        [sys.executable, "-m", "deepgrad.cli", "train", "--dataset", "nope"], capture_output=True, text=True
+    )
+    assert bad.returncode == 2 and "Traceback" not in bad.stderr and "unknown dataset" in bad.stderr
+
+
+def test_mnist_short_run_on_a_subset():
+    root = mnist_dir()
+    if root is None:
+        pytest.skip("MNIST not found (set DEEPGRAD_MNIST)")
+    from deepgrad import nn, optim
+    from deepgrad.data import MNIST, DataLoader, Subset
+    from deepgrad.models import MLP
+    from deepgrad.train import evaluate, fit
+
+    dg.manual_seed(0)
+    train = Subset(MNIST(root, train=True, flatten=True), range(6000))
+    test = Subset(MNIST(root, train=False, flatten=True), range(2000))
+    model = MLP(784, [128], 10)
+    fit(
+        model,
+        nn.CrossEntropyLoss(),
+        optim.SGD(model.parameters(), lr=0.05, momentum=0.9),
+        DataLoader(train, 64, shuffle=True, seed=0),
+        2,
+        quiet=True,
+    )
+    result = evaluate(model, DataLoader(test, 500), nn.CrossEntropyLoss())
+    assert result.accuracy > 0.85  # chance is 0.10

@@ -1,0 +1,221 @@
+"""The training loop, callbacks and checkpoints."""
+
+import numpy as np
+import pytest
+
+import deepgrad as dg
+from deepgrad import nn, optim
+from deepgrad.data import DataLoader, TensorDataset, make_moons
+from deepgrad.models import MLP
+from deepgrad.train import Checkpoint, ConvergenceStop, EarlyStopping, evaluate, fit, load_checkpoint, save_checkpoint
+from deepgrad.train.metrics import accuracy, confusion_matrix
+
+
+def moons_loaders(n=400, batch=32, seed=0):
+    x, y = make_moons(n, seed=seed)
+    xt, yt = make_moons(200, seed=seed + 1)
+    return DataLoader(TensorDataset(x, y), batch_size=batch, shuffle=True, seed=seed), DataLoader(
+        TensorDataset(xt, yt), batch_size=100
+    )
+
+
+def test_metrics():
+    assert accuracy(np.array([[0.1, 0.9], [0.8, 0.2], [0.3, 0.7]]), np.array([1, 1, 1])) == pytest.approx(2 / 3)
+    m = confusion_matrix(np.array([0, 1, 1, 2]), np.array([0, 0, 1, 2]), num_classes=3)
+    assert m.tolist() == [[1, 1, 0], [0, 1, 0], [0, 0, 1]]
+    with pytest.raises(ValueError, match="3 predictions but 2 targets"):
+        confusion_matrix(np.array([0, 1, 1]), np.array([0, 1]))
+
+
+def test_fit_lowers_loss_and_evaluate_reports_accuracy():
+    dg.manual_seed(0)
+    train, test = moons_loaders()
+    model = MLP(2, [16, 16], 2)
+    before = evaluate(model, test, nn.CrossEntropyLoss())
+    history = fit(
+        model,
+        nn.CrossEntropyLoss(),
+        optim.SGD(model.parameters(), lr=0.1, momentum=0.9),
+        train,
+        epochs=15,
+        val_loader=test,
+        quiet=True,
+    )
+    after = evaluate(model, test, nn.CrossEntropyLoss())
+    assert history.epochs == 15 and set(history.history) >= {"loss", "accuracy", "val_loss", "val_accuracy", "lr"}
+    assert history["loss"][-1] < history["loss"][0] / 3
+    assert after.loss < before.loss / 3 and after.accuracy > 0.95
+    assert after.confusion.shape == (2, 2) and after.confusion.sum() == 200
+    assert np.trace(after.confusion) == round(after.accuracy * 200)
+    with pytest.raises(ValueError, match="epochs must be a positive integer"):
+        fit(model, nn.CrossEntropyLoss(), optim.SGD(model.parameters(), lr=0.1), train, epochs=0)
+
+
+def test_fit_switches_train_and_eval_modes():
+    seen = []
+
+    class Probe(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.inner = MLP(2, [4], 2)
+
+        def forward(self, x):
+            seen.append(self.training)
+            return self.inner(x)
+
+    train, test = moons_loaders(n=64, batch=32)
+    model = Probe()
+    fit(
+        model,
+        nn.CrossEntropyLoss(),
+        optim.SGD(model.parameters(), lr=0.1),
+        train,
+        epochs=1,
+        val_loader=test,
+        quiet=True,
+    )
+    assert seen[:2] == [True, True] and seen[-1] is False  # training batches, then validation in eval mode
+    assert model.training
+
+
+def test_regression_has_no_accuracy():
+    x = np.linspace(-3, 3, 64, dtype=np.float32).reshape(-1, 1)
+    loader = DataLoader(TensorDataset(x, np.sin(x)), batch_size=16)
+    model = MLP(1, [8], 1, activation="tanh")
+    history = fit(model, nn.MSELoss(), optim.Adam(model.parameters(), lr=0.01), loader, epochs=3, quiet=True)
+    assert "accuracy" not in history
+    result = evaluate(model, loader, nn.MSELoss())
+    assert result.accuracy is None and result.confusion is None and result.loss > 0
+
+
+def test_early_stopping_stops_and_restores_best():
+    class Fake:
+        def __init__(self):
+            self.value = 0
+            self.loaded = None
+
+        def state_dict(self):
+            return {"w": dg.tensor([float(self.value)])}
+
+        def load_state_dict(self, state):
+            self.loaded = state
+
+    class State:
+        model = Fake()
+        epoch = 0
+        stop_training = False
+
+    state = State()
+    stopper = EarlyStopping("val_loss", patience=2)
+    for epoch, loss in enumerate([1.0, 0.5, 0.6, 0.7, 0.4]):
+        state.epoch, state.model.value = epoch, epoch
+        stopper.on_epoch_end(state, {"val_loss": loss})
+        if state.stop_training:
+            break
+    assert state.stop_training and stopper.stopped_epoch == 3 and stopper.best_epoch == 1
+    stopper.on_train_end(state)
+    assert state.model.loaded["w"].tolist() == [1.0]
+    with pytest.raises(KeyError, match="val_loader"):
+        EarlyStopping("val_loss").on_epoch_end(state, {"loss": 1.0})
+
+
+def test_convergence_stop_reports_both_outcomes():
+    class State:
+        epoch = 0
+        stop_training = False
+
+    state = State()
+    rule = ConvergenceStop(tol=0.01)
+    for epoch, loss in enumerate([1.0, 0.5, 0.495]):
+        state.epoch = epoch
+        rule.on_epoch_end(state, {"loss": loss})
+    assert rule.converged and state.stop_training and "converged after 3 iterations" in rule.report()
+    rule2, state2 = ConvergenceStop(tol=0.01), State()
+    for epoch, loss in enumerate([1.0, 0.5, 0.25]):
+        state2.epoch = epoch
+        rule2.on_epoch_end(state2, {"loss": loss})
+    assert not rule2.converged and rule2.report().startswith("not converged in 3 iterations")
+
+
+def _run(tmp_path, epochs, resume_from=None, checkpoint=None, stop_after=None):
+    dg.manual_seed(42)
+    x, y = make_moons(300, seed=3)
+    loader = DataLoader(TensorDataset(x, y), batch_size=32, shuffle=True, seed=7)
+    model = MLP(2, [16, 16], 2, dropout=0.2)  # dropout: the global RNG state matters too
+    opt = optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
+    sched = optim.lr_scheduler.StepLR(opt, step_size=2, gamma=0.5)
+    start, history = 0, None
+    if resume_from is not None:
+        restored = load_checkpoint(resume_from, model, opt, sched, loader)
+        start = restored["epoch"]
+        from deepgrad.train.loop import History
+
+        history = History(dict(restored["history"]))
+    callbacks = [Checkpoint(checkpoint)] if checkpoint else []
+    if stop_after is not None:
+
+        class Interrupt(Checkpoint.__mro__[1]):
+            def on_epoch_end(self, state, logs):
+                if state.epoch + 1 == stop_after:
+                    raise KeyboardInterrupt
+
+        callbacks.append(Interrupt())
+    try:
+        fit(
+            model,
+            nn.CrossEntropyLoss(),
+            opt,
+            loader,
+            epochs,
+            scheduler=sched,
+            callbacks=callbacks,
+            quiet=True,
+            start_epoch=start,
+            history=history,
+        )
+    except KeyboardInterrupt:
+        pass
+    return model, opt
+
+
+def test_resume_from_checkpoint_gives_identical_weights(tmp_path):
+    full, _ = _run(tmp_path, epochs=6)
+    path = tmp_path / "ckpt.safetensors"
+    _run(tmp_path, epochs=6, checkpoint=path, stop_after=3)  # Ctrl-C after epoch 3's checkpoint
+    assert load_checkpoint(path, MLP(2, [16, 16], 2, dropout=0.2))["epoch"] == 3
+    resumed, opt = _run(tmp_path, epochs=6, resume_from=path)
+    for (name, a), (_, b) in zip(full.state_dict().items(), resumed.state_dict().items()):
+        np.testing.assert_array_equal(a.data, b.data, err_msg=name)
+    assert opt.param_groups[0]["lr"] == pytest.approx(0.05 * 0.5**3)
+
+
+def test_interrupted_save_keeps_last_complete_checkpoint(tmp_path, monkeypatch):
+    model = MLP(2, [4], 2)
+    path = tmp_path / "ckpt.safetensors"
+    save_checkpoint(path, model, epoch=1)
+    good = path.read_bytes()
+    import deepgrad.io as io_module
+
+    original = io_module._set_default_mode
+
+    def explode(p):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(io_module, "_set_default_mode", explode)
+    with pytest.raises(KeyboardInterrupt):
+        save_checkpoint(path, model, epoch=2)
+    monkeypatch.setattr(io_module, "_set_default_mode", original)
+    assert path.read_bytes() == good
+    assert [p.name for p in tmp_path.iterdir()] == ["ckpt.safetensors"]
+    assert load_checkpoint(path, MLP(2, [4], 2))["epoch"] == 1
+
+
+def test_checkpoint_errors_name_the_file(tmp_path):
+    weights = tmp_path / "weights.safetensors"
+    dg.io.save(MLP(2, [4], 2).state_dict(), weights)
+    with pytest.raises(dg.errors.UsageError, match="weights.safetensors is not a deepgrad checkpoint"):
+        load_checkpoint(weights, MLP(2, [4], 2))
+    ckpt = tmp_path / "c.safetensors"
+    save_checkpoint(ckpt, MLP(2, [4], 2))
+    with pytest.raises(dg.errors.UsageError, match="c.safetensors: the checkpoint does not fit this model"):
+        load_checkpoint(ckpt, MLP(2, [8], 2))
