@@ -1,0 +1,229 @@
+"""Weight files: `save(state_dict, path)` and `load(path)` in the safetensors format.
+
+safetensors is a plain format (an 8-byte header length, a JSON header with each tensor's dtype, shape
+and byte range, then the raw little-endian bytes), so loading a file can never run code, unlike the
+pickles behind ``torch.save``. Files are interchangeable with PyTorch's ``safetensors.torch``
+``save_file``/``load_file``. Writing is atomic: the bytes go to a temporary file in the same directory,
+are flushed to disk, and the temporary file is renamed over the target, so the target is always either
+the old file or the complete new one. The ``safetensors`` package is an optional extra:
+``pip install "deepgrad[weights]"``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections import OrderedDict
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+from deepgrad.creation import from_numpy
+from deepgrad.errors import UsageError
+from deepgrad.tensor import Tensor
+
+__all__ = ["WeightFileError", "load", "load_metadata", "save"]
+
+# Metadata entry that records the order of the names, which the file itself does not keep (safetensors
+# sorts its tensors), so that load(save(d)) lists the keys in d's order.
+_ORDER_KEY = "deepgrad.key_order"
+
+# dtypes a safetensors file can hold that deepgrad tensors support
+_SUPPORTED_DTYPES = {"F16", "F32", "F64", "I8", "I16", "I32", "I64", "U8", "U16", "U32", "U64", "BOOL"}
+
+
+class WeightFileError(UsageError, ValueError):
+    """A weight file that is missing, truncated, corrupted or not in the safetensors format."""
+
+
+class WeightFileNotFoundError(WeightFileError, FileNotFoundError):
+    """The weight file does not exist (also a FileNotFoundError)."""
+
+
+def _safetensors() -> Any:
+    try:
+        import safetensors
+        import safetensors.numpy
+    except ImportError:
+        raise ImportError(
+            'reading and writing weight files needs the safetensors package: pip install "deepgrad[weights]"'
+        ) from None
+    return safetensors
+
+
+def save(state_dict: Mapping[str, Any], path: str | os.PathLike, metadata: Mapping[str, str] | None = None) -> None:
+    """Write ``{name: Tensor}`` to ``path`` as a safetensors file, atomically; ``metadata`` is optional text.
+
+    Tensors are written detached, in their own dtype and shape (0-d included). Any existing file at
+    ``path`` is replaced only once the new file is complete on disk.
+
+    >>> import deepgrad, deepgrad.io, tempfile, os
+    >>> path = os.path.join(tempfile.mkdtemp(), "w.safetensors")
+    >>> deepgrad.io.save({"weight": deepgrad.ones(2, 3), "bias": deepgrad.zeros(2)}, path)
+    >>> {name: t.shape for name, t in deepgrad.io.load(path).items()}
+    {'weight': (2, 3), 'bias': (2,)}
+    """
+    st = _safetensors()
+    path = os.fspath(path)
+    if not isinstance(state_dict, Mapping):
+        raise TypeError(f"save: expected a dict of name -> Tensor (a state_dict), got {type(state_dict).__name__}")
+    arrays: dict[str, np.ndarray] = {}
+    for name, value in state_dict.items():
+        if not isinstance(name, str):
+            raise TypeError(f"save: tensor names must be strings, got {name!r} ({type(name).__name__})")
+        if isinstance(value, Tensor):
+            array = value.data
+        elif isinstance(value, np.ndarray):
+            array = value
+        else:
+            raise TypeError(f"save: entry {name!r} is a {type(value).__name__}, not a Tensor")
+        if array.dtype.kind not in "biuf" or array.dtype.itemsize > 8:
+            raise TypeError(f"save: entry {name!r} has dtype {array.dtype}, which a safetensors file cannot hold")
+        # (not np.ascontiguousarray, which turns 0-d arrays into 1-d ones)
+        arrays[name] = array if array.flags.c_contiguous else np.array(array, order="C")
+    text: dict[str, str] = {}
+    for key, value in (metadata or {}).items():
+        if not isinstance(key, str) or not isinstance(value, str):
+            raise TypeError(f"save: metadata must map strings to strings, got {key!r}: {value!r}")
+        if key == _ORDER_KEY:
+            raise ValueError(f"save: the metadata key {_ORDER_KEY!r} is reserved by deepgrad")
+        text[key] = value
+    text[_ORDER_KEY] = json.dumps(list(arrays))
+
+    directory = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(directory):
+        raise WeightFileNotFoundError(f"save: cannot write {path}: the directory {directory} does not exist")
+    fd, temp_path = tempfile.mkstemp(dir=directory, prefix="." + os.path.basename(path) + ".", suffix=".tmp")
+    try:
+        os.close(fd)
+        st.numpy.save_file(arrays, temp_path, metadata=text)
+        with open(temp_path, "rb+") as handle:
+            os.fsync(handle.fileno())  # the bytes are on disk before the name points at them
+        _set_default_mode(temp_path)
+        os.replace(temp_path, path)
+    except BaseException:
+        try:
+            os.unlink(temp_path)
+        except OSError:
+            pass
+        raise
+    _fsync_directory(directory)
+
+
+def load(path: str | os.PathLike) -> OrderedDict[str, Tensor]:
+    """Read a safetensors file into an ordered dict ``name -> Tensor`` (dtypes and shapes as stored).
+
+    Names come in the order they were saved by deepgrad, otherwise sorted (as ``safetensors.torch.load_file``).
+    Never unpickles anything; a missing, truncated, corrupted or non-safetensors file raises
+    ``WeightFileError`` naming the file.
+
+    >>> import deepgrad, deepgrad.io, tempfile, os
+    >>> path = os.path.join(tempfile.mkdtemp(), "w.safetensors")
+    >>> deepgrad.io.save({"w": deepgrad.tensor([1.0, 2.0])}, path)
+    >>> deepgrad.io.load(path)["w"]
+    tensor([1., 2.])
+    """
+    path = os.fspath(path)
+    with _open(path) as handle:
+        names = _ordered_names(list(handle.keys()), handle.metadata() or {})
+        for name in names:
+            dtype = handle.get_slice(name).get_dtype()
+            if dtype not in _SUPPORTED_DTYPES:
+                raise WeightFileError(
+                    f"{path}: tensor {name!r} has dtype {dtype}, which deepgrad does not support "
+                    f"(supported: {', '.join(sorted(_SUPPORTED_DTYPES))}); convert it, e.g. to float32, before saving"
+                )
+        result: OrderedDict[str, Tensor] = OrderedDict()
+        for name in names:
+            try:
+                array = handle.get_tensor(name)
+            except Exception as error:
+                raise WeightFileError(f"{path}: cannot read tensor {name!r}: {error}") from None
+            # a private, writable copy: the array may view a buffer owned by the file reader
+            result[name] = from_numpy(np.array(array, copy=True))
+    return result
+
+
+def load_metadata(path: str | os.PathLike) -> dict[str, str]:
+    """The text metadata saved with ``save(..., metadata=...)`` (without deepgrad's own entries)."""
+    path = os.fspath(path)
+    with _open(path) as handle:
+        metadata = dict(handle.metadata() or {})
+    metadata.pop(_ORDER_KEY, None)
+    return metadata
+
+
+# ---------------------------------------------------------------------- helpers
+
+
+def _open(path: str) -> Any:
+    """safe_open with errors that name the file and say what is wrong with it."""
+    st = _safetensors()
+    if not os.path.exists(path):
+        raise WeightFileNotFoundError(f"no such weight file: {path}")
+    if os.path.isdir(path):
+        raise WeightFileError(f"{path} is a directory, not a weight file")
+    try:
+        return st.safe_open(path, framework="numpy")
+    except Exception as error:
+        raise WeightFileError(f"{path} is not a valid safetensors weight file ({error}){_hint(path)}") from None
+
+
+def _hint(path: str) -> str:
+    """A guess at what the file is, from its first bytes."""
+    try:
+        with open(path, "rb") as handle:
+            head = handle.read(8)
+            size = os.fstat(handle.fileno()).st_size
+    except OSError:
+        return ""
+    if head.startswith(b"PK\x03\x04") or head[:1] == b"\x80":
+        return (
+            "; it looks like a pickle or torch.save checkpoint, which deepgrad never loads because unpickling can "
+            "run arbitrary code: in PyTorch, save it with safetensors.torch.save_file(model.state_dict(), path)"
+        )
+    if size < 8:
+        return f"; the file has only {size} bytes"
+    header_length = int.from_bytes(head, "little")
+    if 8 + header_length > size:
+        return f"; the header claims {header_length} bytes but the file has {size} (truncated or not safetensors)"
+    return "; the file may be truncated or corrupted"
+
+
+def _ordered_names(names: list[str], metadata: Mapping[str, str]) -> list[str]:
+    saved = metadata.get(_ORDER_KEY)
+    if saved is not None:
+        try:
+            order = json.loads(saved)
+        except ValueError:
+            order = None
+        if isinstance(order, list) and sorted(order) == sorted(names):
+            return order
+    return sorted(names)
+
+
+def _set_default_mode(path: str) -> None:
+    """mkstemp makes the file private (0600); give it the mode a normal open() would (0666 minus the umask)."""
+    if os.name != "posix":
+        return
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(path, 0o666 & ~umask)
+
+
+def _fsync_directory(directory: str) -> None:
+    """Make the rename itself durable (POSIX); best effort elsewhere."""
+    if os.name != "posix":
+        return
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)

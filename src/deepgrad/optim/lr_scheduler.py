@@ -1,0 +1,468 @@
+"""Learning-rate schedules with PyTorch's semantics, so a schedule gives the same values step by step.
+
+Each scheduler sets ``group["lr"]`` of every parameter group of its optimizer. ``last_epoch`` counts
+the calls to ``step()``: constructing a scheduler performs one step (``last_epoch`` -1 -> 0) that
+records ``initial_lr`` in each group and leaves the lr as it is, and each ``scheduler.step()`` after
+``optimizer.step()`` (normally once per epoch) advances it. Like PyTorch's, the epoch-based schedules
+are "chainable": each new lr is computed from the current ``group["lr"]``, so two schedulers on one
+optimizer combine their effects.
+
+>>> import deepgrad
+>>> from deepgrad.optim import SGD
+>>> from deepgrad.optim.lr_scheduler import StepLR
+>>> opt = SGD([deepgrad.zeros(1, requires_grad=True)], lr=1.0)
+>>> sched = StepLR(opt, step_size=2, gamma=0.5)
+>>> lrs = []
+>>> for epoch in range(5):
+...     lrs.append(sched.get_last_lr()[0]); opt.step(); sched.step()
+>>> lrs
+[1.0, 1.0, 0.5, 0.5, 0.25]
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import numbers
+import types
+from collections import Counter
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
+
+from deepgrad.optim.optimizer import Optimizer
+
+__all__ = [
+    "CosineAnnealingLR",
+    "ExponentialLR",
+    "LRScheduler",
+    "LambdaLR",
+    "MultiStepLR",
+    "ReduceLROnPlateau",
+    "StepLR",
+]
+
+
+class LRScheduler:
+    """Base class: ``step()``, ``get_last_lr()``, ``state_dict()``/``load_state_dict()``; subclasses write ``get_lr()``.
+
+    ``last_epoch=-1`` starts a new schedule; another value resumes one and needs ``"initial_lr"`` in
+    every param group (it is in a loaded optimizer state dict). Create the scheduler before loading the
+    optimizer's state, since construction rewrites the groups' lr (as in PyTorch).
+    """
+
+    def __init__(self, optimizer: Optimizer, last_epoch: int = -1) -> None:
+        _check_optimizer(self, optimizer)
+        self.optimizer = optimizer
+        if isinstance(last_epoch, bool) or not isinstance(last_epoch, int) or last_epoch < -1:
+            raise ValueError(f"{type(self).__name__}: last_epoch must be an integer >= -1, got {last_epoch!r}")
+        if last_epoch == -1:
+            for group in optimizer.param_groups:
+                group.setdefault("initial_lr", group["lr"])
+        else:
+            for i, group in enumerate(optimizer.param_groups):
+                if "initial_lr" not in group:
+                    raise KeyError(
+                        f"{type(self).__name__}: param_groups[{i}] has no 'initial_lr', needed to resume a schedule "
+                        f"with last_epoch={last_epoch}; load the optimizer's state dict saved with the schedule "
+                        "first, or start with last_epoch=-1"
+                    )
+        self.base_lrs: list[float] = [group["initial_lr"] for group in optimizer.param_groups]
+        self.last_epoch = last_epoch
+        self._step_count = 0
+        self._is_initial = True
+        try:
+            self.step()
+        finally:
+            self._is_initial = False
+
+    def get_lr(self) -> list[float]:
+        """The lr of each param group for epoch ``last_epoch`` (called by ``step``)."""
+        raise NotImplementedError
+
+    def step(self) -> None:
+        """Advance the schedule by one epoch and write the new lr into every param group.
+
+        Call it after ``optimizer.step()``.
+        """
+        self._step_count += 1
+        self.last_epoch += 1
+        values = self.get_lr()
+        groups = self.optimizer.param_groups
+        if len(values) != len(groups):
+            raise RuntimeError(
+                f"{type(self).__name__}: the optimizer has {len(groups)} param groups but the schedule was made "
+                f"for {len(values)}; create the scheduler after adding all param groups"
+            )
+        for group, lr in zip(groups, values):
+            group["lr"] = lr
+        self._last_lr = [group["lr"] for group in groups]
+
+    def get_last_lr(self) -> list[float]:
+        """The lr of each param group as last set by this scheduler."""
+        return list(self._last_lr)
+
+    def _current_lrs(self) -> list[float]:
+        return [group["lr"] for group in self.optimizer.param_groups]
+
+    def state_dict(self) -> dict[str, Any]:
+        """Everything but the optimizer, as plain Python values (a copy)."""
+        return {key: copy.deepcopy(value) for key, value in self.__dict__.items() if key != "optimizer"}
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        """Restore a dict returned by ``state_dict()``."""
+        self.__dict__.update(copy.deepcopy(dict(state_dict)))
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(last_epoch={self.last_epoch}, last_lr={self._last_lr})"
+
+
+class LambdaLR(LRScheduler):
+    """lr = initial_lr * lr_lambda(epoch), with one function or one per param group.
+
+    >>> import deepgrad
+    >>> from deepgrad.optim import SGD
+    >>> from deepgrad.optim.lr_scheduler import LambdaLR
+    >>> opt = SGD([deepgrad.zeros(1, requires_grad=True)], lr=0.1)
+    >>> sched = LambdaLR(opt, lambda epoch: 1 / (epoch + 1))
+    >>> opt.step(); sched.step(); sched.get_last_lr()
+    [0.05]
+    """
+
+    def __init__(
+        self,
+        optimizer: Optimizer,
+        lr_lambda: Callable[[int], float] | Sequence[Callable[[int], float]],
+        last_epoch: int = -1,
+    ) -> None:
+        _check_optimizer(self, optimizer)
+        n_groups = len(optimizer.param_groups)
+        if isinstance(lr_lambda, (list, tuple)):
+            if len(lr_lambda) != n_groups:
+                raise ValueError(
+                    f"LambdaLR: expected {n_groups} lr_lambdas (one per param group), got {len(lr_lambda)}"
+                )
+            lambdas = list(lr_lambda)
+        else:
+            lambdas = [lr_lambda] * n_groups
+        for i, fn in enumerate(lambdas):
+            if not callable(fn):
+                raise TypeError(f"LambdaLR: lr_lambda {i} is a {type(fn).__name__}, not a function of the epoch")
+        self.lr_lambdas = lambdas
+        super().__init__(optimizer, last_epoch)
+
+    def get_lr(self) -> list[float]:
+        return [base_lr * fn(self.last_epoch) for fn, base_lr in zip(self.lr_lambdas, self.base_lrs)]
+
+    def state_dict(self) -> dict[str, Any]:
+        """As the base class, with ``lr_lambdas`` replaced by the attribute dicts of callable objects
+        (None for plain functions, which cannot be saved)."""
+        state = {
+            key: copy.deepcopy(value) for key, value in self.__dict__.items() if key not in ("optimizer", "lr_lambdas")
+        }
+        state["lr_lambdas"] = [
+            None if isinstance(fn, types.FunctionType) or not hasattr(fn, "__dict__") else dict(fn.__dict__)
+            for fn in self.lr_lambdas
+        ]
+        return state
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        state = copy.deepcopy(dict(state_dict))
+        saved_lambdas = state.pop("lr_lambdas", None) or []
+        self.__dict__.update(state)
+        for fn, saved in zip(self.lr_lambdas, saved_lambdas):
+            if saved is not None:
+                fn.__dict__.update(saved)
+
+
+class StepLR(LRScheduler):
+    """Multiply the lr by ``gamma`` every ``step_size`` epochs: lr = initial_lr * gamma^(epoch // step_size).
+
+    >>> import deepgrad
+    >>> from deepgrad.optim import SGD
+    >>> from deepgrad.optim.lr_scheduler import StepLR
+    >>> opt = SGD([deepgrad.zeros(1, requires_grad=True)], lr=1.0)
+    >>> sched = StepLR(opt, step_size=1, gamma=0.5)
+    >>> opt.step(); sched.step(); sched.get_last_lr()
+    [0.5]
+    """
+
+    def __init__(self, optimizer: Optimizer, step_size: int, gamma: float = 0.1, last_epoch: int = -1) -> None:
+        if isinstance(step_size, bool) or not isinstance(step_size, numbers.Integral) or step_size < 1:
+            raise ValueError(f"StepLR: step_size must be a positive integer, got {step_size!r}")
+        self.step_size = int(step_size)
+        self.gamma = _check_gamma(self, gamma)
+        super().__init__(optimizer, last_epoch)
+
+    def get_lr(self) -> list[float]:
+        if self.last_epoch == 0 or self.last_epoch % self.step_size != 0:
+            return self._current_lrs()
+        return [lr * self.gamma for lr in self._current_lrs()]
+
+
+class MultiStepLR(LRScheduler):
+    """Multiply the lr by ``gamma`` at each milestone epoch (a milestone listed twice multiplies twice).
+
+    >>> import deepgrad
+    >>> from deepgrad.optim import SGD
+    >>> from deepgrad.optim.lr_scheduler import MultiStepLR
+    >>> opt = SGD([deepgrad.zeros(1, requires_grad=True)], lr=1.0)
+    >>> sched = MultiStepLR(opt, milestones=[2, 3], gamma=0.1)
+    >>> lrs = []
+    >>> for _ in range(4):
+    ...     opt.step(); sched.step(); lrs.append(round(sched.get_last_lr()[0], 6))
+    >>> lrs
+    [1.0, 0.1, 0.01, 0.01]
+    """
+
+    def __init__(
+        self, optimizer: Optimizer, milestones: Iterable[int], gamma: float = 0.1, last_epoch: int = -1
+    ) -> None:
+        milestones = list(milestones)
+        for m in milestones:
+            if isinstance(m, bool) or not isinstance(m, numbers.Integral):
+                raise TypeError(f"MultiStepLR: milestones must be integers (epochs), got {m!r}")
+        self.milestones = Counter(int(m) for m in milestones)
+        self.gamma = _check_gamma(self, gamma)
+        super().__init__(optimizer, last_epoch)
+
+    def get_lr(self) -> list[float]:
+        if self.last_epoch not in self.milestones:
+            return self._current_lrs()
+        factor = self.gamma ** self.milestones[self.last_epoch]
+        return [lr * factor for lr in self._current_lrs()]
+
+    def state_dict(self) -> dict[str, Any]:
+        """As the base class, with the milestones as a sorted list (JSON-friendly)."""
+        state = super().state_dict()
+        state["milestones"] = sorted(self.milestones.elements())
+        return state
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        super().load_state_dict(state_dict)
+        milestones = self.milestones
+        if isinstance(milestones, dict):  # a Counter, or a dict read back from JSON with string keys
+            milestones = [int(m) for m, count in milestones.items() for _ in range(count)]
+        self.milestones = Counter(int(m) for m in milestones)
+
+
+class ExponentialLR(LRScheduler):
+    """Multiply the lr by ``gamma`` every epoch: lr = initial_lr * gamma^epoch.
+
+    >>> import deepgrad
+    >>> from deepgrad.optim import SGD
+    >>> from deepgrad.optim.lr_scheduler import ExponentialLR
+    >>> opt = SGD([deepgrad.zeros(1, requires_grad=True)], lr=1.0)
+    >>> sched = ExponentialLR(opt, gamma=0.5)
+    >>> opt.step(); sched.step(); opt.step(); sched.step(); sched.get_last_lr()
+    [0.25]
+    """
+
+    def __init__(self, optimizer: Optimizer, gamma: float, last_epoch: int = -1) -> None:
+        self.gamma = _check_gamma(self, gamma)
+        super().__init__(optimizer, last_epoch)
+
+    def get_lr(self) -> list[float]:
+        if self._is_initial:
+            return self._current_lrs()
+        return [lr * self.gamma for lr in self._current_lrs()]
+
+
+class CosineAnnealingLR(LRScheduler):
+    r"""Cosine annealing: lr = eta_min + (initial_lr - eta_min) * (1 + cos(pi * epoch / T_max)) / 2.
+
+    Computed, as in PyTorch, by the equivalent recursive update from the current lr (so it composes with
+    other schedulers); after ``T_max`` epochs the lr climbs back up along the cosine (period 2*T_max).
+
+    >>> import deepgrad
+    >>> from deepgrad.optim import SGD
+    >>> from deepgrad.optim.lr_scheduler import CosineAnnealingLR
+    >>> opt = SGD([deepgrad.zeros(1, requires_grad=True)], lr=1.0)
+    >>> sched = CosineAnnealingLR(opt, T_max=2)
+    >>> lrs = []
+    >>> for _ in range(4):
+    ...     opt.step(); sched.step(); lrs.append(round(sched.get_last_lr()[0], 6))
+    >>> lrs
+    [0.5, 0.0, 0.5, 1.0]
+    """
+
+    def __init__(self, optimizer: Optimizer, T_max: int, eta_min: float = 0.0, last_epoch: int = -1) -> None:
+        if isinstance(T_max, bool) or not isinstance(T_max, numbers.Real) or not T_max > 0:
+            raise ValueError(f"CosineAnnealingLR: T_max must be a positive number of epochs, got {T_max!r}")
+        if isinstance(eta_min, bool) or not isinstance(eta_min, numbers.Real) or eta_min < 0:
+            raise ValueError(f"CosineAnnealingLR: eta_min must be a number >= 0, got {eta_min!r}")
+        self.T_max = T_max
+        self.eta_min = eta_min
+        super().__init__(optimizer, last_epoch)
+
+    def get_lr(self) -> list[float]:
+        epoch, T_max, eta_min = self.last_epoch, self.T_max, self.eta_min
+        if self._is_initial:
+            return self._current_lrs()
+        if self._step_count == 1 and epoch > 0:
+            return [
+                eta_min + (base_lr - eta_min) * (1 + math.cos(epoch * math.pi / T_max)) / 2 for base_lr in self.base_lrs
+            ]
+        if (epoch - 1 - T_max) % (2 * T_max) == 0:
+            # at the bottom of the cosine the ratio below is 0/0; step up by the first half-step instead
+            return [
+                lr + (base_lr - eta_min) * (1 - math.cos(math.pi / T_max)) / 2
+                for base_lr, lr in zip(self.base_lrs, self._current_lrs())
+            ]
+        ratio = (1 + math.cos(math.pi * epoch / T_max)) / (1 + math.cos(math.pi * (epoch - 1) / T_max))
+        return [ratio * (lr - eta_min) + eta_min for lr in self._current_lrs()]
+
+
+class ReduceLROnPlateau(LRScheduler):
+    """Multiply the lr by ``factor`` when a metric has not improved for more than ``patience`` epochs.
+
+    ``step(metric)`` once per epoch (e.g. the validation loss). ``mode`` "min" (lower is better) or
+    "max"; an epoch improves on the best value so far if, for "min", ``metric < best * (1 - threshold)``
+    (``threshold_mode="rel"``) or ``metric < best - threshold`` ("abs"), and symmetrically for "max".
+    After a reduction, ``cooldown`` epochs pass before bad epochs count again. The lr never goes below
+    ``min_lr`` (a number, or one per param group), and changes smaller than ``eps`` are skipped.
+
+    >>> import deepgrad
+    >>> from deepgrad.optim import SGD
+    >>> from deepgrad.optim.lr_scheduler import ReduceLROnPlateau
+    >>> opt = SGD([deepgrad.zeros(1, requires_grad=True)], lr=1.0)
+    >>> sched = ReduceLROnPlateau(opt, factor=0.5, patience=1)
+    >>> for loss in [1.0, 0.9, 0.9, 0.9]:
+    ...     sched.step(loss)
+    >>> sched.get_last_lr()
+    [0.5]
+    """
+
+    def __init__(
+        self,
+        optimizer: Optimizer,
+        mode: str = "min",
+        factor: float = 0.1,
+        patience: int = 10,
+        threshold: float = 1e-4,
+        threshold_mode: str = "rel",
+        cooldown: int = 0,
+        min_lr: float | Sequence[float] = 0.0,
+        eps: float = 1e-8,
+    ) -> None:
+        _check_optimizer(self, optimizer)
+        if isinstance(factor, bool) or not isinstance(factor, numbers.Real) or not 0.0 <= factor < 1.0:
+            raise ValueError(f"ReduceLROnPlateau: factor must be in [0, 1), got {factor!r}")
+        for name, value in (("patience", patience), ("cooldown", cooldown)):
+            if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 0:
+                raise ValueError(f"ReduceLROnPlateau: {name} must be an integer >= 0, got {value!r}")
+        for name, value in (("threshold", threshold), ("eps", eps)):
+            if isinstance(value, bool) or not isinstance(value, numbers.Real) or not value >= 0:
+                raise ValueError(f"ReduceLROnPlateau: {name} must be a number >= 0, got {value!r}")
+        self.optimizer = optimizer
+        self.factor = factor
+        n_groups = len(optimizer.param_groups)
+        if isinstance(min_lr, (list, tuple)):
+            if len(min_lr) != n_groups:
+                raise ValueError(
+                    f"ReduceLROnPlateau: expected {n_groups} min_lrs (one per param group), got {len(min_lr)}"
+                )
+            self.default_min_lr = None
+            self.min_lrs = list(min_lr)
+        else:
+            self.default_min_lr = min_lr
+            self.min_lrs = [min_lr] * n_groups
+        for value in self.min_lrs:
+            if isinstance(value, bool) or not isinstance(value, numbers.Real) or not value >= 0:
+                raise ValueError(f"ReduceLROnPlateau: min_lr must be a number >= 0 (or one per group), got {min_lr!r}")
+        self.patience = int(patience)
+        self.cooldown = int(cooldown)
+        self.eps = eps
+        self.last_epoch = 0
+        self._last_lr = self._current_lrs()
+        self._init_is_better(mode, threshold, threshold_mode)
+        self._reset()
+
+    def _init_is_better(self, mode: str, threshold: float, threshold_mode: str) -> None:
+        if mode not in ("min", "max"):
+            raise ValueError(f"ReduceLROnPlateau: mode must be 'min' or 'max', got {mode!r}")
+        if threshold_mode not in ("rel", "abs"):
+            raise ValueError(f"ReduceLROnPlateau: threshold_mode must be 'rel' or 'abs', got {threshold_mode!r}")
+        self.mode = mode
+        self.threshold = threshold
+        self.threshold_mode = threshold_mode
+        self.mode_worse = math.inf if mode == "min" else -math.inf
+
+    def _reset(self) -> None:
+        self.best = self.mode_worse
+        self.cooldown_counter = 0
+        self.num_bad_epochs = 0
+
+    @property
+    def in_cooldown(self) -> bool:
+        return self.cooldown_counter > 0
+
+    def is_better(self, current: float, best: float) -> bool:
+        """Whether ``current`` improves on ``best`` by more than the threshold."""
+        if self.mode == "min" and self.threshold_mode == "rel":
+            return current < best * (1.0 - self.threshold)
+        if self.mode == "min":
+            return current < best - self.threshold
+        if self.threshold_mode == "rel":
+            return current > best * (self.threshold + 1.0)
+        return current > best + self.threshold
+
+    def step(self, metrics: Any) -> None:  # type: ignore[override]
+        """Record this epoch's metric (a number or a one-element tensor) and reduce the lr if it has plateaued."""
+        try:
+            current = float(metrics)
+        except (TypeError, ValueError):
+            raise TypeError(
+                f"ReduceLROnPlateau.step: the metric must be a number or a one-element tensor, got {metrics!r}"
+            ) from None
+        self.last_epoch += 1
+        if self.is_better(current, self.best):
+            self.best = current
+            self.num_bad_epochs = 0
+        else:
+            self.num_bad_epochs += 1
+        if self.in_cooldown:
+            self.cooldown_counter -= 1
+            self.num_bad_epochs = 0  # bad epochs during the cooldown do not count
+        if self.num_bad_epochs > self.patience:
+            self._reduce_lr()
+            self.cooldown_counter = self.cooldown
+            self.num_bad_epochs = 0
+        self._last_lr = self._current_lrs()
+
+    def _reduce_lr(self) -> None:
+        groups = self.optimizer.param_groups
+        if len(groups) != len(self.min_lrs):
+            if self.default_min_lr is None:
+                raise RuntimeError(
+                    f"ReduceLROnPlateau: the optimizer now has {len(groups)} param groups but {len(self.min_lrs)} "
+                    "min_lrs were given; update scheduler.min_lrs"
+                )
+            self.min_lrs = [self.default_min_lr] * len(groups)
+        for group, min_lr in zip(groups, self.min_lrs):
+            old_lr = float(group["lr"])
+            new_lr = max(old_lr * self.factor, min_lr)
+            if old_lr - new_lr > self.eps:
+                group["lr"] = new_lr
+
+    def get_lr(self) -> list[float]:
+        return self._current_lrs()
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        super().load_state_dict(state_dict)
+        self._init_is_better(self.mode, self.threshold, self.threshold_mode)
+
+
+# ---------------------------------------------------------------------- helpers
+
+
+def _check_optimizer(scheduler: Any, optimizer: Any) -> None:
+    if not isinstance(optimizer, Optimizer):
+        raise TypeError(
+            f"{type(scheduler).__name__}: expected a deepgrad.optim.Optimizer, got {type(optimizer).__name__}"
+        )
+
+
+def _check_gamma(scheduler: Any, gamma: Any) -> float:
+    if isinstance(gamma, bool) or not isinstance(gamma, numbers.Real) or not gamma > 0:
+        raise ValueError(f"{type(scheduler).__name__}: gamma must be a number > 0, got {gamma!r}")
+    return gamma
