@@ -1,0 +1,59 @@
+"""Shared helpers for the benchmarks: timing, machine and BLAS description, table printing."""
+
+from __future__ import annotations
+
+import os
+import platform
+import time
+from collections.abc import Callable
+
+
+def best_time(fn: Callable[[], object], number: int, repeat: int = 7, warmup: int = 3) -> float:
+    """Best mean seconds per call over ``repeat`` rounds of ``number`` calls (after ``warmup`` calls)."""
+    for _ in range(warmup):
+        fn()
+    best = float("inf")
+    for _ in range(repeat):
+        start = time.perf_counter()
+        for _ in range(number):
+            fn()
+        best = min(best, (time.perf_counter() - start) / number)
+    return best
+
+
+def machine_description() -> str:
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    cpu = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    return f"{cpu}, {os.cpu_count()} cores, Python {platform.python_version()}"
+
+
+def blas_description() -> str:
+    """Which BLAS NumPy runs (threadpoolctl), with the OPENBLAS_* variables in force."""
+    try:
+        from threadpoolctl import threadpool_info
+    except ImportError:
+        return "threadpoolctl not installed"
+    parts = []
+    for pool in threadpool_info():
+        if pool.get("user_api") == "blas":
+            parts.append(
+                f"{pool.get('internal_api')} {pool.get('version')} kernel={pool.get('architecture')} "
+                f"threads={pool.get('num_threads')} ({os.path.basename(pool.get('filepath', ''))})"
+            )
+    env = ", ".join(f"{k}={os.environ[k]}" for k in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE") if k in os.environ)
+    return "; ".join(parts) + (f" [{env}]" if env else " [OPENBLAS_CORETYPE unset]")
+
+
+def print_table(title: str, rows: list[tuple[str, float, float, str]]) -> None:
+    """rows: (case, deepgrad seconds, pytorch seconds, target)."""
+    print(f"\n{title}")
+    print(f"{'case':<44} {'deepgrad':>12} {'pytorch':>12} {'ratio':>7}  target")
+    for case, ours, theirs, target in rows:
+        print(f"{case:<44} {ours * 1e6:>10.1f}us {theirs * 1e6:>10.1f}us {ours / theirs:>7.2f}  {target}")

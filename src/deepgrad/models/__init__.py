@@ -1,0 +1,7 @@
+"""Reference architectures built from ``deepgrad.nn``."""
+
+from __future__ import annotations
+
+from deepgrad.models.mlp import MLP
+
+__all__ = ["MLP"]

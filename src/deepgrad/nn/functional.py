@@ -1,0 +1,654 @@
+"""Functional forms of the layers, activations and losses (``deepgrad.nn.functional``, imported as ``F``).
+
+These are composites of the primitive ops and get their gradients from them; the few fused primitives
+(``linear``, ``relu``, ``cross_entropy`` with class indices, the binary cross-entropies, ``softplus``) are
+there for speed or numerical stability, as ``deepgrad.ops.nn`` explains. Names, arguments and defaults
+follow ``torch.nn.functional``; arguments PyTorch has deprecated (``size_average``, ``reduce``) are not
+offered, and everything after the first few arguments is keyword-only, so a positional call written for
+the old signature fails loudly instead of binding to the wrong parameter.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from deepgrad import backend
+from deepgrad.autograd.grad_mode import no_grad
+from deepgrad.ops import linalg
+from deepgrad.ops import loss as loss_ops
+from deepgrad.ops import nn as nn_ops
+from deepgrad.tensor import Tensor, as_tensor, where
+from deepgrad.tensor import pad as constant_pad
+
+__all__ = [
+    "batch_norm",
+    "binary_cross_entropy",
+    "binary_cross_entropy_with_logits",
+    "cross_entropy",
+    "dropout",
+    "elu",
+    "gelu",
+    "kl_div",
+    "l1_loss",
+    "leaky_relu",
+    "linear",
+    "log_softmax",
+    "mse_loss",
+    "nll_loss",
+    "one_hot",
+    "pad",
+    "relu",
+    "sigmoid",
+    "silu",
+    "softmax",
+    "softplus",
+    "tanh",
+]
+
+_REDUCTIONS = ("mean", "sum", "none")
+
+
+def _tensor(value: Any, name: str, what: str = "input") -> Tensor:
+    if isinstance(value, Tensor):
+        return value
+    if isinstance(value, (np.ndarray, list, tuple, int, float)):
+        return as_tensor(value)
+    raise TypeError(f"{name}: {what} must be a Tensor, got {type(value).__name__}")
+
+
+def _check_reduction(reduction: str, name: str, allowed: Sequence[str] = _REDUCTIONS) -> None:
+    if reduction not in allowed:
+        raise ValueError(f"{name}: reduction must be one of {', '.join(repr(r) for r in allowed)}; got {reduction!r}")
+
+
+def _reduce(loss: Tensor, reduction: str) -> Tensor:
+    if reduction == "mean":
+        return loss.mean()
+    if reduction == "sum":
+        return loss.sum()
+    return loss
+
+
+# ---------------------------------------------------------------------------------------------------
+# layers
+
+
+def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
+    """y = x W^T + b for x of shape (*, in_features), W of shape (out_features, in_features); one fused op.
+
+    >>> import deepgrad
+    >>> import deepgrad.nn.functional as F
+    >>> F.linear(deepgrad.ones(2, 3), deepgrad.ones(4, 3), deepgrad.zeros(4)).tolist()
+    [[3.0, 3.0, 3.0, 3.0], [3.0, 3.0, 3.0, 3.0]]
+    """
+    input = _tensor(input, "linear")
+    if weight.ndim != 2:
+        raise ValueError(f"linear: weight must be 2-d (out_features, in_features), got shape {weight.shape}")
+    if input.ndim == 0 or input.shape[-1] != weight.shape[1]:
+        raise ValueError(
+            f"linear: input of shape {input.shape} does not fit weight of shape {weight.shape}: the input's last "
+            f"dimension must be in_features = {weight.shape[1]}"
+        )
+    if input.dtype != weight.dtype:
+        raise TypeError(
+            f"linear: input is {input.dtype} (shape {input.shape}) but weight is {weight.dtype} (shape "
+            f"{weight.shape}); convert the input (x.float() / x.double()) or the model (model.double())"
+        )
+    if bias is None:
+        return linalg.Linear.apply(input, weight)
+    if bias.shape != (weight.shape[0],):
+        raise ValueError(
+            f"linear: bias must have shape ({weight.shape[0]},) for weight {weight.shape}, got {bias.shape}"
+        )
+    return linalg.Linear.apply(input, weight, bias)
+
+
+def dropout(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool = False) -> Tensor:
+    """Inverted dropout: in training, zero each element with probability p and scale the rest by 1/(1-p);
+    outside training, the identity. ``inplace`` is accepted for compatibility (the result is a new tensor).
+
+    Why this equals the lectures' rule "keep every unit at test time and multiply its activation by
+    (1 - p)": both make the activation a unit passes on at test time equal to its expected value during
+    training. The lectures leave training alone (E[mask * a] = (1 - p) a) and scale down at test time;
+    inverted dropout scales up in training (E[mask * a / (1 - p)] = a) and leaves test time alone. The two
+    networks differ only by the constant factor 1/(1-p) on those activations, which the next layer's weights
+    absorb: a network trained with inverted dropout has weights 1/(1-p) times smaller on those inputs than
+    one trained the lectures' way, and computes the same function at test time. Scaling in training
+    keeps evaluation free of any dropout bookkeeping.
+
+    >>> import deepgrad
+    >>> import deepgrad.nn.functional as F
+    >>> x = deepgrad.ones(1000)
+    >>> y = F.dropout(x, 0.5)
+    >>> sorted(set(y.tolist()))
+    [0.0, 2.0]
+    >>> F.dropout(x, 0.5, training=False) is x
+    True
+    """
+    if not 0.0 <= p <= 1.0:
+        raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
+    input = _tensor(input, "dropout")
+    if not training or p == 0.0:
+        return input
+    dtype = input.dtype
+    if dtype.kind != "f":
+        raise TypeError(f"dropout: expected a floating-point input, got {dtype} (shape {input.shape})")
+    if p == 1.0:
+        return input * np.zeros((), dtype=dtype)
+    draw_dtype = dtype if dtype in (backend.float32, backend.float64) else backend.float32
+    keep = backend.generator().random(input.shape, dtype=draw_dtype) >= p
+    scale = keep.astype(dtype)
+    scale *= 1.0 / (1.0 - p)
+    return input * scale
+
+
+def batch_norm(
+    input: Tensor,
+    running_mean: Tensor | None,
+    running_var: Tensor | None,
+    weight: Tensor | None = None,
+    bias: Tensor | None = None,
+    training: bool = False,
+    momentum: float = 0.1,
+    eps: float = 1e-5,
+) -> Tensor:
+    """y = (x - mean) / sqrt(var + eps) * weight + bias per channel (axis 1), over the batch and length axes.
+
+    In training the batch's mean and biased variance are used, and the running statistics (if given) are
+    updated in place: ``running = (1 - momentum) * running + momentum * batch`` with the *unbiased* batch
+    variance, as PyTorch. Otherwise the running statistics are used.
+
+    >>> import deepgrad
+    >>> import deepgrad.nn.functional as F
+    >>> x = deepgrad.tensor([[1.0], [3.0]])
+    >>> F.batch_norm(x, None, None, training=True).tolist()
+    [[-0.9999949932098389], [0.9999949932098389]]
+    """
+    input = _tensor(input, "batch_norm")
+    if input.ndim < 2:
+        raise ValueError(f"batch_norm: expected input of shape (N, C) or (N, C, L), got shape {input.shape}")
+    channels = input.shape[1]
+    for name, value in (
+        ("running_mean", running_mean),
+        ("running_var", running_var),
+        ("weight", weight),
+        ("bias", bias),
+    ):
+        if value is not None and value.shape != (channels,):
+            raise ValueError(
+                f"batch_norm: input of shape {input.shape} has {channels} channels (axis 1), but {name} has "
+                f"shape {value.shape}; expected ({channels},)"
+            )
+    axes = (0,) + tuple(range(2, input.ndim))
+    shape = (1, channels) + (1,) * (input.ndim - 2)
+    if training:
+        count = input.numel() // channels if channels else 0
+        if count <= 1:
+            raise ValueError(
+                f"batch_norm: expected more than 1 value per channel when training, got input of shape {input.shape}"
+            )
+        mean = input.mean(axes, keepdim=True)
+        centered = input - mean
+        var = (centered * centered).mean(axes, keepdim=True)
+        out = centered / (var + eps).sqrt()
+        if running_mean is not None or running_var is not None:
+            with no_grad():
+                if running_mean is not None:
+                    running_mean.mul_(1 - momentum).add_(mean.data.reshape(channels), alpha=momentum)
+                if running_var is not None:
+                    unbiased = var.data.reshape(channels) * (count / (count - 1))
+                    running_var.mul_(1 - momentum).add_(unbiased, alpha=momentum)
+    else:
+        if running_mean is None or running_var is None:
+            raise ValueError("batch_norm: running_mean and running_var are needed when training=False")
+        out = (input - running_mean.reshape(shape)) / (running_var.reshape(shape) + eps).sqrt()
+    if weight is not None:
+        out = out * weight.reshape(shape)
+    if bias is not None:
+        out = out + bias.reshape(shape)
+    return out
+
+
+def pad(input: Tensor, pad: Sequence[int], mode: str = "constant", value: float | None = None) -> Tensor:
+    """Pad the last dimensions: ``pad = (left, right)`` for the last one, then ``(top, bottom)`` for the one
+    before, and so on. Modes: 'constant' (with ``value``, default 0; negative amounts crop), 'reflect'
+    (mirror without repeating the edge), 'replicate' (repeat the edge), 'circular' (wrap around).
+
+    >>> import deepgrad
+    >>> import deepgrad.nn.functional as F
+    >>> F.pad(deepgrad.tensor([1.0, 2.0, 3.0]), (2, 1), mode="reflect").tolist()
+    [3.0, 2.0, 1.0, 2.0, 3.0, 2.0]
+    """
+    input = _tensor(input, "pad")
+    pad = tuple(int(p) for p in pad)
+    if len(pad) % 2 or len(pad) // 2 > input.ndim:
+        raise ValueError(
+            f"pad: needs an even number of amounts, at most 2 per dimension; got {pad} for shape {input.shape}"
+        )
+    if mode == "constant":
+        crop = [slice(None)] * input.ndim
+        for i in range(len(pad) // 2):
+            dim = input.ndim - 1 - i
+            before, after = pad[2 * i], pad[2 * i + 1]
+            crop[dim] = slice(max(-before, 0), input.shape[dim] - max(-after, 0))
+        if any(p < 0 for p in pad):
+            input = input[tuple(crop)]
+        return constant_pad(input, [max(p, 0) for p in pad], 0.0 if value is None else value)
+    if mode not in ("reflect", "replicate", "circular"):
+        raise ValueError(f"pad: mode must be 'constant', 'reflect', 'replicate' or 'circular'; got {mode!r}")
+    if value:
+        raise ValueError(f"pad: a fill value only makes sense with mode='constant', not {mode!r}")
+    out = input
+    for i in range(len(pad) // 2):
+        dim = input.ndim - 1 - i
+        before, after = pad[2 * i], pad[2 * i + 1]
+        size = input.shape[dim]
+        if before < 0 or after < 0:
+            raise ValueError(f"pad: negative amounts {pad} are only supported with mode='constant'")
+        if before == after == 0:
+            continue
+        positions = np.arange(-before, size + after)
+        if mode == "replicate":
+            index = np.clip(positions, 0, size - 1)
+        elif mode == "circular":
+            if before > size or after > size:
+                raise ValueError(f"pad: circular padding {pad} wraps more than once around dimension {dim} ({size})")
+            index = positions % size
+        else:
+            if before >= size or after >= size:
+                raise ValueError(
+                    f"pad: reflect padding {(before, after)} must be smaller than dimension {dim} of {input.shape}"
+                )
+            index = np.abs(positions)
+            index = np.where(index > size - 1, 2 * (size - 1) - index, index)
+        out = out[(slice(None),) * dim + (index,)]
+    return out
+
+
+def one_hot(tensor: Tensor, num_classes: int = -1) -> Tensor:
+    """Integer class indices of shape (*) -> int64 one-hot rows of shape (*, num_classes).
+
+    >>> import deepgrad
+    >>> import deepgrad.nn.functional as F
+    >>> F.one_hot(deepgrad.tensor([0, 2]), 3).tolist()
+    [[1, 0, 0], [0, 0, 1]]
+    """
+    tensor = _tensor(tensor, "one_hot")
+    if tensor.dtype.kind not in "iu":
+        raise TypeError(f"one_hot: expected integer class indices, got {tensor.dtype}")
+    data = tensor.data
+    if num_classes == -1:
+        num_classes = int(data.max()) + 1 if data.size else 0
+    if data.size and (data.min() < 0 or data.max() >= num_classes):
+        raise IndexError(
+            f"one_hot: class values must be in [0, {num_classes}), got min {data.min()} and max {data.max()}"
+        )
+    return Tensor._make((data[..., None] == np.arange(num_classes)).astype(backend.int64), False, None)
+
+
+# ---------------------------------------------------------------------------------------------------
+# activations
+
+
+def relu(input: Tensor, inplace: bool = False) -> Tensor:
+    """max(x, 0); backward from a saved mask. ``inplace`` is accepted and ignored (new tensor)."""
+    return _tensor(input, "relu").relu()
+
+
+def leaky_relu(input: Tensor, negative_slope: float = 0.01, inplace: bool = False) -> Tensor:
+    """x for x > 0, negative_slope * x otherwise."""
+    return _tensor(input, "leaky_relu").leaky_relu(negative_slope)
+
+
+def elu(input: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:
+    """x for x > 0, alpha * (exp(x) - 1) otherwise."""
+    return _tensor(input, "elu").elu(alpha)
+
+
+def gelu(input: Tensor, approximate: str = "none") -> Tensor:
+    """x * Phi(x) = x/2 (1 + erf(x / sqrt(2))); with approximate='tanh':
+    x/2 (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))).
+
+    >>> import deepgrad
+    >>> import deepgrad.nn.functional as F
+    >>> round(F.gelu(deepgrad.tensor(1.0)).item(), 4)
+    0.8413
+    """
+    input = _tensor(input, "gelu")
+    if approximate == "none":
+        return 0.5 * input * (1 + (input * (1 / math.sqrt(2))).erf())
+    if approximate == "tanh":
+        inner = math.sqrt(2 / math.pi) * (input + 0.044715 * input * input * input)
+        return 0.5 * input * (1 + inner.tanh())
+    raise ValueError(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}")
+
+
+def silu(input: Tensor, inplace: bool = False) -> Tensor:
+    """x * sigmoid(x) (also called swish)."""
+    input = _tensor(input, "silu")
+    return input * input.sigmoid()
+
+
+def sigmoid(input: Tensor) -> Tensor:
+    """1 / (1 + exp(-x))."""
+    return _tensor(input, "sigmoid").sigmoid()
+
+
+def tanh(input: Tensor) -> Tensor:
+    """(e^x - e^-x) / (e^x + e^-x)."""
+    return _tensor(input, "tanh").tanh()
+
+
+def softplus(input: Tensor, beta: float = 1.0, threshold: float = 20.0) -> Tensor:
+    """log(1 + exp(beta x)) / beta, and x where beta x > threshold (one stable fused op)."""
+    return nn_ops.Softplus.apply(_tensor(input, "softplus"), beta=beta, threshold=threshold)
+
+
+def _softmax_dim(name: str, ndim: int, dim: int | None) -> int:
+    if dim is not None:
+        return dim
+    # PyTorch's legacy rule for a missing dim, with its warning: 0 for 0-, 1- and 3-d input, else 1
+    warnings.warn(
+        f"Implicit dimension choice for {name} has been deprecated. Change the call to include dim=X as an argument.",
+        stacklevel=3,
+    )
+    return 0 if ndim in (0, 1, 3) else 1
+
+
+def softmax(input: Tensor, dim: int | None = None, dtype: Any = None) -> Tensor:
+    """exp(x_i) / sum_j exp(x_j) along ``dim``.
+
+    >>> import deepgrad
+    >>> import deepgrad.nn.functional as F
+    >>> F.softmax(deepgrad.tensor([0.0, 0.0]), dim=0).tolist()
+    [0.5, 0.5]
+    """
+    input = _tensor(input, "softmax")
+    if dtype is not None:
+        input = input.to(dtype)
+    return input.softmax(_softmax_dim("softmax", input.ndim, dim))
+
+
+def log_softmax(input: Tensor, dim: int | None = None, dtype: Any = None) -> Tensor:
+    """x_i - log sum_j exp(x_j) along ``dim`` (stable)."""
+    input = _tensor(input, "log_softmax")
+    if dtype is not None:
+        input = input.to(dtype)
+    return input.log_softmax(_softmax_dim("log_softmax", input.ndim, dim))
+
+
+# ---------------------------------------------------------------------------------------------------
+# losses
+
+
+def _class_targets(name: str, input: Tensor, target: Tensor, ignore_index: int) -> tuple[Tensor, np.ndarray, bool]:
+    """Check class-index targets against (N, C, *) or unbatched (C,) input; return the batched input, the
+    target array and whether the input was unbatched."""
+    if input.ndim == 0:
+        raise ValueError(f"{name}: input must have a class dimension, got a 0-d tensor")
+    target_data = target.data
+    if target_data.dtype.kind not in "iu":
+        raise TypeError(
+            f"{name}: class-index targets must be integers, got {target_data.dtype} of shape {target.shape}"
+            + (
+                "; probability targets must have the input's shape " + str(input.shape)
+                if target_data.dtype.kind == "f"
+                else ""
+            )
+        )
+    unbatched = input.ndim == 1
+    expected = () if unbatched else (input.shape[0],) + input.shape[2:]
+    if target.shape != expected:
+        layout = "(C,)" if unbatched else "(N, C, d1, ...)"
+        raise ValueError(
+            f"{name}: target of shape {target.shape} does not match input of shape {input.shape}; for input "
+            f"{layout} the target must have shape {expected}"
+        )
+    classes = input.shape[0] if unbatched else input.shape[1]
+    # the cheap test first (min and max); only when it fails, look past the ignored entries
+    if target_data.size and (target_data.min() < 0 or target_data.max() >= classes):
+        counted = target_data[target_data != ignore_index]
+        if counted.size and (counted.min() < 0 or counted.max() >= classes):
+            bad = counted[(counted < 0) | (counted >= classes)][0]
+            raise IndexError(f"{name}: target {bad} is out of bounds for {classes} classes (valid: 0..{classes - 1})")
+    if unbatched:
+        return input.reshape(1, classes), target_data.reshape(1), True
+    return input, target_data, False
+
+
+def _class_weight(name: str, weight: Tensor | None, classes: int, dtype: np.dtype) -> np.ndarray | None:
+    if weight is None:
+        return None
+    data = weight.data if isinstance(weight, Tensor) else np.asarray(weight)
+    if data.shape != (classes,):
+        raise ValueError(f"{name}: weight must have one entry per class, shape ({classes},); got {data.shape}")
+    return data.astype(dtype, copy=False)
+
+
+def cross_entropy(
+    input: Tensor,
+    target: Tensor,
+    weight: Tensor | None = None,
+    *,
+    ignore_index: int = -100,
+    reduction: str = "mean",
+    label_smoothing: float = 0.0,
+) -> Tensor:
+    """Softmax cross-entropy of logits ``input`` (N, C) or (N, C, d1, ...), unbatched (C,) too.
+
+    Class-index targets (integers, shape (N, d1, ...)): loss_i = -w[t_i] log softmax(x_i)[t_i], one fused
+    op whose backward is (softmax - onehot) * grad; 'mean' divides by the sum of the counted targets'
+    weights; targets equal to ``ignore_index`` are skipped. Probability targets (floats, the input's shape):
+    loss_i = -sum_c w_c y_ic log softmax(x_i)_c, 'mean' divides by N. ``label_smoothing`` eps mixes the
+    targets with the uniform distribution: (1 - eps) y + eps / C.
+
+    >>> import deepgrad
+    >>> import deepgrad.nn.functional as F
+    >>> logits = deepgrad.tensor([[1000.0, 0.0], [0.0, 1000.0]])
+    >>> F.cross_entropy(logits, deepgrad.tensor([0, 0])).item()
+    500.0
+    """
+    _check_reduction(reduction, "cross_entropy")
+    input = _tensor(input, "cross_entropy")
+    target = _tensor(target, "cross_entropy", "target")
+    if input.dtype.kind != "f":
+        raise TypeError(f"cross_entropy: input (logits) must be floating point, got {input.dtype}")
+    if not 0.0 <= label_smoothing <= 1.0:
+        raise ValueError(f"cross_entropy: label_smoothing must be between 0.0 and 1.0, got {label_smoothing}")
+    if target.dtype.kind == "f" and target.shape == input.shape:
+        return _cross_entropy_probabilities(input, target, weight, reduction, label_smoothing)
+    batched, target_data, unbatched = _class_targets("cross_entropy", input, target, ignore_index)
+    class_weight = _class_weight("cross_entropy", weight, batched.shape[1], input.dtype)
+    loss = nn_ops.CrossEntropy.apply(
+        batched,
+        target=target_data,
+        weight=class_weight,
+        ignore_index=ignore_index,
+        reduction=reduction,
+        label_smoothing=float(label_smoothing),
+    )
+    if unbatched and reduction == "none":
+        return loss.reshape(())
+    return loss
+
+
+def _cross_entropy_probabilities(
+    input: Tensor, target: Tensor, weight: Tensor | None, reduction: str, label_smoothing: float
+) -> Tensor:
+    class_dim = 0 if input.ndim == 1 else 1
+    classes = input.shape[class_dim]
+    target = _float_target(target, input)  # a float64 target must not turn a float32 loss into float64
+    if label_smoothing:
+        target = target * (1 - label_smoothing) + label_smoothing / classes
+    terms = input.log_softmax(class_dim) * target
+    class_weight = _class_weight("cross_entropy", weight, classes, input.dtype)
+    if class_weight is not None:
+        terms = terms * class_weight.reshape((classes,) + (1,) * (input.ndim - class_dim - 1))
+    return _reduce(-terms.sum(class_dim), reduction)
+
+
+def nll_loss(
+    input: Tensor,
+    target: Tensor,
+    weight: Tensor | None = None,
+    *,
+    ignore_index: int = -100,
+    reduction: str = "mean",
+) -> Tensor:
+    """Negative log-likelihood of log-probabilities ``input`` (N, C, ...): loss_i = -w[t_i] input[i, t_i];
+    'mean' divides by the sum of the counted targets' weights. ``cross_entropy = nll_loss(log_softmax(x))``."""
+    _check_reduction(reduction, "nll_loss")
+    input = _tensor(input, "nll_loss")
+    target = _tensor(target, "nll_loss", "target")
+    batched, target_data, unbatched = _class_targets("nll_loss", input, target, ignore_index)
+    class_weight = _class_weight("nll_loss", weight, batched.shape[1], input.dtype)
+    loss = loss_ops.NllLoss.apply(
+        batched, target=target_data, weight=class_weight, ignore_index=ignore_index, reduction=reduction
+    )
+    if unbatched and reduction == "none":
+        return loss.reshape(())
+    return loss
+
+
+def _check_pair(name: str, input: Tensor, target: Tensor, *, same_shape: bool = False) -> None:
+    if input.shape == target.shape:
+        return
+    if same_shape:
+        raise ValueError(f"{name}: target of shape {target.shape} must have the same shape as the input {input.shape}")
+    try:
+        np.broadcast_shapes(input.shape, target.shape)
+    except ValueError:
+        raise ValueError(f"{name}: input of shape {input.shape} and target of shape {target.shape} differ") from None
+    warnings.warn(
+        f"{name}: using a target size ({target.shape}) that is different to the input size ({input.shape}); "
+        "they are broadcast, which is rarely what is meant. Make them the same shape.",
+        stacklevel=3,
+    )
+
+
+def mse_loss(input: Tensor, target: Tensor, *, reduction: str = "mean") -> Tensor:
+    """(x - y)^2, averaged ('mean'), summed ('sum') or elementwise ('none').
+
+    >>> import deepgrad
+    >>> import deepgrad.nn.functional as F
+    >>> F.mse_loss(deepgrad.tensor([1.0, 2.0]), deepgrad.tensor([1.0, 4.0])).item()
+    2.0
+    """
+    _check_reduction(reduction, "mse_loss")
+    input, target = _tensor(input, "mse_loss"), _tensor(target, "mse_loss", "target")
+    _check_pair("mse_loss", input, target)
+    diff = input - target
+    return _reduce(diff * diff, reduction)
+
+
+def l1_loss(input: Tensor, target: Tensor, *, reduction: str = "mean") -> Tensor:
+    """|x - y|, averaged, summed or elementwise (gradient sign(x - y), 0 where equal)."""
+    _check_reduction(reduction, "l1_loss")
+    input, target = _tensor(input, "l1_loss"), _tensor(target, "l1_loss", "target")
+    _check_pair("l1_loss", input, target)
+    return _reduce((input - target).abs(), reduction)
+
+
+def _float_target(target: Tensor, input: Tensor) -> Tensor:
+    # 0/1 labels often arrive as integers or booleans; the losses need them in the input's float dtype
+    return target if target.dtype == input.dtype else target.to(input.dtype)
+
+
+def binary_cross_entropy(
+    input: Tensor, target: Tensor, weight: Tensor | None = None, *, reduction: str = "mean"
+) -> Tensor:
+    """-w (y log x + (1 - y) log(1 - x)) for probabilities x in [0, 1] (each log clamped at -100, as PyTorch).
+
+    >>> import deepgrad
+    >>> import deepgrad.nn.functional as F
+    >>> F.binary_cross_entropy(deepgrad.tensor([0.0, 1.0]), deepgrad.tensor([1.0, 1.0])).item()
+    50.0
+    """
+    _check_reduction(reduction, "binary_cross_entropy")
+    input = _tensor(input, "binary_cross_entropy")
+    target = _float_target(_tensor(target, "binary_cross_entropy", "target"), input)
+    _check_pair("binary_cross_entropy", input, target, same_shape=True)
+    data = input.data
+    if data.size and not (data.min() >= 0 and data.max() <= 1):  # also catches NaN
+        raise ValueError(
+            f"binary_cross_entropy: all elements of input should be between 0 and 1 (probabilities), got values "
+            f"in [{data.min()}, {data.max()}]; for logits use binary_cross_entropy_with_logits"
+        )
+    loss = nn_ops.BinaryCrossEntropy.apply(input, target)
+    if weight is not None:
+        loss = loss * _tensor(weight, "binary_cross_entropy", "weight")
+    return _reduce(loss, reduction)
+
+
+def binary_cross_entropy_with_logits(
+    input: Tensor,
+    target: Tensor,
+    weight: Tensor | None = None,
+    *,
+    reduction: str = "mean",
+    pos_weight: Tensor | None = None,
+) -> Tensor:
+    """Binary cross-entropy of sigmoid(x) computed from the logits x, stably:
+    loss = -w [p y log sigmoid(x) + (1 - y) log(1 - sigmoid(x))] = w [(1 - y) x + (1 + (p - 1) y) softplus(-x)],
+    with ``pos_weight`` p (broadcast over the last dimension) weighting the positive class.
+
+    >>> import deepgrad
+    >>> import deepgrad.nn.functional as F
+    >>> F.binary_cross_entropy_with_logits(deepgrad.tensor([-1000.0]), deepgrad.tensor([1.0])).item()
+    1000.0
+    """
+    _check_reduction(reduction, "binary_cross_entropy_with_logits")
+    input = _tensor(input, "binary_cross_entropy_with_logits")
+    target = _float_target(_tensor(target, "binary_cross_entropy_with_logits", "target"), input)
+    _check_pair("binary_cross_entropy_with_logits", input, target, same_shape=True)
+    if pos_weight is None:
+        loss = nn_ops.BinaryCrossEntropyWithLogits.apply(input, target)
+    else:
+        pos_weight = _tensor(pos_weight, "binary_cross_entropy_with_logits", "pos_weight")
+        try:
+            np.broadcast_shapes(pos_weight.shape, input.shape)
+        except ValueError:
+            raise ValueError(
+                f"binary_cross_entropy_with_logits: pos_weight of shape {pos_weight.shape} does not broadcast "
+                f"against input of shape {input.shape} (one weight per class: the last dimension)"
+            ) from None
+        loss = nn_ops.BinaryCrossEntropyWithLogits.apply(input, target, pos_weight)
+    if weight is not None:
+        loss = loss * _tensor(weight, "binary_cross_entropy_with_logits", "weight")
+    return _reduce(loss, reduction)
+
+
+def kl_div(input: Tensor, target: Tensor, *, reduction: str = "mean", log_target: bool = False) -> Tensor:
+    """Kullback-Leibler divergence with ``input`` as log-probabilities: y (log y - x) elementwise
+    (0 where y = 0), or e^y (y - x) when ``log_target``. 'batchmean' divides the sum by the batch size,
+    which is the true KL divergence per sample; 'mean' divides by the number of elements.
+
+    >>> import deepgrad
+    >>> import deepgrad.nn.functional as F
+    >>> p = deepgrad.tensor([[0.5, 0.5]])
+    >>> F.kl_div(p.log(), p, reduction="batchmean").item()
+    0.0
+    """
+    _check_reduction(reduction, "kl_div", _REDUCTIONS + ("batchmean",))
+    input, target = _tensor(input, "kl_div"), _tensor(target, "kl_div", "target")
+    _check_pair("kl_div", input, target)
+    if log_target:
+        loss = target.exp() * (target - input)
+    else:
+        positive = target.data != 0
+        safe = where(positive, target, 1.0)
+        loss = where(positive, target * safe.log(), 0.0) - target * input
+    if reduction == "batchmean":
+        return loss.sum() / (input.shape[0] if input.ndim else 1)
+    if reduction == "mean":
+        warnings.warn(
+            "kl_div: reduction='mean' divides the total loss by both the batch size and the support size; "
+            "'batchmean' divides only by the batch size and gives the KL divergence.",
+            stacklevel=2,
+        )
+    return _reduce(loss, reduction)

@@ -1,0 +1,149 @@
+"""Loss modules: ``loss = criterion(prediction, target)``, wrapping ``deepgrad.nn.functional``.
+
+``reduction`` is 'mean' (default), 'sum' or 'none' (per-element losses). Class weights are registered as
+buffers named ``weight`` (and ``pos_weight``), as PyTorch does, so they appear in a model's state_dict.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from deepgrad.nn import functional as F
+from deepgrad.nn.module import Module
+from deepgrad.tensor import Tensor
+
+__all__ = [
+    "BCELoss",
+    "BCEWithLogitsLoss",
+    "CrossEntropyLoss",
+    "KLDivLoss",
+    "L1Loss",
+    "MSELoss",
+    "NLLLoss",
+]
+
+
+def _optional_tensor(value: Any, name: str, owner: str) -> Tensor | None:
+    if value is None or isinstance(value, Tensor):
+        return value
+    if isinstance(value, (np.ndarray, list, tuple)):
+        return Tensor(value)
+    raise TypeError(f"{owner}: {name} must be a Tensor or None, got {type(value).__name__}")
+
+
+class _Loss(Module):
+    _reductions: tuple[str, ...] = ("mean", "sum", "none")
+
+    def __init__(self, *, reduction: str = "mean") -> None:
+        super().__init__()
+        if reduction not in self._reductions:
+            raise ValueError(
+                f"{type(self).__name__}: reduction must be one of {', '.join(map(repr, self._reductions))}; "
+                f"got {reduction!r}"
+            )
+        self.reduction = reduction
+
+
+class _WeightedLoss(_Loss):
+    def __init__(self, weight: Tensor | None = None, *, reduction: str = "mean") -> None:
+        super().__init__(reduction=reduction)
+        self.register_buffer("weight", _optional_tensor(weight, "weight", type(self).__name__))
+
+
+class CrossEntropyLoss(_WeightedLoss):
+    """Softmax cross-entropy of logits (N, C) [or (N, C, d1, ...)] against class indices (N,) or class
+    probabilities (N, C); see ``deepgrad.nn.functional.cross_entropy``.
+
+    >>> import deepgrad
+    >>> from deepgrad import nn
+    >>> loss = nn.CrossEntropyLoss()(deepgrad.zeros(4, 10), deepgrad.tensor([1, 2, 3, 4]))
+    >>> round(loss.item(), 4)  # log(10)
+    2.3026
+    """
+
+    def __init__(
+        self,
+        weight: Tensor | None = None,
+        *,
+        ignore_index: int = -100,
+        reduction: str = "mean",
+        label_smoothing: float = 0.0,
+    ) -> None:
+        super().__init__(weight, reduction=reduction)
+        if not 0.0 <= label_smoothing <= 1.0:
+            raise ValueError(f"CrossEntropyLoss: label_smoothing must be between 0.0 and 1.0, got {label_smoothing}")
+        self.ignore_index = ignore_index
+        self.label_smoothing = label_smoothing
+
+    def forward(self, input: Tensor, target: Tensor) -> Tensor:
+        return F.cross_entropy(
+            input,
+            target,
+            self.weight,
+            ignore_index=self.ignore_index,
+            reduction=self.reduction,
+            label_smoothing=self.label_smoothing,
+        )
+
+
+class NLLLoss(_WeightedLoss):
+    """Negative log-likelihood of log-probabilities (N, C) against class indices (N,)."""
+
+    def __init__(self, weight: Tensor | None = None, *, ignore_index: int = -100, reduction: str = "mean") -> None:
+        super().__init__(weight, reduction=reduction)
+        self.ignore_index = ignore_index
+
+    def forward(self, input: Tensor, target: Tensor) -> Tensor:
+        return F.nll_loss(input, target, self.weight, ignore_index=self.ignore_index, reduction=self.reduction)
+
+
+class MSELoss(_Loss):
+    """Mean squared error (x - y)^2."""
+
+    def forward(self, input: Tensor, target: Tensor) -> Tensor:
+        return F.mse_loss(input, target, reduction=self.reduction)
+
+
+class L1Loss(_Loss):
+    """Mean absolute error |x - y|."""
+
+    def forward(self, input: Tensor, target: Tensor) -> Tensor:
+        return F.l1_loss(input, target, reduction=self.reduction)
+
+
+class BCELoss(_WeightedLoss):
+    """Binary cross-entropy of probabilities in [0, 1]: -w (y log x + (1 - y) log(1 - x))."""
+
+    def forward(self, input: Tensor, target: Tensor) -> Tensor:
+        return F.binary_cross_entropy(input, target, self.weight, reduction=self.reduction)
+
+
+class BCEWithLogitsLoss(_Loss):
+    """Binary cross-entropy of sigmoid(x) from logits x, stable for any x; ``pos_weight`` weights positives."""
+
+    def __init__(
+        self, weight: Tensor | None = None, *, reduction: str = "mean", pos_weight: Tensor | None = None
+    ) -> None:
+        super().__init__(reduction=reduction)
+        self.register_buffer("weight", _optional_tensor(weight, "weight", "BCEWithLogitsLoss"))
+        self.register_buffer("pos_weight", _optional_tensor(pos_weight, "pos_weight", "BCEWithLogitsLoss"))
+
+    def forward(self, input: Tensor, target: Tensor) -> Tensor:
+        return F.binary_cross_entropy_with_logits(
+            input, target, self.weight, reduction=self.reduction, pos_weight=self.pos_weight
+        )
+
+
+class KLDivLoss(_Loss):
+    """KL divergence with log-probability input: y (log y - x); use reduction='batchmean' for the true KL."""
+
+    _reductions = ("mean", "sum", "none", "batchmean")
+
+    def __init__(self, *, reduction: str = "mean", log_target: bool = False) -> None:
+        super().__init__(reduction=reduction)
+        self.log_target = log_target
+
+    def forward(self, input: Tensor, target: Tensor) -> Tensor:
+        return F.kl_div(input, target, reduction=self.reduction, log_target=self.log_target)

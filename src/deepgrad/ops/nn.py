@@ -1,0 +1,199 @@
+"""Fused neural-network primitives, each one graph node for numerical stability and speed.
+
+* ``CrossEntropy``: log_softmax + negative log-likelihood in one node. Composed from primitives it would
+  take a LogSoftmax node, a gather and a scatter in backward; fused, its backward is the textbook
+  ``softmax - onehot`` (times the upstream gradient), and the log-sum-exp form keeps logits of +-1000 finite.
+* ``BinaryCrossEntropyWithLogits`` and ``Softplus``: written with ``softplus(z) = log(1 + e^z)`` in its
+  stable form ``max(z, 0) + log1p(e^-|z|)``; the naive ``log(sigmoid(x))`` underflows to ``log(0)``.
+* ``BinaryCrossEntropy``: on probabilities, with PyTorch's clamp of each log at -100 (so a prediction of
+  exactly 0 or 1 gives a large finite loss, not inf) and its ``max(x (1 - x), 1e-12)`` guard in backward.
+
+Backward formulas follow the convention of ``deepgrad.autograd.function``: NumPy operators on arrays in an
+ordinary backward, the same operators on Tensors under ``create_graph=True``. Where first-order backward
+reuses a value saved in forward (the softmax), the create-graph branch recomputes it with a recorded op.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from deepgrad.autograd.function import Function
+from deepgrad.ops.reduce import Softmax
+
+
+def _sigmoid(z):
+    """1 / (1 + e^-z) as (1 + tanh(z/2)) / 2: no overflow, and works on arrays and Tensors alike."""
+    return 0.5 + 0.5 * np.tanh(0.5 * z)
+
+
+def _log1m(x):
+    """log(1 - x): the precise log1p on arrays, a differentiable composite on Tensors."""
+    return np.log1p(-x) if isinstance(x, np.ndarray) else np.log(1 - x)
+
+
+def _softplus(z):
+    """log(1 + e^z) without overflow; exact log1p form on arrays, differentiable composite on Tensors."""
+    if isinstance(z, np.ndarray):
+        return np.logaddexp(0, z)
+    return np.maximum(z, 0) + np.log(1 + np.exp(-np.abs(z)))
+
+
+class CrossEntropy(Function):
+    """loss_i = -sum_c q_ic log softmax(x_i)_c,  q_i = (1-eps) w[t_i] onehot(t_i) + (eps/C) w;
+    dx_i = grad_i * (softmax(x_i) * sum_c q_ic - q_i)   (= softmax - onehot without weights or smoothing)
+
+    ``x`` has the classes on axis 1, shape (N, C) or (N, C, d1, ...); ``target`` holds class indices of
+    shape (N, d1, ...). Entries equal to ``ignore_index`` contribute nothing. 'mean' divides by the summed
+    weight of the counted targets, as PyTorch does.
+    """
+
+    def forward(self, x, target, weight, ignore_index, reduction, label_smoothing):
+        self.reduction, self.label_smoothing, self.weight = reduction, label_smoothing, weight
+        shifted = x - x.max(axis=1, keepdims=True)
+        probs = np.exp(shifted)
+        sum_exp = probs.sum(axis=1, keepdims=True)
+        logp = shifted - np.log(sum_exp)
+        probs /= sum_exp
+        self.probs = probs  # backward needs softmax(x); keeping it saves an exp
+
+        keep = target != ignore_index
+        self.keep = None if keep.all() else keep
+        safe_target = target if self.keep is None else np.where(keep, target, 0)
+        self.safe_target = safe_target
+        self.index = np.expand_dims(safe_target, 1)
+        # (N, C) logits, the common case: plain fancy indexing is several times cheaper than *_along_axis
+        self.rows = np.arange(x.shape[0]) if x.ndim == 2 else None
+        if self.rows is not None:
+            losses = -logp[self.rows, safe_target]
+        else:
+            losses = -np.take_along_axis(logp, self.index, axis=1)[:, 0]
+        # per-target weight w[t_i] (0 where ignored); None means all ones, which saves the multiplications
+        if weight is not None:
+            self.target_weight = weight[safe_target] if self.keep is None else weight[safe_target] * keep
+        elif self.keep is not None:
+            self.target_weight = keep.astype(x.dtype)
+        else:
+            self.target_weight = None
+        if self.target_weight is not None:
+            losses = losses * self.target_weight
+        if label_smoothing:
+            classes = x.shape[1]
+            smooth = -(logp if weight is None else logp * self._broadcast_weight(x.ndim)).sum(axis=1)
+            if self.keep is not None:
+                smooth = smooth * keep
+            losses = (1 - label_smoothing) * losses + (label_smoothing / classes) * smooth
+        if reduction == "none":
+            return losses
+        if reduction == "sum":
+            return losses.sum()
+        if self.target_weight is None:
+            self.total_weight = losses.size
+        else:
+            self.total_weight = self.target_weight.sum()
+        with np.errstate(invalid="ignore", divide="ignore"):  # all targets ignored: nan, as PyTorch
+            return losses.sum() / self.total_weight
+
+    def _broadcast_weight(self, ndim):
+        return np.reshape(self.weight, (1, -1) + (1,) * (ndim - 2))
+
+    def _target_distribution(self, shape, dtype):
+        """q (shape of x) and its class sum (size 1 on axis 1): the smoothed, weighted one-hot targets."""
+        onehot = np.zeros(shape, dtype=dtype)
+        np.put_along_axis(onehot, self.index, 1, axis=1)
+        target_weight = 1 if self.target_weight is None else np.expand_dims(self.target_weight, 1)
+        eps = self.label_smoothing
+        q = (1 - eps) * target_weight * onehot
+        q_sum = (1 - eps) * target_weight * np.ones((), dtype=dtype)
+        if eps:
+            classes = shape[1]
+            keep = 1 if self.keep is None else np.expand_dims(self.keep, 1)
+            class_weight = 1 if self.weight is None else self._broadcast_weight(len(shape))
+            total_class_weight = classes if self.weight is None else self.weight.sum()
+            q = q + (eps / classes) * class_weight * keep
+            q_sum = q_sum + (eps / classes) * total_class_weight * keep
+        return q, q_sum
+
+    def backward(self, grad, result, x):
+        if self.reduction == "mean":
+            grad = grad / self.total_weight
+        coef = np.expand_dims(grad, 1) if self.reduction == "none" else grad  # per-sample factor, axis 1 added
+        if isinstance(x, np.ndarray) and not self.label_smoothing:
+            # first order, plain targets: softmax - onehot, scaled, without building a dense one-hot
+            if self.target_weight is not None:
+                coef = coef * np.expand_dims(self.target_weight, 1)
+            grad_x = self.probs * coef
+            if self.rows is not None:
+                grad_x[self.rows, self.safe_target] -= coef if coef.ndim == 0 else coef[:, 0]
+            else:
+                at_target = np.take_along_axis(grad_x, self.index, axis=1) - coef
+                np.put_along_axis(grad_x, self.index, at_target, axis=1)
+            return grad_x
+        probs = self.probs if isinstance(x, np.ndarray) else Softmax.call(x, axis=1)
+        q, q_sum = self._target_distribution(x.shape, x.dtype)
+        return (probs * q_sum - q) * coef
+
+
+class BinaryCrossEntropyWithLogits(Function):
+    """loss = (1 - y) x + L softplus(-x),  L = 1 + (p - 1) y  (p = pos_weight, 1 when absent);
+    dx = grad ((1 - y) - L sigmoid(-x)) (= sigmoid(x) - y for p = 1),  dy = grad ((p - 1) softplus(-x) - x),
+    dp = grad y softplus(-x)"""
+
+    def forward(self, x, y, pos_weight=None):
+        softplus_neg = np.logaddexp(0, -x)
+        if pos_weight is None:
+            return (1 - y) * x + softplus_neg
+        return (1 - y) * x + (1 + (pos_weight - 1) * y) * softplus_neg
+
+    def backward(self, grad, result, x, y, pos_weight=None):
+        needs = self.needs_input_grad
+        sigmoid_neg = _sigmoid(-x)
+        grad_x = grad_y = grad_pos_weight = None
+        if pos_weight is None:
+            if needs[0]:
+                grad_x = grad * ((1 - y) - sigmoid_neg)
+            if needs[1]:
+                grad_y = -grad * x
+            return grad_x, grad_y
+        if needs[0]:
+            grad_x = grad * ((1 - y) - (1 + (pos_weight - 1) * y) * sigmoid_neg)
+        if needs[1] or needs[2]:
+            softplus_neg = _softplus(-x)
+            if needs[1]:
+                grad_y = grad * ((pos_weight - 1) * softplus_neg - x)
+            if needs[2]:
+                grad_pos_weight = grad * y * softplus_neg
+        return grad_x, grad_y, grad_pos_weight
+
+
+class BinaryCrossEntropy(Function):
+    """loss = -(y log x + (1 - y) log(1 - x)), each log clamped at -100 (as PyTorch);
+    dx = grad (x - y) / max(x (1 - x), 1e-12),  dy = grad (log(1 - x) - log x)  (clamped logs)"""
+
+    def forward(self, x, y):
+        with np.errstate(divide="ignore"):
+            log_x = np.maximum(np.log(x), -100)
+            log_1mx = np.maximum(np.log1p(-x), -100)
+        return -(y * log_x + (1 - y) * log_1mx)
+
+    def backward(self, grad, result, x, y):
+        needs = self.needs_input_grad
+        grad_x = grad * (x - y) / np.maximum(x * (1 - x), 1e-12) if needs[0] else None
+        grad_y = None
+        if needs[1]:
+            with np.errstate(divide="ignore"):
+                grad_y = grad * (np.maximum(_log1m(x), -100) - np.maximum(np.log(x), -100))
+        return grad_x, grad_y
+
+
+class Softplus(Function):
+    """z = log(1 + exp(beta x)) / beta, and z = x where beta x > threshold;
+    dx = grad * sigmoid(beta x)  (grad past the threshold)"""
+
+    def forward(self, x, beta, threshold):
+        self.beta, self.threshold = beta, threshold
+        scaled = x * beta
+        return np.where(scaled > threshold, x, np.logaddexp(0, scaled) / beta)
+
+    def backward(self, grad, result, x):
+        scaled = x * self.beta
+        return np.where(scaled > self.threshold, grad, grad * _sigmoid(scaled))
