@@ -49,6 +49,7 @@ from deepgrad.creation import (
 )
 from deepgrad.functions import *  # noqa: F403  (exp, log, cat, stack, where, ... as module functions)
 from deepgrad.functions import __all__ as _function_names
+from deepgrad.io import load, save
 from deepgrad.tensor import Tensor
 
 bool = bool_  # noqa: A001  (deepgrad.bool, as torch.bool)
@@ -58,6 +59,19 @@ long = int64
 half = float16
 
 __version__ = "0.1.0"
+
+# Subpackages load on first use (`deepgrad.nn.Linear` after a plain `import deepgrad`), so importing the
+# core stays cheap and never touches the optional extras.
+_SUBPACKAGES = ("data", "errors", "models", "nn", "optim", "train", "viz")
+
+
+def __getattr__(name: str) -> object:
+    if name in _SUBPACKAGES:
+        import importlib
+
+        return importlib.import_module(f"deepgrad.{name}")
+    raise AttributeError(f"module 'deepgrad' has no attribute {name!r}")
+
 
 __all__ = [
     "Tensor",
@@ -81,6 +95,7 @@ __all__ = [
     "int64",
     "is_grad_enabled",
     "linspace",
+    "load",
     "long",
     "manual_seed",
     "no_grad",
@@ -92,6 +107,7 @@ __all__ = [
     "randn",
     "randn_like",
     "randperm",
+    "save",
     "set_grad_enabled",
     "set_rng_state",
     "tensor",

@@ -80,6 +80,7 @@ def build_parser() -> argparse.ArgumentParser:
     explain.add_argument("--at", default="", metavar="NAME=VALUE,...", help="values of the variables")
     explain.add_argument("--graph", default=None, metavar="FILE", help="write the graph (.svg, .png or .dot)")
     explain.add_argument("--html", default=None, metavar="FILE", help="write a step-through HTML page")
+    explain.add_argument("--precision", type=int, default=2, metavar="N", help="decimals shown (default 2)")
     return parser
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from deepgrad.autograd.anomaly import detect_anomaly
 from deepgrad.autograd.engine import backward, grad
 from deepgrad.autograd.function import Function, FunctionCtx
 from deepgrad.autograd.grad_mode import enable_grad, is_grad_enabled, no_grad, set_grad_enabled

@@ -1,0 +1,365 @@
+"""``deepgrad explain EXPR --at NAME=VALUE,...``: an expression's graph, forward values, backward trace and gradient.
+
+The expression is parsed with Python's ``ast`` and checked against a strict whitelist before anything is
+built -- numbers, variable names, ``+ - * / **``, unary minus, parentheses, and calls to the functions in
+``FUNCTIONS`` -- and is then evaluated node by node on 0-d float64 tensors; ``eval`` is never used.
+A subexpression written twice (``x**2`` in ``sqrt(x**2+exp(x**2))``) becomes one node used twice, as the
+lectures draw it, so its gradient is the sum over both uses.
+
+>>> from deepgrad.viz.explain import explain
+>>> result = explain("z*(x+y)", {"x": 2, "y": 3, "z": -2})
+>>> [float(result.variables[name].grad) for name in "xyz"]
+[-2.0, -2.0, 5.0]
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import re
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+import deepgrad
+from deepgrad.errors import UsageError
+from deepgrad.viz.graph import GraphvizNotFoundError, format_constant, format_number, shorten
+from deepgrad.viz.trace import Trace, trace
+
+# name -> (Tensor method or module function name, number of arguments; None for two or more)
+FUNCTIONS: dict[str, tuple[str, int | None]] = {
+    "exp": ("exp", 1),
+    "log": ("log", 1),
+    "sqrt": ("sqrt", 1),
+    "sin": ("sin", 1),
+    "cos": ("cos", 1),
+    "tanh": ("tanh", 1),
+    "sigmoid": ("sigmoid", 1),
+    "relu": ("relu", 1),
+    "abs": ("abs", 1),
+    "max": ("maximum", None),
+    "min": ("minimum", None),
+}
+
+ALLOWED = "allowed are numbers, variable names, + - * / **, unary -, parentheses and calls to " + ", ".join(FUNCTIONS)
+
+_BINARY = {ast.Add: "__add__", ast.Sub: "__sub__", ast.Mult: "__mul__", ast.Div: "__truediv__", ast.Pow: "__pow__"}
+
+# What the user wrote, in words, for the constructs the whitelist rejects.
+_FORBIDDEN = {
+    ast.Attribute: "attribute access",
+    ast.Subscript: "indexing",
+    ast.Slice: "slicing",
+    ast.Lambda: "a lambda",
+    ast.ListComp: "a comprehension",
+    ast.SetComp: "a comprehension",
+    ast.DictComp: "a comprehension",
+    ast.GeneratorExp: "a generator expression",
+    ast.Compare: "a comparison",
+    ast.BoolOp: "and/or",
+    ast.IfExp: "a conditional expression",
+    ast.NamedExpr: "an assignment expression",
+    ast.Tuple: "a tuple",
+    ast.List: "a list",
+    ast.Dict: "a dict",
+    ast.Set: "a set",
+    ast.Starred: "* unpacking",
+    ast.JoinedStr: "an f-string",
+    ast.Await: "await",
+    ast.Yield: "yield",
+    ast.YieldFrom: "yield",
+}
+_OPERATORS = {
+    ast.FloorDiv: "//",
+    ast.Mod: "%",
+    ast.MatMult: "@",
+    ast.BitXor: "^ (write powers as **)",
+    ast.BitAnd: "&",
+    ast.BitOr: "|",
+    ast.LShift: "<<",
+    ast.RShift: ">>",
+    ast.Not: "not",
+    ast.Invert: "~",
+}
+
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
+
+
+def _where(node: ast.AST, text: str) -> str:
+    line = getattr(node, "lineno", 1)
+    column = getattr(node, "col_offset", 0) + 1
+    return f"column {column}" if line == 1 else f"line {line}, column {column}"
+
+
+def _snippet(node: ast.AST, text: str) -> str:
+    segment = ast.get_source_segment(text, node) or ""
+    return repr(shorten(" ".join(segment.split()), 40))
+
+
+def parse_expression(text: str) -> ast.Expression:
+    """The expression's syntax tree, after checking every node against the whitelist (UsageError otherwise)."""
+    if not text.strip():
+        raise UsageError('the expression is empty; give one such as "z*(x+y)"')
+    try:
+        tree = ast.parse(text.strip(), mode="eval")
+    except SyntaxError as error:
+        if not error.offset:  # the parser ran out of input: the problem is at the end
+            where = "the end"
+        elif (error.lineno or 1) == 1:
+            where = f"column {error.offset}"
+        else:
+            where = f"line {error.lineno}, column {error.offset}"
+        raise UsageError(f"syntax error at {where} of {text.strip()!r}: {error.msg}") from None
+    except (RecursionError, MemoryError, ValueError) as error:
+        raise UsageError(f"cannot parse the expression: {error}") from None
+    text = text.strip()
+    _mark_calls(tree)
+    # Check the expression nodes left to right, so the message points at the first problem the user wrote
+    # (operators are checked with their BinOp, lambda arguments and comprehension clauses with their parent).
+    nodes = sorted(
+        (n for n in ast.walk(tree.body) if isinstance(n, ast.expr)),
+        key=lambda n: (n.lineno, n.col_offset),
+    )
+    for node in nodes:
+        _check(node, text)
+    return tree
+
+
+def _check(node: ast.AST, text: str) -> None:
+    if not isinstance(node, (ast.BinOp, ast.UnaryOp, ast.Name, ast.Constant, ast.Call)):
+        what = _FORBIDDEN.get(type(node), f"a {type(node).__name__} construct")
+        raise UsageError(f"{what} is not allowed at {_where(node, text)}: {_snippet(node, text)}; {ALLOWED}")
+    if isinstance(node, ast.BinOp) and type(node.op) not in _BINARY:
+        symbol = _OPERATORS.get(type(node.op), type(node.op).__name__)
+        raise UsageError(
+            f"the operator {symbol} is not allowed at {_where(node, text)}: {_snippet(node, text)}; {ALLOWED}"
+        )
+    if isinstance(node, ast.UnaryOp) and not isinstance(node.op, (ast.USub, ast.UAdd)):
+        symbol = _OPERATORS.get(type(node.op), type(node.op).__name__)
+        raise UsageError(
+            f"the operator {symbol} is not allowed at {_where(node, text)}: {_snippet(node, text)}; {ALLOWED}"
+        )
+    if isinstance(node, ast.Constant):
+        value = node.value
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            kind = "True/False" if isinstance(value, bool) else f"a {type(value).__name__} constant"
+            raise UsageError(f"{kind} is not allowed at {_where(node, text)}: {_snippet(node, text)}; {ALLOWED}")
+        try:
+            float(value)
+        except OverflowError:
+            raise UsageError(f"the number at {_where(node, text)} is too large for a float64") from None
+    if isinstance(node, ast.Call):
+        if not isinstance(node.func, ast.Name):
+            raise UsageError(
+                f"only the listed functions can be called; {_snippet(node.func, text)} at "
+                f"{_where(node.func, text)} is not one; {ALLOWED}"
+            )
+        name = node.func.id
+        if name not in FUNCTIONS:
+            raise UsageError(f"unknown function {name!r} at {_where(node.func, text)}; {ALLOWED}")
+        if node.keywords:
+            keyword = node.keywords[0]
+            raise UsageError(
+                f"keyword arguments are not allowed at {_where(keyword, text)}: {_snippet(keyword, text)}"
+                f" ({name} takes positional arguments only)"
+            )
+        for arg in node.args:
+            if isinstance(arg, ast.Starred):
+                raise UsageError(f"* unpacking is not allowed at {_where(arg, text)}: {_snippet(arg, text)}")
+        arity = FUNCTIONS[name][1]
+        count = len(node.args)
+        if arity is None and count < 2:
+            raise UsageError(f"{name} at {_where(node, text)} takes two or more arguments, got {count}")
+        if arity is not None and count != arity:
+            raise UsageError(f"{name} at {_where(node, text)} takes {arity} argument, got {count}")
+    if isinstance(node, ast.Name) and node.id in FUNCTIONS and not getattr(node, "_is_function", False):
+        raise UsageError(
+            f"{node.id!r} at {_where(node, text)} is a function: call it, e.g. {node.id}(x), or rename the variable"
+        )
+
+
+def _mark_calls(tree: ast.AST) -> None:
+    """Flag the Name nodes that are the function part of a call (the others are variables)."""
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
+            node.func._is_function = True  # type: ignore[attr-defined]
+
+
+def variables_of(tree: ast.Expression) -> dict[str, ast.Name]:
+    """The variable names in order of first appearance (left to right), each with its first occurrence."""
+    names: dict[str, ast.Name] = {}
+    nodes = [n for n in ast.walk(tree) if isinstance(n, ast.Name) and not getattr(n, "_is_function", False)]
+    for node in sorted(nodes, key=lambda n: (n.lineno, n.col_offset)):
+        names.setdefault(node.id, node)
+    return names
+
+
+def parse_at(text: str) -> dict[str, float]:
+    """``"x=2,y=3"`` -> ``{"x": 2.0, "y": 3.0}`` in the given order (UsageError for malformed items)."""
+    values: dict[str, float] = {}
+    if not text.strip():
+        return values
+    for item in text.split(","):
+        item = item.strip()
+        if not item:
+            raise UsageError(f"--at {text!r}: empty item; write NAME=VALUE pairs separated by commas")
+        name, sep, value = item.partition("=")
+        name, value = name.strip(), value.strip()
+        if not sep or not name or not value:
+            raise UsageError(f"--at: {item!r} is not NAME=VALUE (e.g. --at x=2,y=-1.5)")
+        if not _NAME.match(name):
+            raise UsageError(f"--at: {name!r} is not a variable name")
+        if name in FUNCTIONS:
+            raise UsageError(f"--at: {name!r} is a function name, not a variable")
+        if name in values:
+            raise UsageError(f"--at: {name} is given twice")
+        try:
+            values[name] = float(value)
+        except ValueError:
+            raise UsageError(f"--at: the value of {name}, {value!r}, is not a number") from None
+    return values
+
+
+@dataclass
+class Explanation:
+    """The built expression: its output tensor, the variables (name -> leaf tensor, --at order) and the trace."""
+
+    expression: str
+    output: Any
+    variables: dict[str, Any]
+    trace: Trace
+
+
+def explain(expression: str, values: dict[str, float], precision: int = 2) -> Explanation:
+    """Parse, check, build from 0-d float64 tensors, and run the backward trace (UsageError for user mistakes)."""
+    tree = parse_expression(expression)
+    text = expression.strip()
+    used = variables_of(tree)
+    for name, node in used.items():
+        if name not in values:
+            raise UsageError(
+                f"no value for {name!r} (used at {_where(node, text)}): add it to --at, e.g. --at {name}=1.0"
+            )
+    unused = [name for name in values if name not in used]
+    if unused:
+        raise UsageError(
+            f"--at gives a value for {unused[0]!r}, a name the expression does not use (it uses: "
+            f"{', '.join(used) or 'no variables'})"
+        )
+    if not used:
+        raise UsageError('the expression has no variables: nothing to differentiate (e.g. "x**2" --at x=3)')
+    leaves = {}
+    for name, value in values.items():
+        leaf = deepgrad.tensor(value, dtype=deepgrad.float64, requires_grad=True)
+        leaf.name = name
+        leaves[name] = leaf
+    built: dict[str, Any] = {}
+    with np.errstate(all="ignore"):
+        try:
+            output = _build(tree.body, text, leaves, built)
+        except RecursionError:
+            raise UsageError("the expression is nested too deeply") from None
+        result = trace(output, precision=precision)
+    return Explanation(text, output, leaves, result)
+
+
+def _build(node: ast.AST, text: str, leaves: dict[str, Any], built: dict[str, Any]) -> Any:
+    """Evaluate one checked node on tensors; equal subexpressions share one node (the lectures' graphs)."""
+    if isinstance(node, ast.Name):
+        return leaves[node.id]
+    if isinstance(node, ast.Constant):
+        return deepgrad.tensor(float(node.value), dtype=deepgrad.float64)
+    key = ast.dump(node)
+    if key in built:
+        return built[key]
+    if isinstance(node, ast.BinOp):
+        left = _build(node.left, text, leaves, built)
+        right = _build(node.right, text, leaves, built)
+        out = getattr(left, _BINARY[type(node.op)])(right)
+    elif isinstance(node, ast.UnaryOp):
+        operand = _build(node.operand, text, leaves, built)
+        out = -operand if isinstance(node.op, ast.USub) else operand
+    else:
+        assert isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
+        args = [_build(arg, text, leaves, built) for arg in node.args]
+        method, _arity = FUNCTIONS[node.func.id]
+        if len(args) == 1:
+            out = getattr(args[0], method)()
+        else:
+            out = args[0]
+            for arg in args[1:]:
+                out = getattr(out, method)(arg)
+    if out.grad_fn is not None and out.name is None:
+        # Intermediate values are named by the text that computes them (constants show their value).
+        out.name = " ".join((ast.get_source_segment(text, node) or ast.unparse(node)).split())
+    built[key] = out
+    return out
+
+
+def forward_table(result: Explanation, precision: int = 2) -> str:
+    """The forward pass: every op node in evaluation order, its inputs' values and its value."""
+    from deepgrad.viz.trace import _format_table
+
+    rows = []
+    number = 0
+    for node in result.trace.graph.nodes:
+        if node.kind != "op":
+            continue
+        number += 1
+        inputs = ", ".join(format_number(source.tensor.data, precision) for source in node.inputs)
+        rows.append([str(number), shorten(node.title, 40), inputs, format_number(node.tensor.data, precision)])
+    return _format_table(["step", "node", "inputs", "value"], rows, right={0, 3})
+
+
+def report(result: Explanation, precision: int = 2) -> str:
+    """What ``deepgrad explain`` prints: forward pass, backward trace, value and gradient."""
+    names = list(result.variables)
+    at = ", ".join(f"{name}={format_constant(result.variables[name].data)}" for name in names)
+    value = format_number(result.output.data, precision)
+    grads = [result.trace.gradient(result.variables[name]) for name in names]
+    gradient = ", ".join("0.00" if g is None else format_number(g, precision) for g in grads)
+    label = ", ".join(f"df/d{name}" for name in names)
+    lines = [
+        f"f({', '.join(names)}) = {result.expression}",
+        f"at {at}",
+        "",
+        "forward pass",
+        forward_table(result, precision),
+        "",
+        "backward pass (downstream = upstream x local)",
+        result.trace.table(precision) if len(result.trace) else "(no ops: f is a variable)",
+        "",
+        f"f = {value}",
+        f"gradient ({label}) = ({gradient})",
+    ]
+    return "\n".join(lines)
+
+
+def run_explain(args: argparse.Namespace) -> int:
+    """The ``deepgrad explain`` command (argument parsing lives in ``deepgrad.cli``)."""
+    precision = getattr(args, "precision", 2)
+    if precision is None or not 0 <= precision <= 12:
+        raise UsageError(f"--precision must be between 0 and 12, got {precision}")
+    graph_path = args.graph
+    if graph_path is not None and not str(graph_path).lower().endswith((".svg", ".png", ".dot", ".pdf")):
+        raise UsageError(f"--graph {graph_path}: the file name must end in .svg, .png, .pdf or .dot")
+    result = explain(args.expression, parse_at(args.at or ""), precision=precision)
+    print(report(result, precision))
+    if graph_path is not None:
+        try:
+            result.trace.graph.render(graph_path)
+        except GraphvizNotFoundError as error:
+            raise UsageError(str(error)) from None
+        except OSError as error:
+            raise UsageError(f"--graph: cannot write {graph_path}: {error.strerror or error}") from None
+        print(f"graph written to {graph_path}")
+    if args.html is not None:
+        from deepgrad.viz.html import html_page
+
+        try:
+            html_page(result.trace, args.html, title=f"f = {result.expression}", variables=list(result.variables))
+        except OSError as error:
+            raise UsageError(f"--html: cannot write {args.html}: {error.strerror or error}") from None
+        print(f"step-through page written to {args.html}")
+    return 0

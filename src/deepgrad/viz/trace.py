@@ -1,0 +1,311 @@
+"""The backward pass, one node at a time: upstream gradient x local gradient = downstream gradient.
+
+``trace(output)`` runs backward the way the engine does (reverse topological order, gradients of a value
+used several times summed, broadcasting summed back, hooks, ``.grad`` accumulated on the leaves) and
+records at every node what the lectures write next to it:
+
+* **upstream** -- d output / d (this node's value), the gradient arriving at the node;
+* **local** -- d (this node's value) / d input, one per input: the op's backward applied to an upstream
+  of ones (exactly the local derivative for scalars and elementwise ops; for other tensor ops the
+  column sums of the local Jacobian);
+* **downstream** -- upstream x local, the gradient the node sends to each input.
+
+Printed, a trace is a table; tensors that are not scalars show their shape and L2 norm.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from deepgrad.autograd import engine
+from deepgrad.tensor import Tensor
+from deepgrad.viz.graph import (
+    Graph,
+    GraphNode,
+    _key,
+    caller_names,
+    collect,
+    format_number,
+    format_value,
+    shorten,
+    summarize,
+)
+
+
+@dataclass(eq=False)
+class Step:
+    """One node of the backward pass.
+
+    ``node`` is the graph node (``node.fn`` the recorded op, ``node.label`` its name such as ``mul``);
+    ``upstream`` the gradient arriving at it; ``inputs`` the nodes it sends gradients to; ``local`` and
+    ``downstream`` one entry per input (None where an input needs no gradient; ``local`` is None for a
+    collapsed layer); ``params`` the gradients of a collapsed layer's own parameters.
+    """
+
+    node: GraphNode
+    upstream: np.ndarray
+    inputs: list[GraphNode]
+    local: list[np.ndarray | None] | None
+    downstream: list[np.ndarray | None]
+    params: list[tuple[str, np.ndarray | None]] = field(default_factory=list)
+
+    @property
+    def op(self) -> str:
+        """The op's name (``mul``, ``exp``, ...) or the layer's name."""
+        return self.node.label
+
+    @property
+    def fn(self) -> Any:
+        return self.node.fn
+
+    def __repr__(self) -> str:
+        return f"<Step {self.node.title!r}: upstream {summarize(self.upstream)}>"
+
+
+class Trace:
+    """The steps of one backward pass in the order they ran; ``print(trace)`` shows them as a table."""
+
+    def __init__(self, output: Any, graph: Graph, steps: list[Step], precision: int = 2) -> None:
+        self.output = output
+        self.graph = graph
+        self.steps = steps
+        self.precision = precision
+
+    def __len__(self) -> int:
+        return len(self.steps)
+
+    def __iter__(self) -> Iterator[Step]:
+        return iter(self.steps)
+
+    def __getitem__(self, index: int) -> Step:
+        return self.steps[index]
+
+    def find(self, op: str) -> list[Step]:
+        """The steps of the nodes with this op (or layer) name, in backward order."""
+        return [step for step in self.steps if step.op == op]
+
+    def gradient(self, tensor: Any) -> np.ndarray | None:
+        """d output / d tensor as this backward pass computed it (leaf or intermediate value)."""
+        return self.graph.gradient(self.graph.node_of(tensor))
+
+    def table(self, precision: int | None = None) -> str:
+        """The trace as a text table: one row per (node, input)."""
+        p = self.precision if precision is None else precision
+
+        def show(value: Any) -> str:
+            if value is None:
+                return "-"
+            return format_number(value, p) if np.ndim(value) == 0 else summarize(value, p)
+
+        header = ["step", "node", "upstream", "input", "local", "downstream"]
+        rows: list[list[str]] = []
+        for number, step in enumerate(self.steps, 1):
+            first = [str(number), shorten(step.node.title, 32), show(step.upstream)]
+            cont = ["", "", ""]
+            lines = []
+            for position, source in enumerate(step.inputs):
+                if step.downstream[position] is None:
+                    continue  # a constant, or an input that needs no gradient
+                local = "-" if step.local is None else show(step.local[position])
+                lines.append([_input_label(source), local, show(step.downstream[position])])
+            lines.extend([name, "-", show(grad)] for name, grad in step.params)
+            if not lines:
+                lines.append(["-", "-", "-"])
+            for index, line in enumerate(lines):
+                rows.append((first if index == 0 else cont) + line)
+        return _format_table(header, rows, right={0, 2, 4, 5})
+
+    def __str__(self) -> str:
+        return self.table()
+
+    def __repr__(self) -> str:
+        return self.table()
+
+
+def _input_label(node: GraphNode) -> str:
+    if node.kind == "op":
+        return shorten(node.name, 24) if node.name else f"{node.label} ({node.id})"
+    if node.kind == "module":
+        return node.title
+    return shorten(node.label, 24)
+
+
+def _format_table(header: list[str], rows: list[list[str]], right: set[int]) -> str:
+    widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
+
+    def line(cells: list[str]) -> str:
+        parts = [cell.rjust(w) if i in right else cell.ljust(w) for i, (cell, w) in enumerate(zip(cells, widths))]
+        return "  ".join(parts).rstrip()
+
+    return "\n".join([line(header), line(["-" * w for w in widths]), *(line(row) for row in rows)])
+
+
+def trace(
+    output: Any,
+    gradient: Any = None,
+    *,
+    params: Any = None,
+    modules: Any = None,
+    retain_graph: bool = True,
+    precision: int = 2,
+) -> Trace:
+    """Run backward from ``output`` and return every step: upstream x local = downstream, per node.
+
+    Leaves' ``.grad`` accumulate as with ``output.backward(gradient)``; the graph is kept (pass
+    ``retain_graph=False`` to free it). ``modules=record_modules(model)`` gives one step per layer.
+
+    >>> import deepgrad
+    >>> x = deepgrad.tensor(2.0, requires_grad=True); y = deepgrad.tensor(3.0, requires_grad=True)
+    >>> z = deepgrad.tensor(-2.0, requires_grad=True)
+    >>> t = trace(z * (x + y))
+    >>> [(s.op, float(s.upstream)) for s in t]
+    [('mul', 1.0), ('add', -2.0)]
+    """
+    return _trace(output, gradient, params, modules, retain_graph, precision, caller_names(2))
+
+
+def _trace(
+    output: Any,
+    gradient: Any,
+    params: Any,
+    modules: Any,
+    retain_graph: bool,
+    precision: int,
+    names: dict[int, str],
+) -> Trace:
+    if not isinstance(output, Tensor):
+        raise TypeError(f"trace: expected a Tensor, got {type(output).__name__}")
+    if not output.requires_grad:
+        raise RuntimeError(
+            f"trace: the output (shape {output.shape}) does not require grad: no input it was computed from "
+            "has requires_grad=True"
+        )
+    nodes = collect(output, params=params, names=names, who="trace")
+    root_grad = engine.root_gradient(output, gradient, "trace", False)
+    steps, grads, contributions = _walk(nodes, output, root_grad, retain_graph)
+    if modules is not None:
+        grouped = collect(output, params=params, modules=modules, names=names, who="trace")
+        steps = _group_steps(grouped, steps, contributions, grads)
+        nodes = grouped
+    node_grads = {node.id: grads[_key(node.tensor)] for node in nodes if _key(node.tensor) in grads}
+    edge_grads = {
+        (step.node.id, position): grad
+        for step in steps
+        for position, grad in enumerate(step.downstream)
+        if grad is not None
+    }
+    result = Graph(output, nodes, precision=precision, grads=node_grads, edge_grads=edge_grads)
+    return Trace(output, result, steps, precision)
+
+
+def _walk(
+    nodes: list[GraphNode], output: Any, root_grad: np.ndarray, retain_graph: bool
+) -> tuple[list[Step], dict[Any, np.ndarray], list[tuple[Any, Any, np.ndarray]]]:
+    """The engine's first-order backward, step by step; nodes in reverse forward order."""
+    pending: dict[Any, np.ndarray] = {_key(output): root_grad}
+    grads: dict[Any, np.ndarray] = {}
+    contributions: list[tuple[Any, Any, np.ndarray]] = []  # (consumer op, key of the input, gradient)
+    steps: list[Step] = []
+    leaves: list[GraphNode] = []
+    for node in reversed(nodes):
+        key = _key(node.tensor)
+        if node.kind != "op":
+            leaves.append(node)
+            continue
+        grad = pending.pop(key, None)
+        if grad is None:
+            continue
+        fn, out = node.fn, node.tensor
+        if out._hooks or out._retains_grad:
+            grad = engine._run_tensor_hooks(out, grad, False)
+        grads[key] = grad
+        engine._check_versions(fn)
+        arrays = [t.data for t in fn.inputs]
+        input_grads = _as_tuple(fn.backward(grad, out.data, *arrays))
+        if fn.creation_site is not None:
+            fn.creation_site.check_backward(fn, input_grads)
+        locals_ = _as_tuple(fn.backward(np.ones_like(out.data), out.data, *arrays))
+        local: list[np.ndarray | None] = []
+        downstream: list[np.ndarray | None] = []
+        for position, tensor in enumerate(fn.inputs):
+            g = input_grads[position] if position < len(input_grads) else None
+            if g is None or not fn.needs_input_grad[position]:
+                local.append(None)
+                downstream.append(None)
+                continue
+            g = _fit(np.asarray(g), tensor)
+            local_grad = locals_[position] if position < len(locals_) else None
+            local.append(None if local_grad is None else _fit(np.asarray(local_grad), tensor))
+            downstream.append(g)
+            source_key = _key(tensor)
+            contributions.append((fn, source_key, g))
+            pending[source_key] = g if source_key not in pending else pending[source_key] + g
+        steps.append(Step(node, grad, list(node.inputs), local, downstream))
+        if not retain_graph:
+            fn.release()
+    entries = []
+    for node in leaves:
+        key = _key(node.tensor)
+        if key in pending:
+            grads[key] = pending[key]
+            entries.append((node.tensor, pending[key]))
+    engine._accumulate_into_leaves(entries, False)
+    return steps, grads, contributions
+
+
+def _fit(grad: np.ndarray, tensor: Any) -> np.ndarray:
+    """A gradient summed back to its input's shape and cast to its dtype, as the engine does."""
+    if grad.shape != tensor.shape:
+        grad = engine.sum_to(grad, tensor.shape)
+    if grad.dtype != tensor.dtype:
+        grad = grad.astype(tensor.dtype)
+    return grad
+
+
+def _as_tuple(grads: Any) -> tuple:
+    return grads if type(grads) is tuple else (grads,)
+
+
+def _group_steps(
+    grouped: list[GraphNode],
+    steps: list[Step],
+    contributions: list[tuple[Any, Any, np.ndarray]],
+    grads: dict[Any, np.ndarray],
+) -> list[Step]:
+    """One step per collapsed layer: the gradient reaching its output, and leaving to its inputs and parameters."""
+    by_fn: dict[Any, GraphNode] = {}
+    for node in grouped:
+        if node.kind == "op":
+            by_fn[node.fn] = node
+        elif node.kind == "module":
+            for fn in node.members:
+                by_fn[fn] = node
+    result: list[Step] = []
+    done: set[int] = set()
+    for step in steps:
+        node = by_fn.get(step.node.fn)
+        if node is None:
+            continue
+        if node.kind == "op":
+            result.append(Step(node, step.upstream, list(node.inputs), step.local, step.downstream))
+            continue
+        if id(node) in done:
+            continue
+        done.add(id(node))
+        members = set(node.members)
+
+        def flowing_to(key: Any, members: set = members) -> np.ndarray | None:
+            parts = [g for fn, source, g in contributions if source == key and fn in members]
+            return None if not parts else sum(parts[1:], parts[0])
+
+        downstream = [flowing_to(_key(source.tensor)) for source in node.inputs]
+        params = [(name, flowing_to(_key(p))) for name, p in node.params]
+        result.append(Step(node, grads[_key(node.tensor)], list(node.inputs), None, downstream, params))
+    return result
+
+
+__all__ = ["Step", "Trace", "format_value", "trace"]
