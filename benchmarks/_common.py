@@ -36,6 +36,8 @@ def machine_description() -> str:
 
 def blas_description() -> str:
     """Which BLAS NumPy runs (threadpoolctl), with the OPENBLAS_* variables in force."""
+    import numpy  # noqa: F401  (threadpoolctl sees only libraries already loaded)
+
     try:
         from threadpoolctl import threadpool_info
     except ImportError:
