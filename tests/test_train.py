@@ -219,3 +219,19 @@ def test_checkpoint_errors_name_the_file(tmp_path):
     save_checkpoint(ckpt, MLP(2, [4], 2))
     with pytest.raises(dg.errors.UsageError, match="c.safetensors: the checkpoint does not fit this model"):
         load_checkpoint(ckpt, MLP(2, [8], 2))
+
+
+def test_progress_bars_show_running_metrics_when_enabled(capsys):
+    pytest.importorskip("tqdm")
+    from deepgrad.train.progress import Progress, want_progress
+
+    assert want_progress(True) is False  # quiet wins
+    bar = Progress(range(3), enabled=True, total=3, desc="epoch 1/1")
+    for _ in bar:
+        bar._last = 0.0  # allow a refresh every step
+        bar.postfix(loss=0.25, acc=0.5)
+    bar.close()
+    err = capsys.readouterr().err
+    assert "epoch 1/1" in err and "3/3" in err and "loss=0.25" in err and "acc=0.5" in err
+    silent = Progress(range(3), enabled=False)
+    assert list(silent) == [0, 1, 2]

@@ -126,20 +126,3 @@ tanh = _method("tanh")
 transpose = _method("transpose")
 unsqueeze = _method("unsqueeze")
 var = _method("var")
-
-_ = (
-    add,
-    chunk,
-    concatenate,
-    div,
-    matmul,
-    maximum,
-    minimum,
-    mul,
-    pad,
-    pow,
-    split,
-    stack,
-    sub,
-    where,
-)

@@ -26,9 +26,11 @@ class Sum(Function):
 class Amax(Function):
     """z = max(x, axis);   dx = grad at the maxima (split evenly between ties), 0 elsewhere"""
 
+    extreme = staticmethod(np.max)
+
     def forward(self, x, axis, keepdims):
         self.axis, self.keepdims = axis, keepdims
-        peak = x.max(axis=axis, keepdims=True)
+        peak = self.extreme(x, axis=axis, keepdims=True)
         self.share = _tie_share(x == peak, axis)
         return peak if keepdims else np.squeeze(peak, axis)
 
@@ -36,17 +38,10 @@ class Amax(Function):
         return _expand_reduced(grad, self.axis, self.keepdims) * self.share.astype(grad.dtype)
 
 
-class Amin(Function):
+class Amin(Amax):
     """z = min(x, axis);   dx = grad at the minima (split evenly between ties), 0 elsewhere"""
 
-    def forward(self, x, axis, keepdims):
-        self.axis, self.keepdims = axis, keepdims
-        low = x.min(axis=axis, keepdims=True)
-        self.share = _tie_share(x == low, axis)
-        return low if keepdims else np.squeeze(low, axis)
-
-    def backward(self, grad, result, x):
-        return _expand_reduced(grad, self.axis, self.keepdims) * self.share.astype(grad.dtype)
+    extreme = staticmethod(np.min)
 
 
 def _tie_share(is_extreme: np.ndarray, axis: tuple[int, ...]) -> np.ndarray:
