@@ -13,7 +13,7 @@ The walk is iterative (Kahn's algorithm on dependency counts), so graph depth is
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -81,12 +81,16 @@ def run_backward(
     retain_graph: bool,
     create_graph: bool,
     inputs: Sequence[Any] | None = None,
+    observer: Callable[[Function, Any, Any, list], None] | None = None,
 ) -> dict[int, Any] | None:
     """Backpropagate ``root_grads`` from ``roots``.
 
     With ``inputs=None`` gradients accumulate into the ``.grad`` of the leaves (``Tensor.backward``);
     otherwise the gradients reaching ``inputs`` are returned by ``id`` and no ``.grad`` changes
     (``autograd.grad``). Gradients are arrays, or Tensors when ``create_graph`` is set.
+    ``observer(node, output, upstream, downstream)`` is called after each node's backward, before its
+    saved values are freed, with the gradients it sent to its inputs (None where none); ``viz.trace``
+    uses it to show every step.
     """
     tensor_class = Function.tensor_class
     pending: dict[Function, Any] = {}
@@ -141,12 +145,15 @@ def run_backward(
                     input_grads = fn.backward(grad, out.data, *[t.data for t in fn_inputs])
                 if type(input_grads) is not tuple:
                     input_grads = (input_grads,)
+                if len(input_grads) < len(fn_inputs):  # trailing inputs without a gradient
+                    input_grads += (None,) * (len(fn_inputs) - len(input_grads))
                 if fn.creation_site is not None:
                     fn.creation_site.check_backward(fn, input_grads)
                 needs = fn.needs_input_grad
             else:
                 input_grads = needs = (None,) * len(fn_inputs)
 
+            sent: list = []
             for tensor, input_grad, need in zip(fn_inputs, input_grads, needs):
                 parent = tensor.grad_fn
                 if parent is not None:
@@ -162,11 +169,15 @@ def run_backward(
                         pending[parent] = pending[parent] + input_grad
                     else:
                         pending[parent] = input_grad
+                if observer is not None:
+                    sent.append(input_grad if need else None)
                 if parent is not None:
                     remaining = counts[parent] - 1
                     counts[parent] = remaining
                     if remaining == 0:
                         ready.append(parent)
+            if observer is not None and grad is not None:
+                observer(fn, out, grad, sent)
             if not retain_graph:
                 fn.release()
 

@@ -205,55 +205,34 @@ def _trace(
 def _walk(
     nodes: list[GraphNode], output: Any, root_grad: np.ndarray, retain_graph: bool
 ) -> tuple[list[Step], dict[Any, np.ndarray], list[tuple[Any, Any, np.ndarray]]]:
-    """The engine's first-order backward, step by step; nodes in reverse forward order."""
-    pending: dict[Any, np.ndarray] = {_key(output): root_grad}
+    """Run the engine's backward and record each node it processes, in the order it processes them."""
+    by_fn = {node.fn: node for node in nodes if node.kind == "op"}
     grads: dict[Any, np.ndarray] = {}
     contributions: list[tuple[Any, Any, np.ndarray]] = []  # (consumer op, key of the input, gradient)
     steps: list[Step] = []
-    leaves: list[GraphNode] = []
-    for node in reversed(nodes):
-        key = _key(node.tensor)
-        if node.kind != "op":
-            leaves.append(node)
-            continue
-        grad = pending.pop(key, None)
-        if grad is None:
-            continue
-        fn, out = node.fn, node.tensor
-        if out._hooks or out._retains_grad:
-            grad = engine._run_tensor_hooks(out, grad, False)
-        grads[key] = grad
-        engine._check_versions(fn)
-        arrays = [t.data for t in fn.inputs]
-        input_grads = _as_tuple(fn.backward(grad, out.data, *arrays))
-        if fn.creation_site is not None:
-            fn.creation_site.check_backward(fn, input_grads)
-        locals_ = _as_tuple(fn.backward(np.ones_like(out.data), out.data, *arrays))
+
+    def observe(fn: Any, out: Any, grad: np.ndarray, sent: list) -> None:
+        node = by_fn[fn]
+        grads[_key(out)] = grad
+        # the local derivative: the op's backward applied to an upstream of ones
+        locals_ = _as_tuple(fn.backward(np.ones_like(out.data), out.data, *[t.data for t in fn.inputs]))
         local: list[np.ndarray | None] = []
-        downstream: list[np.ndarray | None] = []
         for position, tensor in enumerate(fn.inputs):
-            g = input_grads[position] if position < len(input_grads) else None
-            if g is None or not fn.needs_input_grad[position]:
-                local.append(None)
-                downstream.append(None)
-                continue
-            g = _fit(np.asarray(g), tensor)
             local_grad = locals_[position] if position < len(locals_) else None
-            local.append(None if local_grad is None else _fit(np.asarray(local_grad), tensor))
-            downstream.append(g)
-            source_key = _key(tensor)
-            contributions.append((fn, source_key, g))
-            pending[source_key] = g if source_key not in pending else pending[source_key] + g
-        steps.append(Step(node, grad, list(node.inputs), local, downstream))
-        if not retain_graph:
-            fn.release()
-    entries = []
-    for node in leaves:
-        key = _key(node.tensor)
-        if key in pending:
-            grads[key] = pending[key]
-            entries.append((node.tensor, pending[key]))
-    engine._accumulate_into_leaves(entries, False)
+            if sent[position] is None or local_grad is None:
+                local.append(None)
+                continue
+            local.append(_fit(np.asarray(local_grad), tensor))
+            contributions.append((fn, _key(tensor), sent[position]))
+        steps.append(Step(node, grad, list(node.inputs), local, list(sent)))
+
+    engine.run_backward([output], [root_grad], retain_graph, False, observer=observe)
+    for node in nodes:  # a leaf's gradient: the sum of what its consumers sent
+        if node.kind != "op":
+            key = _key(node.tensor)
+            sent_here = [g for _, source, g in contributions if source == key]
+            if sent_here:
+                grads[key] = sum(sent_here[1:], sent_here[0])
     return steps, grads, contributions
 
 
