@@ -88,6 +88,14 @@ def test_no_grad_and_enable_grad():
         return t * 2
 
     assert not double(x).requires_grad
+
+    @dg.enable_grad()
+    def recorded(t):
+        return t * 2
+
+    with dg.no_grad():
+        assert recorded(x).requires_grad
+        assert not dg.is_grad_enabled()
     with dg.set_grad_enabled(False):
         assert not (x * 1).requires_grad
 

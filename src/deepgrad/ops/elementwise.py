@@ -235,11 +235,10 @@ class Clone(Function):
 
 
 def erf(x: np.ndarray) -> np.ndarray:
-    """The error function to float64 accuracy (NumPy has none).
+    """The error function to float64 accuracy (NumPy has none), computed in float64.
 
-    Uses the complementary-error-function Chebyshev fit from Numerical Recipes (erfc = t exp(-z^2 + P(t)),
-    relative error below 1.2e-7), refined with two Newton steps on erfc's known derivative is not needed
-    for float32; for float64 we use the continued-fraction-free series below.
+    |x| < 2.5: its Maclaurin series; beyond: erf = 1 - erfc with erfc from its continued fraction.
+    Checked against PyTorch's erf to 1e-12 in the op table.
     """
     x = np.asarray(x)
     dtype = x.dtype if x.dtype.kind == "f" else np.dtype("float64")
