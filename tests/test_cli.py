@@ -193,3 +193,47 @@ def test_mnist_short_run_on_a_subset():
     )
     result = evaluate(model, DataLoader(test, 500), nn.CrossEntropyLoss())
     assert result.accuracy > 0.85  # chance is 0.10
+
+
+def test_download_option_fetches_verifies_and_trains(in_tmp, capsys, monkeypatch):
+    """--download against a local mirror serving the real files (never the internet)."""
+    import functools
+    import http.server
+    import threading
+
+    root = mnist_dir()
+    if root is None:
+        pytest.skip("MNIST not found (set DEEPGRAD_MNIST)")
+    from deepgrad.data import MNIST
+
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(root))
+    handler.log_message = lambda *args: None
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        monkeypatch.setattr(MNIST, "mirrors", (f"http://127.0.0.1:{server.server_address[1]}/",))
+        argv = [
+            "train",
+            "--dataset",
+            "mnist",
+            "--data-dir",
+            "cache",
+            "--model",
+            "linear",
+            "--epochs",
+            "1",
+            "--plots",
+            "none",
+        ]
+        assert main([*argv, "--quiet"]) == 2
+        assert "--data-dir cache: no such directory" in capsys.readouterr().err
+        (in_tmp / "cache").mkdir()
+        assert main([*argv, "--quiet"]) == 2  # without --download: missing files, one line
+        assert "deepgrad train --download" in capsys.readouterr().err
+        assert main([*argv, "--quiet", "--download"]) == 0
+    finally:
+        server.shutdown()
+    assert _accuracy(capsys.readouterr().out) > 85.0
+    assert sorted(p.name for p in (in_tmp / "cache" / "mnist").iterdir()) == sorted(
+        p.name for p in root.iterdir() if p.name.endswith(".gz")
+    )

@@ -100,6 +100,9 @@ def _add_data_options(parser: argparse.ArgumentParser) -> None:
         "--dataset", default=None, help="spirals, circles, moons, xor, sine, mnist, fashion-mnist (default: spirals)"
     )
     parser.add_argument("--data-dir", default=None, metavar="DIR", help="where the MNIST files are (or $DEEPGRAD_DATA)")
+    parser.add_argument(
+        "--download", action="store_true", help="fetch missing MNIST files from the public mirrors (SHA-256 checked)"
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -240,7 +240,8 @@ class MNIST(Dataset):
         raise DatasetNotFoundError(
             f"{type(self).__name__} {split} files not found: looked for {wanted} in {looked}. "
             f"Point at the directory holding them with --data-dir DIR or the DEEPGRAD_DATA environment "
-            f"variable, or download them into {self.root / self.folder} with download=True."
+            f"variable, or download them into {self.root / self.folder} with download=True "
+            "(deepgrad train --download)."
         )
 
     def _load(self, images_file: Path, labels_file: Path) -> tuple[np.ndarray, np.ndarray]:

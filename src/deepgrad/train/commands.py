@@ -119,7 +119,9 @@ def _positive(value: float | None, name: str, allow_zero: bool = False) -> None:
 # ---------------------------------------------------------------------------------------------- data
 
 
-def load_data(name: str, data_dir: str | None, seed: int, n_train: int | None = None) -> DataBundle:
+def load_data(
+    name: str, data_dir: str | None, seed: int, n_train: int | None = None, download: bool = False
+) -> DataBundle:
     """The training and test sets of a dataset (toy sets are generated: the test set with another seed)."""
     from deepgrad.data import MNIST, TOY_DATASETS, FashionMNIST, TensorDataset
 
@@ -139,11 +141,11 @@ def load_data(name: str, data_dir: str | None, seed: int, n_train: int | None = 
             classes,
             [str(c) for c in range(classes)],
         )
-    if data_dir is not None and not Path(data_dir).is_dir():
+    if data_dir is not None and not Path(data_dir).is_dir() and not download:
         raise UsageError(f"--data-dir {data_dir}: no such directory")
     reader = MNIST if name == "mnist" else FashionMNIST
-    train = reader(root=data_dir, train=True, flatten=True)
-    test = reader(root=data_dir, train=False, flatten=True)
+    train = reader(root=data_dir, train=True, flatten=True, download=download)
+    test = reader(root=data_dir, train=False, flatten=True, download=download)
     names = getattr(reader, "classes", None) or [str(c) for c in range(10)]
     return DataBundle(train, test, "classification", 28 * 28, 10, list(names))
 
@@ -327,7 +329,7 @@ def run_train(args: Any) -> int:
         raise UsageError(f"--val-split must be between 0 and 1, got {val_split}")
 
     backend.manual_seed(args.seed)
-    bundle = load_data(dataset, args.data_dir, args.seed)
+    bundle = load_data(dataset, args.data_dir, args.seed, download=args.download)
     config = _model_config(args, bundle.in_features, bundle.out_features, dataset)
     loss_name, loss_fn = _loss(args.loss, bundle.task)
     model = build_model(config)
@@ -445,7 +447,7 @@ def run_eval(args: Any) -> int:
     """Evaluate saved weights on a dataset's test set: loss, accuracy, confusion matrix."""
     saved = _weights_config(args.weights)
     dataset = _choice(args.dataset or saved.get("dataset", "spirals"), DATASETS, "dataset")
-    bundle = load_data(dataset, args.data_dir, getattr(args, "seed", 0) or 0)
+    bundle = load_data(dataset, args.data_dir, args.seed, download=args.download)
     config = _model_config(args, bundle.in_features, bundle.out_features, dataset, fallback=saved)
     model = build_model(config)
     state = io.load(args.weights)
