@@ -11,9 +11,10 @@ Backward formulas are written with NumPy operators and functions. In an ordinary
 they receive arrays and run at NumPy speed; under ``create_graph=True`` the engine hands them Tensors
 instead, NumPy dispatches every call back to deepgrad (``Tensor.__array_ufunc__`` and
 ``__array_function__``), and the gradient is itself recorded, so it can be differentiated again.
-We measured the alternative (backward always written on Tensors, as in DeZero): it pays a Tensor and
-a graph node per backward operation even when nobody asks for second derivatives, roughly doubling
-the Python overhead of a small model's training step.
+The alternative (backward always written on Tensors, as in DeZero) pays a Tensor and a graph node per
+backward operation even when nobody asks for second derivatives. Measured on this design by running the
+same backward recorded on Tensors (``create_graph=True``): forward + backward of a 2-32-32-2 MLP step at
+batch 32 takes 122 us with array backward and 230 us recorded (1.9x); the 0-d sigmoid neuron 79 vs 84 us.
 
 A gradient may have the shape of the output (before broadcasting) instead of the input's shape: the
 engine sums it down to the input's shape in one place (``engine.sum_to``).
