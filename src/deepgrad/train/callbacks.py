@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 import math
 from typing import Any
 
@@ -80,11 +79,6 @@ class EarlyStopping(Callback):
     def on_train_end(self, state: Any) -> None:
         if self.restore_best and self.best_state is not None and self.stopped_epoch is not None:
             state.model.load_state_dict(self.best_state)
-
-    def state_dict(self) -> dict:
-        return {k: v for k, v in vars(self).items() if k != "best_state"} | {
-            "best_state": copy.deepcopy(self.best_state)
-        }
 
 
 class ConvergenceStop(Callback):
