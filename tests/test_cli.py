@@ -237,3 +237,89 @@ def test_download_option_fetches_verifies_and_trains(in_tmp, capsys, monkeypatch
     assert sorted(p.name for p in (in_tmp / "cache" / "mnist").iterdir()) == sorted(
         p.name for p in root.iterdir() if p.name.endswith(".gz")
     )
+
+
+@pytest.mark.parametrize(
+    "extra,message",
+    [
+        (["--save", "no/such/dir/w.safetensors"], "--save no/such/dir/w.safetensors: the directory no/such/dir"),
+        (["--checkpoint", "."], "--checkpoint .: is a directory"),
+        (["--metrics-json", "no/such/dir/m.json"], "--metrics-json no/such/dir/m.json: the directory"),
+        (["--plots", "a-file"], "--plots a-file: exists and is not a directory"),
+    ],
+)
+def test_unwritable_outputs_fail_before_training(in_tmp, capsys, extra, message):
+    (in_tmp / "a-file").write_text("not a directory")
+    assert main(["train", "--quiet"] + extra) == 2
+    captured = capsys.readouterr()
+    assert "training" not in captured.out  # nothing was trained only to be lost
+    assert message in captured.err and len(captured.err.strip().splitlines()) == 1
+
+
+def test_resume_that_does_not_fit_is_one_line_and_exit_status_2(in_tmp, capsys):
+    common = ["train", "--plots", "none", "--quiet"]
+    assert main(common + ["--epochs", "2", "--val-split", "0.2", "--checkpoint", "c.safetensors"]) == 0
+    capsys.readouterr()
+    for extra, message in [
+        (["--val-split", "0.3"], "does not fit this data loader"),
+        ([], "does not fit this data loader"),
+        (["--val-split", "0.2", "--hidden", "8"], "does not fit this model"),
+        (["--val-split", "0.2", "--optimizer", "adam"], "optimizer SGD, this run uses Adam"),
+    ]:
+        assert main(common + ["--epochs", "4", "--resume", "c.safetensors"] + extra) == 2, extra
+        err = capsys.readouterr().err
+        assert message in err and len(err.strip().splitlines()) == 1 and "Traceback" not in err
+    assert main(["eval", "--weights", "c.safetensors"]) == 2
+    assert "is a training checkpoint" in capsys.readouterr().err
+
+
+def test_resume_with_early_stopping_matches_the_uninterrupted_run(in_tmp, capsys):
+    common = ["train", "--dataset", "circles", "--early-stopping", "3", "--plots", "none", "--quiet", "--seed", "1"]
+    assert main(common + ["--epochs", "200", "--save", "full.safetensors"]) == 0
+    full_out = capsys.readouterr().out
+    assert "early stopping after epoch" in full_out
+    stopped_at = int(full_out.split("early stopping after epoch ")[1].split(";")[0])
+    assert stopped_at > 12
+    assert main(common + ["--epochs", "10", "--checkpoint", "c.safetensors"]) == 0
+    assert main(common + ["--epochs", "200", "--resume", "c.safetensors", "--checkpoint", "c.safetensors"]) == 0
+    assert f"early stopping after epoch {stopped_at};" in capsys.readouterr().out
+    assert main(common + ["--epochs", "200", "--resume", "c.safetensors", "--save", "resumed.safetensors"]) == 2
+    assert "already stopped early" in capsys.readouterr().err
+    # The run finished (and restored its best weights) in the second command; compare that with the first.
+    assert main(common + ["--epochs", "10", "--checkpoint", "d.safetensors"]) == 0
+    assert main(common + ["--epochs", "200", "--resume", "d.safetensors", "--save", "resumed.safetensors"]) == 0
+    full, resumed = dg.io.load("full.safetensors"), dg.io.load("resumed.safetensors")
+    for key in full:
+        np.testing.assert_array_equal(full[key].data, resumed[key].data)
+
+
+def test_metrics_json_is_readable_by_others(in_tmp):
+    import os
+    import stat
+
+    assert main(["train", "--epochs", "1", "--quiet", "--plots", "none", "--metrics-json", "m.json"]) == 0
+    umask = os.umask(0)
+    os.umask(umask)
+    assert stat.S_IMODE(os.stat("m.json").st_mode) == 0o666 & ~umask
+
+
+def test_ctrl_c_points_at_the_checkpoint(in_tmp, capsys, monkeypatch):
+    import deepgrad.train
+
+    assert main(["train", "--epochs", "1", "--quiet", "--plots", "none", "--checkpoint", "c.safetensors"]) == 0
+    capsys.readouterr()
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(deepgrad.train, "fit", interrupted)
+    assert main(["train", "--epochs", "3", "--quiet", "--plots", "none", "--checkpoint", "c.safetensors"]) == 130
+    assert "interrupted; continue with --resume c.safetensors" in capsys.readouterr().err
+
+
+@pytest.mark.skipif(mnist_dir() is None, reason="real MNIST not found")
+def test_fashion_mnist_refuses_a_directory_of_mnist_files(in_tmp, capsys):
+    argv = ["train", "--dataset", "fashion-mnist", "--data-dir", str(mnist_dir()), "--epochs", "1", "--quiet"]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert "these are the MNIST files, not FashionMNIST" in err and len(err.strip().splitlines()) == 1

@@ -145,6 +145,19 @@ def test_fashion_looks_in_its_own_folder(tmp_path):
     assert FashionMNIST.classes[9] == "Ankle boot"
 
 
+def test_fashion_refuses_mnist_files_in_the_same_directory(tmp_path, monkeypatch):
+    # Same names and sizes: a directory of MNIST files must not load silently as Fashion-MNIST.
+    assert set(FashionMNIST.foreign_labels) == {r.digest for r in MNIST.resources if "labels" in r.name}
+    write_split(tmp_path, "train", n=3, gz=False, seed=5)
+    labels = tmp_path / "train-labels-idx1-ubyte"
+    monkeypatch.setattr(FashionMNIST, "foreign_labels", {hashlib.sha256(labels.read_bytes()).hexdigest(): "MNIST"})
+    with pytest.raises(
+        DatasetFormatError, match="train-labels-idx1-ubyte: these are the MNIST files, not FashionMNIST"
+    ):
+        FashionMNIST(tmp_path)
+    assert len(MNIST(tmp_path)) == 3  # the same files are fine as MNIST
+
+
 def test_root_defaults_to_deepgrad_data(tmp_path, monkeypatch):
     monkeypatch.setenv("DEEPGRAD_DATA", str(tmp_path))
     assert default_data_dir() == tmp_path
@@ -327,6 +340,12 @@ def test_real_mnist_test_split():
     assert counts.sum() == 10000
     assert counts.tolist() == [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009]
     assert ds.labels[:10].tolist() == [7, 2, 1, 0, 4, 1, 4, 9, 5, 9]
+
+
+@needs_mnist
+def test_real_mnist_is_not_fashion_mnist():
+    with pytest.raises(DatasetFormatError, match="these are the MNIST files, not FashionMNIST"):
+        FashionMNIST(REAL, train=False)
 
 
 @needs_mnist

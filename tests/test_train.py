@@ -221,6 +221,66 @@ def test_checkpoint_errors_name_the_file(tmp_path):
         load_checkpoint(ckpt, MLP(2, [8], 2))
 
 
+def test_early_stopping_state_survives_a_checkpoint(tmp_path):
+    # Resuming must stop where the uninterrupted run stops: the stopper's best value, wait and weights are saved.
+    model, path = MLP(2, [4], 2), tmp_path / "c.safetensors"
+    stopper = EarlyStopping("val_loss", patience=3)
+
+    class State:
+        epoch, stop_training = 0, False
+
+    state = State()
+    state.model = model
+    for epoch, loss in enumerate([1.0, 0.5, 0.7]):
+        state.epoch = epoch
+        stopper.on_epoch_end(state, {"val_loss": loss})
+    save_checkpoint(path, model, epoch=3, callbacks=[stopper, ConvergenceStop(0.1)])
+    fresh, rule = EarlyStopping("val_loss", patience=3), ConvergenceStop(0.1)
+    load_checkpoint(path, MLP(2, [4], 2), callbacks=[fresh, rule])
+    assert (fresh.best, fresh.best_epoch, fresh.wait, fresh.stopped_epoch) == (0.5, 1, 1, None)
+    for key, value in stopper.best_state.items():
+        np.testing.assert_array_equal(fresh.best_state[key], value)
+    assert rule.previous is None and not rule.converged
+
+
+def test_checkpoint_callback_saves_the_other_callbacks_states(tmp_path):
+    train, val = moons_loaders(n=200)
+    path = tmp_path / "c.safetensors"
+    stopper = EarlyStopping("val_loss", patience=100)
+    model = MLP(2, [8], 2)
+    opt = optim.SGD(model.parameters(), lr=0.1)
+    fit(model, nn.CrossEntropyLoss(), opt, train, 3, val_loader=val, callbacks=[stopper, Checkpoint(path)], quiet=True)
+    restored = EarlyStopping("val_loss", patience=100)
+    load_checkpoint(path, MLP(2, [8], 2), callbacks=[restored])
+    assert restored.best == stopper.best and restored.best_epoch == stopper.best_epoch
+
+
+def test_resume_with_another_optimizer_or_loader_is_a_usage_error(tmp_path):
+    model, path = MLP(2, [4], 2), tmp_path / "c.safetensors"
+    x, y = make_moons(64, seed=0)
+    loader = DataLoader(TensorDataset(x, y), batch_size=8, shuffle=True, seed=0)
+    save_checkpoint(path, model, optim.SGD(model.parameters(), lr=0.1, momentum=0.9), train_loader=loader)
+    other = MLP(2, [4], 2)
+    with pytest.raises(dg.errors.UsageError, match="optimizer SGD, this run uses Adam"):
+        load_checkpoint(path, other, optim.Adam(other.parameters()))
+    smaller = DataLoader(TensorDataset(x[:32], y[:32]), batch_size=8, shuffle=True, seed=0)
+    with pytest.raises(dg.errors.UsageError, match="does not fit this data loader"):
+        load_checkpoint(path, other, train_loader=smaller)
+    with pytest.raises(dg.errors.UsageError) as info:
+        load_checkpoint(path, MLP(2, [8, 8], 2))
+    assert "\n" not in str(info.value)
+
+
+def test_epoch_bar_ends_on_the_last_epochs_metrics(capsys):
+    pytest.importorskip("tqdm")
+    train, _ = moons_loaders(n=64)
+    model = MLP(2, [8], 2)
+    history = fit(model, nn.CrossEntropyLoss(), optim.SGD(model.parameters(), lr=0.1), train, 4, quiet=False)
+    err = capsys.readouterr().err
+    last_bar = [part for part in err.split("\r") if part.startswith("epochs")][-1]
+    assert f"loss={history['loss'][-1]:.4g}" in last_bar
+
+
 def test_progress_bars_show_running_metrics_when_enabled(capsys):
     pytest.importorskip("tqdm")
     from deepgrad.train.progress import Progress, want_progress

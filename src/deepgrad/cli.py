@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 from collections.abc import Sequence
 
@@ -116,7 +117,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"deepgrad {args.command}: error: {error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print(f"deepgrad {args.command}: interrupted", file=sys.stderr)
+        checkpoint = getattr(args, "checkpoint", None)
+        if checkpoint and os.path.exists(checkpoint):
+            # The checkpoint is written atomically, so the file holds the last complete epoch.
+            print(f"deepgrad {args.command}: interrupted; continue with --resume {checkpoint}", file=sys.stderr)
+        else:
+            print(f"deepgrad {args.command}: interrupted", file=sys.stderr)
         return 130
 
 

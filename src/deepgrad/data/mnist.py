@@ -185,6 +185,8 @@ class MNIST(Dataset):
     )
     classes: Sequence[str] = tuple(str(d) for d in range(10))
     image_size = (28, 28)
+    #: SHA-256 of decompressed label files that belong to another dataset -> its name (rejected on loading).
+    foreign_labels: dict[str, str] = {}
 
     def __init__(
         self,
@@ -247,6 +249,16 @@ class MNIST(Dataset):
     def _load(self, images_file: Path, labels_file: Path) -> tuple[np.ndarray, np.ndarray]:
         raw_images = read_idx(images_file, IMAGES_MAGIC)
         raw_labels = read_idx(labels_file, LABELS_MAGIC)
+        if self.foreign_labels:
+            # MNIST and Fashion-MNIST files have the same names and sizes, and ``root`` itself is searched:
+            # without this check a directory of MNIST digits would load silently as Fashion-MNIST.
+            other = self.foreign_labels.get(hashlib.sha256(_read_bytes(labels_file)).hexdigest())
+            if other is not None:
+                raise DatasetFormatError(
+                    f"{labels_file}: these are the {other} files, not {type(self).__name__}; "
+                    f"put the {type(self).__name__} files in their own directory (e.g. "
+                    f"{self.root / self.folder}) and point --data-dir at it"
+                )
         if raw_images.shape[1:] != self.image_size:
             raise DatasetFormatError(
                 f"{images_file}: images are {raw_images.shape[1]}x{raw_images.shape[2]}, "
@@ -383,6 +395,7 @@ class FashionMNIST(MNIST):
         _Resource("t10k-images-idx3-ubyte", "md5", "bef4ecab320f06d8554ea6380940ec79", False),
         _Resource("t10k-labels-idx1-ubyte", "md5", "bb300cfdad3c16e7a12a480ee83cd310", False),
     )
+    foreign_labels = {r.digest: "MNIST" for r in MNIST.resources if "labels" in r.name}
     classes = (
         "T-shirt/top",
         "Trouser",

@@ -80,6 +80,23 @@ class EarlyStopping(Callback):
         if self.restore_best and self.best_state is not None and self.stopped_epoch is not None:
             state.model.load_state_dict(self.best_state)
 
+    def state_dict(self) -> dict[str, Any]:
+        """Best value, its epoch and weights, epochs waited: saved in checkpoints so a resumed run stops
+        where an uninterrupted one would."""
+        return {
+            "best": self.best,
+            "best_epoch": self.best_epoch,
+            "wait": self.wait,
+            "stopped_epoch": self.stopped_epoch,
+            "best_state": self.best_state,
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.best, self.best_epoch, self.wait = float(state["best"]), state["best_epoch"], int(state["wait"])
+        self.stopped_epoch = state["stopped_epoch"]
+        best = state["best_state"]
+        self.best_state = None if best is None else {k: np.array(getattr(v, "data", v)) for k, v in best.items()}
+
 
 class ConvergenceStop(Callback):
     """Full-batch gradient descent as the lectures state it: stop once the training loss decreases by
@@ -100,6 +117,12 @@ class ConvergenceStop(Callback):
             self.converged = True
             state.stop_training = True
         self.previous = value
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"previous": self.previous, "converged": self.converged, "iterations": self.iterations}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.previous, self.converged, self.iterations = state["previous"], state["converged"], state["iterations"]
 
     def report(self) -> str:
         if self.converged:

@@ -55,6 +55,17 @@ def _decode(value: Any, arrays: dict[str, Tensor]) -> Any:
     return value
 
 
+def _stateful(callbacks: Any) -> list[tuple[str, Any]]:
+    """``(key, callback)`` for the callbacks with a ``state_dict``: keyed by class name, numbered when repeated."""
+    pairs: list[tuple[str, Any]] = []
+    for callback in callbacks or ():
+        if hasattr(callback, "state_dict") and hasattr(callback, "load_state_dict"):
+            name = type(callback).__name__
+            count = sum(1 for key, _ in pairs if key.split("#")[0] == name)
+            pairs.append((f"{name}#{count + 1}" if count else name, callback))
+    return pairs
+
+
 def save_checkpoint(
     path: str | os.PathLike,
     model: Any,
@@ -64,18 +75,22 @@ def save_checkpoint(
     history: Any = None,
     train_loader: Any = None,
     extra: dict | None = None,
+    callbacks: Any = (),
 ) -> None:
-    """Write model, optimizer, scheduler, epoch count, history and RNG states to ``path`` atomically."""
+    """Write model, optimizer, scheduler, epoch count, history, RNG states and the states of stateful
+    ``callbacks`` (e.g. `EarlyStopping`) to ``path`` atomically."""
     state = {
         "format": FORMAT_VERSION,
         "epoch": int(epoch),
         "model": model.state_dict(),
+        "optimizer_type": type(optimizer).__name__ if optimizer is not None else None,
         "optimizer": optimizer.state_dict() if optimizer is not None else None,
         "scheduler": scheduler.state_dict() if scheduler is not None else None,
         "history": getattr(history, "history", history),
         "rng": backend.get_rng_state(),
         "loader": train_loader.state_dict() if hasattr(train_loader, "state_dict") else None,
         "extra": extra or {},
+        "callbacks": {key: callback.state_dict() for key, callback in _stateful(callbacks)},
     }
     arrays: dict[str, np.ndarray] = {}
     skeleton = _encode(state, "ckpt", arrays)
@@ -83,11 +98,17 @@ def save_checkpoint(
 
 
 def load_checkpoint(
-    path: str | os.PathLike, model: Any, optimizer: Any = None, scheduler: Any = None, train_loader: Any = None
+    path: str | os.PathLike,
+    model: Any,
+    optimizer: Any = None,
+    scheduler: Any = None,
+    train_loader: Any = None,
+    callbacks: Any = (),
 ) -> dict[str, Any]:
     """Restore what `save_checkpoint` wrote into the given objects; returns epoch, history and extra.
 
-    Raises `UsageError` naming the file when it is not a deepgrad checkpoint or does not fit the model.
+    Raises `UsageError` naming the file when it is not a deepgrad checkpoint or does not fit the model,
+    the optimizer or the data loader (another data split or batch size).
     """
     path = os.fspath(path)
     metadata = io.load_metadata(path)
@@ -105,15 +126,39 @@ def load_checkpoint(
     try:
         model.load_state_dict(state["model"])
     except (KeyError, ValueError, RuntimeError) as error:
-        raise UsageError(f"{path}: the checkpoint does not fit this model: {error}") from None
+        raise UsageError(f"{path}: the checkpoint does not fit this model: {_one_line(error)}") from None
     if optimizer is not None and state["optimizer"] is not None:
-        optimizer.load_state_dict(state["optimizer"])
+        saved_type = state.get("optimizer_type")
+        # An optimizer's state of another kind loads without complaint and fails at the next step().
+        if saved_type is not None and saved_type != type(optimizer).__name__:
+            raise UsageError(
+                f"{path}: the checkpoint holds the state of optimizer {saved_type}, "
+                f"this run uses {type(optimizer).__name__}"
+            )
+        try:
+            optimizer.load_state_dict(state["optimizer"])
+        except (KeyError, ValueError, RuntimeError) as error:
+            raise UsageError(f"{path}: the checkpoint does not fit this optimizer: {_one_line(error)}") from None
     if scheduler is not None and state["scheduler"] is not None:
         scheduler.load_state_dict(state["scheduler"])
-    backend.set_rng_state(state["rng"])
     if train_loader is not None and state["loader"] is not None and hasattr(train_loader, "load_state_dict"):
-        train_loader.load_state_dict(state["loader"])
+        try:
+            train_loader.load_state_dict(state["loader"])
+        except ValueError as error:
+            raise UsageError(
+                f"{path}: the checkpoint does not fit this data loader (another data set, split or batch size?): "
+                f"{_one_line(error)}"
+            ) from None
+    saved_callbacks = state.get("callbacks") or {}
+    for key, callback in _stateful(callbacks):
+        if key in saved_callbacks:
+            callback.load_state_dict(saved_callbacks[key])
+    backend.set_rng_state(state["rng"])
     return {"epoch": state["epoch"], "history": state["history"] or {}, "extra": state["extra"]}
+
+
+def _one_line(error: BaseException) -> str:
+    return " ".join(str(error).split())
 
 
 class Checkpoint(Callback):
@@ -135,4 +180,6 @@ class Checkpoint(Callback):
                 state.history,
                 state.train_loader,
                 self.extra,
+                # Put Checkpoint after EarlyStopping in ``callbacks`` so the saved state includes this epoch.
+                [c for c in getattr(state, "callbacks", ()) if c is not self],
             )

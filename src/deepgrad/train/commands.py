@@ -238,14 +238,29 @@ class EpochPrinter(Callback):
         print("  ".join(parts), flush=True)
 
 
+def _check_output(path: str | None, option: str, directory: bool = False) -> None:
+    """Fail before training, not after it, when an output cannot be written where the user asked."""
+    if path is None:
+        return
+    target = Path(path)
+    if directory:
+        if target.exists() and not target.is_dir():
+            raise UsageError(f"{option} {path}: exists and is not a directory")
+        return
+    if target.is_dir():
+        raise UsageError(f"{option} {path}: is a directory; give a file name")
+    if not target.parent.is_dir():
+        raise UsageError(f"{option} {path}: the directory {target.parent} does not exist")
+
+
 def _write_json(path: str, payload: dict) -> None:
     target = Path(path)
-    if not target.parent.is_dir():
-        raise UsageError(f"--metrics-json {path}: the directory {target.parent} does not exist")
+    _check_output(path, "--metrics-json")
     fd, temp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "w") as handle:
             json.dump(payload, handle, indent=2)
+        io._set_default_mode(temp)  # mkstemp makes the file private (0600); a metrics file is not secret
         os.replace(temp, target)
     except BaseException:
         if os.path.exists(temp):
@@ -328,6 +343,18 @@ def run_train(args: Any) -> int:
     if val_split is not None and not 0 < val_split < 1:
         raise UsageError(f"--val-split must be between 0 and 1, got {val_split}")
 
+    plots_dir = (
+        args.plots if args.plots is not None else os.path.join("runs", f"{dataset}-{(args.model or 'mlp').lower()}")
+    )
+    for path, option in (
+        (args.save, "--save"),
+        (args.checkpoint, "--checkpoint"),
+        (args.metrics_json, "--metrics-json"),
+    ):
+        _check_output(path, option)
+    if plots_dir.lower() != "none":
+        _check_output(plots_dir, "--plots", directory=True)
+
     backend.manual_seed(args.seed)
     bundle = load_data(dataset, args.data_dir, args.seed, download=args.download)
     config = _model_config(args, bundle.in_features, bundle.out_features, dataset)
@@ -365,8 +392,15 @@ def run_train(args: Any) -> int:
 
     start_epoch, history = 0, History()
     if args.resume:
-        restored = load_checkpoint(args.resume, model, optimizer, None, train_loader)
+        restored = load_checkpoint(args.resume, model, optimizer, None, train_loader, callbacks=callbacks)
         start_epoch, history = restored["epoch"], History(dict(restored["history"]))
+        if stopper and stopper.stopped_epoch is not None:
+            raise UsageError(
+                f"--resume {args.resume}: that run already stopped early after epoch {stopper.stopped_epoch + 1}; "
+                "nothing to resume (drop --early-stopping to train on)"
+            )
+        if convergence and convergence.converged:
+            raise UsageError(f"--resume {args.resume}: that run already {convergence.report()}; nothing to resume")
         if start_epoch >= epochs:
             raise UsageError(
                 f"--resume {args.resume}: the checkpoint is at epoch {start_epoch}, nothing left of --epochs {epochs}"
@@ -414,7 +448,6 @@ def run_train(args: Any) -> int:
     if args.save:
         io.save(model.state_dict(), args.save, metadata={"deepgrad.model": json.dumps(asdict(config))})
         print(f"weights written to {args.save}")
-    plots_dir = args.plots if args.plots is not None else os.path.join("runs", f"{dataset}-{config.model}")
     if plots_dir.lower() != "none":
         try:
             written = _plots(Path(plots_dir), model, config, bundle, history, result.confusion)
@@ -437,6 +470,11 @@ def run_train(args: Any) -> int:
 
 def _weights_config(path: str) -> dict:
     metadata = io.load_metadata(path)
+    if "deepgrad.checkpoint" in metadata:
+        raise UsageError(
+            f"--weights {path} is a training checkpoint (--checkpoint), not a weights file; finish the run "
+            "with --resume and --save, and evaluate the saved weights"
+        )
     try:
         return json.loads(metadata.get("deepgrad.model", "{}"))
     except ValueError:

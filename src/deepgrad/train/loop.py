@@ -49,6 +49,7 @@ class TrainingState:
     epoch: int = 0
     history: History = field(default_factory=History)
     stop_training: bool = False
+    callbacks: Sequence[Callback] = ()
 
 
 @dataclass
@@ -109,7 +110,9 @@ def fit(
     unknown = set(metrics) - {"accuracy"}
     if unknown:
         raise ValueError(f"fit: unknown metrics {sorted(unknown)}; available: ['accuracy']")
-    state = TrainingState(model, optimizer, train_loader, scheduler, start_epoch, history or History())
+    state = TrainingState(
+        model, optimizer, train_loader, scheduler, start_epoch, history or History(), callbacks=tuple(callbacks)
+    )
     show = want_progress(quiet)
     for callback in callbacks:
         callback.on_train_begin(state)
@@ -128,7 +131,7 @@ def fit(
             _step_scheduler(scheduler, logs)
             for callback in callbacks:
                 callback.on_epoch_end(state, logs)
-            epoch_bar.postfix(**{k: v for k, v in logs.items() if k != "lr"})
+            epoch_bar.postfix(force=True, **{k: v for k, v in logs.items() if k != "lr"})
             if state.stop_training:
                 break
     finally:

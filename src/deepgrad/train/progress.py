@@ -36,11 +36,12 @@ class Progress:
     def __iter__(self) -> Iterator:
         return iter(self.bar if self.bar is not None else self.iterable)
 
-    def postfix(self, **values: Any) -> None:
+    def postfix(self, force: bool = False, **values: Any) -> None:
+        """Show ``values`` after the bar; throttled unless ``force`` (the epoch bar must end on the last epoch's)."""
         if self.bar is None:
             return
         now = time.monotonic()
-        if now - self._last >= 0.1:
+        if force or now - self._last >= 0.1:
             self._last = now
             self.bar.set_postfix(
                 {k: f"{v:.4g}" if isinstance(v, float) else v for k, v in values.items()}, refresh=False
