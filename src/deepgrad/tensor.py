@@ -171,7 +171,10 @@ class Tensor:
         return self.data.tolist()
 
     def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
-        return self.data if dtype is None else self.data.astype(dtype)
+        # np.array(t) asks for copy=True: hand out the shared data only when a copy is not requested
+        if dtype is not None and np.dtype(dtype) != self.data.dtype:
+            return self.data.astype(dtype)
+        return self.data.copy() if copy else self.data
 
     def __float__(self) -> float:
         return float(self.item())
@@ -423,11 +426,12 @@ class Tensor:
         return self.to(backend.bool_)
 
     def to(self, dtype: Any = None, *args: Any, **kwargs: Any) -> Tensor:
-        """Convert to a dtype (differentiable between float types); ``to("cpu")`` returns self."""
-        if isinstance(dtype, str) and dtype in ("cpu", "cpu:0"):
-            return self
-        if isinstance(dtype, Tensor):
-            dtype = dtype.dtype
+        """Convert to a dtype (differentiable between float types): ``to(deepgrad.float64)``, ``to(other)``,
+        ``to("cpu", dtype)``, ``to(device="cpu", dtype=...)``; without a dtype it returns self."""
+        if args or kwargs or not isinstance(dtype, np.dtype):
+            dtype = _to_arguments((dtype, *args), kwargs)
+            if dtype is None:
+                return self
         dtype = backend.to_dtype(dtype)
         if dtype == self.dtype:
             return self
@@ -572,7 +576,7 @@ class Tensor:
             return self.maximum(dim)
         if dim is None:
             return self.amax()
-        return MinMax(self.amax(dim, keepdim), self.argmax(dim, keepdim))
+        return self._extreme_at_index(dim, keepdim, self.argmax)
 
     def min(self, dim: Any = None, keepdim: bool = False) -> Any:
         """``min()``: the smallest value. ``min(dim)``: ``(values, indices)`` as in PyTorch."""
@@ -580,7 +584,19 @@ class Tensor:
             return self.minimum(dim)
         if dim is None:
             return self.amin()
-        return MinMax(self.amin(dim, keepdim), self.argmin(dim, keepdim))
+        return self._extreme_at_index(dim, keepdim, self.argmin)
+
+    def _extreme_at_index(self, dim: Any, keepdim: bool, arg: Callable) -> MinMax:
+        # As PyTorch, the values are gathered at the returned indices, so with ties the gradient goes to
+        # that one index (amax/amin split it between the ties).
+        if self.ndim == 0:
+            _normalize_dim(dim, 0, arg.__name__)
+            return MinMax(self, Tensor._make(np.zeros((), dtype=backend.DEFAULT_INT), False, None))
+        indices = arg(dim, keepdim=True)
+        values = self.gather(dim, indices)
+        if keepdim:
+            return MinMax(values, indices)
+        return MinMax(values.squeeze(dim), indices.squeeze(dim))
 
     def argmax(self, dim: int | None = None, keepdim: bool = False) -> Tensor:
         """Index of the largest value (over the flattened tensor when dim is None)."""
@@ -620,14 +636,20 @@ class Tensor:
         return reduce.LogSoftmax.apply(self, axis=_normalize_dim(dim, self.ndim, "log_softmax"))
 
     def norm(self, p: float = 2, dim: Any = None, keepdim: bool = False) -> Tensor:
-        """(sum |x|^p)^(1/p) over dim."""
-        if p == 2:
-            return (self * self).sum(dim, keepdim).sqrt()
+        """(sum |x|^p)^(1/p) over dim; p=0 counts the non-zero elements. The gradient at x = 0 is 0, as in PyTorch."""
         if p == 1:
             return self.abs().sum(dim, keepdim)
         if p == float("inf"):
             return self.abs().amax(dim, keepdim)
-        return (self.abs() ** p).sum(dim, keepdim) ** (1.0 / p)
+        if p == 0:
+            return (self != 0).sum(dim, keepdim).to(self.dtype)
+        total = (self * self).sum(dim, keepdim) if p == 2 else (self.abs() ** p).sum(dim, keepdim)
+        nonzero = total.data != 0
+        if nonzero.all():
+            return total.sqrt() if p == 2 else total ** (1.0 / p)
+        # the root's slope is infinite at 0 (0 * inf = nan): take the root of 1 there instead, then put back 0
+        safe = where(nonzero, total, 1.0)
+        return where(nonzero, safe.sqrt() if p == 2 else safe ** (1.0 / p), 0.0)
 
     # ------------------------------------------------------------------ shape and indexing
 
@@ -739,7 +761,7 @@ class Tensor:
         return movement.GetItem.apply(self, index=index)
 
     def __setitem__(self, index: Any, value: Any) -> None:
-        self._check_inplace("__setitem__")
+        self._check_inplace("__setitem__", value)
         self.data[_index_to_numpy(index)] = value.data if isinstance(value, Tensor) else value
         self._version += 1
 
@@ -758,6 +780,11 @@ class Tensor:
         """out[i][j] = x[i][index[i][j]] along dim (as torch.gather)."""
         dim = _normalize_dim(dim, self.ndim, "gather")
         idx = index.data if isinstance(index, Tensor) else np.asarray(index)
+        if idx.ndim != self.ndim or idx.dtype.kind not in "iu":
+            raise ValueError(
+                f"gather: index must be an integer tensor with as many dimensions as the input; got {idx.dtype} "
+                f"of shape {idx.shape} for input of shape {self.shape}"
+            )
         grids = list(np.indices(idx.shape, sparse=True))
         grids[dim] = idx
         return self[tuple(grids)]
@@ -768,16 +795,23 @@ class Tensor:
 
     # ------------------------------------------------------------------ in-place updates
 
-    def _check_inplace(self, name: str) -> None:
+    def _check_inplace(self, name: str, other: Any = None) -> None:
         if GRAD_MODE.enabled and self._requires_grad:
             kind = "a leaf tensor that requires grad" if self.grad_fn is None else "a tensor recorded in the graph"
             raise RuntimeError(
                 f"{name}: in-place update of {kind} (shape {self.shape}); do it inside "
                 "`with deepgrad.no_grad():` (as optimizers do) or use the out-of-place operation"
             )
+        if GRAD_MODE.enabled and isinstance(other, Tensor) and other._requires_grad:
+            # in-place ops are not recorded: the gradient to `other` would be lost without a word
+            raise RuntimeError(
+                f"{name}: the value written in place (shape {other.shape}) requires grad, but in-place updates "
+                "are not recorded in the graph; use the out-of-place form, e.g. `total = total + x` instead of "
+                "`total += x`, or cat/stack instead of assigning into a buffer"
+            )
 
     def _inplace(self, name: str, ufunc: Callable, other: Any) -> Tensor:
-        self._check_inplace(name)
+        self._check_inplace(name, other)
         other_data = other.data if isinstance(other, Tensor) else other
         try:
             ufunc(self.data, other_data, out=self.data, casting="same_kind")
@@ -789,9 +823,13 @@ class Tensor:
         return self
 
     def add_(self, other: Any, alpha: float = 1) -> Tensor:
+        if alpha != 1:
+            self._check_inplace("add_", other)
         return self._inplace("add_", np.add, other if alpha == 1 else _data(other) * alpha)
 
     def sub_(self, other: Any, alpha: float = 1) -> Tensor:
+        if alpha != 1:
+            self._check_inplace("sub_", other)
         return self._inplace("sub_", np.subtract, other if alpha == 1 else _data(other) * alpha)
 
     def mul_(self, other: Any) -> Tensor:
@@ -810,14 +848,14 @@ class Tensor:
         return self.fill_(0)
 
     def fill_(self, value: Any) -> Tensor:
-        self._check_inplace("fill_")
+        self._check_inplace("fill_", value)
         self.data[...] = _data(value)
         self._version += 1
         return self
 
     def copy_(self, source: Any) -> Tensor:
         """Overwrite the data with ``source`` (broadcast to this shape, cast to this dtype)."""
-        self._check_inplace("copy_")
+        self._check_inplace("copy_", source)
         source_data = _data(source)
         try:
             np.copyto(self.data, np.broadcast_to(source_data, self.shape), casting="unsafe")
@@ -885,6 +923,29 @@ def _to_array(data: Any, dtype: Any = None) -> np.ndarray:
             f"tensor(): unsupported data of dtype {array.dtype} (numbers, nested lists or numeric arrays only)"
         )
     return array
+
+
+_DEVICE_TYPES = ("cpu", "cuda", "mps", "xpu", "meta")
+
+
+def _to_arguments(args: tuple, kwargs: dict) -> Any:
+    """The dtype that ``to(*args, **kwargs)`` asks for (None if none), as Tensor.to and Module.to take them:
+    a dtype, a Tensor (its dtype) or a device, positionally or as ``dtype=``/``device=``. Only the CPU exists."""
+    unknown = set(kwargs) - {"dtype", "device", "non_blocking", "copy"}
+    if unknown:
+        raise TypeError(f"to() got unexpected keyword argument(s) {', '.join(sorted(unknown))}")
+    dtype = kwargs.get("dtype")
+    for arg in (*args, kwargs.get("device")):
+        if arg is None:
+            continue
+        if isinstance(arg, Tensor):
+            dtype = arg.dtype
+        elif str(arg).split(":")[0] in _DEVICE_TYPES:
+            if str(arg) not in ("cpu", "cpu:0"):
+                raise ValueError(f"to(): deepgrad runs on the CPU only, got device {str(arg)!r}")
+        else:
+            dtype = arg
+    return dtype
 
 
 def _data(value: Any) -> Any:
@@ -989,9 +1050,11 @@ def _index_to_numpy(index: Any) -> Any:
     if isinstance(index, Tensor):
         return index.data
     if isinstance(index, tuple):
-        return tuple(i.data if isinstance(i, Tensor) else i for i in index)
+        # lists become arrays here too: GetItem's backward recognises integer arrays (repeated indices add up)
+        return tuple(_index_to_numpy(i) if isinstance(i, (Tensor, list)) else i for i in index)
     if isinstance(index, list):
-        return np.asarray([i.item() if isinstance(i, Tensor) else i for i in index])
+        array = np.asarray([i.item() if isinstance(i, Tensor) else i for i in index])
+        return array.astype(np.intp) if array.size == 0 else array  # t[[]]: np.asarray([]) is float
     return index
 
 
@@ -1057,7 +1120,7 @@ def where(condition: Any, a: Any, b: Any) -> Tensor:
         a = _operand(a, b)
     if not isinstance(b, Tensor):
         b = _operand(b, a)
-    return ew.Where.apply(a, b, condition=condition)
+    return ew.Where.apply(*_pair(a, b), condition=condition)
 
 
 def cat(tensors: Sequence[Tensor], dim: int = 0) -> Tensor:

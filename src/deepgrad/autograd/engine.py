@@ -25,7 +25,8 @@ from deepgrad.autograd.grad_mode import set_grad_enabled
 def sum_to(grad: Any, shape: tuple[int, ...]) -> Any:
     """Sum ``grad`` (array or Tensor) over the axes that broadcasting added or stretched to reach ``shape``."""
     extra = grad.ndim - len(shape)
-    if extra < 0:
+    # (a mismatch here is a backward that returned a wrongly shaped gradient, e.g. a user-defined Function)
+    if extra < 0 or any(size != 1 and size != g for size, g in zip(shape, grad.shape[extra:])):
         raise RuntimeError(f"gradient of shape {tuple(grad.shape)} cannot be summed to shape {shape}")
     axes = tuple(range(extra)) + tuple(
         i + extra for i, size in enumerate(shape) if size == 1 and grad.shape[i + extra] != 1
@@ -160,7 +161,13 @@ def run_backward(
                     outputs[parent] = tensor
                 if input_grad is not None and need:
                     if input_grad.shape != tensor.shape:
-                        input_grad = sum_to(input_grad, tensor.shape)
+                        try:
+                            input_grad = sum_to(input_grad, tensor.shape)
+                        except RuntimeError:
+                            raise RuntimeError(
+                                f"{fn!r} returned a gradient of shape {tuple(input_grad.shape)} for an input of "
+                                f"shape {tensor.shape}: a gradient must have the input's shape (or broadcast to it)"
+                            ) from None
                     if input_grad.dtype != tensor.dtype:
                         input_grad = input_grad.astype(tensor.dtype)
                     if parent is None:
@@ -182,9 +189,10 @@ def run_backward(
                 fn.release()
 
         if inputs is not None:
-            for key, (_leaf, grad) in leaf_grads.items():
+            for key, (leaf, grad) in leaf_grads.items():
                 if key in capture_ids:
-                    captured[key] = grad
+                    # a leaf's hooks see (and may replace) its gradient in autograd.grad too, as in PyTorch
+                    captured[key] = _apply_hooks(leaf, grad, create_graph) if leaf._hooks else grad
             return captured
         _accumulate_into_leaves(leaf_grads.values(), create_graph)
     return None
@@ -224,7 +232,11 @@ def _accumulate_into_leaves(entries: Any, create_graph: bool) -> None:
         if create_graph:
             if not isinstance(grad, tensor_class):
                 grad = tensor_class._make(np.asarray(grad), False, None)
-            leaf.grad = grad if leaf.grad is None else leaf.grad + grad
+            if leaf.grad is None:
+                # a broadcast gradient is a read-only view; .grad must take in-place updates (clipping, zero_grad)
+                leaf.grad = grad if grad.data.flags.writeable else grad.clone()
+            else:
+                leaf.grad = leaf.grad + grad
             continue
         if isinstance(grad, tensor_class):
             grad = grad.data

@@ -18,7 +18,7 @@ import numpy as np
 
 from deepgrad import backend
 from deepgrad.autograd.grad_mode import no_grad
-from deepgrad.tensor import Tensor, _to_array
+from deepgrad.tensor import Tensor, _to_arguments, _to_array
 
 __all__ = ["Module", "ModuleDict", "ModuleList", "Parameter", "RemovableHandle", "Sequential"]
 
@@ -444,9 +444,10 @@ class Module:
         return self
 
     def to(self, dtype: Any = None, *args: Any, **kwargs: Any) -> Module:
-        """``to(deepgrad.float64)`` converts the floating-point parameters and buffers; ``to("cpu")`` is a no-op."""
-        dtype = kwargs.pop("dtype", dtype)
-        if dtype is None or (isinstance(dtype, str) and dtype.startswith("cpu")):
+        """``to(deepgrad.float64)`` (also ``to("cpu", dtype)``, ``to(dtype=...)``, ``to(tensor)``) converts the
+        floating-point parameters and buffers; ``to("cpu")`` is a no-op."""
+        dtype = _to_arguments((dtype, *args), kwargs)
+        if dtype is None:
             return self
         return self._convert(dtype)
 
