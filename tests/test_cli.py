@@ -323,3 +323,49 @@ def test_fashion_mnist_refuses_a_directory_of_mnist_files(in_tmp, capsys):
     assert main(argv) == 2
     err = capsys.readouterr().err
     assert "these are the MNIST files, not FashionMNIST" in err and len(err.strip().splitlines()) == 1
+
+
+def test_eval_uses_the_training_seed_for_toy_test_sets(in_tmp, capsys):
+    assert (
+        main(
+            [
+                "train",
+                "--dataset",
+                "moons",
+                "--epochs",
+                "3",
+                "--seed",
+                "5",
+                "--save",
+                "m.safetensors",
+                "--plots",
+                "none",
+                "--quiet",
+            ]
+        )
+        == 0
+    )
+    trained = _accuracy(capsys.readouterr().out)
+    assert main(["eval", "--weights", "m.safetensors"]) == 0
+    assert f"accuracy: {trained:.2f}%" in capsys.readouterr().out
+
+
+def test_explain_accepts_an_expression_starting_with_minus(capsys):
+    assert main(["explain", "-x**2", "--at", "x=3"]) == 0
+    out = capsys.readouterr().out
+    assert "f = -9.00" in out and "gradient (df/dx) = (-6.00)" in out
+    assert main(["explain", "--at", "x=3", "-x*2"]) == 0
+    assert "gradient (df/dx) = (-2.00)" in capsys.readouterr().out
+
+
+def test_full_batch_divergence_is_reported(in_tmp, capsys):
+    argv = ["train", "--dataset", "moons", "--batch-size", "full", "--tol", "1e-9", "--epochs", "50", "--lr", "50"]
+    assert main([*argv, "--momentum", "0", "--plots", "none", "--quiet"]) == 0
+    assert "diverging: the loss went up" in capsys.readouterr().out
+
+
+def test_exploding_loss_is_a_one_line_error(in_tmp, capsys):
+    assert main(["train", "--dataset", "spirals", "--epochs", "5", "--lr", "1e6", "--plots", "none", "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert "the training loss became" in err and "lower the learning rate" in err
+    assert len(err.strip().splitlines()) == 1

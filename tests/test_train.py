@@ -295,3 +295,16 @@ def test_progress_bars_show_running_metrics_when_enabled(capsys):
     assert "epoch 1/1" in err and "3/3" in err and "loss=0.25" in err and "acc=0.5" in err
     silent = Progress(range(3), enabled=False)
     assert list(silent) == [0, 1, 2]
+
+
+def test_convergence_stop_reports_divergence_not_convergence():
+    class State:
+        epoch = 0
+        stop_training = False
+
+    state, rule = State(), ConvergenceStop(tol=0.01)
+    for epoch, loss in enumerate([1.0, 0.5, 0.9]):
+        state.epoch = epoch
+        rule.on_epoch_end(state, {"loss": loss})
+    assert state.stop_training and rule.diverged and not rule.converged
+    assert rule.report().startswith("diverging: the loss went up from 0.5 to 0.9 at iteration 3")

@@ -67,7 +67,12 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--weights", required=True, metavar="FILE", help="weights written by `deepgrad train --save`")
     evaluate.add_argument("--batch-size", default="1000", help="evaluation batch size")
     evaluate.add_argument("--plots", default=None, metavar="DIR", help="write the confusion matrix plot here")
-    evaluate.add_argument("--seed", type=int, default=0, help="seed of the generated toy test set (as in training)")
+    evaluate.add_argument(
+        "--seed",
+        type=int,
+        default=None,
+        help="seed of a generated toy test set (default: the training seed, from the file)",
+    )
     evaluate.add_argument("--quiet", action="store_true")
 
     summary = commands.add_parser("summary", help="print a model's layers and parameter counts")
@@ -106,9 +111,22 @@ def _add_data_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _protect_expression(argv: list[str]) -> list[str]:
+    """`deepgrad explain "-x**2"`: argparse takes a leading minus for an option; move the expression behind
+    `--`. Explain's options are all long, so a token with one leading minus is the expression."""
+    if not argv or argv[0] != "explain" or "--" in argv:
+        return argv
+    for position, token in enumerate(argv[1:], 1):
+        if token.startswith("-") and not token.startswith("--") and token not in ("-h",):
+            if position > 1 and argv[position - 1] in ("--at", "--graph", "--html", "--precision"):
+                continue  # the value of an option, e.g. --at -1 is not valid anyway, leave it to the parser
+            return [*argv[:position], *argv[position + 1 :], "--", token]
+    return argv
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = parser.parse_args(_protect_expression(list(sys.argv[1:] if argv is None else argv)))
     module_name, function_name = HANDLERS[args.command]
     try:
         handler = getattr(importlib.import_module(module_name), function_name)

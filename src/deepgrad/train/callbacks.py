@@ -100,7 +100,8 @@ class EarlyStopping(Callback):
 
 class ConvergenceStop(Callback):
     """Full-batch gradient descent as the lectures state it: stop once the training loss decreases by
-    less than ``tol`` from one iteration to the next; `converged` tells whether that happened."""
+    less than ``tol`` from one iteration to the next (`converged`). A loss that goes *up* also stops the
+    run, reported as divergence (`diverged`: the learning rate is too large), not as convergence."""
 
     def __init__(self, tol: float, monitor: str = "loss") -> None:
         if tol <= 0:
@@ -108,17 +109,25 @@ class ConvergenceStop(Callback):
         self.tol, self.monitor = tol, monitor
         self.previous: float | None = None
         self.converged = False
+        self.diverged = False
         self.iterations = 0
 
     def on_epoch_end(self, state: Any, logs: dict[str, float]) -> None:
         value = logs[self.monitor]
         self.iterations = state.epoch + 1
-        if self.previous is not None and self.previous - value < self.tol:
-            self.converged = True
-            state.stop_training = True
+        if self.previous is not None:
+            decrease = self.previous - value
+            if decrease < 0:
+                self.diverged = True
+                state.stop_training = True
+            elif decrease < self.tol:
+                self.converged = True
+                state.stop_training = True
+        self.last_increase = (self.previous, value)
         self.previous = value
 
     def state_dict(self) -> dict[str, Any]:
+        # not `diverged`: a run resumed after diverging (with a smaller learning rate, say) starts afresh
         return {"previous": self.previous, "converged": self.converged, "iterations": self.iterations}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
@@ -127,4 +136,10 @@ class ConvergenceStop(Callback):
     def report(self) -> str:
         if self.converged:
             return f"converged after {self.iterations} iterations (loss decrease < {self.tol:g})"
+        if self.diverged:
+            before, after = self.last_increase
+            return (
+                f"diverging: the loss went up from {before:.6g} to {after:.6g} at iteration {self.iterations}; "
+                "stopped (lower the learning rate)"
+            )
         return f"not converged in {self.iterations} iterations (loss still decreasing by >= {self.tol:g})"

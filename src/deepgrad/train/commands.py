@@ -415,19 +415,24 @@ def run_train(args: Any) -> int:
         flush=True,
     )
     started = time.perf_counter()
-    history = fit(
-        model,
-        loss_fn,
-        optimizer,
-        train_loader,
-        epochs,
-        val_loader=val_loader,
-        callbacks=callbacks,
-        regularizer=regularizer,
-        quiet=True if args.quiet else None,
-        start_epoch=start_epoch,
-        history=history,
-    )
+    # NumPy's overflow warnings would bury the message below: fit checks every loss and stops on inf/nan.
+    try:
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            history = fit(
+                model,
+                loss_fn,
+                optimizer,
+                train_loader,
+                epochs,
+                val_loader=val_loader,
+                callbacks=callbacks,
+                regularizer=regularizer,
+                quiet=True if args.quiet else None,
+                start_epoch=start_epoch,
+                history=history,
+            )
+    except FloatingPointError as error:  # the loss became inf/nan: a setting to change, not a crash
+        raise UsageError(str(error)) from None
     seconds = time.perf_counter() - started
     if convergence:
         print(convergence.report())
@@ -446,7 +451,8 @@ def run_train(args: Any) -> int:
         print(f"test {loss_name}: {result.loss:.5f} ({result.count} samples, trained in {seconds:.1f}s)")
 
     if args.save:
-        io.save(model.state_dict(), args.save, metadata={"deepgrad.model": json.dumps(asdict(config))})
+        metadata = {"deepgrad.model": json.dumps(asdict(config)), "deepgrad.seed": str(args.seed)}
+        io.save(model.state_dict(), args.save, metadata=metadata)
         print(f"weights written to {args.save}")
     if plots_dir.lower() != "none":
         try:
@@ -468,7 +474,8 @@ def run_train(args: Any) -> int:
     return 0
 
 
-def _weights_config(path: str) -> dict:
+def _weights_config(path: str) -> tuple[dict, int]:
+    """The model configuration and data seed that `deepgrad train --save` recorded in the file (or defaults)."""
     metadata = io.load_metadata(path)
     if "deepgrad.checkpoint" in metadata:
         raise UsageError(
@@ -476,16 +483,19 @@ def _weights_config(path: str) -> dict:
             "with --resume and --save, and evaluate the saved weights"
         )
     try:
-        return json.loads(metadata.get("deepgrad.model", "{}"))
+        config = json.loads(metadata.get("deepgrad.model", "{}"))
+        seed = int(metadata.get("deepgrad.seed", "0"))
     except ValueError:
-        return {}
+        return {}, 0
+    return (config if isinstance(config, dict) else {}), seed
 
 
 def run_eval(args: Any) -> int:
     """Evaluate saved weights on a dataset's test set: loss, accuracy, confusion matrix."""
-    saved = _weights_config(args.weights)
+    saved, saved_seed = _weights_config(args.weights)
     dataset = _choice(args.dataset or saved.get("dataset", "spirals"), DATASETS, "dataset")
-    bundle = load_data(dataset, args.data_dir, args.seed, download=args.download)
+    seed = saved_seed if args.seed is None else args.seed
+    bundle = load_data(dataset, args.data_dir, seed, download=args.download)
     config = _model_config(args, bundle.in_features, bundle.out_features, dataset, fallback=saved)
     model = build_model(config)
     state = io.load(args.weights)
