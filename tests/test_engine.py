@@ -286,3 +286,32 @@ def test_multiple_roots_backward():
     x = dg.tensor(2.0, requires_grad=True)
     dg.autograd.backward([x * 2, x * x], [dg.tensor(1.0), dg.tensor(1.0)])
     assert x.grad.item() == 6.0
+
+
+def test_inplace_change_of_an_input_that_backward_does_not_read_is_fine():
+    x = dg.tensor([1.0, 2.0])
+    w = dg.tensor([3.0, 4.0], requires_grad=True)
+    y = (x + w).sum()  # add's backward needs no input values (as in PyTorch)
+    with dg.no_grad():
+        x.add_(1.0)
+    y.backward()
+    assert w.grad.tolist() == [1.0, 1.0]
+
+
+def test_inplace_change_of_a_saved_output_is_detected():
+    x = dg.tensor([1.0, 2.0], requires_grad=True)
+    y = x.exp()  # exp's backward reads its output
+    s = y.sum()
+    with dg.no_grad():
+        y.mul_(2.0)
+    with pytest.raises(RuntimeError, match=r"the output of <ExpBackward>.*version 1, expected version 0"):
+        s.backward()
+
+
+def test_inplace_change_through_a_detached_alias_is_detected():
+    x = dg.tensor([1.0, 2.0], requires_grad=True)
+    y = (x * x).sum()
+    with dg.no_grad():
+        x.detach().mul_(0.0)  # same memory as x
+    with pytest.raises(RuntimeError, match=r"input 0 of <MulBackward>"):
+        y.backward()

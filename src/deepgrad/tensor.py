@@ -45,6 +45,7 @@ class Tensor:
         "grad_fn",
         "_requires_grad",
         "_version",
+        "_base",
         "_hooks",
         "_retains_grad",
         "name",
@@ -232,8 +233,24 @@ class Tensor:
         engine.run_backward([self], [root_grad], retain_graph, create_graph)
 
     def detach(self) -> Tensor:
-        """The same data outside the graph (no grad_fn, requires_grad False)."""
-        return Tensor._make(self.data, False, None)
+        """The same data outside the graph (no grad_fn, requires_grad False).
+
+        It shares memory with self, so an in-place change of either counts as a change of both (the version
+        counter the graph checks)."""
+        out = Tensor._make(self.data, False, None)
+        out._base = self._base_or_self()
+        return out
+
+    def _base_or_self(self) -> Tensor:
+        base = getattr(self, "_base", None)  # the slot is set only on detached tensors
+        return self if base is None else base
+
+    def _bump_version(self) -> None:
+        """Count an in-place change, on this tensor and on the one it was detached from (same memory)."""
+        self._version += 1
+        base = getattr(self, "_base", None)
+        if base is not None:
+            base._version += 1
 
     def detach_(self) -> Tensor:
         self.grad_fn = None
@@ -763,7 +780,7 @@ class Tensor:
     def __setitem__(self, index: Any, value: Any) -> None:
         self._check_inplace("__setitem__", value)
         self.data[_index_to_numpy(index)] = value.data if isinstance(value, Tensor) else value
-        self._version += 1
+        self._bump_version()
 
     def split(self, split_size_or_sections: Any, dim: int = 0) -> tuple[Tensor, ...]:
         return split(self, split_size_or_sections, dim)
@@ -819,7 +836,7 @@ class Tensor:
             raise type(error)(
                 f"{name}: {error} (tensor {self.dtype} {self.shape}, other {np.shape(other_data)})"
             ) from None
-        self._version += 1
+        self._bump_version()
         return self
 
     def add_(self, other: Any, alpha: float = 1) -> Tensor:
@@ -841,7 +858,7 @@ class Tensor:
     def clamp_(self, min: Any = None, max: Any = None) -> Tensor:
         self._check_inplace("clamp_")
         np.clip(self.data, min, max, out=self.data)
-        self._version += 1
+        self._bump_version()
         return self
 
     def zero_(self) -> Tensor:
@@ -850,7 +867,7 @@ class Tensor:
     def fill_(self, value: Any) -> Tensor:
         self._check_inplace("fill_", value)
         self.data[...] = _data(value)
-        self._version += 1
+        self._bump_version()
         return self
 
     def copy_(self, source: Any) -> Tensor:
@@ -863,7 +880,7 @@ class Tensor:
             raise ValueError(
                 f"copy_: cannot copy shape {np.shape(source_data)} into shape {self.shape}: {error}"
             ) from None
-        self._version += 1
+        self._bump_version()
         return self
 
     def uniform_(self, a: float = 0.0, b: float = 1.0) -> Tensor:

@@ -46,15 +46,23 @@ def _freed_graph_error(fn: Function) -> RuntimeError:
     )
 
 
-def _check_versions(fn: Function) -> None:
-    for position, (tensor, version) in enumerate(zip(fn.inputs, fn.versions)):
-        if tensor._version != version:
-            raise RuntimeError(
-                f"one of the values needed for gradient computation has been modified by an in-place "
-                f"operation: input {position} of {fn!r} (a {tensor.dtype} tensor of shape "
-                f"{tuple(tensor.shape)}) is at version {tensor._version}, expected version {version}. "
-                "Use an out-of-place operation, or clone() the value before modifying it."
-            )
+def _check_versions(fn: Function, out: Any) -> None:
+    """Raise if a value this node's backward reads was changed in place since the forward pass."""
+    if fn.uses_inputs:
+        for position, (tensor, version) in enumerate(zip(fn.inputs, fn.versions)):
+            if tensor._version != version:
+                raise _modified_error(fn, f"input {position}", tensor, version)
+    if fn.uses_result and out._version != 0:
+        raise _modified_error(fn, "the output", out, 0)
+
+
+def _modified_error(fn: Function, which: str, tensor: Any, version: int) -> RuntimeError:
+    return RuntimeError(
+        f"one of the values needed for gradient computation has been modified by an in-place "
+        f"operation: {which} of {fn!r} (a {tensor.dtype} tensor of shape {tuple(tensor.shape)}) is at version "
+        f"{tensor._version}, expected version {version}. "
+        "Use an out-of-place operation, or clone() the value before modifying it."
+    )
 
 
 def _topological_counts(roots: Sequence[Function]) -> dict[Function, int]:
@@ -137,7 +145,7 @@ def run_backward(
                     grad = _run_tensor_hooks(out, grad, create_graph)
                 if fn in capture_nodes:
                     captured[id(capture_nodes[fn])] = grad
-                _check_versions(fn)
+                _check_versions(fn, out)
                 if create_graph:
                     if not isinstance(grad, tensor_class):
                         grad = tensor_class._make(np.asarray(grad), False, None)

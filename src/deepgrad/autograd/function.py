@@ -56,6 +56,11 @@ class Function:
     needs_input_grad: tuple[bool, ...]
     versions: tuple[int, ...]
     creation_site: Any = None  # set by detect_anomaly()
+    # What backward reads, so the engine can tell when an in-place change made it stale (version counter):
+    # the inputs' values (False for ops whose backward needs only shapes or masks saved in forward), and
+    # the output's value (ops whose derivative is written with the result, e.g. exp, tanh, softmax).
+    uses_inputs = True
+    uses_result = False
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)

@@ -10,6 +10,8 @@ from deepgrad.autograd.function import Function
 class Add(Function):
     """z = a + b;   da = grad,  db = grad"""
 
+    uses_inputs = False
+
     def forward(self, a, b):
         return a + b
 
@@ -19,6 +21,8 @@ class Add(Function):
 
 class Sub(Function):
     """z = a - b;   da = grad,  db = -grad"""
+
+    uses_inputs = False
 
     def forward(self, a, b):
         return a - b
@@ -41,6 +45,8 @@ class Mul(Function):
 class Div(Function):
     """z = a / b;   da = grad / b,  db = -grad * a / b^2 = -grad * z / b"""
 
+    uses_result = True
+
     def forward(self, a, b):
         return a / b
 
@@ -53,6 +59,8 @@ class Div(Function):
 class Neg(Function):
     """z = -x;   dx = -grad"""
 
+    uses_inputs = False
+
     def forward(self, x):
         return -x
 
@@ -62,6 +70,8 @@ class Neg(Function):
 
 class Pow(Function):
     """z = a ** b;   da = grad * b * a^(b-1),  db = grad * z * log(a)"""
+
+    uses_result = True
 
     def forward(self, a, b):
         return a**b
@@ -75,6 +85,9 @@ class Pow(Function):
 
 class Exp(Function):
     """z = exp(x);   dx = grad * z"""
+
+    uses_inputs = False
+    uses_result = True
 
     def forward(self, x):
         return np.exp(x)
@@ -95,6 +108,9 @@ class Log(Function):
 
 class Sqrt(Function):
     """z = sqrt(x);   dx = grad / (2 z)"""
+
+    uses_inputs = False
+    uses_result = True
 
     def forward(self, x):
         return np.sqrt(x)
@@ -136,6 +152,9 @@ class Cos(Function):
 class Tanh(Function):
     """z = tanh(x);   dx = grad * (1 - z^2)"""
 
+    uses_inputs = False
+    uses_result = True
+
     def forward(self, x):
         return np.tanh(x)
 
@@ -146,6 +165,9 @@ class Tanh(Function):
 class Sigmoid(Function):
     """z = 1 / (1 + exp(-x)) = (1 + tanh(x/2)) / 2   (no overflow);   dx = grad * z * (1 - z)"""
 
+    uses_inputs = False
+    uses_result = True
+
     def forward(self, x):
         return 0.5 + 0.5 * np.tanh(0.5 * x)
 
@@ -155,6 +177,8 @@ class Sigmoid(Function):
 
 class Relu(Function):
     """z = max(x, 0);   dx = grad * [x > 0]"""
+
+    uses_inputs = False
 
     def forward(self, x):
         self.mask = x > 0
@@ -177,6 +201,8 @@ class Erf(Function):
 class Maximum(Function):
     """z = max(a, b);   the larger input gets grad, ties split it evenly (as PyTorch)"""
 
+    uses_inputs = False
+
     def forward(self, a, b):
         self.share_a = (a > b) + 0.5 * (a == b)
         return np.maximum(a, b)
@@ -189,6 +215,8 @@ class Maximum(Function):
 class Minimum(Function):
     """z = min(a, b);   the smaller input gets grad, ties split it evenly (as PyTorch)"""
 
+    uses_inputs = False
+
     def forward(self, a, b):
         self.share_a = (a < b) + 0.5 * (a == b)
         return np.minimum(a, b)
@@ -200,6 +228,8 @@ class Minimum(Function):
 
 class Where(Function):
     """z = a where condition else b;   da = grad where condition,  db = grad elsewhere"""
+
+    uses_inputs = False
 
     def forward(self, a, b, condition):
         self.condition = condition
@@ -217,6 +247,8 @@ class Where(Function):
 class Cast(Function):
     """z = x converted to another float dtype;   dx = grad converted back"""
 
+    uses_inputs = False
+
     def forward(self, x, dtype):
         return x.astype(dtype)
 
@@ -226,6 +258,8 @@ class Cast(Function):
 
 class Clone(Function):
     """z = a copy of x;   dx = grad"""
+
+    uses_inputs = False
 
     def forward(self, x):
         return x.copy()

@@ -10,6 +10,8 @@ from deepgrad.autograd.function import Function
 class Reshape(Function):
     """z = x viewed with a new shape;   dx = grad reshaped back"""
 
+    uses_inputs = False
+
     def forward(self, x, shape):
         return x.reshape(shape)
 
@@ -19,6 +21,8 @@ class Reshape(Function):
 
 class Permute(Function):
     """z = x with its axes reordered;   dx = grad with the inverse order"""
+
+    uses_inputs = False
 
     def forward(self, x, axes):
         self.axes = axes
@@ -31,6 +35,8 @@ class Permute(Function):
 class BroadcastTo(Function):
     """z = x repeated along broadcast axes;   dx = grad (the engine sums it back to x's shape)"""
 
+    uses_inputs = False
+
     def forward(self, x, shape):
         return np.broadcast_to(x, shape)
 
@@ -40,6 +46,8 @@ class BroadcastTo(Function):
 
 class GetItem(Function):
     """z = x[index];   dx = zeros with grad scatter-added at index (repeated indices accumulate)"""
+
+    uses_inputs = False
 
     def forward(self, x, index):
         self.index = index
@@ -51,6 +59,8 @@ class GetItem(Function):
 
 class IndexAddToZeros(Function):
     """z = zeros(shape) with x added at index;   dx = grad[index]   (the adjoint of GetItem)"""
+
+    uses_inputs = False
 
     def forward(self, x, shape, index):
         self.index = index
@@ -73,6 +83,8 @@ def _has_integer_array(index) -> bool:
 class Cat(Function):
     """z = concatenate(xs, axis);   dx_i = the slice of grad that x_i filled"""
 
+    uses_inputs = False
+
     def forward(self, *xs, axis):
         self.axis = axis
         self.bounds = np.cumsum([0] + [x.shape[axis] for x in xs])
@@ -88,6 +100,8 @@ class Cat(Function):
 
 class Pad(Function):
     """z = x surrounded by a constant;   dx = the interior of grad"""
+
+    uses_inputs = False
 
     def forward(self, x, pad_width, value):
         self.interior = tuple(slice(before, before + size) for (before, _), size in zip(pad_width, x.shape))

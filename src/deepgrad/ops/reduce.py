@@ -15,6 +15,8 @@ def _expand_reduced(grad, axis, keepdims):
 class Sum(Function):
     """z = sum(x, axis);   dx = grad broadcast back over the summed axes"""
 
+    uses_inputs = False
+
     def forward(self, x, axis, keepdims):
         self.axis, self.keepdims = axis, keepdims
         return x.sum(axis=axis, keepdims=keepdims)
@@ -25,6 +27,8 @@ class Sum(Function):
 
 class Amax(Function):
     """z = max(x, axis);   dx = grad at the maxima (split evenly between ties), 0 elsewhere"""
+
+    uses_inputs = False
 
     extreme = staticmethod(np.max)
 
@@ -51,6 +55,9 @@ def _tie_share(is_extreme: np.ndarray, axis: tuple[int, ...]) -> np.ndarray:
 class LogSoftmax(Function):
     """z = x - logsumexp(x, axis)  (max-shifted, stable);   dx = grad - softmax(x) * sum(grad, axis)"""
 
+    uses_inputs = False
+    uses_result = True
+
     def forward(self, x, axis):
         self.axis = axis
         shifted = x - x.max(axis=axis, keepdims=True)
@@ -62,6 +69,9 @@ class LogSoftmax(Function):
 
 class Softmax(Function):
     """z = exp(x - max) / sum(exp(x - max));   dx = z * (grad - sum(grad * z, axis))"""
+
+    uses_inputs = False
+    uses_result = True
 
     def forward(self, x, axis):
         self.axis = axis
