@@ -60,3 +60,11 @@ def test_gradcheck_handles_several_inputs_and_outputs():
     a = dg.randn(2, 3, dtype=dg.float64, requires_grad=True)
     b = dg.randn(3, dtype=dg.float64, requires_grad=True)
     assert gradcheck(lambda p, q: ((p * q).tanh(), (p @ q).exp()), (a, b))
+
+
+def test_gradcheck_perturbs_non_contiguous_inputs():
+    base = dg.randn(3, 4, dtype=dg.float64)
+    x = dg.from_numpy(base.data.T)  # a transposed (non-contiguous) view
+    x.requires_grad_()
+    assert not x.data.flags.c_contiguous
+    assert gradcheck(lambda t: (t * t).sum(0), (x,))

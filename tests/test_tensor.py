@@ -160,3 +160,51 @@ def test_cast_is_differentiable():
     assert y.dtype == dg.float64
     y.sum().backward()
     assert x.grad.dtype == dg.float32 and x.grad.tolist() == [3.0, 3.0]
+
+
+def test_zero_dim_operand_takes_the_dtype_of_the_other_operand():
+    x = dg.ones(3)
+    assert (x * dg.tensor(2.0, dtype=dg.float64)).dtype == dg.float32
+    assert (dg.tensor(2.0, dtype=dg.float64) + x).dtype == dg.float32
+    assert (dg.ones(3, dtype=dg.float64) * dg.tensor(2.0)).dtype == dg.float64
+    assert (dg.tensor(1.0) * dg.tensor(2.0, dtype=dg.float64)).dtype == dg.float64  # both 0-d: NumPy's rule
+    w = dg.tensor(2.0, dtype=dg.float64, requires_grad=True)
+    (x * w).sum().backward()
+    assert w.grad.dtype == dg.float64 and w.grad.item() == 3.0
+
+
+def test_floor_divide_remainder_and_rounding_match_pytorch():
+    torch = pytest.importorskip("torch")
+    a0, b0 = np.array([-7.5, -3.0, 2.5, 7.0]), np.array([2.0, -2.0, 0.75, -3.0])
+    a = dg.tensor(a0, dtype=dg.float64, requires_grad=True)
+    b = dg.tensor(b0, dtype=dg.float64, requires_grad=True)
+    ta, tb = torch.tensor(a0, requires_grad=True), torch.tensor(b0, requires_grad=True)
+    np.testing.assert_array_equal((a // b).data, (ta // tb).detach().numpy())
+    np.testing.assert_array_equal((a % b).data, (ta % tb).detach().numpy())
+    (a % b).sum().backward()
+    torch.remainder(ta, tb).sum().backward()
+    np.testing.assert_array_equal(a.grad.data, ta.grad.numpy())
+    np.testing.assert_array_equal(b.grad.data, tb.grad.numpy())
+    assert (dg.tensor([7, -7]) % 3).tolist() == [1, 2] and (dg.tensor([7, -7]) // 2).tolist() == [3, -4]
+    assert (7.5 % dg.tensor([2.0])).tolist() == [1.5]
+    v = dg.tensor([-1.5, -0.5, 0.5, 1.5, 2.5])
+    assert v.floor().tolist() == [-2, -1, 0, 1, 2] and v.ceil().tolist() == [-1, -0, 1, 2, 3]
+    assert v.round().tolist() == torch.tensor(v.data).round().tolist() and v.trunc().tolist() == [-1, -0, 0, 1, 2]
+
+
+def test_split_of_an_empty_dimension_gives_one_empty_piece():
+    pieces = dg.zeros(0, 3).split(2)
+    assert len(pieces) == 1 and pieces[0].shape == (0, 3)
+
+
+def test_hooks_may_change_a_broadcast_gradient_in_place():
+    x = dg.ones(2, 3, requires_grad=True)
+    y = x * 1.0
+
+    def double_in_place(g):
+        g.data *= 2
+        return g
+
+    y.register_hook(double_in_place)
+    y.sum().backward()
+    assert x.grad.tolist() == [[2.0] * 3] * 2

@@ -424,6 +424,43 @@ class Tensor:
         """-1, 0 or 1 (no gradient)."""
         return Tensor._make(np.sign(self.data), False, None)
 
+    def floor(self) -> Tensor:
+        """Largest integer <= x (its derivative is 0 wherever it exists: no gradient flows)."""
+        return Tensor._make(np.floor(self.data), False, None)
+
+    def ceil(self) -> Tensor:
+        """Smallest integer >= x (no gradient flows)."""
+        return Tensor._make(np.ceil(self.data), False, None)
+
+    def round(self) -> Tensor:
+        """Nearest integer, halves to even as in PyTorch (no gradient flows)."""
+        return Tensor._make(np.round(self.data), False, None)
+
+    def trunc(self) -> Tensor:
+        """x rounded toward zero (no gradient flows)."""
+        return Tensor._make(np.trunc(self.data), False, None)
+
+    def __floordiv__(self, other: Any) -> Tensor:
+        """floor(a / b), as torch.floor_divide (not differentiable)."""
+        a, b = _pair(self, _operand(other, self))
+        return Tensor._make(np.asarray(np.floor_divide(a.data, b.data)), False, None)
+
+    def __rfloordiv__(self, other: Any) -> Tensor:
+        return _operand(other, self).__floordiv__(self)
+
+    def __mod__(self, other: Any) -> Tensor:
+        """a - floor(a / b) * b (the sign of b, as Python and torch.remainder);  da = grad,  db = -floor(a/b) grad"""
+        a, b = _pair(self, _operand(other, self))
+        if a.dtype.kind != "f" and b.dtype.kind != "f":
+            return Tensor._make(np.asarray(np.remainder(a.data, b.data)), False, None)
+        return a - (a.detach() / b.detach()).floor() * b
+
+    def __rmod__(self, other: Any) -> Tensor:
+        return _operand(other, self).__mod__(self)
+
+    remainder = __mod__
+    floor_divide = __floordiv__
+
     def float(self) -> Tensor:
         return self.to(backend.float32)
 
@@ -992,9 +1029,17 @@ def _operand(value: Any, like: Tensor) -> Tensor:
 
 def _pair(a: Tensor, b: Tensor) -> tuple[Tensor, Tensor]:
     """Type promotion as in PyTorch: an integer or bool operand takes the float operand's dtype
-    (NumPy would turn int64 * float32 into float64)."""
-    kind_a, kind_b = a.data.dtype.kind, b.data.dtype.kind
+    (NumPy would turn int64 * float32 into float64), and within one kind a 0-d tensor takes the dtype of
+    an operand with dimensions (float32 * 0-d float64 stays float32)."""
+    dtype_a, dtype_b = a.data.dtype, b.data.dtype
+    if dtype_a == dtype_b:
+        return a, b
+    kind_a, kind_b = dtype_a.kind, dtype_b.kind
     if kind_a == kind_b:
+        if a.data.ndim == 0 and b.data.ndim:
+            return a.to(dtype_b), b
+        if b.data.ndim == 0 and a.data.ndim:
+            return a, b.to(dtype_a)
         return a, b
     if kind_a == "f":
         return a, b.to(a.dtype)
@@ -1177,7 +1222,8 @@ def split(tensor: Tensor, split_size_or_sections: Any, dim: int = 0) -> tuple[Te
         size = int(split_size_or_sections)
         if size <= 0:
             raise ValueError(f"split: split_size must be positive, got {size}")
-        sizes = [builtins.min(size, length - start) for start in range(0, length, size)]
+        # a dimension of length 0 still gives one (empty) piece, as torch.split
+        sizes = [builtins.min(size, length - start) for start in range(0, length, size)] or [0]
     else:
         sizes = [int(s) for s in split_size_or_sections]
         if sum(sizes) != length:

@@ -209,6 +209,8 @@ def run_backward(
 def _apply_hooks(tensor: Any, grad: Any, create_graph: bool) -> Any:
     """Run the tensor's ``register_hook`` functions; each sees the gradient and may replace it."""
     tensor_class = Function.tensor_class
+    if not isinstance(grad, tensor_class) and not np.asarray(grad).flags.writeable:
+        grad = np.array(grad)  # e.g. sum's broadcast view: a hook may want to change its gradient in place
     wrapped = grad if isinstance(grad, tensor_class) else tensor_class._make(np.asarray(grad), False, None)
     for hook in tensor._hooks:
         replaced = hook(wrapped)

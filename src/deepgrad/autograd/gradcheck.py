@@ -87,15 +87,16 @@ def gradcheck(
         # numerical Jacobian, one column (input element) at a time
         for i in differentiable:
             data = inputs[i].data
-            flat = data.reshape(-1)
-            for k in range(flat.size):
-                original = flat[k]
+            for k in range(data.size):
+                # index the array itself (a reshaped copy of a non-contiguous input would not reach fn)
+                at = np.unravel_index(k, data.shape)
+                original = data[at]
                 # not under no_grad: fn may itself differentiate (gradgradcheck)
-                flat[k] = original + eps
+                data[at] = original + eps
                 plus = np.array(_outputs(fn, inputs)[out_index].data, dtype=np.float64).reshape(-1)
-                flat[k] = original - eps
+                data[at] = original - eps
                 minus = np.array(_outputs(fn, inputs)[out_index].data, dtype=np.float64).reshape(-1)
-                flat[k] = original
+                data[at] = original
                 numerical = (plus - minus) / (2 * eps)
                 got = analytical[i][:, k]
                 bad = np.abs(got - numerical) > atol + rtol * np.abs(numerical)
