@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from deepgrad.models.lenet import LeNet5
 from deepgrad.models.mlp import MLP
 
-__all__ = ["MLP"]
+__all__ = ["MLP", "LeNet5"]

@@ -19,6 +19,7 @@ import numpy as np
 
 from deepgrad import backend
 from deepgrad.autograd.grad_mode import no_grad
+from deepgrad.ops import conv as conv_ops
 from deepgrad.ops import linalg
 from deepgrad.ops import loss as loss_ops
 from deepgrad.ops import nn as nn_ops
@@ -26,9 +27,11 @@ from deepgrad.tensor import Tensor, as_tensor, where
 from deepgrad.tensor import pad as constant_pad
 
 __all__ = [
+    "avg_pool2d",
     "batch_norm",
     "binary_cross_entropy",
     "binary_cross_entropy_with_logits",
+    "conv2d",
     "cross_entropy",
     "dropout",
     "elu",
@@ -38,6 +41,7 @@ __all__ = [
     "leaky_relu",
     "linear",
     "log_softmax",
+    "max_pool2d",
     "mse_loss",
     "nll_loss",
     "one_hot",
@@ -157,7 +161,8 @@ def batch_norm(
     momentum: float = 0.1,
     eps: float = 1e-5,
 ) -> Tensor:
-    """y = (x - mean) / sqrt(var + eps) * weight + bias per channel (axis 1), over the batch and length axes.
+    """y = (x - mean) / sqrt(var + eps) * weight + bias per channel (axis 1), over the batch and all later axes
+    (length for (N, C, L), height and width for images (N, C, H, W)).
 
     In training the batch's mean and biased variance are used, and the running statistics (if given) are
     updated in place: ``running = (1 - momentum) * running + momentum * batch`` with the *unbiased* batch
@@ -171,7 +176,7 @@ def batch_norm(
     """
     input = _tensor(input, "batch_norm")
     if input.ndim < 2:
-        raise ValueError(f"batch_norm: expected input of shape (N, C) or (N, C, L), got shape {input.shape}")
+        raise ValueError(f"batch_norm: expected input of shape (N, C, *) (e.g. (N, C, H, W)), got shape {input.shape}")
     channels = input.shape[1]
     for name, value in (
         ("running_mean", running_mean),
@@ -212,6 +217,214 @@ def batch_norm(
     if bias is not None:
         out = out + bias.reshape(shape)
     return out
+
+
+def _pair(value: Any, what: str, name: str, minimum: int) -> tuple[int, int]:
+    """An int or a pair of ints (h, w), each at least ``minimum``."""
+    pair = (value, value) if isinstance(value, (int, np.integer)) and not isinstance(value, bool) else value
+    if (
+        not isinstance(pair, (tuple, list))
+        or len(pair) != 2
+        or not all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) and v >= minimum for v in pair)
+    ):
+        raise ValueError(f"{name}: {what} must be an integer >= {minimum} or a pair of them, got {value!r}")
+    return int(pair[0]), int(pair[1])
+
+
+def _image_input(input: Any, name: str) -> tuple[Tensor, bool]:
+    """Batched (N, C, H, W) floating-point input, and whether it came unbatched as (C, H, W)."""
+    input = _tensor(input, name)
+    if input.ndim not in (3, 4):
+        raise ValueError(
+            f"{name}: expected a 4-D input (N, C, H, W) or a 3-D unbatched one (C, H, W), got {input.ndim}-D input "
+            f"of shape {input.shape}"
+        )
+    if input.dtype.kind != "f":
+        raise TypeError(f"{name}: expected a floating-point input, got {input.dtype} (shape {input.shape})")
+    if input.ndim == 3:
+        return input.unsqueeze(0), True
+    return input, False
+
+
+def conv2d(
+    input: Tensor,
+    weight: Tensor,
+    bias: Tensor | None = None,
+    stride: int | tuple[int, int] = 1,
+    padding: int | tuple[int, int] | str = 0,
+    dilation: int | tuple[int, int] = 1,
+    groups: int = 1,
+) -> Tensor:
+    """2-D cross-correlation, one fused op (im2col + BLAS):
+    y[n, o, h, w] = b[o] + sum_{c, i, j} W[o, c, i, j] x_pad[n, g(o) C/groups + c, s_h h + d_h i, s_w w + d_w j].
+
+    ``input`` is (N, C, H, W) or unbatched (C, H, W); ``weight`` is (C_out, C/groups, k_h, k_w); ``padding``
+    is zeros on both sides (an int or (h, w)), or 'valid' (none) or 'same' (output as large as the input,
+    stride 1 only; the extra row/column of an even kernel goes to the bottom/right, as PyTorch).
+
+    >>> import deepgrad
+    >>> import deepgrad.nn.functional as F
+    >>> F.conv2d(deepgrad.ones(1, 1, 3, 3), deepgrad.ones(1, 1, 2, 2)).tolist()
+    [[[[4.0, 4.0], [4.0, 4.0]]]]
+    """
+    input, unbatched = _image_input(input, "conv2d")
+    weight = _tensor(weight, "conv2d", "weight")
+    if weight.ndim != 4:
+        raise ValueError(
+            f"conv2d: weight must be 4-D (out_channels, in_channels/groups, kH, kW), got shape {weight.shape}"
+        )
+    if isinstance(groups, bool) or not isinstance(groups, (int, np.integer)) or groups < 1:
+        raise ValueError(f"conv2d: groups must be a positive integer, got {groups!r}")
+    out_channels, group_channels, kernel_h, kernel_w = weight.shape
+    if out_channels % groups:
+        raise ValueError(
+            f"conv2d: weight of shape {weight.shape} has {out_channels} output channels, not divisible by "
+            f"groups={groups}"
+        )
+    if input.shape[1] != group_channels * groups:
+        raise ValueError(
+            f"conv2d: input of shape {input.shape} has {input.shape[1]} channels (axis 1), but weight of shape "
+            f"{weight.shape} with groups={groups} expects {group_channels * groups} (= weight.shape[1] * groups)"
+        )
+    if input.dtype != weight.dtype or (bias is not None and bias.dtype != input.dtype):
+        raise TypeError(
+            f"conv2d: input ({input.dtype}), weight ({weight.dtype})"
+            + (f" and bias ({bias.dtype})" if bias is not None else "")
+            + " must have the same dtype; convert the input (x.float() / x.double()) or the model (model.double())"
+        )
+    if bias is not None and bias.shape != (out_channels,):
+        raise ValueError(f"conv2d: bias must have shape ({out_channels},) for weight {weight.shape}, got {bias.shape}")
+    stride = _pair(stride, "stride", "conv2d", 1)
+    dilation = _pair(dilation, "dilation", "conv2d", 1)
+    if isinstance(padding, str):
+        if padding == "valid":
+            pads = (0, 0, 0, 0)
+        elif padding == "same":
+            if stride != (1, 1):
+                raise ValueError(f"conv2d: padding='same' is not supported for strided convolutions (stride={stride})")
+            total_h, total_w = dilation[0] * (kernel_h - 1), dilation[1] * (kernel_w - 1)
+            pads = (total_h // 2, total_h - total_h // 2, total_w // 2, total_w - total_w // 2)
+        else:
+            raise ValueError(f"conv2d: padding must be an int, a pair, 'valid' or 'same'; got {padding!r}")
+    else:
+        pad_h, pad_w = _pair(padding, "padding", "conv2d", 0)
+        pads = (pad_h, pad_h, pad_w, pad_w)
+    padded = (input.shape[2] + pads[0] + pads[1], input.shape[3] + pads[2] + pads[3])
+    extent = (dilation[0] * (kernel_h - 1) + 1, dilation[1] * (kernel_w - 1) + 1)
+    if padded[0] < extent[0] or padded[1] < extent[1]:
+        raise ValueError(
+            f"conv2d: kernel of size {(kernel_h, kernel_w)} (dilation {dilation}, so it spans {extent}) is larger than "
+            f"the padded input {padded} (input shape {input.shape}, padding {padding!r})"
+        )
+    args = (input, weight) if bias is None else (input, weight, bias)
+    out = conv_ops.Conv2d.apply(*args, stride=stride, padding=pads, dilation=dilation, groups=int(groups))
+    return out.squeeze(0) if unbatched else out
+
+
+def _pool_geometry(
+    name: str, input: Tensor, kernel_size: Any, stride: Any, padding: Any, dilation: Any, ceil_mode: bool
+) -> tuple[tuple[int, int], tuple[int, int], tuple[int, int], tuple[int, int], tuple[int, int, int, int], tuple]:
+    """kernel, stride, dilation, nominal padding (h, w), padding (top, bottom, left, right) including the
+    overhang of ``ceil_mode`` windows, and the output size, with PyTorch's output-size rule and checks."""
+    kernel = _pair(kernel_size, "kernel_size", name, 1)
+    stride = kernel if stride is None or (isinstance(stride, (tuple, list)) and not stride) else stride
+    stride = _pair(stride, "stride", name, 1)
+    dilation = _pair(dilation, "dilation", name, 1)
+    pad = _pair(padding, "padding", name, 0)
+    out_size = []
+    overhang = []
+    for axis in range(2):
+        size, k, s, p, d = input.shape[2 + axis], kernel[axis], stride[axis], pad[axis], dilation[axis]
+        extent = d * (k - 1) + 1
+        if 2 * p > extent:
+            raise ValueError(
+                f"{name}: padding should be at most half of the effective kernel size, got padding={padding!r}, "
+                f"kernel_size={kernel_size!r} and dilation={dilation}"
+            )
+        out = (size + 2 * p - extent + (s - 1 if ceil_mode else 0)) // s + 1
+        if ceil_mode and (out - 1) * s >= size + p:  # the last window must start inside the input or left padding
+            out -= 1
+        if out < 1:
+            raise ValueError(
+                f"{name}: input of shape {input.shape} is too small for kernel_size={kernel_size!r} "
+                f"(dilation {dilation}, padding {padding!r}): the output size would be {out}"
+            )
+        out_size.append(out)
+        overhang.append(max(0, (out - 1) * s + extent - (size + 2 * p)))
+    pads = (pad[0], pad[0] + overhang[0], pad[1], pad[1] + overhang[1])
+    return kernel, stride, dilation, pad, pads, tuple(out_size)
+
+
+def max_pool2d(
+    input: Tensor,
+    kernel_size: int | tuple[int, int],
+    stride: int | tuple[int, int] | None = None,
+    padding: int | tuple[int, int] = 0,
+    dilation: int | tuple[int, int] = 1,
+    ceil_mode: bool = False,
+    return_indices: bool = False,
+) -> Tensor | tuple[Tensor, Tensor]:
+    """y[n, c, h, w] = max of the k_h x k_w window at (s_h h, s_w w) of x padded with -inf; the gradient goes to
+    each window's (first) maximum, as PyTorch. ``stride`` defaults to ``kernel_size``; ``return_indices`` also
+    returns the flat index of each maximum in its (H, W) plane (int64).
+
+    >>> import deepgrad
+    >>> import deepgrad.nn.functional as F
+    >>> F.max_pool2d(deepgrad.arange(16.0).reshape(1, 1, 4, 4), 2).tolist()
+    [[[[5.0, 7.0], [13.0, 15.0]]]]
+    """
+    input, unbatched = _image_input(input, "max_pool2d")
+    kernel, stride, dilation, _, pads, out_size = _pool_geometry(
+        "max_pool2d", input, kernel_size, stride, padding, dilation, ceil_mode
+    )
+    holder: list[np.ndarray] | None = [] if return_indices else None
+    out = conv_ops.MaxPool2d.apply(
+        input, kernel=kernel, stride=stride, padding=pads, dilation=dilation, out_size=out_size, indices_out=holder
+    )
+    if unbatched:
+        out = out.squeeze(0)
+    if not return_indices:
+        return out
+    indices = Tensor._make(holder[0].astype(backend.int64, copy=False), False, None)
+    return out, (indices.squeeze(0) if unbatched else indices)
+
+
+def avg_pool2d(
+    input: Tensor,
+    kernel_size: int | tuple[int, int],
+    stride: int | tuple[int, int] | None = None,
+    padding: int | tuple[int, int] = 0,
+    ceil_mode: bool = False,
+    count_include_pad: bool = True,
+    divisor_override: int | None = None,
+) -> Tensor:
+    """y[n, c, h, w] = (sum of the k_h x k_w window at (s_h h, s_w w) of the zero-padded x) / divisor, where the
+    divisor is k_h k_w (``count_include_pad``, the default), the number of input elements in the window
+    (``count_include_pad=False``), or ``divisor_override``. ``stride`` defaults to ``kernel_size``.
+
+    >>> import deepgrad
+    >>> import deepgrad.nn.functional as F
+    >>> F.avg_pool2d(deepgrad.arange(16.0).reshape(1, 1, 4, 4), 2).tolist()
+    [[[[2.5, 4.5], [10.5, 12.5]]]]
+    """
+    input, unbatched = _image_input(input, "avg_pool2d")
+    kernel, stride, _, pad, pads, out_size = _pool_geometry(
+        "avg_pool2d", input, kernel_size, stride, padding, 1, ceil_mode
+    )
+    if divisor_override is not None:
+        if isinstance(divisor_override, bool) or not isinstance(divisor_override, (int, np.integer)):
+            raise ValueError(f"avg_pool2d: divisor_override must be a non-zero integer, got {divisor_override!r}")
+        if divisor_override == 0:
+            raise ValueError("avg_pool2d: divisor_override must be non-zero")
+        divisor: Any = int(divisor_override)
+    else:
+        divisor = conv_ops.avg_pool_divisor(
+            input.shape[2:], kernel, stride, (pad[0], pad[0], pad[1], pad[1]), out_size, count_include_pad, input.dtype
+        )
+    out = conv_ops.AvgPool2d.apply(
+        input, kernel=kernel, stride=stride, padding=pads, out_size=out_size, divisor=divisor
+    )
+    return out.squeeze(0) if unbatched else out
 
 
 def pad(input: Tensor, pad: Sequence[int], mode: str = "constant", value: float | None = None) -> Tensor:

@@ -1,0 +1,336 @@
+"""Convolution and pooling as fused primitives, computed with im2col views and one BLAS product.
+
+Why fused: composed from primitives, a 5x5 convolution would be 25 shifted slices, products and sums per
+layer, each a graph node with its own copy of the activations. Here one node does the whole layer:
+
+* **im2col**: ``numpy.lib.stride_tricks.as_strided`` gives every k_h x k_w window of the padded input as
+  a view of shape (N, C, H_out, W_out, k_h, k_w) without copying; one reshape lays the windows out as the
+  columns of a (C k_h k_w, H_out W_out) matrix per sample (the only copy), and the convolution is a matrix
+  product with the (C_out, C k_h k_w) weight matrix, batched over samples and groups. The forward keeps
+  that matrix for the weight gradient (memory traded for a second im2col; PyTorch recomputes instead).
+* **col2im** (the adjoint, for gradients of the input and for pooling backward) adds each window back to
+  where it came from: a loop over the k_h k_w kernel offsets, each one strided add over the whole batch.
+  No Python loop runs over samples or pixels.
+
+Second derivatives: the backward of a convolution is itself a pair of linear maps, the gradient with
+respect to the input (a transposed convolution) and with respect to the weight (a correlation of the input
+with the upstream gradient). Each is a primitive here (``Conv2dInputGrad``, ``Conv2dWeightGrad``), and the
+backward of each of the three is written with the other two, so the set is closed under differentiation:
+under ``create_graph=True`` the backward records these ops (``Function.call``) and can be differentiated
+again. The pooling ops pair up the same way (window scatter <-> window gather / window sum).
+
+Geometry parameters, as the functional layer passes them: ``stride`` and ``dilation`` are (h, w) pairs,
+``padding`` is (top, bottom, left, right) (asymmetric for ``padding='same'`` with even kernels, and for
+pooling with ``ceil_mode``, whose last window may hang over the bottom/right edge).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numpy.lib.stride_tricks import as_strided
+
+from deepgrad.autograd.function import Function
+
+# ---------------------------------------------------------------------------------------------------
+# window helpers (plain NumPy, used by the forwards)
+
+
+def _pad(x: np.ndarray, padding: tuple[int, int, int, int], value: float = 0.0) -> np.ndarray:
+    """x with ``padding`` = (top, bottom, left, right) extra rows/columns of ``value`` on its last two axes."""
+    top, bottom, left, right = padding
+    if not (top or bottom or left or right):
+        return x
+    *lead, height, width = x.shape
+    out = np.full((*lead, height + top + bottom, width + left + right), value, dtype=x.dtype)
+    out[..., top : top + height, left : left + width] = x
+    return out
+
+
+def _windows(padded: np.ndarray, kernel, stride, dilation, out_size) -> np.ndarray:
+    """Read-only view (*lead, H_out, W_out, k_h, k_w) of the windows of ``padded`` (*lead, H_pad, W_pad)."""
+    *lead_strides, step_h, step_w = padded.strides
+    shape = (*padded.shape[:-2], out_size[0], out_size[1], kernel[0], kernel[1])
+    strides = (*lead_strides, step_h * stride[0], step_w * stride[1], step_h * dilation[0], step_w * dilation[1])
+    return as_strided(padded, shape, strides, writeable=False)
+
+
+def _offset_slices(i: int, j: int, stride, dilation, out_size) -> tuple:
+    """Where kernel offset (i, j) reads in the padded input, for every output position: a strided slice."""
+    top, left = i * dilation[0], j * dilation[1]
+    return (
+        Ellipsis,
+        slice(top, top + stride[0] * (out_size[0] - 1) + 1, stride[0]),
+        slice(left, left + stride[1] * (out_size[1] - 1) + 1, stride[1]),
+    )
+
+
+def _col2im(window_grad, input_shape, kernel, stride, padding, dilation, out_size, dtype) -> np.ndarray:
+    """Adjoint of ``_windows`` after padding: add each window value back to its place in a zero (*lead, H, W)
+    array. ``window_grad`` is laid out (*lead, k_h, k_w, H_out, W_out), so each kernel offset reads a
+    contiguous block; it may be a broadcast view (average pooling)."""
+    top, bottom, left, right = padding
+    *lead, height, width = input_shape
+    target = np.zeros((*lead, height + top + bottom, width + left + right), dtype=dtype)
+    for i in range(kernel[0]):
+        for j in range(kernel[1]):
+            target[_offset_slices(i, j, stride, dilation, out_size)] += window_grad[..., i, j, :, :]
+    return target[..., top : top + height, left : left + width]
+
+
+def _window_sum(padded: np.ndarray, kernel, stride, out_size) -> np.ndarray:
+    """Sum of each (undilated) window: k_h k_w strided adds, faster than reducing the 6-d window view."""
+    total = None
+    for i in range(kernel[0]):
+        for j in range(kernel[1]):
+            part = padded[_offset_slices(i, j, stride, (1, 1), out_size)]
+            total = part.copy() if total is None else np.add(total, part, out=total)
+    return total
+
+
+def _out_size(x_shape, weight_shape, padding, stride, dilation) -> tuple[int, int]:
+    height, width = x_shape[-2:]
+    top, bottom, left, right = padding
+    kernel_h, kernel_w = weight_shape[-2:]
+    return (
+        (height + top + bottom - dilation[0] * (kernel_h - 1) - 1) // stride[0] + 1,
+        (width + left + right - dilation[1] * (kernel_w - 1) - 1) // stride[1] + 1,
+    )
+
+
+# ---------------------------------------------------------------------------------------------------
+# convolution. Layout of the matrices: per sample and group, im2col is (C/groups k_h k_w, H_out W_out) and
+# the weight (C_out/groups, C/groups k_h k_w), so W @ cols is that sample's output already in (C_out, H_out W_out)
+# order: no transpose of the result, and the im2col copy reads rows of W_out contiguous pixels. The matrix
+# products are batched over (N, groups).
+
+
+def _im2col(x, kernel, stride, padding, dilation, groups, out_size) -> np.ndarray:
+    """(N, groups, C/groups k_h k_w, H_out W_out): one column per output position."""
+    batch, channels = x.shape[:2]
+    windows = _windows(_pad(x, padding), kernel, stride, dilation, out_size)  # (N, C, Ho, Wo, kh, kw), a view
+    return windows.transpose(0, 1, 4, 5, 2, 3).reshape(batch, groups, -1, out_size[0] * out_size[1])  # the copy
+
+
+def _grouped(image: np.ndarray, groups: int) -> np.ndarray:
+    """(N, C_out, H_out, W_out) -> (N, groups, C_out/groups, H_out W_out), a view when ``image`` is contiguous."""
+    batch, channels, height, width = image.shape
+    return np.reshape(image, (batch, groups, channels // groups, height * width))
+
+
+class Conv2d(Function):
+    """z[n, o] = b[o] + sum_{c, i, j} W[o, c, i, j] x_pad[n, c, s h + d i, s w + d j]   (c in o's group);
+    dx = conv2d_input_grad(grad, W),  dW = conv2d_weight_grad(x, grad),  db = sum_{n, h, w} grad"""
+
+    def forward(self, x, weight, bias=None, *, stride, padding, dilation, groups):
+        self.geometry = dict(stride=stride, padding=padding, dilation=dilation, groups=groups)
+        out_size = _out_size(x.shape, weight.shape, padding, stride, dilation)
+        cols = _im2col(x, weight.shape[-2:], stride, padding, dilation, groups, out_size)
+        if self.needs_input_grad[1]:
+            self.cols = cols  # the weight gradient multiplies the same matrix: keep it instead of rebuilding it
+        matrix = weight.reshape(groups, weight.shape[0] // groups, -1)  # (groups, C_out/groups, C/groups kh kw)
+        out = (matrix @ cols).reshape(x.shape[0], weight.shape[0], *out_size)
+        if bias is not None:
+            out += bias.reshape(-1, 1, 1)
+        return out
+
+    def backward(self, grad, result, x, weight, bias=None):
+        needs = self.needs_input_grad
+        grad_x = grad_weight = grad_bias = None
+        if needs[0]:
+            grad_x = Conv2dInputGrad.call(grad, weight, input_shape=tuple(x.shape), **self.geometry)
+        if needs[1]:
+            grad_weight = Conv2dWeightGrad.call(
+                x, grad, weight_shape=tuple(weight.shape), cols=self.cols, **self.geometry
+            )
+        if bias is not None and needs[2]:
+            grad_bias = np.sum(grad, axis=(0, 2, 3))
+        return grad_x, grad_weight, grad_bias
+
+
+class Conv2dInputGrad(Function):
+    """The gradient of conv2d for its input (a transposed convolution), as an op so it can be differentiated:
+    z = col2im(W^T @ grad);   d(grad) = conv2d(upstream, W),  dW = conv2d_weight_grad(upstream, grad)"""
+
+    def forward(self, grad, weight, *, input_shape, stride, padding, dilation, groups):
+        self.geometry = dict(stride=stride, padding=padding, dilation=dilation, groups=groups)
+        batch, channels = input_shape[:2]
+        kernel = weight.shape[-2:]
+        out_size = grad.shape[-2:]
+        matrix = weight.reshape(groups, weight.shape[0] // groups, -1)
+        cols = np.swapaxes(matrix, -1, -2) @ _grouped(grad, groups)  # (N, groups, C/groups kh kw, Ho Wo)
+        windows = cols.reshape(batch, channels, *kernel, *out_size)
+        return _col2im(windows, input_shape, kernel, stride, padding, dilation, out_size, grad.dtype)
+
+    def backward(self, upstream, result, grad, weight):
+        needs = self.needs_input_grad
+        d_grad = Conv2d.call(upstream, weight, **self.geometry) if needs[0] else None
+        d_weight = None
+        if needs[1]:
+            d_weight = Conv2dWeightGrad.call(upstream, grad, weight_shape=tuple(weight.shape), **self.geometry)
+        return d_grad, d_weight
+
+
+class Conv2dWeightGrad(Function):
+    """The gradient of conv2d for its weight, as an op so it can be differentiated:
+    z = sum_n grad_n @ im2col(x)_n^T;   dx = conv2d_input_grad(grad, upstream),  d(grad) = conv2d(x, upstream)"""
+
+    def forward(self, x, grad, *, weight_shape, stride, padding, dilation, groups, cols=None):
+        self.geometry = dict(stride=stride, padding=padding, dilation=dilation, groups=groups)
+        if cols is None:
+            cols = _im2col(x, weight_shape[-2:], stride, padding, dilation, groups, grad.shape[-2:])
+        grad_rows = _grouped(grad, groups)  # (N, groups, C_out/groups, Ho Wo)
+        # per-sample products summed over N: measured faster than one product after gathering all samples'
+        # columns into one matrix (that gather copies the whole im2col matrix again)
+        return np.sum(grad_rows @ np.swapaxes(cols, -1, -2), axis=0).reshape(weight_shape)
+
+    def backward(self, upstream, result, x, grad):
+        needs = self.needs_input_grad
+        d_x = Conv2dInputGrad.call(grad, upstream, input_shape=tuple(x.shape), **self.geometry) if needs[0] else None
+        d_grad = Conv2d.call(x, upstream, **self.geometry) if needs[1] else None
+        return d_x, d_grad
+
+
+# ---------------------------------------------------------------------------------------------------
+# pooling
+
+
+def _argmax_indices(argmax, input_shape, kernel, stride, padding, dilation) -> np.ndarray:
+    """The flat index of each window's argmax in its (H, W) input plane (PyTorch's ``return_indices``), int64."""
+    out_h, out_w = argmax.shape[-2:]
+    row_in_window, col_in_window = np.divmod(argmax.astype(np.int64), kernel[1])
+    row = np.arange(out_h).reshape(-1, 1) * stride[0] - padding[0] + row_in_window * dilation[0]
+    col = np.arange(out_w) * stride[1] - padding[2] + col_in_window * dilation[1]
+    return row * input_shape[-1] + col
+
+
+class MaxPool2d(Function):
+    """z[n, c, h, w] = max over the window at (h, w) of x_pad (padding -inf);
+    dx = grad routed to each window's argmax (the first maximum), summed where windows overlap"""
+
+    uses_inputs = False  # backward reads only the argmax positions saved in forward
+
+    def forward(self, x, *, kernel, stride, padding, dilation, out_size, indices_out=None):
+        self.geometry = dict(kernel=kernel, stride=stride, padding=padding, dilation=dilation)
+        padded = _pad(x, padding, -np.inf)
+        # running maximum over the k_h k_w kernel offsets, each a strided slice of the whole batch: cheaper
+        # than copying the windows into a (..., k_h k_w) array for np.argmax
+        best = padded[_offset_slices(0, 0, stride, dilation, out_size)].copy()
+        # the argmax as small integers, updated arithmetically: masked writes (copyto/where with a random mask)
+        # measured 10-20x slower than compare, maximum and a multiply-add
+        argmax = np.zeros(best.shape, dtype=np.uint8 if kernel[0] * kernel[1] <= 256 else np.int32)
+        step = np.empty_like(argmax)
+        for offset in range(1, kernel[0] * kernel[1]):
+            value = padded[_offset_slices(*divmod(offset, kernel[1]), stride, dilation, out_size)]
+            better = value > best  # strict: ties keep the first maximum, as PyTorch
+            np.maximum(best, value, out=best)
+            np.subtract(argmax.dtype.type(offset), argmax, out=step)  # argmax += better * (offset - argmax)
+            step *= better
+            argmax += step
+        if np.isnan(best).any() or (padding != (0, 0, 0, 0) and np.isneginf(best).any()):
+            argmax = self._fix_special(x, padded, argmax, best, out_size)
+        self.argmax = argmax
+        self.input_shape = x.shape
+        if indices_out is not None:  # return_indices: the functional form passes a list to receive them
+            indices_out.append(_argmax_indices(argmax, x.shape, **self.geometry))
+        return best
+
+    def _fix_special(self, x, padded, argmax, best, out_size):
+        """The rare windows '>' gets wrong: NaN must win (PyTorch propagates it and points at the last NaN),
+        and an all -inf window must point at its first position inside the input, not at the padding."""
+        kernel, stride, dilation, padding = (self.geometry[k] for k in ("kernel", "stride", "dilation", "padding"))
+        windows = _windows(padded, kernel, stride, dilation, out_size)
+        flat = windows.reshape(*windows.shape[:-2], -1)
+        is_nan = np.isnan(flat)
+        last_nan = flat.shape[-1] - 1 - np.argmax(is_nan[..., ::-1], axis=-1)
+        np.copyto(best, np.nan, where=is_nan.any(axis=-1))
+        argmax = np.where(is_nan.any(axis=-1), last_nan, argmax)
+        inside = _windows(_pad(np.ones(x.shape[-2:], dtype=bool), padding, False), kernel, stride, dilation, out_size)
+        first_inside = inside.reshape(*out_size, -1).argmax(axis=-1)
+        return np.where(np.isneginf(best), first_inside, argmax).astype(argmax.dtype)
+
+    def backward(self, grad, result, x):
+        return MaxPool2dInputGrad.call(grad, argmax=self.argmax, input_shape=self.input_shape, **self.geometry)
+
+
+class MaxPool2dInputGrad(Function):
+    """The gradient of max pooling as an op: z = grad added at each window's saved argmax;
+    d(grad) = upstream gathered at those positions (a max-pool gradient is linear in grad)"""
+
+    uses_inputs = False
+
+    def forward(self, grad, *, argmax, input_shape, kernel, stride, padding, dilation):
+        self.argmax, self.input_shape = argmax, input_shape
+        self.geometry = dict(kernel=kernel, stride=stride, padding=padding, dilation=dilation)
+        top, bottom, left, right = padding
+        *lead, height, width = input_shape
+        target = np.zeros((*lead, height + top + bottom, width + left + right), dtype=grad.dtype)
+        # grad * mask is an order of magnitude faster than np.where, but spreads inf/NaN over the window (0 * inf)
+        finite = bool(np.isfinite(grad).all())
+        zero = np.zeros((), dtype=grad.dtype)
+        for offset in range(kernel[0] * kernel[1]):
+            hit = argmax == offset
+            routed = grad * hit if finite else np.where(hit, grad, zero)
+            target[_offset_slices(*divmod(offset, kernel[1]), stride, dilation, grad.shape[-2:])] += routed
+        return target[..., top : top + height, left : left + width]
+
+    def backward(self, upstream, result, grad):
+        batch, channels, height, width = upstream.shape
+        plane = np.reshape(upstream, (batch, channels, height * width))
+        index = _argmax_indices(self.argmax, self.input_shape, **self.geometry).reshape(batch, channels, -1)
+        return np.reshape(np.take_along_axis(plane, index, axis=2), grad.shape)
+
+
+class AvgPool2d(Function):
+    """z[n, c, h, w] = (sum of the window at (h, w) of x_pad (zero padding)) / divisor[h, w];
+    dx = grad / divisor spread evenly over each window, summed where windows overlap"""
+
+    uses_inputs = False
+
+    def forward(self, x, *, kernel, stride, padding, out_size, divisor):
+        self.geometry = dict(kernel=kernel, stride=stride, padding=padding, out_size=out_size, divisor=divisor)
+        self.input_shape = x.shape
+        total = _window_sum(_pad(x, padding), kernel, stride, out_size)
+        total /= divisor
+        return total
+
+    def backward(self, grad, result, x):
+        return AvgPool2dInputGrad.call(grad, input_shape=self.input_shape, **self.geometry)
+
+
+class AvgPool2dInputGrad(Function):
+    """The gradient of average pooling as an op: z = col2im(grad / divisor);  d(grad) = avg_pool2d(upstream)"""
+
+    uses_inputs = False
+
+    def forward(self, grad, *, input_shape, kernel, stride, padding, out_size, divisor):
+        self.geometry = dict(kernel=kernel, stride=stride, padding=padding, out_size=out_size, divisor=divisor)
+        share = (grad / divisor)[..., None, None, :, :]
+        windows = np.broadcast_to(share, (*grad.shape[:-2], *kernel, *out_size))  # each position: the same share
+        return _col2im(windows, input_shape, kernel, stride, padding, (1, 1), out_size, grad.dtype)
+
+    def backward(self, upstream, result, grad):
+        return AvgPool2d.call(upstream, **self.geometry)
+
+
+def avg_pool_divisor(input_size, kernel, stride, padding, out_size, count_include_pad, dtype):
+    """What each window's sum is divided by, as PyTorch: the window's size clipped to the padded input
+    (``count_include_pad``; smaller than k_h k_w only for ``ceil_mode`` windows hanging over the edge) or to
+    the input itself. A scalar when every window has the same count (the common case, and the fast one)."""
+    counts = []
+    for axis in range(2):
+        size, k, s, before, after = (
+            input_size[axis],
+            kernel[axis],
+            stride[axis],
+            padding[2 * axis],
+            padding[2 * axis + 1],
+        )
+        start = np.arange(out_size[axis]) * s - before
+        if count_include_pad:
+            counts.append(np.minimum(start + k, size + after) - start)
+        else:
+            counts.append(np.minimum(start + k, size) - np.maximum(start, 0))
+    divisor = np.multiply.outer(counts[0], counts[1])
+    if (divisor == divisor.flat[0]).all():
+        return int(divisor.flat[0])
+    return divisor.astype(dtype)

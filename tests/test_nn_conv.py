@@ -1,0 +1,425 @@
+"""Convolution, pooling, BatchNorm2d and LeNet-5 against torch.nn / torch.nn.functional with copied weights
+(float64: values and the input, weight and bias gradients of a random upstream gradient), gradcheck and
+gradgradcheck, float32 end to end, the errors for bad input, and a short LeNet-5 training run."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from conftest import mnist_dir
+from nn_helpers import compare_with_torch
+
+import deepgrad as dg
+import deepgrad.nn.functional as F
+from deepgrad import nn, optim
+from deepgrad.autograd import gradcheck, gradgradcheck
+from deepgrad.models import LeNet5
+
+torch = pytest.importorskip("torch")
+TF = torch.nn.functional
+
+
+def rng(seed=0):
+    return np.random.default_rng(seed)
+
+
+# ---------------------------------------------------------------------------------------------------
+# conv2d against PyTorch
+
+# (input shape, weight shape, stride, padding, dilation, groups)
+CONV_CASES = [
+    ((2, 3, 7, 6), (4, 3, 3, 3), 1, 0, 1, 1),  # non-square input
+    ((2, 3, 7, 6), (4, 3, 3, 3), 1, 1, 1, 1),
+    ((1, 1, 28, 28), (6, 1, 5, 5), 1, 2, 1, 1),  # LeNet's first layer, batch 1
+    ((3, 2, 9, 8), (5, 2, 3, 2), (2, 1), (1, 0), 1, 1),  # rectangular kernel, per-axis stride and padding
+    ((2, 4, 9, 10), (6, 2, 3, 3), 2, 1, (2, 1), 2),  # groups + dilation
+    ((2, 4, 8, 8), (4, 1, 3, 3), 1, 1, 1, 4),  # depthwise
+    ((2, 4, 8, 8), (8, 1, 3, 3), 1, 1, 1, 4),  # depthwise with channel multiplier 2
+    ((2, 3, 5, 5), (2, 3, 1, 1), 1, 0, 1, 1),  # 1x1
+    ((2, 2, 6, 7), (3, 2, 6, 7), 1, 0, 1, 1),  # kernel = input: one output pixel
+    ((2, 3, 11, 9), (4, 3, 4, 3), 3, 2, 2, 1),  # stride leaves unused rows at the bottom/right
+    ((1, 2, 6, 6), (3, 2, 4, 4), 1, "same", 1, 1),  # even kernel: asymmetric 'same' padding
+    ((1, 2, 6, 5), (3, 2, 3, 2), 1, "same", (2, 1), 1),
+    ((1, 2, 6, 5), (3, 2, 3, 3), 1, "valid", 1, 1),
+]
+
+
+@pytest.mark.filterwarnings("ignore:Using padding='same'")  # PyTorch's note about its own zero-padded copy
+@pytest.mark.parametrize("x_shape,w_shape,stride,padding,dilation,groups", CONV_CASES)
+@pytest.mark.parametrize("bias", [True, False])
+def test_conv2d_matches_torch(x_shape, w_shape, stride, padding, dilation, groups, bias):
+    r = rng(sum(x_shape) + sum(w_shape))
+    arrays = [r.standard_normal(x_shape), r.standard_normal(w_shape)]
+    if bias:
+        arrays.append(r.standard_normal(w_shape[0]))
+    kwargs = dict(stride=stride, padding=padding, dilation=dilation, groups=groups)
+    compare_with_torch(
+        lambda *t: F.conv2d(*t, **kwargs),
+        lambda *t: TF.conv2d(*t, **kwargs),
+        arrays,
+        grad_of=tuple(range(len(arrays))),
+    )
+
+
+def test_conv2d_unbatched_input_matches_torch():
+    r = rng(1)
+    compare_with_torch(
+        lambda x, w, b: F.conv2d(x, w, b, padding=1),
+        lambda x, w, b: TF.conv2d(x, w, b, padding=1),
+        [r.standard_normal((3, 5, 6)), r.standard_normal((2, 3, 3, 3)), r.standard_normal(2)],
+        grad_of=(0, 1, 2),
+    )
+
+
+def test_conv2d_gradient_skips_unneeded_inputs():
+    x = dg.randn(2, 3, 6, 6)  # the images need no gradient
+    w = dg.randn(4, 3, 3, 3, requires_grad=True)
+    F.conv2d(x, w).sum().backward()
+    assert x.grad is None and w.grad.shape == (4, 3, 3, 3)
+
+
+def test_conv2d_gradcheck_and_gradgradcheck():
+    r = rng(2)
+    x = dg.tensor(r.standard_normal((2, 4, 5, 4)), dtype=dg.float64, requires_grad=True)
+    w = dg.tensor(r.standard_normal((4, 2, 3, 2)), dtype=dg.float64, requires_grad=True)
+    b = dg.tensor(r.standard_normal(4), dtype=dg.float64, requires_grad=True)
+
+    def fn(x, w, b):
+        return F.conv2d(x, w, b, stride=(2, 1), padding=1, dilation=(1, 2), groups=2)
+
+    assert gradcheck(fn, (x, w, b))
+    assert gradgradcheck(fn, (x, w, b))
+
+
+def test_conv2d_second_derivative_matches_torch():
+    """d/dx of (d loss / dw), loss = sum(conv(x, w)^2 * u): second derivatives through both backward ops."""
+    r = rng(3)
+    x, w, u = r.standard_normal((2, 2, 5, 5)), r.standard_normal((3, 2, 3, 3)), r.standard_normal((2, 3, 3, 3))
+    xd, wd = (dg.tensor(a, dtype=dg.float64, requires_grad=True) for a in (x, w))
+    xt, wt = (torch.tensor(a, requires_grad=True) for a in (x, w))
+    (gw_d,) = dg.autograd.grad(
+        (F.conv2d(xd, wd, stride=1) ** 2 * dg.tensor(u, dtype=dg.float64)).sum(), [wd], create_graph=True
+    )
+    (gw_t,) = torch.autograd.grad((TF.conv2d(xt, wt) ** 2 * torch.tensor(u)).sum(), [wt], create_graph=True)
+    np.testing.assert_allclose(gw_d.data, gw_t.detach().numpy(), rtol=1e-10)
+    v = r.standard_normal(w.shape)
+    (gx_d,) = dg.autograd.grad((gw_d * dg.tensor(v, dtype=dg.float64)).sum(), [xd])
+    (gx_t,) = torch.autograd.grad((gw_t * torch.tensor(v)).sum(), [xt])
+    np.testing.assert_allclose(gx_d.data, gx_t.numpy(), rtol=1e-10, atol=1e-12)
+
+
+# ---------------------------------------------------------------------------------------------------
+# pooling against PyTorch
+
+POOL_CASES = [
+    dict(kernel_size=2),
+    dict(kernel_size=3, stride=1),
+    dict(kernel_size=3, stride=2, padding=1),
+    dict(kernel_size=(3, 2), stride=(2, 1), padding=(1, 1)),
+    dict(kernel_size=3, stride=2, padding=1, ceil_mode=True),
+    dict(kernel_size=2, stride=3, ceil_mode=True),
+]
+
+
+@pytest.mark.parametrize("kwargs", POOL_CASES + [dict(kernel_size=(3, 2), dilation=(2, 1), padding=1)], ids=str)
+@pytest.mark.parametrize("shape", [(2, 3, 9, 8), (1, 1, 7, 7)])
+def test_max_pool2d_matches_torch(kwargs, shape):
+    # distinct values so the argmax is unambiguous
+    x = rng(4).permutation(np.prod(shape)).reshape(shape).astype(np.float64) / 7
+    out, expected = compare_with_torch(lambda t: F.max_pool2d(t, **kwargs), lambda t: TF.max_pool2d(t, **kwargs), [x])
+    _, indices = F.max_pool2d(dg.tensor(x, dtype=dg.float64), **kwargs, return_indices=True)
+    _, expected_indices = TF.max_pool2d(torch.tensor(x), **kwargs, return_indices=True)
+    assert indices.dtype == dg.int64
+    np.testing.assert_array_equal(indices.data, expected_indices.numpy())
+
+
+def test_max_pool2d_ties_nan_and_overlap_as_torch():
+    x = np.zeros((1, 2, 5, 5))
+    x[0, 1, 2, 2] = np.nan  # NaN propagates and takes the gradient
+    for kw in (dict(kernel_size=2), dict(kernel_size=3, stride=1, padding=1)):  # ties; overlapping windows
+        compare_with_torch(
+            lambda t, kw=kw: F.max_pool2d(t, **kw), lambda t, kw=kw: TF.max_pool2d(t, **kw), [x], atol=0, rtol=0
+        )
+    all_neg_inf = np.full((1, 1, 3, 3), -np.inf)  # windows of only -inf point inside the input, not at the padding
+    compare_with_torch(
+        lambda t: F.max_pool2d(t, 2, 2, 1), lambda t: TF.max_pool2d(t, 2, 2, 1), [all_neg_inf], atol=0, rtol=0
+    )
+
+
+@pytest.mark.parametrize("kwargs", POOL_CASES, ids=str)
+@pytest.mark.parametrize("count_include_pad", [True, False])
+def test_avg_pool2d_matches_torch(kwargs, count_include_pad):
+    x = rng(5).standard_normal((2, 3, 9, 8))
+    compare_with_torch(
+        lambda t: F.avg_pool2d(t, **kwargs, count_include_pad=count_include_pad),
+        lambda t: TF.avg_pool2d(t, **kwargs, count_include_pad=count_include_pad),
+        [x],
+    )
+
+
+def test_avg_pool2d_divisor_override_and_unbatched():
+    x = rng(6).standard_normal((3, 6, 6))
+    compare_with_torch(
+        lambda t: F.avg_pool2d(t, 3, 2, 1, divisor_override=5),
+        lambda t: TF.avg_pool2d(t, 3, 2, 1, divisor_override=5),
+        [x],
+    )
+    compare_with_torch(lambda t: F.max_pool2d(t, 2), lambda t: TF.max_pool2d(t, 2), [x])
+
+
+@pytest.mark.parametrize(
+    "fn",
+    [
+        lambda x: F.max_pool2d(x, 3, 2, 1, ceil_mode=True),
+        lambda x: F.max_pool2d(x, 2, 1, dilation=2),
+        lambda x: F.avg_pool2d(x, 3, 2, 1, ceil_mode=True, count_include_pad=False),
+        lambda x: F.avg_pool2d(x, 2, 1),
+    ],
+)
+def test_pooling_gradcheck_and_gradgradcheck(fn):
+    x = dg.tensor(rng(7).permutation(2 * 2 * 5 * 4).reshape(2, 2, 5, 4) / 10.0, dtype=dg.float64, requires_grad=True)
+    assert gradcheck(fn, (x,))
+    assert gradgradcheck(fn, (x,))
+
+
+# ---------------------------------------------------------------------------------------------------
+# layers
+
+
+def copy_into_torch(ours: nn.Module, theirs) -> None:
+    theirs.load_state_dict({k: torch.tensor(v.data) for k, v in ours.state_dict().items()})
+
+
+@pytest.mark.filterwarnings("ignore:Using padding='same'")
+@pytest.mark.parametrize(
+    "args,kwargs",
+    [
+        ((3, 4, 3), {}),
+        ((4, 6, (3, 2)), dict(stride=2, padding=1, dilation=(1, 2), groups=2, bias=False)),
+        ((2, 3, 3), dict(padding="same")),
+        ((2, 3, 3), dict(padding=1, padding_mode="reflect")),
+        ((2, 3, 4), dict(padding="same", padding_mode="circular")),
+        ((2, 3, 3), dict(padding=2, padding_mode="replicate", stride=2)),
+    ],
+)
+def test_conv2d_layer_matches_torch(args, kwargs):
+    ours = nn.Conv2d(*args, **kwargs, dtype=dg.float64)
+    theirs = torch.nn.Conv2d(*args, **kwargs, dtype=torch.float64)
+    assert repr(ours) == repr(theirs)
+    copy_into_torch(ours, theirs)
+    x = rng(8).standard_normal((2, args[0], 7, 6))
+    compare_with_torch(ours, theirs, [x])
+    upstream = rng(9).standard_normal(tuple(theirs(torch.tensor(x)).shape))
+    ours.zero_grad()
+    theirs.zero_grad()
+    ours(dg.tensor(x, dtype=dg.float64)).backward(dg.tensor(upstream, dtype=dg.float64))
+    theirs(torch.tensor(x)).backward(torch.tensor(upstream))
+    for (name, p), (_, q) in zip(ours.named_parameters(), theirs.named_parameters()):
+        np.testing.assert_allclose(p.grad.data, q.grad.numpy(), rtol=1e-10, atol=1e-12, err_msg=name)
+
+
+def test_conv2d_default_initialisation():
+    conv = nn.Conv2d(6, 16, 5)
+    bound = 1 / np.sqrt(6 * 5 * 5)  # kaiming_uniform_(a=sqrt(5)) gives U(-1/sqrt(fan_in), 1/sqrt(fan_in))
+    for p in (conv.weight, conv.bias):
+        assert np.abs(p.data).max() <= bound
+        assert np.abs(p.data).max() > 0.9 * bound
+    assert conv.weight.shape == (16, 6, 5, 5) and conv.bias.shape == (16,)
+    assert nn.Conv2d(4, 8, 3, groups=4).weight.shape == (8, 1, 3, 3)
+    assert abs(nn.Conv2d(4, 8, 3, groups=4).weight.data).max() > 1 / np.sqrt(9 * 2)  # fan_in = 1 * 3 * 3
+
+
+@pytest.mark.parametrize(
+    "ours,theirs",
+    [
+        (nn.MaxPool2d(2), torch.nn.MaxPool2d(2)),
+        (nn.MaxPool2d(3, 2, 1, ceil_mode=True), torch.nn.MaxPool2d(3, 2, 1, ceil_mode=True)),
+        (nn.AvgPool2d(2), torch.nn.AvgPool2d(2)),
+        (nn.AvgPool2d(3, 1, 1, count_include_pad=False), torch.nn.AvgPool2d(3, 1, 1, count_include_pad=False)),
+    ],
+    ids=repr,
+)
+def test_pool_layers_match_torch(ours, theirs):
+    assert repr(ours) == repr(theirs)
+    x = rng(10).standard_normal((2, 3, 8, 7))
+    compare_with_torch(ours, theirs, [x])
+
+
+def test_max_pool_layer_return_indices():
+    out, indices = nn.MaxPool2d(2, return_indices=True)(dg.arange(16.0).reshape(1, 1, 4, 4))
+    assert out.tolist() == [[[[5.0, 7.0], [13.0, 15.0]]]]
+    assert indices.tolist() == [[[[5, 7], [13, 15]]]]
+
+
+@pytest.mark.parametrize("training", [True, False])
+def test_batchnorm2d_matches_torch(training):
+    ours = nn.BatchNorm2d(3, momentum=0.2, dtype=dg.float64)
+    theirs = torch.nn.BatchNorm2d(3, momentum=0.2, dtype=torch.float64)
+    with dg.no_grad():
+        ours.weight.copy_(np.array([0.5, 1.5, -1.0]))
+        ours.bias.copy_(np.array([0.1, -0.2, 0.3]))
+        ours.running_mean.copy_(np.array([0.2, -0.1, 0.0]))
+        ours.running_var.copy_(np.array([1.5, 0.5, 2.0]))
+    copy_into_torch(ours, theirs)
+    ours.train(training)
+    theirs.train(training)
+    x = rng(11).standard_normal((4, 3, 5, 6)) * 2 + 1
+    compare_with_torch(ours, theirs, [x])
+    for name in ("running_mean", "running_var", "num_batches_tracked"):
+        np.testing.assert_allclose(getattr(ours, name).data, getattr(theirs, name).numpy(), rtol=1e-12, err_msg=name)
+    for p, q in zip(ours.parameters(), theirs.parameters()):
+        np.testing.assert_allclose(p.grad.data, q.grad.numpy(), rtol=1e-10, atol=1e-12)
+
+
+def test_batchnorm2d_wants_4d_input():
+    with pytest.raises(ValueError, match=r"BatchNorm2d: expected 4D input \(got 2D input of shape \(4, 3\)\)"):
+        nn.BatchNorm2d(3)(dg.zeros(4, 3))
+    with pytest.raises(ValueError, match=r"BatchNorm2d\(3\): input of shape \(2, 4, 5, 5\) has 4 channels"):
+        nn.BatchNorm2d(3)(dg.zeros(2, 4, 5, 5))
+
+
+@pytest.mark.parametrize(
+    "layer",
+    [nn.Conv2d(3, 4, 3, padding=1), nn.Conv2d(3, 3, 3, groups=3), nn.MaxPool2d(2), nn.AvgPool2d(2), nn.BatchNorm2d(3)],
+    ids=lambda m: type(m).__name__,
+)
+def test_float32_stays_float32(layer):
+    x = dg.randn(2, 3, 6, 6, requires_grad=True)
+    out = layer(x)
+    assert out.dtype == dg.float32
+    out.backward(dg.ones_like(out))
+    assert x.grad.dtype == dg.float32
+    for p in layer.parameters():
+        assert p.dtype == dg.float32 and p.grad.dtype == dg.float32
+
+
+# ---------------------------------------------------------------------------------------------------
+# errors
+
+
+def test_conv2d_errors_name_the_shapes():
+    w = dg.zeros(4, 3, 3, 3)
+    with pytest.raises(
+        ValueError, match=r"input of shape \(2, 2, 8, 8\) has 2 channels.*weight of shape \(4, 3, 3, 3\)"
+    ):
+        F.conv2d(dg.zeros(2, 2, 8, 8), w)
+    with pytest.raises(ValueError, match=r"Conv2d\(3, 4\): input of shape \(2, 5, 8, 8\) has 5 channels, expected 3"):
+        nn.Conv2d(3, 4, 3)(dg.zeros(2, 5, 8, 8))
+    with pytest.raises(ValueError, match=r"kernel of size \(3, 3\).*larger than the padded input \(2, 2\)"):
+        F.conv2d(dg.zeros(1, 3, 2, 2), w)
+    with pytest.raises(ValueError, match=r"spans \(5, 5\).*padded input \(4, 4\)"):
+        F.conv2d(dg.zeros(1, 3, 2, 2), w, padding=1, dilation=2)
+    with pytest.raises(ValueError, match=r"expected a 4-D input \(N, C, H, W\).*got 2-D input of shape \(3, 8\)"):
+        F.conv2d(dg.zeros(3, 8), w)
+    with pytest.raises(ValueError, match=r"got 5-D input"):
+        nn.Conv2d(3, 4, 3)(dg.zeros(1, 1, 3, 8, 8))
+    with pytest.raises(ValueError, match="weight must be 4-D"):
+        F.conv2d(dg.zeros(1, 3, 8, 8), dg.zeros(4, 3, 3))
+    with pytest.raises(ValueError, match="not divisible by groups=3"):
+        F.conv2d(dg.zeros(1, 3, 8, 8), dg.zeros(4, 1, 3, 3), groups=3)
+    with pytest.raises(ValueError, match=r"bias must have shape \(4,\)"):
+        F.conv2d(dg.zeros(1, 3, 8, 8), w, dg.zeros(3))
+    with pytest.raises(TypeError, match="same dtype"):
+        F.conv2d(dg.zeros(1, 3, 8, 8, dtype=dg.float64), w)
+    with pytest.raises(ValueError, match="not supported for strided"):
+        F.conv2d(dg.zeros(1, 3, 8, 8), w, stride=2, padding="same")
+    with pytest.raises(ValueError, match="stride must be an integer >= 1"):
+        F.conv2d(dg.zeros(1, 3, 8, 8), w, stride=0)
+    with pytest.raises(ValueError, match="divisible by groups"):
+        nn.Conv2d(3, 4, 3, groups=2)
+    with pytest.raises(ValueError, match="padding_mode"):
+        nn.Conv2d(3, 4, 3, padding_mode="mirror")
+
+
+def test_pooling_errors():
+    with pytest.raises(ValueError, match="at most half of the effective kernel size"):
+        F.max_pool2d(dg.zeros(1, 1, 8, 8), 2, padding=2)
+    with pytest.raises(ValueError, match=r"input of shape \(1, 1, 2, 2\) is too small for kernel_size=3"):
+        F.avg_pool2d(dg.zeros(1, 1, 2, 2), 3)
+    with pytest.raises(ValueError, match=r"got 2-D input of shape \(4, 4\)"):
+        nn.MaxPool2d(2)(dg.zeros(4, 4))
+    with pytest.raises(TypeError, match="floating-point"):
+        F.max_pool2d(dg.zeros(1, 1, 4, 4, dtype=dg.int64), 2)
+    with pytest.raises(ValueError, match="divisor_override must be non-zero"):
+        F.avg_pool2d(dg.zeros(1, 1, 4, 4), 2, divisor_override=0)
+
+
+# ---------------------------------------------------------------------------------------------------
+# LeNet-5
+
+
+def torch_lenet(activation=torch.nn.ReLU, pool=torch.nn.MaxPool2d):
+    """The torch model documented in LeNet5's docstring."""
+    return torch.nn.Sequential(
+        torch.nn.Conv2d(1, 6, 5, padding=2), activation(), pool(2),
+        torch.nn.Conv2d(6, 16, 5), activation(), pool(2),
+        torch.nn.Flatten(),
+        torch.nn.Linear(400, 120), activation(),
+        torch.nn.Linear(120, 84), activation(),
+        torch.nn.Linear(84, 10),
+    ).double()  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "variant,act,pool",
+    [
+        (dict(), torch.nn.ReLU, torch.nn.MaxPool2d),
+        (dict(activation="tanh", pool="avg"), torch.nn.Tanh, torch.nn.AvgPool2d),
+    ],
+)
+def test_lenet_state_dict_loads_into_torch_and_matches(variant, act, pool):
+    ours = LeNet5(**variant).double()
+    theirs = torch_lenet(act, pool)
+    assert list(ours.state_dict()) == list(theirs.state_dict())
+    theirs.load_state_dict({k: torch.tensor(v.data) for k, v in ours.state_dict().items()})
+    x = rng(12).standard_normal((3, 1, 28, 28))
+    compare_with_torch(ours, theirs, [x], rtol=1e-9)
+    for (name, p), (_, q) in zip(ours.named_parameters(), theirs.named_parameters()):
+        np.testing.assert_allclose(p.grad.data, q.grad.numpy(), rtol=1e-9, atol=1e-12, err_msg=name)
+
+
+def test_lenet_summary():
+    result = nn.summary(LeNet5(), (1, 1, 28, 28))
+    assert result.total_params == 61706
+    shapes = [layer.output_shape for layer in result.layers]
+    assert shapes[0] == (1, 6, 28, 28) and shapes[2] == (1, 6, 14, 14) and shapes[5] == (1, 16, 5, 5)
+    assert result.output_shape == (1, 10)
+    assert "MaxPool2d" in str(result)
+    with pytest.raises(ValueError, match="activation must be one of"):
+        LeNet5(activation="softsign")
+
+
+def _training_data():
+    """256 MNIST test images when the files are there (scaled to [0, 1]), else random images with random labels."""
+    directory = mnist_dir()
+    if directory is not None:
+        from deepgrad.data.mnist import read_idx
+
+        images = read_idx(directory / "t10k-images-idx3-ubyte.gz")[:256].astype(np.float32) / 255
+        labels = read_idx(directory / "t10k-labels-idx1-ubyte.gz")[:256].astype(np.int64)
+        return images[:, None], labels
+    r = rng(13)
+    return r.random((256, 1, 28, 28), dtype=np.float32), r.integers(0, 10, 256)
+
+
+def test_lenet_training_lowers_the_loss():
+    images, labels = _training_data()
+    model = LeNet5()
+    optimizer = optim.Adam(model.parameters(), lr=2e-3)
+    loss_fn = nn.CrossEntropyLoss()
+    x, y = dg.tensor(images), dg.tensor(labels)
+
+    def full_loss() -> float:
+        with dg.no_grad():
+            return loss_fn(model(x), y).item()
+
+    before = full_loss()
+    for _epoch in range(5):
+        for start in range(0, 256, 64):
+            loss = loss_fn(model(x[start : start + 64]), y[start : start + 64])
+            assert loss.dtype == dg.float32
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+    after = full_loss()
+    assert after < 0.7 * before, (before, after)
