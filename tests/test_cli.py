@@ -369,3 +369,15 @@ def test_exploding_loss_is_a_one_line_error(in_tmp, capsys):
     err = capsys.readouterr().err
     assert "the training loss became" in err and "lower the learning rate" in err
     assert len(err.strip().splitlines()) == 1
+
+
+def test_lenet_option(in_tmp, capsys):
+    assert main(["summary", "--model", "lenet", "--dataset", "mnist"]) == 0
+    out = capsys.readouterr().out
+    assert "lenet5 (relu)" in out and "61,706" in out and "(1, 6, 28, 28)" in out
+    assert main(["train", "--model", "lenet", "--quiet"]) == 2
+    assert "--model lenet needs an image dataset" in capsys.readouterr().err
+    assert main(["train", "--model", "lenet", "--dataset", "mnist", "--hidden", "64", "--quiet"]) == 2
+    assert "--hidden does not apply to --model lenet" in capsys.readouterr().err
+    assert main(["summary", "--model", "lenet", "--dataset", "mnist", "--activation", "gelu"]) == 2
+    assert "activation must be one of relu, tanh" in capsys.readouterr().err

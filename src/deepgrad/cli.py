@@ -91,7 +91,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _add_model_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--model", default=None, help="linear or mlp (default: mlp)")
+    parser.add_argument("--model", default=None, help="linear, mlp or lenet (images only) (default: mlp)")
     parser.add_argument("--hidden", default=None, help="hidden layer sizes, e.g. 512,256 (default: by dataset)")
     parser.add_argument(
         "--activation", default=None, help="relu, tanh, sigmoid, leaky_relu, elu, gelu, silu (default: relu)"

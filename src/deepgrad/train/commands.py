@@ -21,7 +21,7 @@ from deepgrad import backend, io
 from deepgrad.errors import UsageError
 from deepgrad.train.callbacks import Callback
 
-MODELS = ("linear", "mlp")
+MODELS = ("linear", "mlp", "lenet")
 ACTIVATIONS = ("relu", "tanh", "sigmoid", "leaky_relu", "elu", "gelu", "silu")
 TOY_NAMES = ("spirals", "circles", "moons", "xor", "sine")
 IMAGE_NAMES = ("mnist", "fashion-mnist")
@@ -54,6 +54,8 @@ class ModelConfig:
     dropout: float = 0.0
 
     def describe(self) -> str:
+        if self.model == "lenet":
+            return f"lenet5 ({self.activation})"
         sizes = "-".join(str(s) for s in [self.in_features, *self.hidden, self.out_features])
         return f"{self.model} {sizes}" + (f" ({self.activation})" if self.hidden else "")
 
@@ -62,9 +64,7 @@ class ModelConfig:
 class DataBundle:
     train: Any
     test: Any
-    task: str  # "classification" or "regression"
-    in_features: int
-    out_features: int
+    task: str  # "classification" or "regression" (model sizes per dataset: `_features`)
     class_names: list[str] | None = None
 
 
@@ -120,9 +120,15 @@ def _positive(value: float | None, name: str, allow_zero: bool = False) -> None:
 
 
 def load_data(
-    name: str, data_dir: str | None, seed: int, n_train: int | None = None, download: bool = False
+    name: str,
+    data_dir: str | None,
+    seed: int,
+    n_train: int | None = None,
+    download: bool = False,
+    images: bool = False,
 ) -> DataBundle:
-    """The training and test sets of a dataset (toy sets are generated: the test set with another seed)."""
+    """The training and test sets of a dataset (toy sets are generated: the test set with another seed).
+    MNIST-like sets come as flat 784-vectors, or as (1, 28, 28) images with ``images=True`` (for LeNet)."""
     from deepgrad.data import MNIST, TOY_DATASETS, FashionMNIST, TensorDataset
 
     if name in TOY_NAMES:
@@ -131,31 +137,34 @@ def load_data(
         x_train, y_train = make(count, seed=seed)
         x_test, y_test = make(max(count // 2, 100), seed=seed + 10_000)
         if name == "sine":
-            return DataBundle(TensorDataset(x_train, y_train), TensorDataset(x_test, y_test), "regression", 1, 1)
-        classes = int(max(y_train.max(), y_test.max())) + 1
+            return DataBundle(TensorDataset(x_train, y_train), TensorDataset(x_test, y_test), "regression")
+        classes = _features(name)[1]
         return DataBundle(
             TensorDataset(x_train, y_train),
             TensorDataset(x_test, y_test),
             "classification",
-            2,
-            classes,
             [str(c) for c in range(classes)],
         )
     if data_dir is not None and not Path(data_dir).is_dir() and not download:
         raise UsageError(f"--data-dir {data_dir}: no such directory")
     reader = MNIST if name == "mnist" else FashionMNIST
-    train = reader(root=data_dir, train=True, flatten=True, download=download)
-    test = reader(root=data_dir, train=False, flatten=True, download=download)
+    train = reader(root=data_dir, train=True, flatten=not images, download=download)
+    test = reader(root=data_dir, train=False, flatten=not images, download=download)
     names = getattr(reader, "classes", None) or [str(c) for c in range(10)]
-    return DataBundle(train, test, "classification", 28 * 28, 10, list(names))
+    return DataBundle(train, test, "classification", list(names))
 
 
 # ---------------------------------------------------------------------------------------------- model
 
 
 def build_model(config: ModelConfig) -> Any:
-    from deepgrad.models import MLP
+    from deepgrad.models import MLP, LeNet5
 
+    if config.model == "lenet":
+        try:
+            return LeNet5(config.out_features, activation=config.activation)
+        except ValueError as error:
+            raise UsageError(str(error)) from None
     hidden = [] if config.model == "linear" else config.hidden
     return MLP(config.in_features, hidden, config.out_features, activation=config.activation, dropout=config.dropout)
 
@@ -166,9 +175,9 @@ def _model_config(
     fallback = fallback or {}
     model = _choice(args.model or fallback.get("model", "mlp"), MODELS, "model")
     activation = _choice(args.activation or fallback.get("activation", "relu"), ACTIVATIONS, "activation")
-    if model == "linear":
+    if model in ("linear", "lenet"):
         if args.hidden not in (None, "", "none", "0"):
-            raise UsageError("--hidden does not apply to --model linear (it has no hidden layer)")
+            raise UsageError(f"--hidden does not apply to --model {model} (its layers are fixed)")
         hidden: list[int] = []
     else:
         hidden = parse_hidden(args.hidden, fallback.get("hidden", DEFAULTS[dataset]["hidden"]))
@@ -176,6 +185,25 @@ def _model_config(
     if not 0 <= dropout < 1:
         raise UsageError(f"--dropout must be in [0, 1), got {dropout}")
     return ModelConfig(model, dataset, bundle_in, bundle_out, hidden, activation, float(dropout))
+
+
+def _features(dataset: str) -> tuple[int, int]:
+    """(inputs, outputs) of a model for the dataset: 784 pixels and 10 classes for the image sets, the 2-D
+    toy sets' coordinates and classes (3 spiral arms), one input and output for the sine regression."""
+    if dataset in IMAGE_NAMES:
+        return 28 * 28, 10
+    if dataset == "sine":
+        return 1, 1
+    return 2, 3 if dataset == "spirals" else 2
+
+
+def _images_for(model: str, dataset: str) -> bool:
+    """LeNet reads (1, 28, 28) images; the other models flat vectors."""
+    if model != "lenet":
+        return False
+    if dataset not in IMAGE_NAMES:
+        raise UsageError(f"--model lenet needs an image dataset ({', '.join(IMAGE_NAMES)}), not {dataset}")
+    return True
 
 
 def _loss(name: str | None, task: str) -> tuple[str, Any]:
@@ -356,8 +384,10 @@ def run_train(args: Any) -> int:
         _check_output(plots_dir, "--plots", directory=True)
 
     backend.manual_seed(args.seed)
-    bundle = load_data(dataset, args.data_dir, args.seed, download=args.download)
-    config = _model_config(args, bundle.in_features, bundle.out_features, dataset)
+    config = _model_config(args, *_features(dataset), dataset)  # options checked before any data is read
+    bundle = load_data(
+        dataset, args.data_dir, args.seed, download=args.download, images=_images_for(config.model, dataset)
+    )
     loss_name, loss_fn = _loss(args.loss, bundle.task)
     model = build_model(config)
     optimizer = _optimizer(args, list(model.parameters()), dataset)
@@ -495,8 +525,8 @@ def run_eval(args: Any) -> int:
     saved, saved_seed = _weights_config(args.weights)
     dataset = _choice(args.dataset or saved.get("dataset", "spirals"), DATASETS, "dataset")
     seed = saved_seed if args.seed is None else args.seed
-    bundle = load_data(dataset, args.data_dir, seed, download=args.download)
-    config = _model_config(args, bundle.in_features, bundle.out_features, dataset, fallback=saved)
+    config = _model_config(args, *_features(dataset), dataset, fallback=saved)
+    bundle = load_data(dataset, args.data_dir, seed, download=args.download, images=_images_for(config.model, dataset))
     model = build_model(config)
     state = io.load(args.weights)
     try:
@@ -529,10 +559,9 @@ def run_summary(args: Any) -> int:
     from deepgrad import nn
 
     dataset = _choice(args.dataset or "spirals", DATASETS, "dataset")
-    in_features = 28 * 28 if dataset in IMAGE_NAMES else (1 if dataset == "sine" else 2)
-    out_features = 10 if dataset in IMAGE_NAMES else (1 if dataset == "sine" else (3 if dataset == "spirals" else 2))
+    in_features, out_features = _features(dataset)
     config = _model_config(args, in_features, out_features, dataset)
     model = build_model(config)
     print(f"{config.describe()} for {dataset}")
-    print(nn.summary(model, (1, in_features)))
+    print(nn.summary(model, (1, 1, 28, 28) if _images_for(config.model, dataset) else (1, in_features)))
     return 0
