@@ -1,7 +1,8 @@
-"""The README's full MNIST runs, from the `deepgrad train` command: softmax regression and the MLP.
+"""The README's full MNIST runs, from the `deepgrad train` command: softmax regression, the MLP, LeNet-5.
 
 Targets (MNIST test set, as in the lectures' and LeCun's table): softmax regression >= 92%,
-MLP 784-512-256-10 >= 98.0%; LeNet-5 (3 epochs, our own bar) >= 98.5%. Prints each command, its test accuracy and wall time.
+MLP 784-512-256-10 >= 98.0%; LeNet-5 after 3 epochs (our own bar) >= 98.5%.
+Prints each command, its test accuracy and wall time.
 
 Run: python benchmarks/mnist_accuracy.py [--data-dir DIR]
 """
