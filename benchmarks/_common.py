@@ -21,6 +21,23 @@ def best_time(fn: Callable[[], object], number: int, repeat: int = 7, warmup: in
     return best
 
 
+def paired_times(
+    ours: Callable[[], object], theirs: Callable[[], object], number: int, blocks: int = 3, repeat: int = 5
+) -> tuple[float, float]:
+    """Best mean seconds per call of each side, measured in alternating blocks (ours, theirs, ours, ...).
+
+    Blocks rather than single calls: the BLAS and OpenMP worker threads of the side that just ran keep
+    spinning for a moment and would slow the other side down; a pause between blocks lets them sleep.
+    Alternating blocks spreads the drift of a shared machine's speed over both sides.
+    """
+    best = [float("inf"), float("inf")]
+    for _ in range(blocks):
+        for side, fn in enumerate((ours, theirs)):
+            time.sleep(0.3)
+            best[side] = min(best[side], best_time(fn, number, repeat=repeat, warmup=2))
+    return best[0], best[1]
+
+
 def machine_description() -> str:
     cpu = platform.processor() or platform.machine()
     try:

@@ -11,7 +11,7 @@ Run: python benchmarks/bench_autograd.py
 from __future__ import annotations
 
 import numpy as np
-from _common import best_time, blas_description, machine_description, print_table
+from _common import blas_description, machine_description, paired_times, print_table
 
 import deepgrad as dg
 import deepgrad.nn.functional as F
@@ -80,11 +80,11 @@ def main() -> None:
     print(f"machine: {machine_description()}")
     print(f"numpy BLAS: {blas_description()}")
     print(f"torch {torch.__version__}, threads={torch.get_num_threads()}; numpy {np.__version__}")
-    scalar_ours, scalar_theirs = best_time(scalar_deepgrad, 2000), best_time(scalar_torch, 2000)
+    scalar_ours, scalar_theirs = paired_times(scalar_deepgrad, scalar_torch, 2000)
     step_ours, step_theirs = mlp_cases()
-    mlp_ours, mlp_theirs = best_time(step_ours, 50), best_time(step_theirs, 50)
+    mlp_ours, mlp_theirs = paired_times(step_ours, step_theirs, 50)
     print_table(
-        "forward + backward (best of 7 rounds)",
+        "forward + backward (best of 15 rounds in alternating blocks)",
         [
             ("sigmoid neuron, 0-d tensors", scalar_ours, scalar_theirs, "<= 2.0"),
             ("MLP 784-512-256-10 step, batch 128 (no optim)", mlp_ours, mlp_theirs, "<= 1.0"),

@@ -9,7 +9,7 @@ Run: python benchmarks/bench_conv.py
 from __future__ import annotations
 
 import numpy as np
-from _common import best_time, blas_description, machine_description, print_table
+from _common import blas_description, machine_description, paired_times, print_table
 
 import deepgrad as dg
 import deepgrad.nn.functional as F
@@ -111,7 +111,7 @@ def main() -> None:
     rows = []
     for name, x_shape, w_shape, kwargs, number in conv_cases:
         ours, theirs = conv_case(x_shape, w_shape, **kwargs)
-        rows.append((name, best_time(ours, number), best_time(theirs, number), "-"))
+        rows.append((name, *paired_times(ours, theirs, number), "-"))
     TF = torch.nn.functional
     pools = [
         ("max_pool2d 2x2, 64x6x28x28", (64, 6, 28, 28), lambda t: F.max_pool2d(t, 2), lambda t: TF.max_pool2d(t, 2)),
@@ -125,12 +125,12 @@ def main() -> None:
     ]
     for name, shape, ours_fn, theirs_fn in pools:
         ours, theirs = pool_case(shape, ours_fn, theirs_fn)
-        rows.append((name, best_time(ours, 20), best_time(theirs, 20), "-"))
-    print_table("forward + backward (best of 7 rounds)", rows)
+        rows.append((name, *paired_times(ours, theirs, 20), "-"))
+    print_table("forward + backward (best of 15 rounds in alternating blocks)", rows)
     ours, theirs = lenet_step(64)
     print_table(
         "LeNet-5 training step: forward + cross-entropy + backward + SGD momentum",
-        [("LeNet-5, batch 64, 1x28x28", best_time(ours, 20), best_time(theirs, 20), "-")],
+        [("LeNet-5, batch 64, 1x28x28", *paired_times(ours, theirs, 20), "-")],
     )
 
 

@@ -10,7 +10,7 @@ Run: python benchmarks/bench_train_step.py
 from __future__ import annotations
 
 import numpy as np
-from _common import best_time, blas_description, machine_description, print_table
+from _common import blas_description, machine_description, paired_times, print_table
 
 import deepgrad as dg
 from deepgrad import nn, optim
@@ -66,10 +66,13 @@ def main() -> None:
     big_dg, big_t = make_steps([784, 512, 256, 10], 128)
     small_dg, small_t = make_steps([2, 32, 32, 2], 32)
     rows = [
-        ("MLP 784-512-256-10, batch 128", best_time(big_dg, 50), best_time(big_t, 50), "<= 1.0"),
-        ("MLP 2-32-32-2, batch 32", best_time(small_dg, 1000), best_time(small_t, 1000), "<= 3.0"),
+        ("MLP 784-512-256-10, batch 128", *paired_times(big_dg, big_t, 50), "<= 1.0"),
+        ("MLP 2-32-32-2, batch 32", *paired_times(small_dg, small_t, 1000), "<= 3.0"),
     ]
-    print_table("training step: forward + cross-entropy + backward + SGD momentum (best of 7 rounds)", rows)
+    print_table(
+        "training step: forward + cross-entropy + backward + SGD momentum (best of 15 rounds in alternating blocks)",
+        rows,
+    )
 
 
 if __name__ == "__main__":
