@@ -219,8 +219,8 @@ def batch_norm(
     return out
 
 
-def _pair(value: Any, what: str, name: str, minimum: int) -> tuple[int, int]:
-    """An int or a pair of ints (h, w), each at least ``minimum``."""
+def int_pair(value: Any, what: str, name: str, minimum: int) -> tuple[int, int]:
+    """An int or a pair of ints (h, w), each at least ``minimum`` (used by the 2-d layers and functions)."""
     pair = (value, value) if isinstance(value, (int, np.integer)) and not isinstance(value, bool) else value
     if (
         not isinstance(pair, (tuple, list))
@@ -294,8 +294,8 @@ def conv2d(
         )
     if bias is not None and bias.shape != (out_channels,):
         raise ValueError(f"conv2d: bias must have shape ({out_channels},) for weight {weight.shape}, got {bias.shape}")
-    stride = _pair(stride, "stride", "conv2d", 1)
-    dilation = _pair(dilation, "dilation", "conv2d", 1)
+    stride = int_pair(stride, "stride", "conv2d", 1)
+    dilation = int_pair(dilation, "dilation", "conv2d", 1)
     if isinstance(padding, str):
         if padding == "valid":
             pads = (0, 0, 0, 0)
@@ -307,7 +307,7 @@ def conv2d(
         else:
             raise ValueError(f"conv2d: padding must be an int, a pair, 'valid' or 'same'; got {padding!r}")
     else:
-        pad_h, pad_w = _pair(padding, "padding", "conv2d", 0)
+        pad_h, pad_w = int_pair(padding, "padding", "conv2d", 0)
         pads = (pad_h, pad_h, pad_w, pad_w)
     padded = (input.shape[2] + pads[0] + pads[1], input.shape[3] + pads[2] + pads[3])
     extent = (dilation[0] * (kernel_h - 1) + 1, dilation[1] * (kernel_w - 1) + 1)
@@ -326,11 +326,11 @@ def _pool_geometry(
 ) -> tuple[tuple[int, int], tuple[int, int], tuple[int, int], tuple[int, int], tuple[int, int, int, int], tuple]:
     """kernel, stride, dilation, nominal padding (h, w), padding (top, bottom, left, right) including the
     overhang of ``ceil_mode`` windows, and the output size, with PyTorch's output-size rule and checks."""
-    kernel = _pair(kernel_size, "kernel_size", name, 1)
+    kernel = int_pair(kernel_size, "kernel_size", name, 1)
     stride = kernel if stride is None or (isinstance(stride, (tuple, list)) and not stride) else stride
-    stride = _pair(stride, "stride", name, 1)
-    dilation = _pair(dilation, "dilation", name, 1)
-    pad = _pair(padding, "padding", name, 0)
+    stride = int_pair(stride, "stride", name, 1)
+    dilation = int_pair(dilation, "dilation", name, 1)
+    pad = int_pair(padding, "padding", name, 0)
     out_size = []
     overhang = []
     for axis in range(2):

@@ -89,11 +89,7 @@ class Linear(Module):
 
     def reset_parameters(self) -> None:
         """Draw fresh weights: kaiming_uniform_(a=sqrt(5)) for W, U(-1/sqrt(fan_in), 1/sqrt(fan_in)) for b."""
-        init.kaiming_uniform_(self.weight, a=math.sqrt(5))
-        if self.bias is not None:
-            fan_in = self.in_features
-            bound = 1 / math.sqrt(fan_in) if fan_in > 0 else 0.0
-            init.uniform_(self.bias, -bound, bound)
+        _reset_weight_and_bias(self.weight, self.bias, self.in_features)
 
     def forward(self, input: Tensor) -> Tensor:
         if input.shape[-1:] != (self.in_features,):
@@ -155,15 +151,13 @@ class Dropout(Module):
         return f"p={self.p}, inplace={self.inplace}"
 
 
-def _layer_pair(value: Any, name: str, owner: str, minimum: int) -> tuple[int, int]:
-    pair = (value, value) if isinstance(value, (int, np.integer)) and not isinstance(value, bool) else value
-    if (
-        not isinstance(pair, (tuple, list))
-        or len(pair) != 2
-        or not all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) and v >= minimum for v in pair)
-    ):
-        raise ValueError(f"{owner}: {name} must be an integer >= {minimum} or a pair of them, got {value!r}")
-    return int(pair[0]), int(pair[1])
+def _reset_weight_and_bias(weight: Parameter, bias: Parameter | None, fan_in: int) -> None:
+    """PyTorch's default for Linear and Conv2d: kaiming_uniform_(a=sqrt(5)) for the weight, i.e.
+    U(-1/sqrt(fan_in), 1/sqrt(fan_in)), and the same range for the bias."""
+    init.kaiming_uniform_(weight, a=math.sqrt(5))
+    if bias is not None:
+        bound = 1 / math.sqrt(fan_in) if fan_in > 0 else 0.0
+        init.uniform_(bias, -bound, bound)
 
 
 class Conv2d(Module):
@@ -208,9 +202,9 @@ class Conv2d(Module):
                 f"Conv2d: in_channels ({in_channels}) and out_channels ({out_channels}) must both be divisible by "
                 f"groups ({groups})"
             )
-        self.kernel_size = _layer_pair(kernel_size, "kernel_size", "Conv2d", 1)
-        self.stride = _layer_pair(stride, "stride", "Conv2d", 1)
-        self.dilation = _layer_pair(dilation, "dilation", "Conv2d", 1)
+        self.kernel_size = F.int_pair(kernel_size, "kernel_size", "Conv2d", 1)
+        self.stride = F.int_pair(stride, "stride", "Conv2d", 1)
+        self.dilation = F.int_pair(dilation, "dilation", "Conv2d", 1)
         if isinstance(padding, str):
             if padding not in ("valid", "same"):
                 raise ValueError(f"Conv2d: padding must be an int, a pair, 'valid' or 'same'; got {padding!r}")
@@ -218,7 +212,7 @@ class Conv2d(Module):
                 raise ValueError(f"Conv2d: padding='same' is not supported for strided convolutions (stride={stride})")
             self.padding: tuple[int, int] | str = padding
         else:
-            self.padding = _layer_pair(padding, "padding", "Conv2d", 0)
+            self.padding = F.int_pair(padding, "padding", "Conv2d", 0)
         if padding_mode not in ("zeros", "reflect", "replicate", "circular"):
             raise ValueError(
                 f"Conv2d: padding_mode must be 'zeros', 'reflect', 'replicate' or 'circular', got {padding_mode!r}"
@@ -235,11 +229,7 @@ class Conv2d(Module):
 
     def reset_parameters(self) -> None:
         """Draw fresh weights: kaiming_uniform_(a=sqrt(5)) for W, U(-1/sqrt(fan_in), 1/sqrt(fan_in)) for b."""
-        init.kaiming_uniform_(self.weight, a=math.sqrt(5))
-        if self.bias is not None:
-            fan_in = self.weight.shape[1] * self.kernel_size[0] * self.kernel_size[1]
-            bound = 1 / math.sqrt(fan_in) if fan_in > 0 else 0.0
-            init.uniform_(self.bias, -bound, bound)
+        _reset_weight_and_bias(self.weight, self.bias, self.weight.shape[1] * self.kernel_size[0] * self.kernel_size[1])
 
     def _explicit_padding(self) -> tuple[int, int, int, int]:
         """(left, right, top, bottom), F.pad's order, for the non-zero padding modes."""
@@ -301,7 +291,7 @@ class MaxPool2d(Module):
         ceil_mode: bool = False,
     ) -> None:
         super().__init__()
-        _layer_pair(kernel_size, "kernel_size", "MaxPool2d", 1)
+        F.int_pair(kernel_size, "kernel_size", "MaxPool2d", 1)
         self.kernel_size = kernel_size
         self.stride = stride if stride is not None else kernel_size
         self.padding = padding
@@ -349,7 +339,7 @@ class AvgPool2d(Module):
         divisor_override: int | None = None,
     ) -> None:
         super().__init__()
-        _layer_pair(kernel_size, "kernel_size", "AvgPool2d", 1)
+        F.int_pair(kernel_size, "kernel_size", "AvgPool2d", 1)
         self.kernel_size = kernel_size
         self.stride = stride if stride is not None else kernel_size
         self.padding = padding
