@@ -315,3 +315,33 @@ def test_inplace_change_through_a_detached_alias_is_detected():
         x.detach().mul_(0.0)  # same memory as x
     with pytest.raises(RuntimeError, match=r"input 0 of <MulBackward>"):
         y.backward()
+
+
+def test_views_share_the_version_counter_with_their_source():
+    x = dg.tensor([[1.0, 2.0], [3.0, 4.0]], requires_grad=True)
+    y = (x * x).sum()
+    with dg.no_grad():
+        x.view(4)[0] = 10.0  # changes x's memory through a view
+    with pytest.raises(RuntimeError, match=r"input 0 of <MulBackward>"):
+        y.backward()
+
+    a = dg.tensor([1.0, 2.0, 3.0], requires_grad=True)
+    b = a * 1.0
+    c = b.reshape(3, 1)  # a view of b's memory
+    d = (c * c).sum()  # mul's backward reads c
+    with dg.no_grad():
+        b.mul_(2.0)  # b changed: c (same memory) is stale
+    assert c._version == b._version == 1
+    with pytest.raises(RuntimeError, match="modified by an in-place operation"):
+        d.backward()
+
+
+def test_copies_do_not_share_the_version_counter():
+    x = dg.tensor([1.0, 2.0, 3.0], requires_grad=True)
+    y = (x[[0, 2]] * 2).sum()  # advanced indexing copies
+    picked = x.detach()[[0, 1]]
+    with dg.no_grad():
+        picked.mul_(5.0)
+    assert x._version == 0
+    y.backward()
+    assert x.grad.tolist() == [2.0, 0.0, 2.0]

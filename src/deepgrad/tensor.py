@@ -28,6 +28,15 @@ MinMax = namedtuple("MinMax", ["values", "indices"])
 _SCALAR_TYPES = (int, float, bool, np.number, np.bool_)
 
 
+class _VersionCounter:
+    """A counter shared by the tensors that view one block of memory."""
+
+    __slots__ = ("value",)
+
+    def __init__(self) -> None:
+        self.value = 0
+
+
 class Tensor:
     """An n-d array with reverse-mode automatic differentiation.
 
@@ -44,8 +53,7 @@ class Tensor:
         "grad",
         "grad_fn",
         "_requires_grad",
-        "_version",
-        "_base",
+        "_counter",
         "_hooks",
         "_retains_grad",
         "name",
@@ -60,7 +68,7 @@ class Tensor:
         self.grad = None
         self.grad_fn = None
         self._requires_grad = False
-        self._version = 0
+        self._counter: _VersionCounter | None = None
         self._hooks: list | None = None
         self._retains_grad = False
         self.name: str | None = None
@@ -75,7 +83,7 @@ class Tensor:
         t.grad = None
         t.grad_fn = grad_fn
         t._requires_grad = requires_grad
-        t._version = 0
+        t._counter = None
         t._hooks = None
         t._retains_grad = False
         t.name = None
@@ -235,22 +243,33 @@ class Tensor:
     def detach(self) -> Tensor:
         """The same data outside the graph (no grad_fn, requires_grad False).
 
-        It shares memory with self, so an in-place change of either counts as a change of both (the version
-        counter the graph checks)."""
-        out = Tensor._make(self.data, False, None)
-        out._base = self._base_or_self()
-        return out
+        It shares memory and the version counter with self: an in-place change of either counts for both."""
+        return self._view_result(Tensor._make(self.data, False, None))
 
-    def _base_or_self(self) -> Tensor:
-        base = getattr(self, "_base", None)  # the slot is set only on detached tensors
-        return self if base is None else base
+    # Version counter: how many in-place changes the memory behind this tensor has seen. The graph records
+    # the versions of what backward will read and refuses to backward if they changed. Tensors sharing memory
+    # (views made by reshape/permute/expand/indexing, detach) share one counter, as in PyTorch. It is created
+    # on first need: most tensors are never changed in place nor viewed.
+
+    @property
+    def _version(self) -> int:
+        counter = self._counter
+        return 0 if counter is None else counter.value
+
+    def _shared_counter(self) -> _VersionCounter:
+        if self._counter is None:
+            self._counter = _VersionCounter()
+        return self._counter
 
     def _bump_version(self) -> None:
-        """Count an in-place change, on this tensor and on the one it was detached from (same memory)."""
-        self._version += 1
-        base = getattr(self, "_base", None)
-        if base is not None:
-            base._version += 1
+        """Count an in-place change (seen by every tensor sharing this memory)."""
+        self._shared_counter().value += 1
+
+    def _view_result(self, out: Tensor) -> Tensor:
+        """Let ``out`` share the version counter when its data is a view of this tensor's memory."""
+        if out is not self and np.may_share_memory(out.data, self.data):
+            out._counter = self._shared_counter()
+        return out
 
     def detach_(self) -> Tensor:
         self.grad_fn = None
@@ -712,7 +731,7 @@ class Tensor:
         shape = _shape_args(shape)
         if shape == self.shape:
             return self
-        return movement.Reshape.apply(self, shape=shape)
+        return self._view_result(movement.Reshape.apply(self, shape=shape))
 
     view = reshape
 
@@ -759,7 +778,7 @@ class Tensor:
             )
         if dims == tuple(range(self.ndim)):
             return self
-        return movement.Permute.apply(self, axes=dims)
+        return self._view_result(movement.Permute.apply(self, axes=dims))
 
     def transpose(self, dim0: int, dim1: int) -> Tensor:
         """Swap two axes."""
@@ -794,7 +813,7 @@ class Tensor:
         shape = _shape_args(shape)
         if shape == self.shape:
             return self
-        return movement.BroadcastTo.apply(self, shape=shape)
+        return self._view_result(movement.BroadcastTo.apply(self, shape=shape))
 
     def repeat(self, *sizes: Any) -> Tensor:
         """Tile the tensor sizes[i] times along dimension i (as torch.Tensor.repeat)."""
@@ -812,7 +831,7 @@ class Tensor:
 
     def __getitem__(self, index: Any) -> Tensor:
         index = _index_to_numpy(index)
-        return movement.GetItem.apply(self, index=index)
+        return self._view_result(movement.GetItem.apply(self, index=index))
 
     def __setitem__(self, index: Any, value: Any) -> None:
         self._check_inplace("__setitem__", value)

@@ -54,7 +54,8 @@ class Parameter(Tensor):
         self.grad = None
         self.grad_fn = None
         self._requires_grad = False
-        self._version = 0
+        # a Parameter made from a Tensor shares its memory, so it shares its version counter too
+        self._counter = data._shared_counter() if isinstance(data, Tensor) else None
         self._hooks = None
         self._retains_grad = False
         self.name = None

@@ -220,7 +220,7 @@ class Optimizer:
     def _bump_version(p: Tensor) -> None:
         # The update writes p.data in place behind the Tensor methods' back; bumping the version lets the
         # engine refuse a backward through a graph that saved the old values (as PyTorch does).
-        p._version += 1
+        p._bump_version()
 
     # ------------------------------------------------------------------ state dicts
 
