@@ -110,6 +110,7 @@ class ConvergenceStop(Callback):
         self.previous: float | None = None
         self.converged = False
         self.diverged = False
+        self.rise: tuple[float, float] | None = None  # (loss before, loss after) when it went up
         self.iterations = 0
 
     def on_epoch_end(self, state: Any, logs: dict[str, float]) -> None:
@@ -119,11 +120,11 @@ class ConvergenceStop(Callback):
             decrease = self.previous - value
             if decrease < 0:
                 self.diverged = True
+                self.rise = (self.previous, value)
                 state.stop_training = True
             elif decrease < self.tol:
                 self.converged = True
                 state.stop_training = True
-        self.last_increase = (self.previous, value)
         self.previous = value
 
     def state_dict(self) -> dict[str, Any]:
@@ -137,7 +138,7 @@ class ConvergenceStop(Callback):
         if self.converged:
             return f"converged after {self.iterations} iterations (loss decrease < {self.tol:g})"
         if self.diverged:
-            before, after = self.last_increase
+            before, after = self.rise
             return (
                 f"diverging: the loss went up from {before:.6g} to {after:.6g} at iteration {self.iterations}; "
                 "stopped (lower the learning rate)"
