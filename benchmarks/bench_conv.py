@@ -76,7 +76,7 @@ def lenet_step(batch: int) -> tuple:
         torch.nn.Linear(120, 84), torch.nn.ReLU(),
         torch.nn.Linear(84, 10),
     )  # fmt: skip
-    model_t.load_state_dict({k: torch.from_numpy(v.data.copy()) for k, v in model_dg.state_dict().items()})
+    model_t.load_state_dict({k: torch.from_numpy(v.array.copy()) for k, v in model_dg.state_dict().items()})
     opt_dg = optim.SGD(model_dg.parameters(), lr=0.01, momentum=0.9)
     opt_t = torch.optim.SGD(model_t.parameters(), lr=0.01, momentum=0.9)
     loss_dg, loss_t = nn.CrossEntropyLoss(), torch.nn.CrossEntropyLoss()

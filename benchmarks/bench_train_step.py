@@ -31,8 +31,8 @@ def make_steps(sizes: list[int], batch: int) -> tuple:
     for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:])):
         linear_dg, linear_t = nn.Linear(n_in, n_out), torch.nn.Linear(n_in, n_out)
         with torch.no_grad():
-            linear_t.weight.copy_(torch.from_numpy(linear_dg.weight.data))
-            linear_t.bias.copy_(torch.from_numpy(linear_dg.bias.data))
+            linear_t.weight.copy_(torch.from_numpy(linear_dg.weight.array))
+            linear_t.bias.copy_(torch.from_numpy(linear_dg.bias.array))
         layers_dg.append(linear_dg)
         layers_t.append(linear_t)
         if i < len(sizes) - 2:

@@ -46,7 +46,7 @@ def main(out_dir: str | Path = "runs/examples") -> dict[int, float]:
     with dg.no_grad():
         for width, model in models.items():
             ax.plot(
-                grid[:, 0], model(dg.tensor(grid)).data[:, 0], label=f"{width} hidden units (MSE {errors[width]:.4f})"
+                grid[:, 0], model(dg.tensor(grid)).array[:, 0], label=f"{width} hidden units (MSE {errors[width]:.4f})"
             )
     ax.legend(fontsize=8)
     ax.set_title("one hidden layer, wider and wider")

@@ -35,13 +35,13 @@ def compare_with_torch(
     out = ours(*ours_in)
     expected = theirs(*theirs_in)
     assert out.shape == tuple(expected.shape), (out.shape, tuple(expected.shape))
-    np.testing.assert_allclose(out.data, expected.detach().numpy(), rtol=rtol, atol=atol, err_msg="forward")
+    np.testing.assert_allclose(out.array, expected.detach().numpy(), rtol=rtol, atol=atol, err_msg="forward")
     upstream = np.random.default_rng(seed + 1000).standard_normal(out.shape)
     out.backward(dg.tensor(upstream, dtype=dg.float64))
     expected.backward(torch.tensor(upstream))
     for i in grad_of:
         assert ours_in[i].grad is not None, f"input {i} got no gradient"
         np.testing.assert_allclose(
-            ours_in[i].grad.data, theirs_in[i].grad.numpy(), rtol=rtol, atol=atol, err_msg=f"gradient of input {i}"
+            ours_in[i].grad.array, theirs_in[i].grad.numpy(), rtol=rtol, atol=atol, err_msg=f"gradient of input {i}"
         )
     return out, expected

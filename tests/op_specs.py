@@ -108,7 +108,7 @@ SPECS = [
     ),
     OpSpec(
         "where",
-        lambda a, b: dg.where(a.data > 0, a, b),
+        lambda a, b: dg.where(a.array > 0, a, b),
         lambda t, a, b: t.where(a > 0, a, b),
         BINARY,
     ),
@@ -236,7 +236,7 @@ SPECS = [
         lambda t, a: a[t.tensor([0, 2, 2]), t.tensor([1, 0, 1])],
         [((3, 4),)],
     ),
-    OpSpec("index_bool_mask", lambda a: a[a.data > 0], lambda t, a: a[a > 0], [((3, 4),)]),
+    OpSpec("index_bool_mask", lambda a: a[a.array > 0], lambda t, a: a[a > 0], [((3, 4),)]),
     OpSpec(
         "gather",
         lambda a: a.gather(1, np.array([[0, 0], [2, 1], [1, 1]])),
@@ -282,7 +282,7 @@ SPECS = [
     OpSpec("clone", lambda a: a.clone() * 2, lambda t, a: a.clone() * 2, [((2, 3),)]),
     OpSpec(
         "masked_fill",
-        lambda a: a.masked_fill(a.data > 0, 0.5),
+        lambda a: a.masked_fill(a.array > 0, 0.5),
         lambda t, a: a.masked_fill(a > 0, 0.5),
         [((3, 4),)],
     ),

@@ -103,7 +103,7 @@ def test_check_nan_false_records_sites_but_does_not_raise():
         y = x.log()
         site = y.grad_fn.creation_site
         y.backward()
-    assert np.isinf(x.grad.data)
+    assert np.isinf(x.grad.array)
     assert site.op == "log" and site.check_nan is False
 
 
@@ -145,10 +145,10 @@ def test_finite_computation_is_unchanged():
     with detect_anomaly():
         loss = (x @ w).tanh().sum()
         loss.backward()
-    expected = w.grad.data.copy()
+    expected = w.grad.array.copy()
     w.grad = None
     (x @ w).tanh().sum().backward()
-    np.testing.assert_array_equal(w.grad.data, expected)
+    np.testing.assert_array_equal(w.grad.array, expected)
 
 
 def test_inside_an_nn_module_shows_the_module_code_and_the_user_line():

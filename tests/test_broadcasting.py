@@ -34,8 +34,8 @@ def test_binary_op_gradients_match_pytorch_for_any_broadcast(shapes, op):
     ta, tb = torch.tensor(a0, requires_grad=True), torch.tensor(b0, requires_grad=True)
     OPS[op](ta, tb).backward(torch.tensor(upstream))
     assert a.grad.shape == shape_a and b.grad.shape == shape_b
-    np.testing.assert_allclose(a.grad.data, ta.grad.numpy(), rtol=1e-12, atol=1e-12)
-    np.testing.assert_allclose(b.grad.data, tb.grad.numpy(), rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(a.grad.array, ta.grad.numpy(), rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(b.grad.array, tb.grad.numpy(), rtol=1e-12, atol=1e-12)
 
 
 @settings(max_examples=60, deadline=None)

@@ -132,7 +132,7 @@ def test_checkpoint_and_resume(in_tmp, capsys):
     assert main(common + ["--epochs", "4", "--resume", "c.safetensors", "--save", "resumed.safetensors"]) == 0
     full, resumed = dg.io.load("full.safetensors"), dg.io.load("resumed.safetensors")
     for key in full:
-        np.testing.assert_array_equal(full[key].data, resumed[key].data)
+        np.testing.assert_array_equal(full[key].array, resumed[key].array)
 
 
 def test_early_stopping_option(in_tmp, capsys):
@@ -290,7 +290,7 @@ def test_resume_with_early_stopping_matches_the_uninterrupted_run(in_tmp, capsys
     assert main(common + ["--epochs", "200", "--resume", "d.safetensors", "--save", "resumed.safetensors"]) == 0
     full, resumed = dg.io.load("full.safetensors"), dg.io.load("resumed.safetensors")
     for key in full:
-        np.testing.assert_array_equal(full[key].data, resumed[key].data)
+        np.testing.assert_array_equal(full[key].array, resumed[key].array)
 
 
 def test_metrics_json_is_readable_by_others(in_tmp):

@@ -75,7 +75,7 @@ def test_tensor_dataset_samples_and_dtypes():
 def test_tensor_dataset_sample_is_a_copy():
     ds = _dataset(4)
     x, _ = ds[1]
-    x.data[:] = -1
+    x.array[:] = -1
     assert ds.arrays[0][1, 0] == 3.0
 
 
@@ -393,7 +393,7 @@ def test_custom_collate_fn_gets_the_samples():
 def test_batches_do_not_alias_the_dataset():
     ds = _dataset(4)
     x, _ = next(iter(DataLoader(ds, batch_size=4)))
-    x.data[:] = -7
+    x.array[:] = -7
     assert ds.arrays[0].min() >= 0
 
 

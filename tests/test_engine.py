@@ -16,7 +16,7 @@ def test_reused_value_sums_gradients():
     assert a.grad.item() == 2.0
     c = dg.tensor([1.0, 2.0], requires_grad=True)
     (c * c * c).sum().backward()
-    np.testing.assert_allclose(c.grad.data, [3.0, 12.0])
+    np.testing.assert_allclose(c.grad.array, [3.0, 12.0])
 
 
 def test_diamond():
@@ -44,23 +44,23 @@ def test_grad_accumulates_across_backward_calls_and_zeroing():
     w = dg.tensor([1.0, -2.0], requires_grad=True)
     (w * 3).sum().backward()
     (w * 3).sum().backward()
-    np.testing.assert_allclose(w.grad.data, [6.0, 6.0])
+    np.testing.assert_allclose(w.grad.array, [6.0, 6.0])
     w.grad = None
     (w * w).sum().backward()
-    np.testing.assert_allclose(w.grad.data, [2.0, -4.0])
+    np.testing.assert_allclose(w.grad.array, [2.0, -4.0])
 
 
 def test_leaf_grads_never_alias():
     a = dg.tensor([1.0, 2.0], requires_grad=True)
     b = dg.tensor([3.0, 4.0], requires_grad=True)
     (a + b).sum().backward()
-    assert not np.shares_memory(a.grad.data, b.grad.data)
+    assert not np.shares_memory(a.grad.array, b.grad.array)
     c = dg.tensor([[1.0, 2.0], [3.0, 4.0]], requires_grad=True)
     d = dg.tensor([1.0, 1.0, 1.0, 1.0], requires_grad=True)
     (c.reshape(4) + d).sum().backward()
-    assert not np.shares_memory(c.grad.data, d.grad.data)
-    c.grad.data *= 10  # in-place change of one .grad leaves the other alone
-    np.testing.assert_allclose(d.grad.data, 1.0)
+    assert not np.shares_memory(c.grad.array, d.grad.array)
+    c.grad.array *= 10  # in-place change of one .grad leaves the other alone
+    np.testing.assert_allclose(d.grad.array, 1.0)
 
 
 def test_broadcasting_gradients_are_summed_to_input_shape():
@@ -68,8 +68,8 @@ def test_broadcasting_gradients_are_summed_to_input_shape():
     b = dg.randn(2, 1, requires_grad=True)
     (a * b).sum().backward()
     assert a.grad.shape == (4, 1, 3) and b.grad.shape == (2, 1)
-    np.testing.assert_allclose(a.grad.data, np.broadcast_to(b.data.sum(), (4, 1, 3)), rtol=1e-6)
-    np.testing.assert_allclose(b.grad.data, np.full((2, 1), a.data.sum()), rtol=1e-5)
+    np.testing.assert_allclose(a.grad.array, np.broadcast_to(b.array.sum(), (4, 1, 3)), rtol=1e-6)
+    np.testing.assert_allclose(b.grad.array, np.full((2, 1), a.array.sum()), rtol=1e-5)
 
 
 def test_no_grad_and_enable_grad():
@@ -107,7 +107,7 @@ def test_requires_grad_propagation_and_leaves():
     assert c.requires_grad and not c.is_leaf and a.is_leaf and b.is_leaf
     assert not (b * b).requires_grad
     d = c.detach()
-    assert d.is_leaf and not d.requires_grad and np.shares_memory(d.data, c.data)
+    assert d.is_leaf and not d.requires_grad and np.shares_memory(d.array, c.array)
 
 
 def test_second_backward_without_retain_graph_explains_what_to_do():
@@ -139,15 +139,15 @@ def test_hooks_see_and_replace_gradients():
     x = dg.tensor([1.0, 2.0], requires_grad=True)
     y = x * 3
     seen = []
-    y.register_hook(lambda g: seen.append(g.data.copy()))
+    y.register_hook(lambda g: seen.append(g.array.copy()))
     remove = x.register_hook(lambda g: g * 10)
     (y * y).sum().backward()
     np.testing.assert_allclose(seen[0], [6.0, 12.0])  # d(y^2)/dy = 2y
-    np.testing.assert_allclose(x.grad.data, [180.0, 360.0])  # 2y * 3, times 10 by the hook
+    np.testing.assert_allclose(x.grad.array, [180.0, 360.0])  # 2y * 3, times 10 by the hook
     remove()
     x.grad = None
     (x * 3).sum().backward()
-    np.testing.assert_allclose(x.grad.data, [3.0, 3.0])
+    np.testing.assert_allclose(x.grad.array, [3.0, 3.0])
 
 
 def test_retain_grad_on_intermediate():
@@ -156,7 +156,7 @@ def test_retain_grad_on_intermediate():
     y.retain_grad()
     z = (y * 2).sum()
     z.backward()
-    np.testing.assert_allclose(y.grad.data, [2.0, 2.0])
+    np.testing.assert_allclose(y.grad.array, [2.0, 2.0])
     assert z.grad is None  # not retained
 
 
@@ -200,7 +200,7 @@ def test_hessian_vector_product_matches_pytorch():
     wt = torch.tensor(w0, requires_grad=True)
     (gt,) = torch.autograd.grad(loss_torch(wt), wt, create_graph=True)
     (hvt,) = torch.autograd.grad((gt * torch.tensor(v0)).sum(), wt)
-    np.testing.assert_allclose(hv.data, hvt.numpy(), rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(hv.array, hvt.numpy(), rtol=1e-10, atol=1e-12)
 
 
 def test_autograd_grad_leaves_dot_grad_untouched_and_handles_unused():
@@ -227,7 +227,7 @@ def test_inplace_update_of_leaf_under_no_grad_works_and_is_rejected_otherwise():
     with dg.no_grad():
         w.sub_(dg.tensor([0.5, 0.5]))
         w -= 0.5
-    np.testing.assert_allclose(w.data, [0.0, 1.0])
+    np.testing.assert_allclose(w.array, [0.0, 1.0])
     with pytest.raises(RuntimeError, match="no_grad"):
         w.add_(1.0)
 
@@ -257,7 +257,7 @@ def test_custom_function_pytorch_style():
     y = Cube.apply(x)
     assert y.grad_fn is not None and "Cube" in repr(y.grad_fn)
     y.sum().backward()
-    np.testing.assert_allclose(x.grad.data, [3.0, 12.0])
+    np.testing.assert_allclose(x.grad.array, [3.0, 12.0])
     assert dg.autograd.gradcheck(Cube.apply, (dg.randn(3, dtype=dg.float64, requires_grad=True),))
     # second derivatives flow through the user's backward
     x2 = dg.tensor(2.0, dtype=dg.float64, requires_grad=True)
@@ -279,7 +279,7 @@ def test_custom_function_with_non_tensor_argument():
 
     x = dg.tensor([1.0, 2.0], requires_grad=True)
     Scale.apply(x, 4.0).sum().backward()
-    np.testing.assert_allclose(x.grad.data, [4.0, 4.0])
+    np.testing.assert_allclose(x.grad.array, [4.0, 4.0])
 
 
 def test_multiple_roots_backward():

@@ -67,7 +67,7 @@ def test_explain_function_numbers():
     np.testing.assert_allclose(grads, [0.39322387, -0.58983580, -0.19661193, -0.39322387, 0.19661193], rtol=1e-7)
     assert result.output.dtype == np.float64 and result.output.ndim == 0
     result = explain(PEHARZ, {"x": 2.0})
-    assert float(result.output.data) == pytest.approx(7.1943, abs=1e-4)
+    assert float(result.output.array) == pytest.approx(7.1943, abs=1e-4)
     assert float(result.variables["x"].grad) == pytest.approx(-182.87, abs=5e-3)
 
 
@@ -89,7 +89,7 @@ def test_every_allowed_function_against_torch():
         + y
     )
     tf.backward()
-    assert float(result.output.data) == pytest.approx(tf.item(), rel=1e-12)
+    assert float(result.output.array) == pytest.approx(tf.item(), rel=1e-12)
     assert float(result.variables["x"].grad) == pytest.approx(tx.grad.item(), rel=1e-12)
     assert float(result.variables["y"].grad) == pytest.approx(ty.grad.item(), rel=1e-12)
 

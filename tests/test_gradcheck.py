@@ -64,7 +64,7 @@ def test_gradcheck_handles_several_inputs_and_outputs():
 
 def test_gradcheck_perturbs_non_contiguous_inputs():
     base = dg.randn(3, 4, dtype=dg.float64)
-    x = dg.from_numpy(base.data.T)  # a transposed (non-contiguous) view
+    x = dg.from_numpy(base.array.T)  # a transposed (non-contiguous) view
     x.requires_grad_()
-    assert not x.data.flags.c_contiguous
+    assert not x.array.flags.c_contiguous
     assert gradcheck(lambda t: (t * t).sum(0), (x,))

@@ -48,9 +48,9 @@ def test_round_trip_keeps_dtypes_shapes_values_and_order(tmp_path, state):
         value = loaded[name]
         assert isinstance(value, deepgrad.Tensor)
         assert value.dtype == original.dtype and value.shape == original.shape, name
-        np.testing.assert_array_equal(value.data, original.data)
-        assert not np.shares_memory(value.data, original.data)
-        assert value.data.flags.writeable and not value.requires_grad
+        np.testing.assert_array_equal(value.array, original.array)
+        assert not np.shares_memory(value.array, original.array)
+        assert value.array.flags.writeable and not value.requires_grad
     assert _files(tmp_path) == ["model.safetensors"]
 
 
@@ -59,9 +59,9 @@ def test_save_accepts_parameters_arrays_and_non_contiguous_data(tmp_path):
     array = np.arange(12.0).reshape(3, 4).T  # a transposed view
     dio.save({"w": w, "t": array, "v": w[:, 1]}, str(tmp_path / "w.safetensors"))
     loaded = dio.load(str(tmp_path / "w.safetensors"))
-    np.testing.assert_array_equal(loaded["w"].data, w.data)
-    np.testing.assert_array_equal(loaded["t"].data, array)
-    np.testing.assert_array_equal(loaded["v"].data, w.data[:, 1])
+    np.testing.assert_array_equal(loaded["w"].array, w.array)
+    np.testing.assert_array_equal(loaded["t"].array, array)
+    np.testing.assert_array_equal(loaded["v"].array, w.array[:, 1])
 
 
 def test_metadata_round_trip(tmp_path):
@@ -76,7 +76,7 @@ def test_overwriting_replaces_the_file(tmp_path):
     path = tmp_path / "w.safetensors"
     dio.save({"w": deepgrad.zeros(2)}, path)
     dio.save({"w": deepgrad.ones(3)}, path)
-    np.testing.assert_array_equal(dio.load(path)["w"].data, np.ones(3, np.float32))
+    np.testing.assert_array_equal(dio.load(path)["w"].array, np.ones(3, np.float32))
     assert _files(tmp_path) == ["w.safetensors"]
 
 
@@ -121,7 +121,7 @@ def test_a_failed_write_leaves_the_previous_file_intact_and_no_temporary_file(tm
         dio.save({"w": deepgrad.tensor([5.0, 6.0, 7.0])}, path)
     monkeypatch.undo()
     assert path.read_bytes() == before
-    np.testing.assert_array_equal(dio.load(path)["w"].data, [1.0, 2.0])
+    np.testing.assert_array_equal(dio.load(path)["w"].array, [1.0, 2.0])
     assert _files(tmp_path) == ["w.safetensors"]
 
 
@@ -263,12 +263,12 @@ def test_a_file_written_by_torch_loads_into_deepgrad(tmp_path):
     assert sorted(loaded) == sorted(theirs.state_dict())
     for name, value in theirs.state_dict().items():
         assert loaded[name].dtype == np.float32
-        np.testing.assert_array_equal(loaded[name].data, value.numpy())
+        np.testing.assert_array_equal(loaded[name].array, value.numpy())
     ours.load_state_dict(loaded)
     x = np.random.default_rng(1).standard_normal((5, 4)).astype(np.float32)
     with torch.no_grad():
         expected = theirs(torch.from_numpy(x)).numpy()
-    np.testing.assert_allclose(ours(deepgrad.tensor(x)).data, expected, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(ours(deepgrad.tensor(x)).array, expected, rtol=1e-5, atol=1e-6)
 
 
 def test_a_file_written_by_deepgrad_loads_into_torch(tmp_path):
@@ -284,7 +284,7 @@ def test_a_file_written_by_deepgrad_loads_into_torch(tmp_path):
     x = np.random.default_rng(2).standard_normal((5, 4)).astype(np.float32)
     with torch.no_grad():
         expected = theirs(torch.from_numpy(x)).numpy()
-    np.testing.assert_allclose(ours(deepgrad.tensor(x)).data, expected, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(ours(deepgrad.tensor(x)).array, expected, rtol=1e-5, atol=1e-6)
 
 
 def test_deepgrad_model_round_trip(tmp_path):
@@ -298,4 +298,4 @@ def test_deepgrad_model_round_trip(tmp_path):
     other = nn.Sequential(nn.Linear(3, 5), nn.Tanh(), nn.Linear(5, 2))
     other.load_state_dict(dio.load(path))
     x = deepgrad.randn(4, 3)
-    np.testing.assert_array_equal(other(x).data, model(x).data)
+    np.testing.assert_array_equal(other(x).array, model(x).array)

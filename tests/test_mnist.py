@@ -303,7 +303,7 @@ def test_sample_is_a_copy(tmp_path):
     write_split(tmp_path, "train", n=2)
     ds = MNIST(tmp_path)
     x, _ = ds[0]
-    x.data[:] = 5.0
+    x.array[:] = 5.0
     assert ds.images.max() <= 1.0
 
 

@@ -101,11 +101,11 @@ def test_conv2d_second_derivative_matches_torch():
         (F.conv2d(xd, wd, stride=1) ** 2 * dg.tensor(u, dtype=dg.float64)).sum(), [wd], create_graph=True
     )
     (gw_t,) = torch.autograd.grad((TF.conv2d(xt, wt) ** 2 * torch.tensor(u)).sum(), [wt], create_graph=True)
-    np.testing.assert_allclose(gw_d.data, gw_t.detach().numpy(), rtol=1e-10)
+    np.testing.assert_allclose(gw_d.array, gw_t.detach().numpy(), rtol=1e-10)
     v = r.standard_normal(w.shape)
     (gx_d,) = dg.autograd.grad((gw_d * dg.tensor(v, dtype=dg.float64)).sum(), [xd])
     (gx_t,) = torch.autograd.grad((gw_t * torch.tensor(v)).sum(), [xt])
-    np.testing.assert_allclose(gx_d.data, gx_t.numpy(), rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(gx_d.array, gx_t.numpy(), rtol=1e-10, atol=1e-12)
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -130,7 +130,7 @@ def test_max_pool2d_matches_torch(kwargs, shape):
     _, indices = F.max_pool2d(dg.tensor(x, dtype=dg.float64), **kwargs, return_indices=True)
     _, expected_indices = TF.max_pool2d(torch.tensor(x), **kwargs, return_indices=True)
     assert indices.dtype == dg.int64
-    np.testing.assert_array_equal(indices.data, expected_indices.numpy())
+    np.testing.assert_array_equal(indices.array, expected_indices.numpy())
 
 
 def test_max_pool2d_ties_nan_and_overlap_as_torch():
@@ -187,7 +187,7 @@ def test_pooling_gradcheck_and_gradgradcheck(fn):
 
 
 def copy_into_torch(ours: nn.Module, theirs) -> None:
-    theirs.load_state_dict({k: torch.tensor(v.data) for k, v in ours.state_dict().items()})
+    theirs.load_state_dict({k: torch.tensor(v.array) for k, v in ours.state_dict().items()})
 
 
 @pytest.mark.filterwarnings("ignore:Using padding='same'")
@@ -215,18 +215,18 @@ def test_conv2d_layer_matches_torch(args, kwargs):
     ours(dg.tensor(x, dtype=dg.float64)).backward(dg.tensor(upstream, dtype=dg.float64))
     theirs(torch.tensor(x)).backward(torch.tensor(upstream))
     for (name, p), (_, q) in zip(ours.named_parameters(), theirs.named_parameters()):
-        np.testing.assert_allclose(p.grad.data, q.grad.numpy(), rtol=1e-10, atol=1e-12, err_msg=name)
+        np.testing.assert_allclose(p.grad.array, q.grad.numpy(), rtol=1e-10, atol=1e-12, err_msg=name)
 
 
 def test_conv2d_default_initialisation():
     conv = nn.Conv2d(6, 16, 5)
     bound = 1 / np.sqrt(6 * 5 * 5)  # kaiming_uniform_(a=sqrt(5)) gives U(-1/sqrt(fan_in), 1/sqrt(fan_in))
     for p in (conv.weight, conv.bias):
-        assert np.abs(p.data).max() <= bound
-        assert np.abs(p.data).max() > 0.9 * bound
+        assert np.abs(p.array).max() <= bound
+        assert np.abs(p.array).max() > 0.9 * bound
     assert conv.weight.shape == (16, 6, 5, 5) and conv.bias.shape == (16,)
     assert nn.Conv2d(4, 8, 3, groups=4).weight.shape == (8, 1, 3, 3)
-    assert abs(nn.Conv2d(4, 8, 3, groups=4).weight.data).max() > 1 / np.sqrt(9 * 2)  # fan_in = 1 * 3 * 3
+    assert abs(nn.Conv2d(4, 8, 3, groups=4).weight.array).max() > 1 / np.sqrt(9 * 2)  # fan_in = 1 * 3 * 3
 
 
 @pytest.mark.parametrize(
@@ -266,9 +266,9 @@ def test_batchnorm2d_matches_torch(training):
     x = rng(11).standard_normal((4, 3, 5, 6)) * 2 + 1
     compare_with_torch(ours, theirs, [x])
     for name in ("running_mean", "running_var", "num_batches_tracked"):
-        np.testing.assert_allclose(getattr(ours, name).data, getattr(theirs, name).numpy(), rtol=1e-12, err_msg=name)
+        np.testing.assert_allclose(getattr(ours, name).array, getattr(theirs, name).numpy(), rtol=1e-12, err_msg=name)
     for p, q in zip(ours.parameters(), theirs.parameters()):
-        np.testing.assert_allclose(p.grad.data, q.grad.numpy(), rtol=1e-10, atol=1e-12)
+        np.testing.assert_allclose(p.grad.array, q.grad.numpy(), rtol=1e-10, atol=1e-12)
 
 
 def test_batchnorm2d_wants_4d_input():
@@ -371,11 +371,11 @@ def test_lenet_state_dict_loads_into_torch_and_matches(variant, act, pool):
     ours = LeNet5(**variant).double()
     theirs = torch_lenet(act, pool)
     assert list(ours.state_dict()) == list(theirs.state_dict())
-    theirs.load_state_dict({k: torch.tensor(v.data) for k, v in ours.state_dict().items()})
+    theirs.load_state_dict({k: torch.tensor(v.array) for k, v in ours.state_dict().items()})
     x = rng(12).standard_normal((3, 1, 28, 28))
     compare_with_torch(ours, theirs, [x], rtol=1e-9)
     for (name, p), (_, q) in zip(ours.named_parameters(), theirs.named_parameters()):
-        np.testing.assert_allclose(p.grad.data, q.grad.numpy(), rtol=1e-9, atol=1e-12, err_msg=name)
+        np.testing.assert_allclose(p.grad.array, q.grad.numpy(), rtol=1e-9, atol=1e-12, err_msg=name)
 
 
 def test_lenet_summary():

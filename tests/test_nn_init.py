@@ -75,24 +75,24 @@ SHAPE = (400, 300)  # 120,000 draws: the sample std is within ~0.5% of the true 
 def test_uniform_and_normal():
     dg.manual_seed(0)
     t = init.uniform_(dg.empty(*SHAPE), -0.3, 0.7)
-    assert t.data.min() >= -0.3 and t.data.max() < 0.7
-    assert t.data.mean() == pytest.approx(0.2, abs=0.005)
-    assert t.data.std() == pytest.approx(1.0 / math.sqrt(12), rel=0.02)
-    _normal_checks(init.normal_(dg.empty(*SHAPE), 1.5, 0.2).data, 0.2, 1.5)
+    assert t.array.min() >= -0.3 and t.array.max() < 0.7
+    assert t.array.mean() == pytest.approx(0.2, abs=0.005)
+    assert t.array.std() == pytest.approx(1.0 / math.sqrt(12), rel=0.02)
+    _normal_checks(init.normal_(dg.empty(*SHAPE), 1.5, 0.2).array, 0.2, 1.5)
 
 
 def test_constant_ones_zeros_eye():
-    assert (init.constant_(dg.empty(3, 2), 0.25).data == 0.25).all()
-    assert (init.ones_(dg.empty(4)).data == 1).all()
-    assert (init.zeros_(dg.ones(4)).data == 0).all()
-    np.testing.assert_array_equal(init.eye_(dg.empty(2, 3)).data, np.eye(2, 3))
+    assert (init.constant_(dg.empty(3, 2), 0.25).array == 0.25).all()
+    assert (init.ones_(dg.empty(4)).array == 1).all()
+    assert (init.zeros_(dg.ones(4)).array == 0).all()
+    np.testing.assert_array_equal(init.eye_(dg.empty(2, 3)).array, np.eye(2, 3))
     with pytest.raises(ValueError, match="2-d"):
         init.eye_(dg.empty(2, 2, 2))
 
 
 def test_trunc_normal_stays_in_bounds():
     dg.manual_seed(1)
-    values = init.trunc_normal_(dg.empty(*SHAPE), mean=0.0, std=1.0, a=-1.0, b=1.5).data
+    values = init.trunc_normal_(dg.empty(*SHAPE), mean=0.0, std=1.0, a=-1.0, b=1.5).array
     assert values.min() >= -1.0 and values.max() <= 1.5
     t = torch.empty(*SHAPE)
     torch.manual_seed(1)
@@ -108,8 +108,8 @@ def test_xavier(gain):
     dg.manual_seed(2)
     fan_in, fan_out = SHAPE[1], SHAPE[0]
     std = gain * math.sqrt(2.0 / (fan_in + fan_out))
-    _uniform_checks(init.xavier_uniform_(dg.empty(*SHAPE), gain).data, math.sqrt(3) * std)
-    _normal_checks(init.xavier_normal_(dg.empty(*SHAPE), gain).data, std)
+    _uniform_checks(init.xavier_uniform_(dg.empty(*SHAPE), gain).array, math.sqrt(3) * std)
+    _normal_checks(init.xavier_normal_(dg.empty(*SHAPE), gain).array, std)
 
 
 @pytest.mark.parametrize("mode", ["fan_in", "fan_out"])
@@ -118,8 +118,8 @@ def test_kaiming(mode, nonlinearity, a):
     dg.manual_seed(3)
     fan = SHAPE[1] if mode == "fan_in" else SHAPE[0]
     std = torch.nn.init.calculate_gain(nonlinearity, a) / math.sqrt(fan)
-    _uniform_checks(init.kaiming_uniform_(dg.empty(*SHAPE), a, mode, nonlinearity).data, math.sqrt(3) * std)
-    _normal_checks(init.kaiming_normal_(dg.empty(*SHAPE), a, mode, nonlinearity).data, std)
+    _uniform_checks(init.kaiming_uniform_(dg.empty(*SHAPE), a, mode, nonlinearity).array, math.sqrt(3) * std)
+    _normal_checks(init.kaiming_normal_(dg.empty(*SHAPE), a, mode, nonlinearity).array, std)
 
 
 def test_kaiming_bad_mode():
@@ -129,7 +129,7 @@ def test_kaiming_bad_mode():
 
 @pytest.mark.parametrize("shape", [(6, 4), (4, 6), (3, 2, 2)], ids=str)
 def test_orthogonal(shape):
-    w = init.orthogonal_(dg.empty(*shape, dtype=dg.float64), gain=2.0).data.reshape(shape[0], -1)
+    w = init.orthogonal_(dg.empty(*shape, dtype=dg.float64), gain=2.0).array.reshape(shape[0], -1)
     rows, cols = w.shape
     if rows >= cols:
         np.testing.assert_allclose(w.T @ w, 4.0 * np.eye(cols), atol=1e-10)
@@ -139,13 +139,13 @@ def test_orthogonal(shape):
 
 def test_initializers_work_in_place_on_parameters_and_repeat_with_seed():
     p = nn.Parameter(dg.zeros(50, 40))
-    data = p.data
-    assert init.kaiming_uniform_(p) is p and p.data is data  # same array, filled in place
+    data = p.array
+    assert init.kaiming_uniform_(p) is p and p.array is data  # same array, filled in place
     assert p.requires_grad and p.grad_fn is None
     dg.manual_seed(4)
-    first = init.xavier_normal_(dg.empty(5, 5)).data.copy()
+    first = init.xavier_normal_(dg.empty(5, 5)).array.copy()
     dg.manual_seed(4)
-    assert np.array_equal(first, init.xavier_normal_(dg.empty(5, 5)).data)
+    assert np.array_equal(first, init.xavier_normal_(dg.empty(5, 5)).array)
     assert p.dtype == dg.float32
     with pytest.raises(TypeError, match="expected a deepgrad Tensor"):
         init.zeros_(np.zeros(3))
@@ -156,24 +156,24 @@ def test_linear_default_initialisation_statistics():
     dg.manual_seed(5)
     layer = nn.Linear(400, 300)
     bound = 1 / math.sqrt(400)
-    _uniform_checks(layer.weight.data, bound)
-    bias = layer.bias.data
+    _uniform_checks(layer.weight.array, bound)
+    bias = layer.bias.array
     assert np.abs(bias).max() <= bound and bias.std() == pytest.approx(bound / math.sqrt(3), rel=0.1)
     assert layer.weight.dtype == dg.float32
     torch_layer = torch.nn.Linear(400, 300)
-    assert layer.weight.data.std() == pytest.approx(torch_layer.weight.std().item(), rel=0.03)
+    assert layer.weight.array.std() == pytest.approx(torch_layer.weight.std().item(), rel=0.03)
     # a fixed seed gives the same layer; another seed a different one
     dg.manual_seed(5)
-    assert np.array_equal(nn.Linear(400, 300).weight.data, layer.weight.data)
+    assert np.array_equal(nn.Linear(400, 300).weight.array, layer.weight.array)
     dg.manual_seed(6)
-    assert not np.array_equal(nn.Linear(400, 300).weight.data, layer.weight.data)
+    assert not np.array_equal(nn.Linear(400, 300).weight.array, layer.weight.array)
 
 
 def test_batchnorm_default_initialisation():
     bn = nn.BatchNorm1d(5)
-    assert (bn.weight.data == 1).all() and (bn.bias.data == 0).all()
-    assert (bn.running_mean.data == 0).all() and (bn.running_var.data == 1).all()
-    bn.weight.data[...] = 3
-    bn.running_mean.data[...] = 2
+    assert (bn.weight.array == 1).all() and (bn.bias.array == 0).all()
+    assert (bn.running_mean.array == 0).all() and (bn.running_var.array == 1).all()
+    bn.weight.array[...] = 3
+    bn.running_mean.array[...] = 2
     bn.reset_parameters()
-    assert (bn.weight.data == 1).all() and (bn.running_mean.data == 0).all()
+    assert (bn.weight.array == 1).all() and (bn.running_mean.array == 0).all()

@@ -40,7 +40,7 @@ def compare_parameter_grads(ours: nn.Module, theirs, rtol=1e-10, atol=1e-12) -> 
     assert list(ours_params) == list(theirs_params)
     for name, p in ours_params.items():
         assert p.grad is not None, f"{name} got no gradient"
-        np.testing.assert_allclose(p.grad.data, theirs_params[name].grad.numpy(), rtol=rtol, atol=atol, err_msg=name)
+        np.testing.assert_allclose(p.grad.array, theirs_params[name].grad.numpy(), rtol=rtol, atol=atol, err_msg=name)
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -149,10 +149,10 @@ def test_softmax_without_dim_warns_and_uses_pytorch_legacy_rule():
     x = rng(4).standard_normal((2, 3, 4))
     with pytest.warns(UserWarning, match="Implicit dimension"):
         ours = F.softmax(as_ours(x))
-    np.testing.assert_allclose(ours.data, TF.softmax(torch.tensor(x), dim=0).numpy(), rtol=1e-12)
+    np.testing.assert_allclose(ours.array, TF.softmax(torch.tensor(x), dim=0).numpy(), rtol=1e-12)
     with pytest.warns(UserWarning, match="Implicit dimension"):
         ours = F.log_softmax(as_ours(x[0]))
-    np.testing.assert_allclose(ours.data, TF.log_softmax(torch.tensor(x[0]), dim=1).numpy(), rtol=1e-12)
+    np.testing.assert_allclose(ours.array, TF.log_softmax(torch.tensor(x[0]), dim=1).numpy(), rtol=1e-12)
 
 
 def test_gelu_rejects_unknown_approximation():
@@ -241,8 +241,8 @@ def test_pad_errors():
 
 def test_one_hot_matches_torch():
     labels = np.array([[0, 3], [2, 1]])
-    np.testing.assert_array_equal(F.one_hot(dg.tensor(labels)).data, TF.one_hot(torch.tensor(labels)).numpy())
-    np.testing.assert_array_equal(F.one_hot(dg.tensor(labels), 6).data, TF.one_hot(torch.tensor(labels), 6).numpy())
+    np.testing.assert_array_equal(F.one_hot(dg.tensor(labels)).array, TF.one_hot(torch.tensor(labels)).numpy())
+    np.testing.assert_array_equal(F.one_hot(dg.tensor(labels), 6).array, TF.one_hot(torch.tensor(labels), 6).numpy())
     with pytest.raises(IndexError, match=r"class values must be in \[0, 3\)"):
         F.one_hot(dg.tensor([0, 3]), 3)
     with pytest.raises(TypeError, match="integer"):
@@ -258,7 +258,7 @@ def test_dropout_train_vs_eval():
     x = dg.randn(50, 40)
     assert layer.training
     y = layer(x)
-    assert not np.array_equal(y.data, x.data)
+    assert not np.array_equal(y.array, x.array)
     layer.eval()
     assert layer(x) is x
     assert F.dropout(x, 0.3, training=False) is x
@@ -268,7 +268,7 @@ def test_dropout_train_vs_eval():
 @pytest.mark.parametrize("p", [0.1, 0.5, 0.8])
 def test_dropout_mask_statistics(p):
     x = dg.ones(200_000)
-    y = F.dropout(x, p).data
+    y = F.dropout(x, p).array
     dropped = y == 0
     assert abs(dropped.mean() - p) < 0.005  # binomial sd is ~0.001
     np.testing.assert_allclose(y[~dropped], 1 / (1 - p), rtol=1e-6)  # survivors scaled exactly
@@ -281,24 +281,24 @@ def test_dropout_gradient_flows_through_kept_units_only():
     y = F.dropout(x, 0.4)
     upstream = rng(6).standard_normal(x.shape)
     y.backward(dg.tensor(upstream, dtype=dg.float64))
-    kept = y.data != 0
-    np.testing.assert_allclose(x.grad.data[kept], upstream[kept] / 0.6, rtol=1e-12)
-    assert (x.grad.data[~kept] == 0).all()
-    np.testing.assert_allclose(y.data[kept], x.data[kept] / 0.6, rtol=1e-12)
+    kept = y.array != 0
+    np.testing.assert_allclose(x.grad.array[kept], upstream[kept] / 0.6, rtol=1e-12)
+    assert (x.grad.array[~kept] == 0).all()
+    np.testing.assert_allclose(y.array[kept], x.array[kept] / 0.6, rtol=1e-12)
 
 
 def test_dropout_edge_probabilities_and_seed():
     x = dg.randn(10, requires_grad=True)
     assert F.dropout(x, 0.0) is x
     zeros = F.dropout(x, 1.0)
-    assert (zeros.data == 0).all()
+    assert (zeros.array == 0).all()
     zeros.sum().backward()
-    assert (x.grad.data == 0).all()
+    assert (x.grad.array == 0).all()
     dg.manual_seed(7)
     a = F.dropout(dg.ones(100), 0.5)
     dg.manual_seed(7)
     b = F.dropout(dg.ones(100), 0.5)
-    assert np.array_equal(a.data, b.data)
+    assert np.array_equal(a.array, b.array)
     for bad in (-0.1, 1.5):
         with pytest.raises(ValueError, match="between 0 and 1"):
             nn.Dropout(bad)
@@ -337,7 +337,7 @@ def test_batchnorm1d_matches_torch_over_several_steps(config, shape):
         if config.get("affine", True):
             compare_parameter_grads(ours, theirs)
         for name, buffer in theirs.named_buffers():
-            np.testing.assert_allclose(dict(ours.named_buffers())[name].data, buffer.numpy(), rtol=1e-12, err_msg=name)
+            np.testing.assert_allclose(dict(ours.named_buffers())[name].array, buffer.numpy(), rtol=1e-12, err_msg=name)
     ours.eval()
     theirs.eval()
     ours.zero_grad()
@@ -345,19 +345,19 @@ def test_batchnorm1d_matches_torch_over_several_steps(config, shape):
     compare_with_torch(ours, theirs, [rng(9).standard_normal(shape)], seed=9)
     if config.get("affine", True):
         compare_parameter_grads(ours, theirs)
-    before = {name: b.data.copy() for name, b in ours.named_buffers()}
+    before = {name: b.array.copy() for name, b in ours.named_buffers()}
     ours(dg.randn(*shape, dtype=dg.float64))
     for name, b in ours.named_buffers():
-        assert np.array_equal(b.data, before[name]), f"{name} changed in eval mode"
+        assert np.array_equal(b.array, before[name]), f"{name} changed in eval mode"
 
 
 def test_batchnorm1d_running_stats_formula():
     bn = nn.BatchNorm1d(2, momentum=0.25)
     x = dg.tensor([[1.0, 10.0], [3.0, 20.0], [5.0, 60.0]])
     bn(x)
-    np.testing.assert_allclose(bn.running_mean.data, 0.75 * np.zeros(2) + 0.25 * np.array([3.0, 30.0]), rtol=1e-6)
-    unbiased = np.var(x.data, axis=0, ddof=1)
-    np.testing.assert_allclose(bn.running_var.data, 0.75 + 0.25 * unbiased, rtol=1e-6)
+    np.testing.assert_allclose(bn.running_mean.array, 0.75 * np.zeros(2) + 0.25 * np.array([3.0, 30.0]), rtol=1e-6)
+    unbiased = np.var(x.array, axis=0, ddof=1)
+    np.testing.assert_allclose(bn.running_var.array, 0.75 + 0.25 * unbiased, rtol=1e-6)
     assert int(bn.num_batches_tracked.item()) == 1 and bn.num_batches_tracked.dtype == dg.int64
     assert bn.running_mean.dtype == dg.float32
 
@@ -367,7 +367,7 @@ def test_batchnorm1d_cumulative_average_with_momentum_none():
     batches = [np.array([[1.0], [3.0]]), np.array([[5.0], [9.0]]), np.array([[0.0], [2.0]])]
     for batch in batches:
         bn(dg.tensor(batch))
-    np.testing.assert_allclose(bn.running_mean.data, [np.mean([b.mean() for b in batches])], rtol=1e-6)
+    np.testing.assert_allclose(bn.running_mean.array, [np.mean([b.mean() for b in batches])], rtol=1e-6)
 
 
 def test_batchnorm1d_bad_input():
@@ -395,8 +395,8 @@ def test_batch_norm_functional_matches_torch():
         lambda t: TF.batch_norm(t, mean_theirs, var_theirs, training=True, momentum=0.3, eps=1e-4),
         [x],
     )
-    np.testing.assert_allclose(mean_ours.data, mean_theirs.numpy(), rtol=1e-12)
-    np.testing.assert_allclose(var_ours.data, var_theirs.numpy(), rtol=1e-12)
+    np.testing.assert_allclose(mean_ours.array, mean_theirs.numpy(), rtol=1e-12)
+    np.testing.assert_allclose(var_ours.array, var_theirs.numpy(), rtol=1e-12)
 
 
 # ---------------------------------------------------------------------------------------------------

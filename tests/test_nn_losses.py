@@ -84,7 +84,7 @@ def test_cross_entropy_backward_is_softmax_minus_onehot():
     x = as_ours(logits, True)
     F.cross_entropy(x, dg.tensor(target), reduction="sum").backward()
     probs = np.exp(logits) / np.exp(logits).sum(1, keepdims=True)
-    np.testing.assert_allclose(x.grad.data, probs - np.eye(3)[target], rtol=1e-12)
+    np.testing.assert_allclose(x.grad.array, probs - np.eye(3)[target], rtol=1e-12)
 
 
 def test_cross_entropy_all_targets_ignored_is_nan_as_torch():
@@ -132,21 +132,21 @@ def test_cross_entropy_finite_and_correct_for_huge_logits(dtype):
     x = dg.tensor(logits, dtype=dtype, requires_grad=True)
     loss = F.cross_entropy(x, dg.tensor(target), reduction="none")
     loss.backward(dg.ones(3, dtype=dtype))
-    assert np.isfinite(loss.data).all() and np.isfinite(x.grad.data).all()
+    assert np.isfinite(loss.array).all() and np.isfinite(x.grad.array).all()
     # by hand: row 0 -> 2000, row 1 -> 1000 - 999 + log(1 + e^-1) , row 2 -> log(2 + e^-1000) = log 2
     expected = [2000.0, 1.0 + np.log1p(np.exp(-1.0)), np.log(2.0)]
-    np.testing.assert_allclose(loss.data, expected, rtol=1e-6)
+    np.testing.assert_allclose(loss.array, expected, rtol=1e-6)
     t_x = torch.tensor(logits, requires_grad=True)
     t_loss = TF.cross_entropy(t_x, torch.tensor(target), reduction="none")
     t_loss.backward(torch.ones(3, dtype=torch.float64))
-    np.testing.assert_allclose(x.grad.data, t_x.grad.numpy(), rtol=1e-6, atol=1e-7)
+    np.testing.assert_allclose(x.grad.array, t_x.grad.numpy(), rtol=1e-6, atol=1e-7)
     # probability targets go through log_softmax, which is stable too
     probs = np.eye(3)[target]
     x2 = dg.tensor(logits, dtype=dtype, requires_grad=True)
     loss2 = F.cross_entropy(x2, dg.tensor(probs, dtype=dtype), reduction="none")
     loss2.backward(dg.ones(3, dtype=dtype))
-    np.testing.assert_allclose(loss2.data, expected, rtol=1e-6)
-    np.testing.assert_allclose(x2.grad.data, t_x.grad.numpy(), rtol=1e-6, atol=1e-7)
+    np.testing.assert_allclose(loss2.array, expected, rtol=1e-6)
+    np.testing.assert_allclose(x2.grad.array, t_x.grad.numpy(), rtol=1e-6, atol=1e-7)
 
 
 @pytest.mark.parametrize("dtype", [dg.float32, dg.float64], ids=str)
@@ -156,13 +156,13 @@ def test_bce_with_logits_finite_and_correct_for_huge_logits(dtype):
     x = dg.tensor(logits, dtype=dtype, requires_grad=True)
     loss = F.binary_cross_entropy_with_logits(x, dg.tensor(target, dtype=dtype), reduction="none")
     loss.backward(dg.ones(5, dtype=dtype))
-    np.testing.assert_allclose(loss.data, [0.0, 0.0, 1000.0, 1000.0, np.log(2.0)], rtol=1e-6, atol=1e-30)
-    np.testing.assert_allclose(x.grad.data, [0.0, 0.0, 1.0, -1.0, -0.5], atol=1e-30)
+    np.testing.assert_allclose(loss.array, [0.0, 0.0, 1000.0, 1000.0, np.log(2.0)], rtol=1e-6, atol=1e-30)
+    np.testing.assert_allclose(x.grad.array, [0.0, 0.0, 1.0, -1.0, -0.5], atol=1e-30)
     t_x = torch.tensor(logits, requires_grad=True)
     t_loss = TF.binary_cross_entropy_with_logits(t_x, torch.tensor(target), reduction="none")
     t_loss.backward(torch.ones(5, dtype=torch.float64))
-    np.testing.assert_allclose(loss.data, t_loss.detach().numpy(), rtol=1e-6)
-    np.testing.assert_allclose(x.grad.data, t_x.grad.numpy(), atol=1e-12)
+    np.testing.assert_allclose(loss.array, t_loss.detach().numpy(), rtol=1e-6)
+    np.testing.assert_allclose(x.grad.array, t_x.grad.numpy(), atol=1e-12)
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -213,8 +213,8 @@ def test_bce_clamps_logs_at_minus_100_as_torch():
     target = np.array([1.0, 0.0, 0.0, 1.0, 1.0])
     ours = F.binary_cross_entropy(as_ours(probs), as_ours(target), reduction="none")
     theirs = TF.binary_cross_entropy(torch.tensor(probs), torch.tensor(target), reduction="none")
-    np.testing.assert_allclose(ours.data, theirs.numpy(), rtol=1e-12)
-    np.testing.assert_allclose(ours.data, [100.0, 100.0, 0.0, 0.0, 100.0], rtol=1e-12)
+    np.testing.assert_allclose(ours.array, theirs.numpy(), rtol=1e-12)
+    np.testing.assert_allclose(ours.array, [100.0, 100.0, 0.0, 0.0, 100.0], rtol=1e-12)
 
 
 @pytest.mark.parametrize("shape", [(5,), (3, 4), (2, 3, 4)], ids=str)
@@ -285,7 +285,7 @@ def test_kl_div_zero_target_contributes_zero():
     np.testing.assert_allclose(loss.item(), theirs.item(), rtol=1e-12)
     np.testing.assert_allclose(loss.item(), np.log(2.0), rtol=1e-12)
     loss.backward()
-    np.testing.assert_allclose(x.grad.data, -p)
+    np.testing.assert_allclose(x.grad.array, -p)
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -354,8 +354,8 @@ def test_cross_entropy_double_backward_matches_torch():
     tx = torch.tensor(logits, requires_grad=True)
     (tg,) = torch.autograd.grad(TF.cross_entropy(tx, torch.tensor(target), label_smoothing=0.1), tx, create_graph=True)
     (thv,) = torch.autograd.grad((tg * torch.tensor(vector)).sum(), tx)
-    np.testing.assert_allclose(g.data, tg.detach().numpy(), rtol=1e-10)
-    np.testing.assert_allclose(hv.data, thv.numpy(), rtol=1e-10, atol=1e-14)
+    np.testing.assert_allclose(g.array, tg.detach().numpy(), rtol=1e-10)
+    np.testing.assert_allclose(hv.array, thv.numpy(), rtol=1e-10, atol=1e-14)
 
 
 # ---------------------------------------------------------------------------------------------------

@@ -133,7 +133,7 @@ def test_setattr_rules():
     assert "w" in m._parameters and m.w is None and list(m.state_dict()) == []
     m.register_buffer("b", dg.zeros(2))
     m.b = dg.ones(2)  # a Tensor replaces a buffer
-    assert (m.state_dict()["b"].data == 1).all()
+    assert (m.state_dict()["b"].array == 1).all()
     with pytest.raises(TypeError, match="buffer 'b'"):
         m.b = 3
     m.child = nn.Linear(1, 1)
@@ -180,7 +180,7 @@ def test_state_dict_values_are_detached_and_share_memory():
     state = model.state_dict()
     assert isinstance(state, OrderedDict)
     assert not state["weight"].requires_grad and type(state["weight"]) is dg.Tensor
-    assert np.shares_memory(state["weight"].data, model.weight.data)
+    assert np.shares_memory(state["weight"].array, model.weight.array)
     assert model.state_dict(keep_vars=True)["weight"] is model.weight
 
 
@@ -192,29 +192,29 @@ def test_load_torch_state_dict_and_back_gives_same_outputs():
     theirs.load_state_dict({k: torch.tensor(v.numpy()) for k, v in ours.state_dict().items()})
     x = np.random.default_rng(1).standard_normal((5, 4))
     for a, b in zip(ours(dg.tensor(x, dtype=dg.float64)), theirs(torch.tensor(x))):
-        np.testing.assert_allclose(a.data, b.detach().numpy(), rtol=1e-12)
+        np.testing.assert_allclose(a.array, b.detach().numpy(), rtol=1e-12)
     fresh = ours_net().eval()
     result = fresh.load_state_dict(theirs.state_dict())  # torch tensors are accepted directly
     assert result.missing_keys == [] and result.unexpected_keys == []
     for a, b in zip(fresh(dg.tensor(x, dtype=dg.float64)), theirs(torch.tensor(x))):
-        np.testing.assert_allclose(a.data, b.detach().numpy(), rtol=1e-12)
+        np.testing.assert_allclose(a.array, b.detach().numpy(), rtol=1e-12)
 
 
 def test_load_state_dict_copies_in_place():
     model = nn.Sequential(nn.Linear(3, 2), nn.BatchNorm1d(2))
-    weight, data = model[0].weight, model[0].weight.data
+    weight, data = model[0].weight, model[0].weight.array
     values = {k: np.full(v.shape, 0.5) for k, v in model.state_dict().items()}  # float64 numpy arrays
     values["1.num_batches_tracked"] = np.array(7)
     model.load_state_dict(values)
-    assert model[0].weight is weight and weight.data is data  # optimizers keep valid references
-    assert (weight.data == 0.5).all() and weight.dtype == dg.float32
+    assert model[0].weight is weight and weight.array is data  # optimizers keep valid references
+    assert (weight.array == 0.5).all() and weight.dtype == dg.float32
     assert int(model[1].num_batches_tracked.item()) == 7 and model[1].num_batches_tracked.dtype == dg.int64
     assert weight.requires_grad
 
 
 def test_strict_loading_lists_every_problem_in_one_error():
     model = nn.Sequential(nn.Linear(3, 2), nn.ReLU(), nn.Linear(2, 1))
-    before = {k: v.data.copy() for k, v in model.state_dict().items()}
+    before = {k: v.array.copy() for k, v in model.state_dict().items()}
     bad = {
         "0.weight": np.zeros((2, 3)),
         "0.bias": np.zeros(5),  # wrong shape
@@ -230,14 +230,14 @@ def test_strict_loading_lists_every_problem_in_one_error():
     assert "size mismatch for 0.bias: copying a param with shape (5,) from checkpoint" in message
     assert "the shape in current model is (2,)" in message
     for key, value in model.state_dict().items():  # nothing was changed
-        assert np.array_equal(value.data, before[key])
+        assert np.array_equal(value.array, before[key])
 
 
 def test_non_strict_loading_reports_keys_but_still_rejects_shapes():
     model = nn.Sequential(nn.Linear(3, 2))
     result = model.load_state_dict({"0.weight": np.ones((2, 3)), "other": np.ones(1)}, strict=False)
     assert result.missing_keys == ["0.bias"] and result.unexpected_keys == ["other"]
-    assert (model[0].weight.data == 1).all()
+    assert (model[0].weight.array == 1).all()
     with pytest.raises(RuntimeError, match="size mismatch for 0.weight"):
         model.load_state_dict({"0.weight": np.ones((3, 2))}, strict=False)
     with pytest.raises(TypeError, match="dict of name -> array"):
@@ -265,12 +265,12 @@ def test_forward_hooks_and_pre_hooks():
     h1 = layer.register_forward_pre_hook(pre)
     h2 = layer.register_forward_hook(post)
     out = layer(dg.ones(3, 2))
-    np.testing.assert_allclose(out.data, np.broadcast_to(layer.bias.data + 1, (3, 2)), rtol=1e-6)
+    np.testing.assert_allclose(out.array, np.broadcast_to(layer.bias.array + 1, (3, 2)), rtol=1e-6)
     assert calls == [("pre", layer), ("post", (3, 2), (3, 2))]
     h1.remove()
     h2.remove()
     h2.remove()  # removing twice is harmless
-    np.testing.assert_allclose(layer(dg.ones(1, 2)).data, (dg.ones(1, 2) @ layer.weight.T + layer.bias).data)
+    np.testing.assert_allclose(layer(dg.ones(1, 2)).array, (dg.ones(1, 2) @ layer.weight.T + layer.bias).array)
     assert len(calls) == 2
 
 
@@ -323,7 +323,7 @@ def test_requires_grad_and_zero_grad():
     assert model[0].weight.grad is None and model[1].weight.grad is not None
     grad = model[1].weight.grad
     model.zero_grad(set_to_none=False)
-    assert model[1].weight.grad is grad and (grad.data == 0).all()
+    assert model[1].weight.grad is grad and (grad.array == 0).all()
     model.zero_grad()
     assert model[1].weight.grad is None
 
@@ -339,7 +339,7 @@ def test_apply_visits_children_first():
             nn.init.zeros_(m.weight)
 
     model.apply(zero_linear)
-    assert (model[0].weight.data == 0).all() and (model[1][1].weight.data == 0).all()
+    assert (model[0].weight.array == 0).all() and (model[1][1].weight.array == 0).all()
 
 
 def test_dtype_conversion_keeps_objects():
@@ -358,15 +358,15 @@ def test_deepcopy_and_pickle():
     model = nn.Sequential(nn.Linear(2, 2), nn.BatchNorm1d(2))
     clone = copy.deepcopy(model)
     assert clone[0].weight is not model[0].weight and isinstance(clone[0].weight, nn.Parameter)
-    assert np.array_equal(clone[0].weight.data, model[0].weight.data)
-    assert not np.shares_memory(clone[0].weight.data, model[0].weight.data)
+    assert np.array_equal(clone[0].weight.array, model[0].weight.array)
+    assert not np.shares_memory(clone[0].weight.array, model[0].weight.array)
     assert clone[0].weight.requires_grad
     restored = pickle.loads(pickle.dumps(model))
     assert list(restored.state_dict()) == list(model.state_dict())
     x = dg.randn(3, 2)
     model.eval()
     restored.eval()
-    np.testing.assert_array_equal(restored(x).data, model(x).data)
+    np.testing.assert_array_equal(restored(x).array, model(x).array)
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -377,13 +377,13 @@ def test_parameter():
     t = dg.randn(2, 3)
     p = nn.Parameter(t)
     assert isinstance(p, dg.Tensor) and isinstance(p, nn.Parameter)
-    assert p.data is t.data and p.requires_grad and p.is_leaf
+    assert p.array is t.array and p.requires_grad and p.is_leaf
     assert nn.Parameter(t, requires_grad=False).requires_grad is False
     assert repr(p).startswith("Parameter containing:\ntensor(")
     assert not hasattr(p, "__dict__")  # Tensor's __slots__ are kept
     y = (p * 2).sum()
     y.backward()
-    np.testing.assert_array_equal(p.grad.data, np.full((2, 3), 2.0))
+    np.testing.assert_array_equal(p.grad.array, np.full((2, 3), 2.0))
     assert type(p * 2) is dg.Tensor  # results of ops are plain tensors
     assert nn.Parameter().shape == (0,)
     with pytest.raises(RuntimeError, match="floating-point"):
@@ -484,7 +484,7 @@ def test_summary_totals_equal_parameter_count():
 def test_summary_counts_frozen_parameters_and_leaves_the_model_alone():
     model = nn.Sequential(nn.Linear(3, 4), nn.BatchNorm1d(4), nn.Linear(4, 2))
     model[0].requires_grad_(False)
-    before = {k: v.data.copy() for k, v in model.state_dict().items()}
+    before = {k: v.array.copy() for k, v in model.state_dict().items()}
     dg.manual_seed(3)
     state = dg.get_rng_state()
     result = nn.summary(model, (4, 3))
@@ -492,7 +492,7 @@ def test_summary_counts_frozen_parameters_and_leaves_the_model_alone():
     assert result.non_trainable_params == 16 and result.trainable_params == 18
     assert all(m.training for m in model.modules())
     for key, value in model.state_dict().items():
-        assert np.array_equal(value.data, before[key])
+        assert np.array_equal(value.array, before[key])
     assert dg.get_rng_state() == state
     assert not model[0]._forward_hooks
 
@@ -535,7 +535,7 @@ def test_mlp_layout_matches_equivalent_torch_sequential(hidden, dropout):
     model.eval()
     theirs.eval()
     x = np.random.default_rng(0).standard_normal((7, 4))
-    np.testing.assert_allclose(model(dg.tensor(x, dtype=dg.float64)).data, theirs(torch.tensor(x)).detach().numpy())
+    np.testing.assert_allclose(model(dg.tensor(x, dtype=dg.float64)).array, theirs(torch.tensor(x)).detach().numpy())
 
 
 def test_mlp_slices_are_plain_sequentials():
@@ -589,5 +589,5 @@ def test_mlp_training_lowers_the_loss():
             for p in model.parameters():
                 p.sub_(p.grad, alpha=0.5)
     assert loss.item() < 0.3 * first
-    accuracy = (model(inputs).argmax(1).data == y).mean()
+    accuracy = (model(inputs).argmax(1).array == y).mean()
     assert accuracy > 0.9

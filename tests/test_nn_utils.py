@@ -39,7 +39,7 @@ def _pairs(torch, seed=0, scale=1.0, without_grad=(1,)):
 def test_clip_grad_norm_matches_torch(norm_type, max_norm):
     torch = _torch()
     ours, theirs = _pairs(torch)
-    arrays = [p.grad.data for p in ours if p.grad is not None]
+    arrays = [p.grad.array for p in ours if p.grad is not None]
     total = clip_grad_norm_(ours, max_norm, norm_type=norm_type)
     reference = torch.nn.utils.clip_grad_norm_(theirs, max_norm, norm_type=norm_type, foreach=False)
     assert isinstance(total, deepgrad.Tensor) and total.shape == ()
@@ -47,8 +47,8 @@ def test_clip_grad_norm_matches_torch(norm_type, max_norm):
     for p, q in zip(ours, theirs):
         assert (p.grad is None) == (q.grad is None)
         if p.grad is not None:
-            np.testing.assert_allclose(p.grad.data, q.grad.numpy(), rtol=1e-12, atol=1e-15)
-    assert all(p.grad.data is a for p, a in zip([p for p in ours if p.grad is not None], arrays))  # in place
+            np.testing.assert_allclose(p.grad.array, q.grad.numpy(), rtol=1e-12, atol=1e-15)
+    assert all(p.grad.array is a for p, a in zip([p for p in ours if p.grad is not None], arrays))  # in place
 
 
 def test_clip_grad_norm_clips_to_max_norm_and_keeps_float32():
@@ -57,7 +57,7 @@ def test_clip_grad_norm_clips_to_max_norm_and_keeps_float32():
     total = clip_grad_norm_(w, max_norm=1.0)  # a single tensor is accepted
     assert total.item() == pytest.approx(20.0) and total.dtype == np.float32
     assert w.grad.dtype == np.float32
-    assert float(np.linalg.norm(w.grad.data)) == pytest.approx(1.0, rel=1e-5)
+    assert float(np.linalg.norm(w.grad.array)) == pytest.approx(1.0, rel=1e-5)
 
 
 def test_clip_grad_norm_without_gradients_returns_zero():
@@ -80,7 +80,7 @@ def test_clip_grad_value_matches_torch(clip_value):
     torch.nn.utils.clip_grad_value_(theirs, clip_value, foreach=False)
     for p, q in zip(ours, theirs):
         if p.grad is not None:
-            np.testing.assert_array_equal(p.grad.data, q.grad.numpy())
+            np.testing.assert_array_equal(p.grad.array, q.grad.numpy())
 
 
 def test_clipping_rejects_bad_input():
@@ -107,7 +107,7 @@ def test_penalty_values_and_gradients():
     assert l2.item() == pytest.approx(sum((a**2).sum() for a in arrays), rel=1e-12)
     (0.3 * l1 + 0.7 * l2).backward()
     for p, a in zip(params, arrays):
-        np.testing.assert_allclose(p.grad.data, 0.3 * np.sign(a) + 0.7 * 2 * a, rtol=1e-12)
+        np.testing.assert_allclose(p.grad.array, 0.3 * np.sign(a) + 0.7 * 2 * a, rtol=1e-12)
 
 
 def test_penalties_match_torch_expressions():
@@ -158,8 +158,8 @@ def test_l2_penalty_equals_weight_decay_twice_lambda(name, kwargs):
             loss.backward()
             opt.step()
     for p, q in zip(penalized, decayed):
-        np.testing.assert_allclose(p.data, q.data, rtol=1e-10, atol=1e-12)
-    assert not np.allclose(penalized[0].data, w0)
+        np.testing.assert_allclose(p.array, q.array, rtol=1e-10, atol=1e-12)
+    assert not np.allclose(penalized[0].array, w0)
 
 
 def test_l2_penalty_is_not_adamw_decay():
@@ -174,7 +174,7 @@ def test_l2_penalty_is_not_adamw_decay():
             loss = ((x @ w + b - y) ** 2).mean() + lam * l2_penalty(params)
             loss.backward()
             opt.step()
-    assert not np.allclose(penalized[0].data, decayed[0].data, rtol=1e-6)
+    assert not np.allclose(penalized[0].array, decayed[0].array, rtol=1e-6)
 
 
 def test_l1_penalty_gives_the_subgradient_step():
@@ -183,12 +183,12 @@ def test_l1_penalty_gives_the_subgradient_step():
     params = _params(w0, b0)
     w, b = params
     loss = ((x @ w + b - y) ** 2).mean()
-    data_grad = [g.data.copy() for g in deepgrad.autograd.grad(loss, params)]
+    data_grad = [g.array.copy() for g in deepgrad.autograd.grad(loss, params)]
     opt = optim.SGD(params, lr=lr)
     (((x @ w + b - y) ** 2).mean() + lam * l1_penalty([w])).backward()  # the weights only, not the bias
     opt.step()
-    np.testing.assert_allclose(w.data, w0 - lr * (data_grad[0] + lam * np.sign(w0)), rtol=1e-12)
-    np.testing.assert_allclose(b.data, b0 - lr * data_grad[1], rtol=1e-12)
+    np.testing.assert_allclose(w.array, w0 - lr * (data_grad[0] + lam * np.sign(w0)), rtol=1e-12)
+    np.testing.assert_allclose(b.array, b0 - lr * data_grad[1], rtol=1e-12)
 
 
 def test_penalties_reject_bad_input():

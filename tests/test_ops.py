@@ -41,7 +41,7 @@ def test_matches_pytorch(spec, shapes):
     out = spec.ours(*ours)
     expected = spec.theirs(torch, *theirs)
     assert out.shape == tuple(expected.shape)
-    np.testing.assert_allclose(out.data, expected.detach().numpy(), rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(out.array, expected.detach().numpy(), rtol=1e-10, atol=1e-12)
     upstream = np.random.default_rng(3).standard_normal(out.shape)
     out.backward(dg.tensor(upstream, dtype=dg.float64))
     expected.backward(torch.tensor(upstream))
@@ -50,7 +50,7 @@ def test_matches_pytorch(spec, shapes):
             continue
         assert a.grad is not None, f"input {i} got no gradient"
         assert a.grad.shape == a.shape
-        np.testing.assert_allclose(a.grad.data, b.grad.numpy(), rtol=1e-10, atol=1e-12, err_msg=f"input {i}")
+        np.testing.assert_allclose(a.grad.array, b.grad.numpy(), rtol=1e-10, atol=1e-12, err_msg=f"input {i}")
 
 
 @pytest.mark.parametrize("spec", SPECS, ids=[s.name for s in SPECS])

@@ -95,7 +95,7 @@ def test_matches_torch_for_20_steps(name, kwargs):
         opt.step()
         ref.step()
         for p, q in zip(ours, theirs):
-            np.testing.assert_allclose(p.data, q.detach().numpy(), rtol=1e-6, atol=1e-6)
+            np.testing.assert_allclose(p.array, q.detach().numpy(), rtol=1e-6, atol=1e-6)
     # the state buffers agree too (same names as PyTorch's)
     for p, q in zip(ours, theirs):
         assert set(opt.state[p]) == set(ref.state[q])
@@ -103,7 +103,7 @@ def test_matches_torch_for_20_steps(name, kwargs):
             if key == "step":
                 assert opt.state[p]["step"] == int(value)
             else:
-                np.testing.assert_allclose(opt.state[p][key].data, value.numpy(), rtol=1e-6, atol=1e-6)
+                np.testing.assert_allclose(opt.state[p][key].array, value.numpy(), rtol=1e-6, atol=1e-6)
 
 
 @pytest.mark.parametrize("name", ["SGD", "Adam", "AdamW", "RMSprop", "Adagrad"])
@@ -124,7 +124,7 @@ def test_two_param_groups_with_different_lr_match_torch(name):
         opt.step()
         ref.step()
     for p, q in zip(ours, theirs):
-        np.testing.assert_allclose(p.data, q.detach().numpy(), rtol=1e-6, atol=1e-6)
+        np.testing.assert_allclose(p.array, q.detach().numpy(), rtol=1e-6, atol=1e-6)
 
 
 def test_param_groups_have_defaults_filled_in():
@@ -160,7 +160,7 @@ def test_sgd_momentum_equals_the_lectures_velocity_update():
     rng = np.random.default_rng(3)
     target = rng.standard_normal(6)
     theta = deepgrad.tensor(rng.standard_normal(6), dtype=deepgrad.float64, requires_grad=True)
-    lecture_theta, velocity = theta.data.copy(), np.zeros(6)
+    lecture_theta, velocity = theta.array.copy(), np.zeros(6)
     lr, gamma = 0.1, 0.9
     opt = optim.SGD([theta], lr=lr, momentum=gamma)
     for _ in range(STEPS):
@@ -169,9 +169,9 @@ def test_sgd_momentum_equals_the_lectures_velocity_update():
         opt.step()
         velocity = -lr * 2 * (lecture_theta - target) + gamma * velocity
         lecture_theta = lecture_theta + velocity
-        np.testing.assert_allclose(theta.data, lecture_theta, rtol=1e-12, atol=1e-12)
+        np.testing.assert_allclose(theta.array, lecture_theta, rtol=1e-12, atol=1e-12)
         # PyTorch's buffer is the lectures' velocity divided by -lr
-        np.testing.assert_allclose(opt.state[theta]["momentum_buffer"].data * -lr, velocity, atol=1e-12)
+        np.testing.assert_allclose(opt.state[theta]["momentum_buffer"].array * -lr, velocity, atol=1e-12)
 
 
 def test_step_with_closure_on_a_real_loss_matches_torch():
@@ -202,7 +202,7 @@ def test_step_with_closure_on_a_real_loss_matches_torch():
             loss = opt.step(closure)
         torch_loss = ref.step(torch_closure)
         assert float(loss) == pytest.approx(torch_loss.item(), rel=1e-10)
-    np.testing.assert_allclose(w.data, tw.detach().numpy(), rtol=1e-10)
+    np.testing.assert_allclose(w.array, tw.detach().numpy(), rtol=1e-10)
 
 
 def test_parameters_without_grad_are_skipped_and_get_no_state():
@@ -210,7 +210,7 @@ def test_parameters_without_grad_are_skipped_and_get_no_state():
     opt = optim.SGD([a, b], lr=0.1, momentum=0.9)
     a.grad = deepgrad.ones(2)
     opt.step()
-    assert np.allclose(a.data, 0.9) and np.array_equal(b.data, np.ones(2, np.float32))
+    assert np.allclose(a.array, 0.9) and np.array_equal(b.array, np.ones(2, np.float32))
     assert b not in opt.state.keys() or not opt.state[b]
     assert 0 in opt.state_dict()["state"] and 1 not in opt.state_dict()["state"]
 
@@ -219,9 +219,9 @@ def test_zero_grad():
     a = deepgrad.ones(3, requires_grad=True)
     opt = optim.SGD([a], lr=0.1)
     a.grad = deepgrad.ones(3)
-    array = a.grad.data
+    array = a.grad.array
     opt.zero_grad(set_to_none=False)
-    assert a.grad.data is array and not array.any()
+    assert a.grad.array is array and not array.any()
     opt.zero_grad()
     assert a.grad is None
 
@@ -233,15 +233,15 @@ def test_zero_grad():
 def test_float32_stays_float32_and_updates_are_in_place(name, kwargs):
     initial, grads = _problem(seed=5, steps=3)
     params = [deepgrad.tensor(a, dtype=deepgrad.float32, requires_grad=True) for a in initial]
-    arrays = [p.data for p in params]
+    arrays = [p.array for p in params]
     opt = getattr(optim, name)(params, **kwargs)
     buffers = None
     for step in range(3):
         _set_grads(params, grads[step], lambda g: deepgrad.tensor(g, dtype=deepgrad.float32))
         opt.step()
         for p, array in zip(params, arrays):
-            assert p.data is array and p.dtype == np.float32
-        current = {(i, k): v.data for i, p in enumerate(params) for k, v in opt.state[p].items() if k != "step"}
+            assert p.array is array and p.dtype == np.float32
+        current = {(i, k): v.array for i, p in enumerate(params) for k, v in opt.state[p].items() if k != "step"}
         assert all(v.dtype == np.float32 for v in current.values())
         if buffers is not None:  # the same state arrays, updated in place
             assert all(current[key] is buffers[key] for key in buffers)
@@ -304,7 +304,7 @@ def test_state_dict_round_trip_equals_an_uninterrupted_run(name, kwargs):
     opt = cls(first, **kwargs)
     _run(opt, first, grads[:5])
     saved = opt.state_dict()
-    weights = [p.data.copy() for p in first]
+    weights = [p.array.copy() for p in first]
     snapshot = json.dumps(_plain(saved))
     _run(opt, first, grads[5:6])  # the saved dict is a snapshot: later steps do not change it
     assert json.dumps(_plain(saved)) == snapshot
@@ -315,14 +315,14 @@ def test_state_dict_round_trip_equals_an_uninterrupted_run(name, kwargs):
     assert fresh.param_groups[0]["lr"] == saved["param_groups"][0]["lr"] != 0.123
     _run(fresh, resumed, grads[5:])
     for p, q in zip(resumed, straight):
-        np.testing.assert_array_equal(p.data, q.data)
+        np.testing.assert_array_equal(p.array, q.array)
 
 
 def _plain(state_dict):
     """The state dict as JSON-able Python values (what a checkpoint writer would do)."""
     return {
         "state": {
-            str(i): {k: (v.data.tolist() if isinstance(v, deepgrad.Tensor) else v) for k, v in s.items()}
+            str(i): {k: (v.array.tolist() if isinstance(v, deepgrad.Tensor) else v) for k, v in s.items()}
             for i, s in state_dict["state"].items()
         },
         "param_groups": state_dict["param_groups"],
@@ -378,7 +378,7 @@ def test_load_state_dict_from_json_like_values():
     assert fresh.param_groups[0]["betas"] == (0.8, 0.9) and fresh.param_groups[0]["lr"] == 0.01
     _run(fresh, first, grads[4:])
     for p, q in zip(first, straight):
-        np.testing.assert_allclose(p.data, q.data, rtol=1e-14, atol=1e-15)
+        np.testing.assert_allclose(p.array, q.array, rtol=1e-14, atol=1e-15)
 
 
 def test_load_state_dict_casts_buffers_to_the_parameter_dtype():
@@ -417,7 +417,7 @@ def test_adagrad_state_exists_from_construction_as_in_torch():
     ours = optim.Adagrad([p], initial_accumulator_value=0.25).state_dict()["state"]
     theirs = torch.optim.Adagrad([q], initial_accumulator_value=0.25).state_dict()["state"]
     assert set(ours[0]) == set(theirs[0]) == {"step", "sum"}
-    np.testing.assert_array_equal(ours[0]["sum"].data, theirs[0]["sum"].numpy())
+    np.testing.assert_array_equal(ours[0]["sum"].array, theirs[0]["sum"].numpy())
 
 
 def test_repr_lists_the_groups():
@@ -548,7 +548,7 @@ def test_training_an_nn_model_matches_torch(name, kwargs):
     deepgrad.manual_seed(0)
     model = nn.Sequential(nn.Linear(4, 8), nn.Tanh(), nn.Linear(8, 3)).double()
     reference = torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.Tanh(), torch.nn.Linear(8, 3)).double()
-    reference.load_state_dict({k: torch.tensor(v.data) for k, v in model.state_dict().items()})
+    reference.load_state_dict({k: torch.tensor(v.array) for k, v in model.state_dict().items()})
     rng = np.random.default_rng(9)
     x, y = rng.standard_normal((16, 4)), rng.integers(0, 3, 16)
     opt = getattr(optim, name)(model.parameters(), **kwargs)
@@ -565,4 +565,4 @@ def test_training_an_nn_model_matches_torch(name, kwargs):
         ref.step()
     for (key, p), (key_ref, q) in zip(model.named_parameters(), reference.named_parameters()):
         assert key == key_ref
-        np.testing.assert_allclose(p.data, q.detach().numpy(), rtol=1e-8, atol=1e-10)
+        np.testing.assert_allclose(p.array, q.detach().numpy(), rtol=1e-8, atol=1e-10)

@@ -14,8 +14,8 @@ def test_np_array_of_tensor_is_a_copy_and_asarray_shares():
     t = deepgrad.tensor([1.0, 2.0])
     copied = np.array(t)
     copied[0] = 99.0
-    assert t.data[0] == 1.0
-    assert np.asarray(t) is t.data
+    assert t.array[0] == 1.0
+    assert np.asarray(t) is t.array
     assert np.array(t, dtype=np.float64).dtype == np.float64
 
 
@@ -54,10 +54,10 @@ def test_module_to_device_and_dtype():
 def test_repeated_list_index_inside_tuple_accumulates_gradient():
     x = deepgrad.ones(3, 2, requires_grad=True)
     x[[0, 0], :].sum().backward()
-    np.testing.assert_array_equal(x.grad.data, [[2, 2], [0, 0], [0, 0]])
+    np.testing.assert_array_equal(x.grad.array, [[2, 2], [0, 0], [0, 0]])
     y = deepgrad.ones(3, 2, requires_grad=True)
     y[:, [1, 1]].sum().backward()
-    np.testing.assert_array_equal(y.grad.data, [[0, 2], [0, 2], [0, 2]])
+    np.testing.assert_array_equal(y.grad.array, [[0, 2], [0, 2], [0, 2]])
 
 
 def test_empty_list_index():
@@ -73,10 +73,10 @@ def test_norm_gradient_at_zero_is_zero_not_nan(p):
     x.norm(p, dim=1).sum().backward()
     xt = torch.tensor(data, requires_grad=True)
     xt.norm(p, dim=1).sum().backward()
-    np.testing.assert_allclose(x.grad.data, xt.grad.numpy())
+    np.testing.assert_allclose(x.grad.array, xt.grad.numpy())
     z = deepgrad.zeros(3, requires_grad=True)
     z.norm().backward()
-    np.testing.assert_array_equal(z.grad.data, [0, 0, 0])
+    np.testing.assert_array_equal(z.grad.array, [0, 0, 0])
 
 
 def test_norm_p0_counts_nonzeros():
@@ -95,9 +95,9 @@ def test_max_min_dim_send_tied_gradient_to_the_returned_index(name, keepdim):
     xt = torch.tensor(data, requires_grad=True)
     values_t, indices_t = getattr(xt, name)(1, keepdim)
     values_t.backward(torch.tensor(upstream.reshape(values_t.shape)))
-    np.testing.assert_array_equal(indices.data, indices_t.numpy())
-    np.testing.assert_allclose(values.data, values_t.detach().numpy())
-    np.testing.assert_allclose(x.grad.data, xt.grad.numpy())
+    np.testing.assert_array_equal(indices.array, indices_t.numpy())
+    np.testing.assert_allclose(values.array, values_t.detach().numpy())
+    np.testing.assert_allclose(x.grad.array, xt.grad.numpy())
 
 
 def test_max_dim_of_0d_tensor():
@@ -134,9 +134,9 @@ def test_leaf_hook_applies_in_autograd_grad():
 def test_create_graph_leaf_gradient_is_writable():
     w = deepgrad.ones(2, 3, requires_grad=True)
     w.sum().backward(create_graph=True)  # the gradient is a broadcast of the (scalar) upstream one
-    assert w.grad.data.flags.writeable
+    assert w.grad.array.flags.writeable
     nn.utils.clip_grad_norm_([w], 0.1)
-    np.testing.assert_allclose(np.linalg.norm(w.grad.data), 0.1, rtol=1e-4)
+    np.testing.assert_allclose(np.linalg.norm(w.grad.array), 0.1, rtol=1e-4)
 
 
 def test_wrongly_shaped_user_gradient_raises():

@@ -36,7 +36,7 @@ def test_attributes():
     assert x[1, 2].item() == 6.0
     assert x.detach().numpy().shape == (2, 3)
     c = x.clone()
-    assert c.requires_grad and not c.is_leaf and not np.shares_memory(c.data, x.data)
+    assert c.requires_grad and not c.is_leaf and not np.shares_memory(c.array, x.array)
     y = dg.ones(2)
     assert y.requires_grad_() is y and y.requires_grad
 
@@ -50,19 +50,19 @@ def test_repr():
 
 
 def test_factories():
-    assert dg.zeros(2, 3).shape == (2, 3) and dg.zeros((2, 3)).data.sum() == 0
-    assert dg.ones(4).data.sum() == 4
+    assert dg.zeros(2, 3).shape == (2, 3) and dg.zeros((2, 3)).array.sum() == 0
+    assert dg.ones(4).array.sum() == 4
     assert dg.full((2,), 7).dtype == dg.int64 and dg.full((2,), 7.0).dtype == dg.float32
     assert dg.zeros_like(dg.ones(2, dtype=dg.float64)).dtype == dg.float64
-    assert dg.ones_like(dg.zeros(3)).data.tolist() == [1, 1, 1]
+    assert dg.ones_like(dg.zeros(3)).array.tolist() == [1, 1, 1]
     assert dg.arange(5).tolist() == [0, 1, 2, 3, 4] and dg.arange(5).dtype == dg.int64
     assert dg.arange(0, 1, 0.25).tolist() == [0.0, 0.25, 0.5, 0.75]
     assert dg.linspace(0, 1, 5).tolist() == [0.0, 0.25, 0.5, 0.75, 1.0]
-    np.testing.assert_array_equal(dg.eye(3).data, np.eye(3))
-    assert dg.rand(3, 4).shape == (3, 4) and 0 <= dg.rand(100).data.min() and dg.rand(100).data.max() < 1
+    np.testing.assert_array_equal(dg.eye(3).array, np.eye(3))
+    assert dg.rand(3, 4).shape == (3, 4) and 0 <= dg.rand(100).array.min() and dg.rand(100).array.max() < 1
     assert dg.randn(2, 3, requires_grad=True).requires_grad
     r = dg.randint(0, 10, (1000,))
-    assert r.dtype == dg.int64 and r.data.min() >= 0 and r.data.max() <= 9
+    assert r.dtype == dg.int64 and r.array.min() >= 0 and r.array.max() <= 9
     assert dg.randint(5, (3,)).shape == (3,)
     assert sorted(dg.randperm(5).tolist()) == [0, 1, 2, 3, 4]
     with pytest.raises(ValueError, match="high"):
@@ -71,13 +71,13 @@ def test_factories():
 
 def test_manual_seed_makes_draws_reproducible():
     dg.manual_seed(123)
-    a = (dg.rand(5).data, dg.randn(5).data, dg.randint(0, 100, (5,)).data)
+    a = (dg.rand(5).array, dg.randn(5).array, dg.randint(0, 100, (5,)).array)
     dg.manual_seed(123)
-    b = (dg.rand(5).data, dg.randn(5).data, dg.randint(0, 100, (5,)).data)
+    b = (dg.rand(5).array, dg.randn(5).array, dg.randint(0, 100, (5,)).array)
     for x, y in zip(a, b):
         np.testing.assert_array_equal(x, y)
     dg.manual_seed(124)
-    assert not np.array_equal(dg.rand(5).data, a[0])
+    assert not np.array_equal(dg.rand(5).array, a[0])
 
 
 def test_comparisons_have_no_gradient():
@@ -106,13 +106,13 @@ def test_max_ties_split_gradient_like_pytorch():
 def test_softmax_and_logsumexp_are_stable():
     x = dg.tensor([[1000.0, 0.0, -1000.0]], requires_grad=True)
     s = x.softmax(-1)
-    assert np.isfinite(s.data).all() and s.data[0, 0] == pytest.approx(1.0)
+    assert np.isfinite(s.array).all() and s.array[0, 0] == pytest.approx(1.0)
     ls = x.log_softmax(-1)
-    assert np.isfinite(ls.data[0, :2]).all()
+    assert np.isfinite(ls.array[0, :2]).all()
     lse = x.logsumexp(-1)
     assert lse.item() == pytest.approx(1000.0)
     lse.backward()
-    assert np.isfinite(x.grad.data).all()
+    assert np.isfinite(x.grad.array).all()
 
 
 def test_indexing_gradients_accumulate_repeated_indices():
@@ -179,17 +179,17 @@ def test_floor_divide_remainder_and_rounding_match_pytorch():
     a = dg.tensor(a0, dtype=dg.float64, requires_grad=True)
     b = dg.tensor(b0, dtype=dg.float64, requires_grad=True)
     ta, tb = torch.tensor(a0, requires_grad=True), torch.tensor(b0, requires_grad=True)
-    np.testing.assert_array_equal((a // b).data, (ta // tb).detach().numpy())
-    np.testing.assert_array_equal((a % b).data, (ta % tb).detach().numpy())
+    np.testing.assert_array_equal((a // b).array, (ta // tb).detach().numpy())
+    np.testing.assert_array_equal((a % b).array, (ta % tb).detach().numpy())
     (a % b).sum().backward()
     torch.remainder(ta, tb).sum().backward()
-    np.testing.assert_array_equal(a.grad.data, ta.grad.numpy())
-    np.testing.assert_array_equal(b.grad.data, tb.grad.numpy())
+    np.testing.assert_array_equal(a.grad.array, ta.grad.numpy())
+    np.testing.assert_array_equal(b.grad.array, tb.grad.numpy())
     assert (dg.tensor([7, -7]) % 3).tolist() == [1, 2] and (dg.tensor([7, -7]) // 2).tolist() == [3, -4]
     assert (7.5 % dg.tensor([2.0])).tolist() == [1.5]
     v = dg.tensor([-1.5, -0.5, 0.5, 1.5, 2.5])
     assert v.floor().tolist() == [-2, -1, 0, 1, 2] and v.ceil().tolist() == [-1, -0, 1, 2, 3]
-    assert v.round().tolist() == torch.tensor(v.data).round().tolist() and v.trunc().tolist() == [-1, -0, 0, 1, 2]
+    assert v.round().tolist() == torch.tensor(v.array).round().tolist() and v.trunc().tolist() == [-1, -0, 0, 1, 2]
 
 
 def test_split_of_an_empty_dimension_gives_one_empty_piece():
@@ -202,9 +202,23 @@ def test_hooks_may_change_a_broadcast_gradient_in_place():
     y = x * 1.0
 
     def double_in_place(g):
-        g.data *= 2
+        g.array *= 2
         return g
 
     y.register_hook(double_in_place)
     y.sum().backward()
     assert x.grad.tolist() == [[2.0] * 3] * 2
+
+
+def test_data_is_a_tensor_sharing_memory_as_in_pytorch():
+    p = dg.tensor([1.0, 2.0], requires_grad=True)
+    p.grad = dg.tensor([0.5, 0.5])
+    d = p.data
+    assert isinstance(d, dg.Tensor) and not d.requires_grad and d.grad_fn is None
+    p.data -= 2.0 * p.grad  # the classic manual SGD step
+    assert p.tolist() == [0.0, 1.0] and p.requires_grad
+    p.data.zero_()
+    assert p.tolist() == [0.0, 0.0]
+    assert p.data.norm().item() == 0.0
+    p.data = dg.tensor([3.0, 4.0])
+    assert p.tolist() == [3.0, 4.0] and p.requires_grad

@@ -185,7 +185,7 @@ def test_resume_from_checkpoint_gives_identical_weights(tmp_path):
     assert load_checkpoint(path, MLP(2, [16, 16], 2, dropout=0.2))["epoch"] == 3
     resumed, opt = _run(tmp_path, epochs=6, resume_from=path)
     for (name, a), (_, b) in zip(full.state_dict().items(), resumed.state_dict().items()):
-        np.testing.assert_array_equal(a.data, b.data, err_msg=name)
+        np.testing.assert_array_equal(a.array, b.array, err_msg=name)
     assert opt.param_groups[0]["lr"] == pytest.approx(0.05 * 0.5**3)
 
 

@@ -239,4 +239,4 @@ def test_graph_is_a_graph_object():
     *_, out = lecture_graph()
     g = graph(out)
     assert isinstance(g, Graph) and repr(g) == "<deepgrad.viz.Graph: 5 nodes, 4 edges>"
-    assert np.isclose(float(g.root.tensor.data), -10.0)
+    assert np.isclose(float(g.root.tensor.array), -10.0)

@@ -71,12 +71,12 @@ def test_sigmoid_neuron_against_torch():
     torch = pytest.importorskip("torch")
     f, leaves = sigmoid_neuron()
     trace(f)
-    tx = [torch.tensor(float(v.data), dtype=torch.float64, requires_grad=True) for v in leaves]
+    tx = [torch.tensor(float(v.array), dtype=torch.float64, requires_grad=True) for v in leaves]
     x0, x1, w0, w1, w2 = tx
     tf = 1 / (1 + torch.exp(-(w0 * x0 + w1 * x1 + w2)))
     tf.backward()
     np.testing.assert_allclose([float(v.grad) for v in leaves], [float(v.grad) for v in tx], rtol=1e-12)
-    assert float(f.data) == pytest.approx(tf.item())
+    assert float(f.array) == pytest.approx(tf.item())
 
 
 def test_shared_subexpression_sums_upstream_like_the_lecture():
@@ -87,7 +87,7 @@ def test_shared_subexpression_sums_upstream_like_the_lecture():
     f = c.sqrt() + c.cos()
     t = trace(f)
     assert [s.op for s in t] == ["add", "cos", "sqrt", "add", "exp", "pow"]
-    assert round(float(f.data), 2) == 7.19
+    assert round(float(f.array), 2) == 7.19
     c_step = t.steps[3]
     assert c_step.fn is c.grad_fn
     # dF/dc = -sin(c) + 1/(2 sqrt(c)) = -0.822 (two uses summed), dF/da = -45.717, dF/dx = -182.87
@@ -118,11 +118,11 @@ def test_tensors_with_broadcasting_match_backward_and_show_shapes():
     w = dg.randn(4, 2, dtype=F64, requires_grad=True)
     out = ((a * b + b).tanh() @ w).sum()
     t = trace(out)
-    traced = [a.grad.data.copy(), b.grad.data.copy(), w.grad.data.copy()]
+    traced = [a.grad.array.copy(), b.grad.array.copy(), w.grad.array.copy()]
     for p in (a, b, w):
         p.grad = None
     out.backward()
-    for got, want in zip(traced, [a.grad.data, b.grad.data, w.grad.data]):
+    for got, want in zip(traced, [a.grad.array, b.grad.array, w.grad.array]):
         np.testing.assert_allclose(got, want, rtol=1e-12)
     for step in t:
         for source, grad in zip(step.inputs, step.downstream):
@@ -142,8 +142,8 @@ def test_tensor_trace_against_torch():
     ta = torch.tensor(a_np, requires_grad=True)
     tb = torch.tensor(b_np, requires_grad=True)
     ((ta * tb).sigmoid() - tb).backward(torch.tensor(upstream))
-    np.testing.assert_allclose(a.grad.data, ta.grad.numpy(), rtol=1e-12)
-    np.testing.assert_allclose(b.grad.data, tb.grad.numpy(), rtol=1e-12)
+    np.testing.assert_allclose(a.grad.array, ta.grad.numpy(), rtol=1e-12)
+    np.testing.assert_allclose(b.grad.array, tb.grad.numpy(), rtol=1e-12)
     np.testing.assert_allclose(t.steps[0].upstream, upstream)
 
 
@@ -231,7 +231,7 @@ def test_module_steps_collapse_layers():
     model.zero_grad()
     loss.backward()
     for name, p in model.named_parameters():
-        np.testing.assert_allclose(traced[name], p.grad.data, rtol=1e-6)
+        np.testing.assert_allclose(traced[name], p.grad.array, rtol=1e-6)
     # the gradient leaving a layer is the one arriving at the layer before it
     linear4, relu3 = t.steps[1], t.steps[2]
     np.testing.assert_allclose(linear4.downstream[0], relu3.upstream)

@@ -74,7 +74,7 @@ def save(state_dict: Mapping[str, Any], path: str | os.PathLike, metadata: Mappi
         if not isinstance(name, str):
             raise TypeError(f"save: tensor names must be strings, got {name!r} ({type(name).__name__})")
         if isinstance(value, Tensor):
-            array = value.data
+            array = value.array
         elif isinstance(value, np.ndarray):
             array = value
         else:

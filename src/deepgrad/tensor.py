@@ -1,10 +1,10 @@
 """`Tensor`: an n-d array that remembers how it was computed, so gradients can flow back through it.
 
-A Tensor holds ``data`` (a NumPy array), ``grad`` (a Tensor, filled by ``backward``),
-``requires_grad`` and ``grad_fn`` (the op node that produced it; ``None`` for leaves). Its operators
-and methods call the primitive ops in ``deepgrad.ops``; methods that are not primitives (``mean``,
-``var``, ``softmax`` over composites, ``clamp``, ...) are written here from primitives and need no
-backward code of their own.
+A Tensor holds ``array`` (the backend array with its values: a NumPy ndarray on the CPU), ``grad``
+(a Tensor, filled by ``backward``), ``requires_grad`` and ``grad_fn`` (the op node that produced it;
+``None`` for leaves). Its operators and methods call the primitive ops in ``deepgrad.ops``; methods
+that are not primitives (``mean``, ``var``, ``softmax`` over composites, ``clamp``, ...) are written
+here from primitives and need no backward code of their own.
 """
 
 from __future__ import annotations
@@ -49,7 +49,7 @@ class Tensor:
     """
 
     __slots__ = (
-        "data",
+        "array",
         "grad",
         "grad_fn",
         "_requires_grad",
@@ -64,7 +64,7 @@ class Tensor:
     __array_priority__ = 1000
 
     def __init__(self, data: Any, dtype: Any = None, requires_grad: bool = False) -> None:
-        self.data = _to_array(data, dtype)
+        self.array = _to_array(data, dtype)
         self.grad = None
         self.grad_fn = None
         self._requires_grad = False
@@ -79,7 +79,7 @@ class Tensor:
     def _make(cls, data: np.ndarray, requires_grad: bool, grad_fn: Function | None) -> Tensor:
         """Fast constructor for op outputs: ``data`` is already an ndarray of the right dtype."""
         t = object.__new__(Tensor)
-        t.data = data
+        t.array = data
         t.grad = None
         t.grad_fn = grad_fn
         t._requires_grad = requires_grad
@@ -106,7 +106,7 @@ class Tensor:
                 "requires_grad can only be switched off on a leaf tensor; use detach() to get a "
                 f"tensor of shape {self.shape} outside the graph"
             )
-        if requires_grad and self.data.dtype.kind != "f":
+        if requires_grad and self.array.dtype.kind != "f":
             raise RuntimeError(
                 f"only floating-point tensors can require gradients, got a {self.dtype} tensor of "
                 f"shape {self.shape}; convert it first, e.g. t.float()"
@@ -115,21 +115,38 @@ class Tensor:
         return self
 
     @property
+    def data(self) -> Tensor:
+        """The values as a Tensor outside the graph, sharing memory (PyTorch's ``.data``).
+
+        ``p.data -= lr * p.grad`` updates ``p`` in place; ``p.data = t`` makes ``p`` hold ``t``'s values.
+        The array itself is ``.array`` (or ``.numpy()``).
+        """
+        return self._view_result(Tensor._make(self.array, False, None))
+
+    @data.setter
+    def data(self, value: Any) -> None:
+        if isinstance(value, Tensor):
+            self.array = value.array
+        else:
+            self.array = value if isinstance(value, np.ndarray) else _to_array(value)
+        self._counter = value._shared_counter() if isinstance(value, Tensor) else None
+
+    @property
     def is_leaf(self) -> bool:
         """True for tensors made by the user (not by a recorded op)."""
         return self.grad_fn is None
 
     @property
     def shape(self) -> tuple[int, ...]:
-        return self.data.shape
+        return self.array.shape
 
     @property
     def ndim(self) -> int:
-        return self.data.ndim
+        return self.array.ndim
 
     @property
     def dtype(self) -> np.dtype:
-        return self.data.dtype
+        return self.array.dtype
 
     @property
     def device(self) -> str:
@@ -155,7 +172,7 @@ class Tensor:
         return self.ndim
 
     def numel(self) -> int:
-        return int(self.data.size)
+        return int(self.array.size)
 
     def __len__(self) -> int:
         if self.ndim == 0:
@@ -164,26 +181,26 @@ class Tensor:
 
     def item(self) -> Any:
         """The value of a one-element tensor as a Python number."""
-        if self.data.size != 1:
+        if self.array.size != 1:
             raise ValueError(
                 f"item(): only one-element tensors can be converted to a Python number, got shape {self.shape}"
             )
-        return self.data.item()
+        return self.array.item()
 
     def numpy(self) -> np.ndarray:
         """The data as a NumPy array (shared memory). Detach first if the tensor requires grad."""
         if self._requires_grad:
             raise RuntimeError("numpy() on a tensor that requires grad: use t.detach().numpy()")
-        return self.data
+        return self.array
 
     def tolist(self) -> Any:
-        return self.data.tolist()
+        return self.array.tolist()
 
     def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
         # np.array(t) asks for copy=True: hand out the shared data only when a copy is not requested
-        if dtype is not None and np.dtype(dtype) != self.data.dtype:
-            return self.data.astype(dtype)
-        return self.data.copy() if copy else self.data
+        if dtype is not None and np.dtype(dtype) != self.array.dtype:
+            return self.array.astype(dtype)
+        return self.array.copy() if copy else self.array
 
     def __float__(self) -> float:
         return float(self.item())
@@ -192,16 +209,16 @@ class Tensor:
         return int(self.item())
 
     def __bool__(self) -> bool:
-        if self.data.size != 1:
+        if self.array.size != 1:
             raise RuntimeError(f"the truth value of a tensor of shape {self.shape} is ambiguous; use .any() or .all()")
-        return bool(self.data)
+        return bool(self.array)
 
     def __index__(self) -> int:
-        if self.data.size != 1 or self.dtype.kind not in "iub":
+        if self.array.size != 1 or self.dtype.kind not in "iub":
             raise TypeError(
                 f"only one-element integer tensors can be used as an index, got {self.dtype} of shape {self.shape}"
             )
-        return int(self.data)
+        return int(self.array)
 
     def __iter__(self) -> Iterator[Tensor]:
         if self.ndim == 0:
@@ -211,7 +228,7 @@ class Tensor:
     __hash__ = object.__hash__
 
     def __repr__(self) -> str:
-        body = np.array2string(self.data, separator=", ", prefix="tensor(", precision=4, threshold=200, edgeitems=3)
+        body = np.array2string(self.array, separator=", ", prefix="tensor(", precision=4, threshold=200, edgeitems=3)
         extras = []
         if self.dtype not in (backend.DEFAULT_FLOAT, backend.DEFAULT_INT, backend.bool_):
             extras.append(f"dtype={self.dtype}")
@@ -244,7 +261,7 @@ class Tensor:
         """The same data outside the graph (no grad_fn, requires_grad False).
 
         It shares memory and the version counter with self: an in-place change of either counts for both."""
-        return self._view_result(Tensor._make(self.data, False, None))
+        return self._view_result(Tensor._make(self.array, False, None))
 
     # Version counter: how many in-place changes the memory behind this tensor has seen. The graph records
     # the versions of what backward will read and refuses to backward if they changed. Tensors sharing memory
@@ -267,7 +284,7 @@ class Tensor:
 
     def _view_result(self, out: Tensor) -> Tensor:
         """Let ``out`` share the version counter when its data is a view of this tensor's memory."""
-        if out is not self and np.may_share_memory(out.data, self.data):
+        if out is not self and np.may_share_memory(out.array, self.array):
             out._counter = self._shared_counter()
         return out
 
@@ -412,11 +429,11 @@ class Tensor:
 
     def leaky_relu(self, negative_slope: float = 0.01) -> Tensor:
         """x where x > 0, else negative_slope * x"""
-        return where(self.data > 0, self, self * negative_slope)
+        return where(self.array > 0, self, self * negative_slope)
 
     def elu(self, alpha: float = 1.0) -> Tensor:
         """x where x > 0, else alpha * (exp(x) - 1)  (exp of the clamped value: no overflow, no NaN gradient)"""
-        return where(self.data > 0, self, alpha * (self.clamp(max=0).exp() - 1))
+        return where(self.array > 0, self, alpha * (self.clamp(max=0).exp() - 1))
 
     def clamp(self, min: Any = None, max: Any = None) -> Tensor:
         """Limit to [min, max]; the gradient passes where min <= x <= max (as in PyTorch)."""
@@ -425,10 +442,10 @@ class Tensor:
         out = self
         if min is not None:
             low = _operand(min, self)
-            out = where(out.data < low.data, low, out)
+            out = where(out.array < low.array, low, out)
         if max is not None:
             high = _operand(max, self)
-            out = where(out.data > high.data, high, out)
+            out = where(out.array > high.array, high, out)
         return out
 
     clip = clamp
@@ -441,28 +458,28 @@ class Tensor:
 
     def sign(self) -> Tensor:
         """-1, 0 or 1 (no gradient)."""
-        return Tensor._make(np.sign(self.data), False, None)
+        return Tensor._make(np.sign(self.array), False, None)
 
     def floor(self) -> Tensor:
         """Largest integer <= x (its derivative is 0 wherever it exists: no gradient flows)."""
-        return Tensor._make(np.floor(self.data), False, None)
+        return Tensor._make(np.floor(self.array), False, None)
 
     def ceil(self) -> Tensor:
         """Smallest integer >= x (no gradient flows)."""
-        return Tensor._make(np.ceil(self.data), False, None)
+        return Tensor._make(np.ceil(self.array), False, None)
 
     def round(self) -> Tensor:
         """Nearest integer, halves to even as in PyTorch (no gradient flows)."""
-        return Tensor._make(np.round(self.data), False, None)
+        return Tensor._make(np.round(self.array), False, None)
 
     def trunc(self) -> Tensor:
         """x rounded toward zero (no gradient flows)."""
-        return Tensor._make(np.trunc(self.data), False, None)
+        return Tensor._make(np.trunc(self.array), False, None)
 
     def __floordiv__(self, other: Any) -> Tensor:
         """floor(a / b), as torch.floor_divide (not differentiable)."""
         a, b = _pair(self, _operand(other, self))
-        return Tensor._make(np.asarray(np.floor_divide(a.data, b.data)), False, None)
+        return Tensor._make(np.asarray(np.floor_divide(a.array, b.array)), False, None)
 
     def __rfloordiv__(self, other: Any) -> Tensor:
         return _operand(other, self).__floordiv__(self)
@@ -471,7 +488,7 @@ class Tensor:
         """a - floor(a / b) * b (the sign of b, as Python and torch.remainder);  da = grad,  db = -floor(a/b) grad"""
         a, b = _pair(self, _operand(other, self))
         if a.dtype.kind != "f" and b.dtype.kind != "f":
-            return Tensor._make(np.asarray(np.remainder(a.data, b.data)), False, None)
+            return Tensor._make(np.asarray(np.remainder(a.array, b.array)), False, None)
         return a - (a.detach() / b.detach()).floor() * b
 
     def __rmod__(self, other: Any) -> Tensor:
@@ -510,7 +527,7 @@ class Tensor:
             return self
         if self._requires_grad and dtype.kind == "f":
             return ew.Cast.apply(self, dtype=dtype)
-        return Tensor._make(self.data.astype(dtype), False, None)
+        return Tensor._make(self.array.astype(dtype), False, None)
 
     def type_as(self, other: Tensor) -> Tensor:
         return self.to(other.dtype)
@@ -520,9 +537,9 @@ class Tensor:
     # ------------------------------------------------------------------ comparisons (no gradient)
 
     def _compare(self, other: Any, compare: Callable) -> Tensor:
-        other_data = other.data if isinstance(other, Tensor) else other
+        other_data = other.array if isinstance(other, Tensor) else other
         try:
-            return Tensor._make(np.asarray(compare(self.data, other_data)), False, None)
+            return Tensor._make(np.asarray(compare(self.array, other_data)), False, None)
         except ValueError as error:
             raise ValueError(f"{compare.__name__}: {error} (shapes {self.shape} and {np.shape(other_data)})") from None
 
@@ -553,25 +570,25 @@ class Tensor:
         return self._compare(other, np.logical_or if self.dtype == np.bool_ else np.bitwise_or)
 
     def __invert__(self) -> Tensor:
-        return Tensor._make(np.invert(self.data), False, None)
+        return Tensor._make(np.invert(self.array), False, None)
 
     def isnan(self) -> Tensor:
-        return Tensor._make(np.isnan(self.data), False, None)
+        return Tensor._make(np.isnan(self.array), False, None)
 
     def isfinite(self) -> Tensor:
-        return Tensor._make(np.isfinite(self.data), False, None)
+        return Tensor._make(np.isfinite(self.array), False, None)
 
     def all(self, dim: Any = None, keepdim: bool = False) -> Tensor:
-        return Tensor._make(np.asarray(self.data.all(axis=_axes(dim, self.ndim), keepdims=keepdim)), False, None)
+        return Tensor._make(np.asarray(self.array.all(axis=_axes(dim, self.ndim), keepdims=keepdim)), False, None)
 
     def any(self, dim: Any = None, keepdim: bool = False) -> Tensor:
-        return Tensor._make(np.asarray(self.data.any(axis=_axes(dim, self.ndim), keepdims=keepdim)), False, None)
+        return Tensor._make(np.asarray(self.array.any(axis=_axes(dim, self.ndim), keepdims=keepdim)), False, None)
 
     def allclose(self, other: Any, rtol: float = 1e-5, atol: float = 1e-8) -> bool:
-        return bool(np.allclose(self.data, np.asarray(other), rtol=rtol, atol=atol))
+        return bool(np.allclose(self.array, np.asarray(other), rtol=rtol, atol=atol))
 
     def equal(self, other: Any) -> bool:
-        return bool(np.array_equal(self.data, np.asarray(other)))
+        return bool(np.array_equal(self.array, np.asarray(other)))
 
     # ------------------------------------------------------------------ reductions
 
@@ -586,7 +603,7 @@ class Tensor:
         """Sum over ``dim`` (an int, a tuple, or all axes when None)."""
         dim, keepdim = _numpy_aliases(dim, keepdim, axis, keepdims)
         if self.dtype.kind in "bui" and not self._requires_grad:
-            return Tensor._make(np.asarray(self.data.sum(axis=_axes(dim, self.ndim), keepdims=keepdim)), False, None)
+            return Tensor._make(np.asarray(self.array.sum(axis=_axes(dim, self.ndim), keepdims=keepdim)), False, None)
         return reduce.Sum.apply(self, axis=_axes(dim, self.ndim), keepdims=keepdim)
 
     def mean(
@@ -675,9 +692,9 @@ class Tensor:
         """Index of the largest value (over the flattened tensor when dim is None)."""
         _check_nonempty(self, "argmax")
         if dim is None:
-            return Tensor._make(np.asarray(self.data.argmax()), False, None)
+            return Tensor._make(np.asarray(self.array.argmax()), False, None)
         return Tensor._make(
-            np.asarray(self.data.argmax(axis=_normalize_dim(dim, self.ndim, "argmax"), keepdims=keepdim)),
+            np.asarray(self.array.argmax(axis=_normalize_dim(dim, self.ndim, "argmax"), keepdims=keepdim)),
             False,
             None,
         )
@@ -685,9 +702,9 @@ class Tensor:
     def argmin(self, dim: int | None = None, keepdim: bool = False) -> Tensor:
         _check_nonempty(self, "argmin")
         if dim is None:
-            return Tensor._make(np.asarray(self.data.argmin()), False, None)
+            return Tensor._make(np.asarray(self.array.argmin()), False, None)
         return Tensor._make(
-            np.asarray(self.data.argmin(axis=_normalize_dim(dim, self.ndim, "argmin"), keepdims=keepdim)),
+            np.asarray(self.array.argmin(axis=_normalize_dim(dim, self.ndim, "argmin"), keepdims=keepdim)),
             False,
             None,
         )
@@ -696,7 +713,7 @@ class Tensor:
         """log(sum(exp(x))) computed as m + log(sum(exp(x - m))) with m = max(x), so nothing overflows."""
         axes = _axes(dim, self.ndim)
         peak = self.detach().amax(axes, keepdim=True)
-        peak = where(np.isfinite(peak.data), peak, 0.0)
+        peak = where(np.isfinite(peak.array), peak, 0.0)
         out = (self - peak).exp().sum(axes, keepdim=True).log() + peak
         return out if keepdim else out.reshape(_reduced_shape(self.shape, axes))
 
@@ -717,7 +734,7 @@ class Tensor:
         if p == 0:
             return (self != 0).sum(dim, keepdim).to(self.dtype)
         total = (self * self).sum(dim, keepdim) if p == 2 else (self.abs() ** p).sum(dim, keepdim)
-        nonzero = total.data != 0
+        nonzero = total.array != 0
         if nonzero.all():
             return total.sqrt() if p == 2 else total ** (1.0 / p)
         # the root's slope is infinite at 0 (0 * inf = nan): take the root of 1 there instead, then put back 0
@@ -835,7 +852,7 @@ class Tensor:
 
     def __setitem__(self, index: Any, value: Any) -> None:
         self._check_inplace("__setitem__", value)
-        self.data[_index_to_numpy(index)] = value.data if isinstance(value, Tensor) else value
+        self.array[_index_to_numpy(index)] = value.array if isinstance(value, Tensor) else value
         self._bump_version()
 
     def split(self, split_size_or_sections: Any, dim: int = 0) -> tuple[Tensor, ...]:
@@ -852,7 +869,7 @@ class Tensor:
     def gather(self, dim: int, index: Any) -> Tensor:
         """out[i][j] = x[i][index[i][j]] along dim (as torch.gather)."""
         dim = _normalize_dim(dim, self.ndim, "gather")
-        idx = index.data if isinstance(index, Tensor) else np.asarray(index)
+        idx = index.array if isinstance(index, Tensor) else np.asarray(index)
         if idx.ndim != self.ndim or idx.dtype.kind not in "iu":
             raise ValueError(
                 f"gather: index must be an integer tensor with as many dimensions as the input; got {idx.dtype} "
@@ -863,7 +880,7 @@ class Tensor:
         return self[tuple(grids)]
 
     def masked_fill(self, mask: Any, value: float) -> Tensor:
-        mask_data = mask.data if isinstance(mask, Tensor) else np.asarray(mask)
+        mask_data = mask.array if isinstance(mask, Tensor) else np.asarray(mask)
         return where(mask_data, _operand(value, self), self)
 
     # ------------------------------------------------------------------ in-place updates
@@ -885,9 +902,9 @@ class Tensor:
 
     def _inplace(self, name: str, ufunc: Callable, other: Any) -> Tensor:
         self._check_inplace(name, other)
-        other_data = other.data if isinstance(other, Tensor) else other
+        other_data = other.array if isinstance(other, Tensor) else other
         try:
-            ufunc(self.data, other_data, out=self.data, casting="same_kind")
+            ufunc(self.array, other_data, out=self.array, casting="same_kind")
         except (ValueError, TypeError) as error:
             raise type(error)(
                 f"{name}: {error} (tensor {self.dtype} {self.shape}, other {np.shape(other_data)})"
@@ -913,7 +930,7 @@ class Tensor:
 
     def clamp_(self, min: Any = None, max: Any = None) -> Tensor:
         self._check_inplace("clamp_")
-        np.clip(self.data, min, max, out=self.data)
+        np.clip(self.array, min, max, out=self.array)
         self._bump_version()
         return self
 
@@ -922,7 +939,7 @@ class Tensor:
 
     def fill_(self, value: Any) -> Tensor:
         self._check_inplace("fill_", value)
-        self.data[...] = _data(value)
+        self.array[...] = _data(value)
         self._bump_version()
         return self
 
@@ -931,7 +948,7 @@ class Tensor:
         self._check_inplace("copy_", source)
         source_data = _data(source)
         try:
-            np.copyto(self.data, np.broadcast_to(source_data, self.shape), casting="unsafe")
+            np.copyto(self.array, np.broadcast_to(source_data, self.shape), casting="unsafe")
         except ValueError as error:
             raise ValueError(
                 f"copy_: cannot copy shape {np.shape(source_data)} into shape {self.shape}: {error}"
@@ -976,7 +993,7 @@ def _to_array(data: Any, dtype: Any = None) -> np.ndarray:
     """Python numbers and nested lists: float -> float32, int -> int64, bool -> bool.
     NumPy arrays keep their dtype, except float64, which becomes float32 unless dtype says otherwise."""
     if isinstance(data, Tensor):
-        data = data.data
+        data = data.array
     if dtype is not None:
         dtype = backend.to_dtype(dtype)
         return np.array(data, dtype=dtype)
@@ -1022,7 +1039,7 @@ def _to_arguments(args: tuple, kwargs: dict) -> Any:
 
 
 def _data(value: Any) -> Any:
-    return value.data if isinstance(value, Tensor) else value
+    return value.array if isinstance(value, Tensor) else value
 
 
 def _operand(value: Any, like: Tensor) -> Tensor:
@@ -1031,11 +1048,11 @@ def _operand(value: Any, like: Tensor) -> Tensor:
     if isinstance(value, Tensor):
         return value
     if isinstance(value, _SCALAR_TYPES):
-        kind = like.data.dtype.kind
+        kind = like.array.dtype.kind
         if kind == "f" or (kind in "iu" and isinstance(value, (int, np.integer))):
-            dtype = like.data.dtype
+            dtype = like.array.dtype
         elif isinstance(value, (bool, np.bool_)) and kind == "b":
-            dtype = like.data.dtype
+            dtype = like.array.dtype
         elif isinstance(value, (float, np.floating)):
             dtype = backend.DEFAULT_FLOAT
         else:
@@ -1050,14 +1067,14 @@ def _pair(a: Tensor, b: Tensor) -> tuple[Tensor, Tensor]:
     """Type promotion as in PyTorch: an integer or bool operand takes the float operand's dtype
     (NumPy would turn int64 * float32 into float64), and within one kind a 0-d tensor takes the dtype of
     an operand with dimensions (float32 * 0-d float64 stays float32)."""
-    dtype_a, dtype_b = a.data.dtype, b.data.dtype
+    dtype_a, dtype_b = a.array.dtype, b.array.dtype
     if dtype_a == dtype_b:
         return a, b
     kind_a, kind_b = dtype_a.kind, dtype_b.kind
     if kind_a == kind_b:
-        if a.data.ndim == 0 and b.data.ndim:
+        if a.array.ndim == 0 and b.array.ndim:
             return a.to(dtype_b), b
-        if b.data.ndim == 0 and a.data.ndim:
+        if b.array.ndim == 0 and a.array.ndim:
             return a, b.to(dtype_a)
         return a, b
     if kind_a == "f":
@@ -1116,7 +1133,7 @@ def _reduced_shape(shape: tuple[int, ...], axes: tuple[int, ...]) -> tuple[int, 
 
 
 def _check_nonempty(t: Tensor, name: str) -> None:
-    if t.data.size == 0:
+    if t.array.size == 0:
         raise ValueError(f"{name}: the tensor is empty (shape {t.shape}); the result is undefined")
 
 
@@ -1129,7 +1146,7 @@ def _shape_args(args: tuple) -> tuple[int, ...]:
 
 def _index_to_numpy(index: Any) -> Any:
     if isinstance(index, Tensor):
-        return index.data
+        return index.array
     if isinstance(index, tuple):
         # lists become arrays here too: GetItem's backward recognises integer arrays (repeated indices add up)
         return tuple(_index_to_numpy(i) if isinstance(i, (Tensor, list)) else i for i in index)
@@ -1192,7 +1209,7 @@ def matmul(a: Any, b: Any) -> Tensor:
 
 def where(condition: Any, a: Any, b: Any) -> Tensor:
     """a where condition is true, else b (broadcasting all three)."""
-    condition = condition.data if isinstance(condition, Tensor) else np.asarray(condition)
+    condition = condition.array if isinstance(condition, Tensor) else np.asarray(condition)
     if condition.dtype != np.bool_:
         condition = condition.astype(bool)
     if not isinstance(a, Tensor) and not isinstance(b, Tensor):

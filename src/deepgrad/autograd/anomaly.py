@@ -100,7 +100,7 @@ class CreationSite:
         for position, grad in enumerate(input_grads):
             if grad is None:
                 continue
-            data = grad if isinstance(grad, np.ndarray) else getattr(grad, "data", grad)
+            data = grad if isinstance(grad, np.ndarray) else getattr(grad, "array", grad)
             problem = _bad_values(np.asarray(data))
             if problem is not None:
                 raise AnomalyError(
@@ -166,12 +166,12 @@ class detect_anomaly:  # noqa: N801  (a context manager used like a function, as
             fn.creation_site = site
         if not self.check_nan:
             return
-        problem = _bad_values(out.data)
+        problem = _bad_values(out.array)
         if problem is None:
             return
         inputs = ""
         if recorded and fn.inputs is not None:
-            already = [i for i, t in enumerate(fn.inputs) if _bad_values(np.asarray(t.data)) is not None]
+            already = [i for i, t in enumerate(fn.inputs) if _bad_values(np.asarray(t.array)) is not None]
             inputs = (
                 f"; input {already[0]} was already not finite, so look further back"
                 if already

@@ -151,7 +151,7 @@ def run_backward(
                         grad = tensor_class._make(np.asarray(grad), False, None)
                     input_grads = fn.backward(grad, out, *fn_inputs)
                 else:
-                    input_grads = fn.backward(grad, out.data, *[t.data for t in fn_inputs])
+                    input_grads = fn.backward(grad, out.array, *[t.array for t in fn_inputs])
                 if type(input_grads) is not tuple:
                     input_grads = (input_grads,)
                 if len(input_grads) < len(fn_inputs):  # trailing inputs without a gradient
@@ -216,7 +216,7 @@ def _apply_hooks(tensor: Any, grad: Any, create_graph: bool) -> Any:
         replaced = hook(wrapped)
         if replaced is not None:
             wrapped = replaced if isinstance(replaced, tensor_class) else tensor_class(replaced)
-    return wrapped if create_graph else wrapped.data
+    return wrapped if create_graph else wrapped.array
 
 
 def _run_tensor_hooks(tensor: Any, grad: Any, create_graph: bool) -> Any:
@@ -225,11 +225,11 @@ def _run_tensor_hooks(tensor: Any, grad: Any, create_graph: bool) -> Any:
     if tensor._hooks:
         grad = _apply_hooks(tensor, grad, create_graph)
     if tensor._retains_grad:
-        data = grad.data if isinstance(grad, tensor_class) else np.array(grad, copy=True)
+        data = grad.array if isinstance(grad, tensor_class) else np.array(grad, copy=True)
         if tensor.grad is None:
             tensor.grad = tensor_class._make(np.asarray(data), False, None)
         else:
-            tensor.grad = tensor_class._make(tensor.grad.data + data, False, None)
+            tensor.grad = tensor_class._make(tensor.grad.array + data, False, None)
     return grad
 
 
@@ -244,12 +244,12 @@ def _accumulate_into_leaves(entries: Any, create_graph: bool) -> None:
                 grad = tensor_class._make(np.asarray(grad), False, None)
             if leaf.grad is None:
                 # a broadcast gradient is a read-only view; .grad must take in-place updates (clipping, zero_grad)
-                leaf.grad = grad if grad.data.flags.writeable else grad.clone()
+                leaf.grad = grad if grad.array.flags.writeable else grad.clone()
             else:
                 leaf.grad = leaf.grad + grad
             continue
         if isinstance(grad, tensor_class):
-            grad = grad.data
+            grad = grad.array
         if leaf.grad is None:
             # A leaf owns its .grad array: copy views and arrays already handed to another leaf,
             # so in-place updates of one .grad (clipping, accumulation) never change another.
@@ -258,14 +258,14 @@ def _accumulate_into_leaves(entries: Any, create_graph: bool) -> None:
             stored.add(id(grad))
             leaf.grad = tensor_class._make(grad, False, None)
         else:
-            leaf.grad.data = leaf.grad.data + grad
+            leaf.grad.array = leaf.grad.array + grad
 
 
 def root_gradient(root: Any, gradient: Any, name: str, create_graph: bool) -> Any:
     """The gradient that starts backward at ``root``: ones for one-element outputs, else ``gradient``."""
     tensor_class = Function.tensor_class
     if gradient is None:
-        if root.data.size != 1:
+        if root.array.size != 1:
             raise RuntimeError(
                 f"{name}: the output has shape {root.shape}; a gradient can be implied only for one-element "
                 "outputs. Pass gradient= (the upstream gradient, same shape as the output), or reduce "
@@ -279,7 +279,7 @@ def root_gradient(root: Any, gradient: Any, name: str, create_graph: bool) -> An
         raise RuntimeError(f"{name}: gradient has shape {gradient.shape} but the output has shape {root.shape}")
     if create_graph:
         return gradient
-    return np.array(gradient.data, dtype=root.dtype, copy=True)
+    return np.array(gradient.array, dtype=root.dtype, copy=True)
 
 
 def _as_list(x: Any) -> list:

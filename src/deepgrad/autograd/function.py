@@ -86,7 +86,7 @@ class Function:
         needs = tuple([t.requires_grad for t in inputs])
         fn.needs_input_grad = needs
         try:
-            data = fn.forward(*[t.data for t in inputs], **params)
+            data = fn.forward(*[t.array for t in inputs], **params)
         except (ValueError, IndexError, TypeError) as error:
             raise _op_error(cls, inputs, error) from None
         if type(data) is not np.ndarray:
@@ -186,7 +186,7 @@ class UserFunctionNode(Function):
         picked = [grads[i] for i in self.tensor_positions]
         if first_order:
             return tuple(
-                None if g is None else np.asarray(g.data if isinstance(g, tensor_class) else g) for g in picked
+                None if g is None else np.asarray(g.array if isinstance(g, tensor_class) else g) for g in picked
             )
         return tuple(picked)
 
@@ -213,4 +213,4 @@ def _apply_user_function(cls: type, *args: Any, **kwargs: Any) -> Any:
     node.needs_input_grad = tuple(t.requires_grad for t in tensors)
     node.inputs = tensors
     node.versions = tuple(t._version for t in tensors)
-    return tensor_class._make(out.data, True, node)
+    return tensor_class._make(out.array, True, node)

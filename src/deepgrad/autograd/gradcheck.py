@@ -67,9 +67,9 @@ def gradcheck(
     outputs = _outputs(fn, inputs)
 
     for out_index, out in enumerate(outputs):
-        out_size = out.data.size
+        out_size = out.array.size
         # analytical Jacobian, one row (output element) at a time
-        analytical = {i: np.zeros((out_size, inputs[i].data.size)) for i in differentiable}
+        analytical = {i: np.zeros((out_size, inputs[i].array.size)) for i in differentiable}
         if out.requires_grad:
             for row in range(out_size):
                 unit = np.zeros(out_size)
@@ -83,19 +83,19 @@ def gradcheck(
                 )
                 for i, g in zip(differentiable, grads):
                     if g is not None:
-                        analytical[i][row] = g.data.reshape(-1)
+                        analytical[i][row] = g.array.reshape(-1)
         # numerical Jacobian, one column (input element) at a time
         for i in differentiable:
-            data = inputs[i].data
+            data = inputs[i].array
             for k in range(data.size):
                 # index the array itself (a reshaped copy of a non-contiguous input would not reach fn)
                 at = np.unravel_index(k, data.shape)
                 original = data[at]
                 # not under no_grad: fn may itself differentiate (gradgradcheck)
                 data[at] = original + eps
-                plus = np.array(_outputs(fn, inputs)[out_index].data, dtype=np.float64).reshape(-1)
+                plus = np.array(_outputs(fn, inputs)[out_index].array, dtype=np.float64).reshape(-1)
                 data[at] = original - eps
-                minus = np.array(_outputs(fn, inputs)[out_index].data, dtype=np.float64).reshape(-1)
+                minus = np.array(_outputs(fn, inputs)[out_index].array, dtype=np.float64).reshape(-1)
                 data[at] = original
                 numerical = (plus - minus) / (2 * eps)
                 got = analytical[i][:, k]

@@ -36,9 +36,9 @@ def default_collate(samples: Sequence[Any]) -> Any:
         raise ValueError("default_collate: no samples to collate")
     first = samples[0]
     if isinstance(first, Tensor):
-        return Tensor._make(_stack([s.data if isinstance(s, Tensor) else s for s in samples]), False, None)
+        return Tensor._make(_stack([s.array if isinstance(s, Tensor) else s for s in samples]), False, None)
     if isinstance(first, (np.ndarray, np.number, np.bool_, int, float, bool)):
-        return Tensor(_stack([np.asarray(s.data if isinstance(s, Tensor) else s) for s in samples]))
+        return Tensor(_stack([np.asarray(s.array if isinstance(s, Tensor) else s) for s in samples]))
     if isinstance(first, Mapping):
         return {key: default_collate([s[key] for s in samples]) for key in first}
     if isinstance(first, (tuple, list)):

@@ -46,7 +46,7 @@ class Dataset:
 
 def _as_array(value: Any, position: int) -> np.ndarray:
     if isinstance(value, Tensor):
-        return value.data
+        return value.array
     if isinstance(value, np.ndarray):
         # Same dtype rule as deepgrad.tensor(): float64 arrays become float32, the framework's default.
         return value.astype(backend.DEFAULT_FLOAT) if value.dtype == np.float64 else value

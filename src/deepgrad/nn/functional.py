@@ -204,9 +204,9 @@ def batch_norm(
         if running_mean is not None or running_var is not None:
             with no_grad():
                 if running_mean is not None:
-                    running_mean.mul_(1 - momentum).add_(mean.data.reshape(channels), alpha=momentum)
+                    running_mean.mul_(1 - momentum).add_(mean.array.reshape(channels), alpha=momentum)
                 if running_var is not None:
-                    unbiased = var.data.reshape(channels) * (count / (count - 1))
+                    unbiased = var.array.reshape(channels) * (count / (count - 1))
                     running_var.mul_(1 - momentum).add_(unbiased, alpha=momentum)
     else:
         if running_mean is None or running_var is None:
@@ -494,7 +494,7 @@ def one_hot(tensor: Tensor, num_classes: int = -1) -> Tensor:
     tensor = _tensor(tensor, "one_hot")
     if tensor.dtype.kind not in "iu":
         raise TypeError(f"one_hot: expected integer class indices, got {tensor.dtype}")
-    data = tensor.data
+    data = tensor.array
     if num_classes == -1:
         num_classes = int(data.max()) + 1 if data.size else 0
     if data.size and (data.min() < 0 or data.max() >= num_classes):
@@ -604,7 +604,7 @@ def _class_targets(name: str, input: Tensor, target: Tensor, ignore_index: int) 
     target array and whether the input was unbatched."""
     if input.ndim == 0:
         raise ValueError(f"{name}: input must have a class dimension, got a 0-d tensor")
-    target_data = target.data
+    target_data = target.array
     if target_data.dtype.kind not in "iu":
         raise TypeError(
             f"{name}: class-index targets must be integers, got {target_data.dtype} of shape {target.shape}"
@@ -637,7 +637,7 @@ def _class_targets(name: str, input: Tensor, target: Tensor, ignore_index: int) 
 def _class_weight(name: str, weight: Tensor | None, classes: int, dtype: np.dtype) -> np.ndarray | None:
     if weight is None:
         return None
-    data = weight.data if isinstance(weight, Tensor) else np.asarray(weight)
+    data = weight.array if isinstance(weight, Tensor) else np.asarray(weight)
     if data.shape != (classes,):
         raise ValueError(f"{name}: weight must have one entry per class, shape ({classes},); got {data.shape}")
     return data.astype(dtype, copy=False)
@@ -786,7 +786,7 @@ def binary_cross_entropy(
     input = _tensor(input, "binary_cross_entropy")
     target = _float_target(_tensor(target, "binary_cross_entropy", "target"), input)
     _check_pair("binary_cross_entropy", input, target, same_shape=True)
-    data = input.data
+    data = input.array
     if data.size and not (data.min() >= 0 and data.max() <= 1):  # also catches NaN
         raise ValueError(
             f"binary_cross_entropy: all elements of input should be between 0 and 1 (probabilities), got values "
@@ -853,7 +853,7 @@ def kl_div(input: Tensor, target: Tensor, *, reduction: str = "mean", log_target
     if log_target:
         loss = target.exp() * (target - input)
     else:
-        positive = target.data != 0
+        positive = target.array != 0
         safe = where(positive, target, 1.0)
         loss = where(positive, target * safe.log(), 0.0) - target * input
     if reduction == "batchmean":

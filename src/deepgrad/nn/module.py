@@ -45,12 +45,12 @@ class Parameter(Tensor):
         if data is None:
             array = np.empty((0,), dtype=backend.DEFAULT_FLOAT)
         elif isinstance(data, Tensor):
-            array = data.data
+            array = data.array
         elif isinstance(data, np.ndarray):
             array = data
         else:
             array = _to_array(data)
-        self.data = array
+        self.array = array
         self.grad = None
         self.grad_fn = None
         self._requires_grad = False
@@ -67,7 +67,7 @@ class Parameter(Tensor):
 
     def __reduce_ex__(self, protocol: Any) -> tuple:
         # pickling and copy.deepcopy: data and requires_grad, no gradient (as PyTorch)
-        return (_rebuild_parameter, (self.data, self._requires_grad))
+        return (_rebuild_parameter, (self.array, self._requires_grad))
 
 
 class RemovableHandle:
@@ -109,7 +109,7 @@ def _check_name(kind: str, owner: Module, name: Any, registry: dict) -> None:
 def _as_array(value: Any, key: str) -> np.ndarray:
     """A state_dict value as a NumPy array: Tensors, NumPy arrays, and anything with ``__array__``."""
     if isinstance(value, Tensor):
-        return value.data
+        return value.array
     if isinstance(value, np.ndarray):
         return value
     try:
@@ -423,7 +423,7 @@ class Module:
             if set_to_none:
                 param.grad = None
             else:
-                param.grad.data[...] = 0
+                param.grad.array[...] = 0
 
     def apply(self, fn: Callable[[Module], Any]) -> Module:
         """Call ``fn`` on every sub-module (children first) and then on self, e.g. to re-initialise."""
@@ -439,9 +439,9 @@ class Module:
             raise TypeError(f"modules can only be converted to a floating-point dtype, got {dtype}")
         for tensor in itertools.chain(self.parameters(), self.buffers()):
             if tensor.dtype.kind == "f" and tensor.dtype != dtype:
-                tensor.data = tensor.data.astype(dtype)
+                tensor.array = tensor.array.astype(dtype)
                 if tensor.grad is not None:
-                    tensor.grad.data = tensor.grad.data.astype(dtype)
+                    tensor.grad.array = tensor.grad.array.astype(dtype)
         return self
 
     def to(self, dtype: Any = None, *args: Any, **kwargs: Any) -> Module:

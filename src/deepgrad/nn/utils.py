@@ -80,7 +80,7 @@ def clip_grad_norm_(
     """
     tensors = _tensor_list(parameters, "clip_grad_norm_")
     max_norm, norm_type = float(max_norm), float(norm_type)
-    grads = [t.grad.data for t in tensors if t.grad is not None]
+    grads = [t.grad.array for t in tensors if t.grad is not None]
     if not grads:
         return Tensor(0.0)
     norms = [_vector_norm(g, norm_type) for g in grads]
@@ -114,7 +114,7 @@ def clip_grad_value_(parameters: TensorOrTensors, clip_value: float) -> None:
         raise ValueError(f"clip_grad_value_: clip_value must be >= 0, got {clip_value}")
     for t in _tensor_list(parameters, "clip_grad_value_"):
         if t.grad is not None:
-            np.clip(t.grad.data, -clip_value, clip_value, out=t.grad.data)
+            np.clip(t.grad.array, -clip_value, clip_value, out=t.grad.array)
 
 
 def _penalty(parameters: TensorOrTensors, name: str, term: str) -> Tensor:

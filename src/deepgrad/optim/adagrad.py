@@ -73,13 +73,13 @@ class Adagrad(Optimizer):
         eps = float(group["eps"])
         maximize = bool(group["maximize"])
         for p, grad in self._params_with_grad(group):
-            param = p.data
+            param = p.array
             state = self._init_state(p, group)
             state["step"] += 1
             clr = lr / (1.0 + (state["step"] - 1) * lr_decay)
 
             g = self._effective_grad(param, grad, maximize, weight_decay)
-            total = state["sum"].data
+            total = state["sum"].array
             work = self._scratch(1, param)
             np.multiply(g, g, out=work)
             np.add(total, work, out=total)

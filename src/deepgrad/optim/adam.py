@@ -69,7 +69,7 @@ class Adam(Optimizer):
         maximize = bool(group["maximize"])
         decoupled = bool(group["decoupled_weight_decay"])
         for p, grad in self._params_with_grad(group):
-            param = p.data
+            param = p.array
             state = self.state[p]
             if not state:
                 state["step"] = 0
@@ -87,7 +87,7 @@ class Adam(Optimizer):
             else:
                 g = self._effective_grad(param, grad, maximize, weight_decay)
 
-            m, v = state["exp_avg"].data, state["exp_avg_sq"].data
+            m, v = state["exp_avg"].array, state["exp_avg_sq"].array
             work = self._scratch(1, param)
             # m <- m + (1-b1)*(g - m), PyTorch's lerp form of b1*m + (1-b1)*g
             np.subtract(g, m, out=work)
@@ -105,7 +105,7 @@ class Adam(Optimizer):
             if amsgrad:
                 if "max_exp_avg_sq" not in state:  # amsgrad switched on after some steps
                     state["max_exp_avg_sq"] = Tensor(np.zeros_like(param), dtype=param.dtype)
-                v_max = state["max_exp_avg_sq"].data
+                v_max = state["max_exp_avg_sq"].array
                 np.maximum(v_max, v, out=v_max)
                 v = v_max
             denom = work

@@ -2,7 +2,7 @@
 
 An optimizer holds ``param_groups`` (a list of dicts: ``"params"`` plus the hyper-parameters, every
 default filled in) and ``state`` (a dict keyed by the parameter Tensor itself, holding buffers such as
-the momentum). Subclasses write one method, ``_update_group(group)``, which changes ``p.data`` in place.
+the momentum). Subclasses write one method, ``_update_group(group)``, which changes ``p.array`` in place.
 
 Updates run on the raw NumPy arrays with ``out=`` arguments into state buffers and into a few scratch
 arrays the optimizer keeps (``_scratch``), so after the first step a step allocates no new arrays, and
@@ -160,7 +160,7 @@ class Optimizer:
                 else:
                     if p.grad.grad_fn is not None:  # a gradient recorded with create_graph
                         p.grad = p.grad.detach()
-                    p.grad.data[...] = 0
+                    p.grad.array[...] = 0
 
     def step(self, closure: Callable[[], Any] | None = None) -> Any:
         """One update of every parameter that has a gradient; returns ``closure()`` if given.
@@ -190,7 +190,7 @@ class Optimizer:
                 raise RuntimeError(
                     f"{type(self).__name__}: a parameter of shape {p.shape} has a gradient of shape {grad.shape}"
                 )
-            pairs.append((p, grad.data))
+            pairs.append((p, grad.array))
         return pairs
 
     def _scratch(self, slot: int, like: np.ndarray) -> np.ndarray:
@@ -218,7 +218,7 @@ class Optimizer:
 
     @staticmethod
     def _bump_version(p: Tensor) -> None:
-        # The update writes p.data in place behind the Tensor methods' back; bumping the version lets the
+        # The update writes p.array in place behind the Tensor methods' back; bumping the version lets the
         # engine refuse a backward through a graph that saved the old values (as PyTorch does).
         p._bump_version()
 
@@ -348,7 +348,7 @@ def _check_number(
 def _snapshot(value: Any) -> Any:
     """A copy of a state value that later in-place updates cannot change."""
     if isinstance(value, Tensor):
-        return Tensor(value.data, dtype=value.dtype)
+        return Tensor(value.array, dtype=value.dtype)
     if isinstance(value, np.ndarray):
         return Tensor(value, dtype=value.dtype)
     return copy.deepcopy(value)
@@ -357,7 +357,7 @@ def _snapshot(value: Any) -> Any:
 def _restore(name: str, key: str, value: Any, param: Tensor) -> Any:
     """A loaded state value as the optimizer keeps it: a fresh Tensor (cast to the parameter's dtype) or a number."""
     if isinstance(value, (Tensor, np.ndarray)):
-        array = value.data if isinstance(value, Tensor) else value
+        array = value.array if isinstance(value, Tensor) else value
         if key == "step":
             if array.size != 1:
                 raise ValueError(

@@ -65,7 +65,7 @@ class RMSprop(Optimizer):
         centered = bool(group["centered"])
         maximize = bool(group["maximize"])
         for p, grad in self._params_with_grad(group):
-            param = p.data
+            param = p.array
             state = self.state[p]
             if not state:
                 state["step"] = 0
@@ -78,7 +78,7 @@ class RMSprop(Optimizer):
             state["step"] += 1
 
             g = self._effective_grad(param, grad, maximize, weight_decay)
-            square_avg = state["square_avg"].data
+            square_avg = state["square_avg"].array
             avg = self._scratch(1, param)
             # s <- alpha*s + (1-alpha)*g^2
             np.multiply(square_avg, alpha, out=square_avg)
@@ -86,7 +86,7 @@ class RMSprop(Optimizer):
             np.multiply(avg, 1.0 - alpha, out=avg)
             np.add(square_avg, avg, out=square_avg)
             if centered:
-                grad_avg = state["grad_avg"].data
+                grad_avg = state["grad_avg"].array
                 # a <- a + (1-alpha)*(g - a), PyTorch's lerp; then avg = sqrt(s - a^2)
                 np.subtract(g, grad_avg, out=avg)
                 np.multiply(avg, 1.0 - alpha, out=avg)
@@ -100,7 +100,7 @@ class RMSprop(Optimizer):
 
             np.divide(g, avg, out=avg)  # avg now holds g / (sqrt(.) + eps)
             if momentum > 0:
-                buffer = state["momentum_buffer"].data
+                buffer = state["momentum_buffer"].array
                 np.multiply(buffer, momentum, out=buffer)
                 np.add(buffer, avg, out=buffer)
                 np.multiply(buffer, lr, out=avg)

@@ -83,7 +83,7 @@ class SGD(Optimizer):
         nesterov = bool(group["nesterov"])
         maximize = bool(group["maximize"])
         for p, grad in self._params_with_grad(group):
-            param = p.data
+            param = p.array
             direction = self._effective_grad(param, grad, maximize, weight_decay)
             if momentum != 0:
                 state = self.state[p]
@@ -92,7 +92,7 @@ class SGD(Optimizer):
                     buffer = Tensor(direction, dtype=param.dtype)  # b_1 = d (a copy)
                     state["momentum_buffer"] = buffer
                 else:
-                    b = buffer.data
+                    b = buffer.array
                     np.multiply(b, momentum, out=b)
                     if dampening == 0:
                         np.add(b, direction, out=b)
@@ -102,11 +102,11 @@ class SGD(Optimizer):
                         np.add(b, scaled, out=b)
                 if nesterov:
                     ahead = self._scratch(1, param)
-                    np.multiply(buffer.data, momentum, out=ahead)
+                    np.multiply(buffer.array, momentum, out=ahead)
                     np.add(direction, ahead, out=ahead)
                     direction = ahead
                 else:
-                    direction = buffer.data
+                    direction = buffer.array
             update = self._scratch(2, param)
             np.multiply(direction, lr, out=update)
             np.subtract(param, update, out=param)

@@ -69,7 +69,7 @@ class EarlyStopping(Callback):
         if self._improved(value):
             self.best, self.best_epoch, self.wait = value, state.epoch, 0
             if self.restore_best:
-                self.best_state = {k: np.array(v.data, copy=True) for k, v in state.model.state_dict().items()}
+                self.best_state = {k: np.array(v.array, copy=True) for k, v in state.model.state_dict().items()}
         else:
             self.wait += 1
             if self.wait >= self.patience:
@@ -95,7 +95,7 @@ class EarlyStopping(Callback):
         self.best, self.best_epoch, self.wait = float(state["best"]), state["best_epoch"], int(state["wait"])
         self.stopped_epoch = state["stopped_epoch"]
         best = state["best_state"]
-        self.best_state = None if best is None else {k: np.array(getattr(v, "data", v)) for k, v in best.items()}
+        self.best_state = None if best is None else {k: np.array(getattr(v, "array", v)) for k, v in best.items()}
 
 
 class ConvergenceStop(Callback):

@@ -26,7 +26,7 @@ FORMAT_VERSION = 1
 def _encode(value: Any, prefix: str, arrays: dict[str, np.ndarray]) -> Any:
     """JSON-able skeleton of ``value``; arrays go into ``arrays`` and are referenced by name."""
     if isinstance(value, Tensor):
-        value = value.data
+        value = value.array
     if isinstance(value, np.ndarray):
         arrays[prefix] = value
         return {"__array__": prefix}

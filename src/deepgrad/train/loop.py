@@ -219,8 +219,8 @@ def evaluate(
                 if classification is None:
                     classification = is_classification(out, y)
                 if classification:
-                    predictions.append(out.data.argmax(axis=1))
-                    targets.append(np.asarray(y.data))
+                    predictions.append(out.array.argmax(axis=1))
+                    targets.append(np.asarray(y.array))
     finally:
         bar.close()
         model.train(was_training)

@@ -8,7 +8,7 @@ import numpy as np
 
 
 def _array(x: Any) -> np.ndarray:
-    return np.asarray(x.data if hasattr(x, "data") and not isinstance(x, np.ndarray) else x)
+    return np.asarray(x.array if hasattr(x, "array") and not isinstance(x, np.ndarray) else x)
 
 
 def is_classification(outputs: Any, targets: Any) -> bool:

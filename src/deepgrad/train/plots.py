@@ -59,7 +59,7 @@ def predict_grid(model: Any, x: np.ndarray, resolution: int = 200, margin: float
     was_training = getattr(model, "training", False)
     model.eval()
     with no_grad():
-        scores = model(Tensor(grid)).data
+        scores = model(Tensor(grid)).array
     model.train(was_training)
     classes = (
         scores.argmax(axis=1) if scores.ndim == 2 and scores.shape[1] > 1 else (scores.reshape(-1) > 0).astype(int)
@@ -70,7 +70,7 @@ def predict_grid(model: Any, x: np.ndarray, resolution: int = 200, margin: float
 def plot_decision_boundary(model: Any, x: Any, y: Any, path: str | Path, title: str = "decision boundary") -> Path:
     """The regions each class is predicted in, with the data points on top (2-D inputs only)."""
     plt = _pyplot()
-    x, y = np.asarray(getattr(x, "data", x)), np.asarray(getattr(y, "data", y))
+    x, y = np.asarray(getattr(x, "array", x)), np.asarray(getattr(y, "array", y))
     if x.ndim != 2 or x.shape[1] != 2:
         raise ValueError(f"plot_decision_boundary needs 2-D inputs of shape (N, 2), got {x.shape}")
     xx, yy, classes = predict_grid(model, x)
@@ -114,7 +114,7 @@ def plot_confusion_matrix(matrix: np.ndarray, path: str | Path, class_names: Seq
 def plot_weight_templates(weight: Any, path: str | Path, image_shape: tuple[int, int] = (28, 28)) -> Path:
     """The rows of a linear classifier's W as images: what each class's score 'looks for'."""
     plt = _pyplot()
-    w = np.asarray(getattr(weight, "data", weight))
+    w = np.asarray(getattr(weight, "array", weight))
     if w.ndim != 2 or w.shape[1] != image_shape[0] * image_shape[1]:
         raise ValueError(f"plot_weight_templates: weight of shape {w.shape} does not hold {image_shape} images per row")
     n = w.shape[0]
@@ -136,12 +136,12 @@ def plot_regression(model: Any, x: Any, y: Any, path: str | Path, title: str = "
     plt = _pyplot()
     from deepgrad.tensor import Tensor
 
-    x, y = np.asarray(getattr(x, "data", x)).reshape(-1), np.asarray(getattr(y, "data", y)).reshape(-1)
+    x, y = np.asarray(getattr(x, "array", x)).reshape(-1), np.asarray(getattr(y, "array", y)).reshape(-1)
     grid = np.linspace(x.min(), x.max(), 400, dtype=np.float32).reshape(-1, 1)
     was_training = getattr(model, "training", False)
     model.eval()
     with no_grad():
-        curve = model(Tensor(grid)).data.reshape(-1)
+        curve = model(Tensor(grid)).array.reshape(-1)
     model.train(was_training)
     fig, ax = plt.subplots(figsize=(6, 4))
     ax.scatter(x, y, s=6, alpha=0.5, label="data")

@@ -307,16 +307,16 @@ def forward_table(result: Explanation, precision: int = 2) -> str:
         if node.kind != "op":
             continue
         number += 1
-        inputs = ", ".join(format_number(source.tensor.data, precision) for source in node.inputs)
-        rows.append([str(number), shorten(node.title, 40), inputs, format_number(node.tensor.data, precision)])
+        inputs = ", ".join(format_number(source.tensor.array, precision) for source in node.inputs)
+        rows.append([str(number), shorten(node.title, 40), inputs, format_number(node.tensor.array, precision)])
     return _format_table(["step", "node", "inputs", "value"], rows, right={0, 3})
 
 
 def report(result: Explanation, precision: int = 2) -> str:
     """What ``deepgrad explain`` prints: forward pass, backward trace, value and gradient."""
     names = list(result.variables)
-    at = ", ".join(f"{name}={format_constant(result.variables[name].data)}" for name in names)
-    value = format_number(result.output.data, precision)
+    at = ", ".join(f"{name}={format_constant(result.variables[name].array)}" for name in names)
+    value = format_number(result.output.array, precision)
     grads = [result.trace.gradient(result.variables[name]) for name in names]
     gradient = ", ".join("0.00" if g is None else format_number(g, precision) for g in grads)
     label = ", ".join(f"df/d{name}" for name in names)

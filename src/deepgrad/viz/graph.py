@@ -171,18 +171,18 @@ class Graph:
         if node.id in self._grads:
             return self._grads[node.id]
         grad = getattr(node.tensor, "grad", None)
-        return None if grad is None else grad.data
+        return None if grad is None else grad.array
 
     def label_lines(self, node: GraphNode) -> list[str]:
         """The lines of a node's DOT label: op or name, shape, value (small tensors), gradient."""
         p = self.precision
-        data = np.asarray(node.tensor.data)
+        data = np.asarray(node.tensor.array)
         lines: list[str] = []
         if node.kind == "module":
             lines.append(node.title)
             lines.append("out " + format_shape(data.shape))
             for name, t in node.params:
-                norm = "" if t.grad is None else f", grad norm {format_number(_norm(t.grad.data), p)}"
+                norm = "" if t.grad is None else f", grad norm {format_number(_norm(t.grad.array), p)}"
                 lines.append(f"{name} {format_shape(tuple(t.shape))}{norm}")
         elif node.kind == "op":
             lines.append(node.label)

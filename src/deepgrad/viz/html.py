@@ -52,12 +52,12 @@ def _label(node: GraphNode) -> str:
         return node.name or f"{node.label} ({node.id})"
     if node.kind == "module":
         return node.title
-    return node.label if node.kind != "const" or node.name else format_value(node.tensor.data)
+    return node.label if node.kind != "const" or node.name else format_value(node.tensor.array)
 
 
 def _forward_formula(node: GraphNode, p: int) -> str:
-    values = [format_value(source.tensor.data, p) for source in node.inputs]
-    result = format_value(node.tensor.data, p)
+    values = [format_value(source.tensor.array, p) for source in node.inputs]
+    result = format_value(node.tensor.array, p)
     if node.kind == "module":
         return f"{node.title}: {', '.join(values)} \u2192 {result}"
     if node.label in _INFIX and len(values) == 2:
@@ -93,7 +93,7 @@ def _page(result: Trace, title: str | None, variables: list[str] | None, p: int)
             "heading": "The inputs",
             "formula": "The forward pass computes every node's value from its inputs, left to right.",
             "head": ["input", "value"],
-            "rows": [[node.label, format_value(node.tensor.data, p)] for node in inputs],
+            "rows": [[node.label, format_value(node.tensor.array, p)] for node in inputs],
         }
     )
     for node in nodes:
@@ -108,8 +108,8 @@ def _page(result: Trace, title: str | None, variables: list[str] | None, p: int)
         reveal[("node-fwd", node.id)] = k
         for index in outgoing[node.id]:
             reveal[("edge-value", str(index))] = k
-        rows = [[_label(source), format_value(source.tensor.data, p)] for source in node.inputs]
-        rows.append(["output", format_value(node.tensor.data, p)])
+        rows = [[_label(source), format_value(source.tensor.array, p)] for source in node.inputs]
+        rows.append(["output", format_value(node.tensor.array, p)])
         steps.append(
             {
                 "phase": "forward",
@@ -179,7 +179,7 @@ def _page(result: Trace, title: str | None, variables: list[str] | None, p: int)
         reveal[("node-grad", node.id)] = done
         grad = graph.gradient(node)
         gradients.append(
-            [node.label, format_value(node.tensor.data, p), format_value(grad, p) if grad is not None else "-"]
+            [node.label, format_value(node.tensor.array, p), format_value(grad, p) if grad is not None else "-"]
         )
     for node in nodes:
         if node.kind in ("input", "const"):

@@ -71,7 +71,7 @@ class Layout:
 
 def edge_value_text(tensor: Any, precision: int = 2) -> str:
     """What an edge shows going forward: the number for scalars, the shape for tensors."""
-    data = np.asarray(tensor.data)
+    data = np.asarray(tensor.array)
     return format_number(data, precision) if data.ndim == 0 else format_shape(data.shape)
 
 
@@ -100,7 +100,7 @@ def _box_for(node: GraphNode) -> Box:
         box.w = max(text_width(line, 12) for line in lines) + 20
         box.h = 16.0 * len(lines) + 12
         return box
-    data = np.asarray(node.tensor.data)
+    data = np.asarray(node.tensor.array)
     if node.kind == "const" and node.name is None and data.ndim == 0:
         text = format_constant(data)
     else:

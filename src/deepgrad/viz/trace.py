@@ -215,7 +215,7 @@ def _walk(
         node = by_fn[fn]
         grads[_key(out)] = grad
         # the local derivative: the op's backward applied to an upstream of ones
-        locals_ = _as_tuple(fn.backward(np.ones_like(out.data), out.data, *[t.data for t in fn.inputs]))
+        locals_ = _as_tuple(fn.backward(np.ones_like(out.array), out.array, *[t.array for t in fn.inputs]))
         local: list[np.ndarray | None] = []
         for position, tensor in enumerate(fn.inputs):
             local_grad = locals_[position] if position < len(locals_) else None
