@@ -25,6 +25,22 @@ DEFAULT_INT = int64
 
 _generator = np.random.default_rng()
 
+# The array types the core treats as arrays (not Tensors, not Python scalars). Another array library that
+# follows NumPy's protocols (__array_ufunc__, __array_function__) registers its type here.
+ARRAY_TYPES: tuple[type, ...] = (np.ndarray,)
+
+
+def is_array(value: object) -> bool:
+    """True for an array of a registered array library (a NumPy ndarray by default), False for Tensors."""
+    return isinstance(value, ARRAY_TYPES)
+
+
+def register_array_type(array_type: type) -> None:
+    """Let the core treat instances of ``array_type`` as arrays (e.g. ``cupy.ndarray``)."""
+    global ARRAY_TYPES
+    if array_type not in ARRAY_TYPES:
+        ARRAY_TYPES = ARRAY_TYPES + (array_type,)
+
 
 def manual_seed(seed: int) -> np.random.Generator:
     """Reseed the generator behind every random draw in deepgrad (rand, randn, init, dropout, ...).
