@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import ast
 from collections.abc import Iterator
+from functools import cache
 from pathlib import Path
 
 SOURCE = Path(__file__).resolve().parents[1] / "src"
@@ -63,6 +64,7 @@ def imports_of(name: str, path: Path, modules: dict[str, Path]) -> Iterator[tupl
                 yield source, plain, node.lineno
 
 
+@cache
 def import_graph() -> dict[str, dict[str, int]]:
     """importer -> {imported: line of the first such import}, over deepgrad's own modules."""
     modules = all_modules()
@@ -102,12 +104,37 @@ def describe(cycle: list[str], edges: dict[str, dict[str, int]]) -> str:
     return " -> ".join([*links, cycle[-1]])
 
 
-def test_the_analysis_sees_imports():
+def test_the_analysis_sees_every_kind_of_import(tmp_path):
+    source = tmp_path / "mod.py"
+    source.write_text(
+        "import numpy\n"
+        "from . import sibling\n"
+        "from .sibling import helper\n"
+        "from .. import ops\n"
+        "def late():\n"
+        "    import deepgrad.autograd.engine\n"
+        "    from deepgrad import nn, tensor as t\n"
+    )
+    modules = dict.fromkeys(["deepgrad.pkg.sibling", "deepgrad.ops", "deepgrad.autograd.engine", "deepgrad.nn"])
+    found = [(target, names) for target, names, _line in imports_of("deepgrad.pkg.mod", source, modules)]
+    assert sorted(found) == [
+        ("deepgrad", ["tensor"]),  # not a module of its own: the edge goes to the package
+        ("deepgrad.autograd.engine", []),  # inside a function
+        ("deepgrad.nn", []),
+        ("deepgrad.ops", []),
+        ("deepgrad.pkg.sibling", []),
+        ("deepgrad.pkg.sibling", ["helper"]),
+    ]
     edges = import_graph()
     assert "deepgrad.tensor" in edges["deepgrad.viz.graph"]
     assert "deepgrad.viz.graph" in edges["deepgrad.viz"]  # from a package's __init__
+
+
+def test_find_cycle_names_the_cycle():
     assert find_cycle({"a": {"b": 1}, "b": {"c": 2}, "c": {"a": 3}}) == ["a", "b", "c", "a"]
+    assert find_cycle({"a": {"b": 1}, "b": {"b": 2}}) == ["b", "b"]
     assert find_cycle({"a": {"b": 1}, "b": {}, "c": {"b": 2}}) is None
+    assert describe(["a", "b", "a"], {"a": {"b": 3}, "b": {"a": 7}}) == "a (line 3) -> b (line 7) -> a"
 
 
 def test_no_import_cycle():
