@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import mnist_dir
+from mnist_helpers import mnist_dir
 from nn_helpers import compare_with_torch
 
 import deepgrad as dg
