@@ -100,6 +100,10 @@ class ToDtype:
     def __call__(self, image: Tensor) -> Tensor:
         if not isinstance(image, Tensor):
             raise TypeError(f"ToDtype: expected a Tensor image, got {type(image).__name__}")
+        if self.scale and image.dtype.kind in "iu" and self.dtype.kind == "f":
+            # v2 multiplies by the reciprocal where ConvertImageDtype divides (differs in the last bit)
+            scale = 1.0 / np.iinfo(image.dtype).max
+            return Tensor._make(image.array.astype(self.dtype) * scale, False, None)
         if self.scale:
             return functional.convert_image_dtype(image, self.dtype)
         return Tensor._make(image.array.astype(self.dtype), False, None)
