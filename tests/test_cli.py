@@ -304,7 +304,7 @@ def test_metrics_json_is_readable_by_others(in_tmp):
 
 
 def test_ctrl_c_points_at_the_checkpoint(in_tmp, capsys, monkeypatch):
-    import deepgrad.train
+    import deepgrad.train.runner
 
     assert main(["train", "--epochs", "1", "--quiet", "--plots", "none", "--checkpoint", "c.safetensors"]) == 0
     capsys.readouterr()
@@ -312,7 +312,7 @@ def test_ctrl_c_points_at_the_checkpoint(in_tmp, capsys, monkeypatch):
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(deepgrad.train, "fit", interrupted)
+    monkeypatch.setattr(deepgrad.train.runner, "fit", interrupted)
     assert main(["train", "--epochs", "3", "--quiet", "--plots", "none", "--checkpoint", "c.safetensors"]) == 130
     assert "interrupted; continue with --resume c.safetensors" in capsys.readouterr().err
 

@@ -213,11 +213,11 @@ def test_interrupted_save_keeps_last_complete_checkpoint(tmp_path, monkeypatch):
 def test_checkpoint_errors_name_the_file(tmp_path):
     weights = tmp_path / "weights.safetensors"
     dg.io.save(MLP(2, [4], 2).state_dict(), weights)
-    with pytest.raises(dg.errors.UsageError, match="weights.safetensors is not a deepgrad checkpoint"):
+    with pytest.raises(dg.errors.NotACheckpointError, match="weights.safetensors is not a deepgrad checkpoint"):
         load_checkpoint(weights, MLP(2, [4], 2))
     ckpt = tmp_path / "c.safetensors"
     save_checkpoint(ckpt, MLP(2, [4], 2))
-    with pytest.raises(dg.errors.UsageError, match="c.safetensors: the checkpoint does not fit this model"):
+    with pytest.raises(dg.errors.CheckpointError, match="c.safetensors: the checkpoint does not fit this model"):
         load_checkpoint(ckpt, MLP(2, [8], 2))
 
 
@@ -255,18 +255,18 @@ def test_checkpoint_callback_saves_the_other_callbacks_states(tmp_path):
     assert restored.best == stopper.best and restored.best_epoch == stopper.best_epoch
 
 
-def test_resume_with_another_optimizer_or_loader_is_a_usage_error(tmp_path):
+def test_resume_with_another_optimizer_or_loader_is_a_checkpoint_error(tmp_path):
     model, path = MLP(2, [4], 2), tmp_path / "c.safetensors"
     x, y = make_moons(64, seed=0)
     loader = DataLoader(TensorDataset(x, y), batch_size=8, shuffle=True, seed=0)
     save_checkpoint(path, model, optim.SGD(model.parameters(), lr=0.1, momentum=0.9), train_loader=loader)
     other = MLP(2, [4], 2)
-    with pytest.raises(dg.errors.UsageError, match="optimizer SGD, this run uses Adam"):
+    with pytest.raises(dg.errors.CheckpointError, match="optimizer SGD, this run uses Adam"):
         load_checkpoint(path, other, optim.Adam(other.parameters()))
     smaller = DataLoader(TensorDataset(x[:32], y[:32]), batch_size=8, shuffle=True, seed=0)
-    with pytest.raises(dg.errors.UsageError, match="does not fit this data loader"):
+    with pytest.raises(dg.errors.CheckpointError, match="does not fit this data loader"):
         load_checkpoint(path, other, train_loader=smaller)
-    with pytest.raises(dg.errors.UsageError) as info:
+    with pytest.raises(ValueError) as info:
         load_checkpoint(path, MLP(2, [8, 8], 2))
     assert "\n" not in str(info.value)
 
