@@ -14,6 +14,7 @@ import pytest
 from conftest import mnist_dir
 
 import deepgrad
+from deepgrad.cli import UsageError
 from deepgrad.data import (
     MNIST,
     DataLoader,
@@ -26,7 +27,6 @@ from deepgrad.data import (
     read_idx,
 )
 from deepgrad.data.mnist import IMAGES_MAGIC, LABELS_MAGIC, _digest, _Resource
-from deepgrad.cli import UsageError
 
 NAMES = ["train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"]
 
