@@ -36,10 +36,15 @@ class UsageError(Exception):
     """
 
 
+QUOTE = "'"  # `batch_size='full'` in a message reads --batch-size full on the command line
+
+
 def flag(name: str, value: str | None = None) -> str:
     """The option for a setting: ``batch_size`` -> ``--batch-size``; with a value, ``--batch-size full``."""
     option = "--" + name.replace("_", "-")
-    return option if value is None else f"{option} {value.strip(chr(39))}"
+    if value is None:
+        return option
+    return f"{option} {value.strip(QUOTE)}"
 
 
 def user_message(error: BaseException) -> str | None:
