@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from deepgrad.cli import UsageError
 from deepgrad.data import (
     CIFAR10,
     DataLoader,
@@ -21,7 +22,6 @@ from deepgrad.data import (
     parse_cifar_batch,
     read_cifar_batch,
 )
-from deepgrad.errors import UsageError
 
 TRAIN = [f"data_batch_{i}.bin" for i in range(1, 6)]
 
@@ -238,7 +238,7 @@ def test_not_found_lists_the_places(tmp_path):
     message = one_line(error)
     assert "CIFAR-10 training files not found" in message and "cifar-10-binary.tar.gz" in message
     assert str(tmp_path / "nowhere" / "cifar10" / "cifar-10-batches-bin") in message and "download=True" in message
-    assert isinstance(error.value, FileNotFoundError) and isinstance(error.value, UsageError)
+    assert isinstance(error.value, FileNotFoundError) and not isinstance(error.value, UsageError)
     with pytest.raises(DatasetNotFoundError, match="one batch file; pass the directory"):
         write_batches(tmp_path, n=1)
         CIFAR10(tmp_path / "test_batch.bin")

@@ -33,7 +33,7 @@ import numpy as np
 
 from deepgrad.data.dataset import Dataset, _check_index
 
-# The error types are MNIST's (UsageError + a built-in type); imported in this one place so a change of the
+# The error types are the data readers' (deepgrad.errors, built-in bases); imported in this one place so a change of the
 # error classes changes one line here.
 from deepgrad.data.mnist import DatasetFormatError, DatasetNotFoundError, DownloadError, default_data_dir
 from deepgrad.tensor import Tensor
