@@ -10,14 +10,13 @@ the old signature fails loudly instead of binding to the wrong parameter.
 
 from __future__ import annotations
 
-import math
 import warnings
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
-from deepgrad import backend
+from deepgrad import backend, composites
 from deepgrad.autograd.grad_mode import no_grad
 from deepgrad.ops import conv as conv_ops
 from deepgrad.ops import linalg
@@ -197,10 +196,7 @@ def batch_norm(
             raise ValueError(
                 f"batch_norm: expected more than 1 value per channel when training, got input of shape {input.shape}"
             )
-        mean = input.mean(axes, keepdim=True)
-        centered = input - mean
-        var = (centered * centered).mean(axes, keepdim=True)
-        out = centered / (var + eps).sqrt()
+        out, mean, var = composites.batch_normalize(input, axes, eps)
         if running_mean is not None or running_var is not None:
             with no_grad():
                 if running_mean is not None:
@@ -532,19 +528,12 @@ def gelu(input: Tensor, approximate: str = "none") -> Tensor:
     >>> round(F.gelu(deepgrad.tensor(1.0)).item(), 4)
     0.8413
     """
-    input = _tensor(input, "gelu")
-    if approximate == "none":
-        return 0.5 * input * (1 + (input * (1 / math.sqrt(2))).erf())
-    if approximate == "tanh":
-        inner = math.sqrt(2 / math.pi) * (input + 0.044715 * input * input * input)
-        return 0.5 * input * (1 + inner.tanh())
-    raise ValueError(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}")
+    return composites.gelu(_tensor(input, "gelu"), approximate)
 
 
 def silu(input: Tensor, inplace: bool = False) -> Tensor:
     """x * sigmoid(x) (also called swish)."""
-    input = _tensor(input, "silu")
-    return input * input.sigmoid()
+    return composites.silu(_tensor(input, "silu"))
 
 
 def sigmoid(input: Tensor) -> Tensor:
