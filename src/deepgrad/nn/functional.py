@@ -59,7 +59,7 @@ _REDUCTIONS = ("mean", "sum", "none")
 def _tensor(value: Any, name: str, what: str = "input") -> Tensor:
     if isinstance(value, Tensor):
         return value
-    if isinstance(value, (np.ndarray, list, tuple, int, float)):
+    if backend.is_array(value) or isinstance(value, (list, tuple, int, float)):
         return as_tensor(value)
     raise TypeError(f"{name}: {what} must be a Tensor, got {type(value).__name__}")
 
@@ -142,9 +142,9 @@ def dropout(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool 
     if dtype.kind != "f":
         raise TypeError(f"dropout: expected a floating-point input, got {dtype} (shape {input.shape})")
     if p == 1.0:
-        return input * np.zeros((), dtype=dtype)
+        return input * dtype.type(0)
     draw_dtype = dtype if dtype in (backend.float32, backend.float64) else backend.float32
-    keep = backend.generator().random(input.shape, dtype=draw_dtype) >= p
+    keep = backend.random(input.shape, draw_dtype, like=input.array) >= p
     scale = keep.astype(dtype)
     scale *= 1.0 / (1.0 - p)
     return input * scale
@@ -415,7 +415,7 @@ def avg_pool2d(
         divisor: Any = int(divisor_override)
     else:
         divisor = conv_ops.avg_pool_divisor(
-            input.shape[2:], kernel, stride, (pad[0], pad[0], pad[1], pad[1]), out_size, count_include_pad, input.dtype
+            input.shape[2:], kernel, stride, (pad[0], pad[0], pad[1], pad[1]), out_size, count_include_pad, input.array
         )
     out = conv_ops.AvgPool2d.apply(
         input, kernel=kernel, stride=stride, padding=pads, out_size=out_size, divisor=divisor
@@ -461,7 +461,7 @@ def pad(input: Tensor, pad: Sequence[int], mode: str = "constant", value: float 
             raise ValueError(f"pad: negative amounts {pad} are only supported with mode='constant'")
         if before == after == 0:
             continue
-        positions = np.arange(-before, size + after)
+        positions = np.arange(-before, size + after, like=input.array)
         if mode == "replicate":
             index = np.clip(positions, 0, size - 1)
         elif mode == "circular":
@@ -497,7 +497,7 @@ def one_hot(tensor: Tensor, num_classes: int = -1) -> Tensor:
         raise IndexError(
             f"one_hot: class values must be in [0, {num_classes}), got min {data.min()} and max {data.max()}"
         )
-    return Tensor._make((data[..., None] == np.arange(num_classes)).astype(backend.int64), False, None)
+    return Tensor._make((data[..., None] == np.arange(num_classes, like=data)).astype(backend.int64), False, None)
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -623,13 +623,14 @@ def _class_targets(name: str, input: Tensor, target: Tensor, ignore_index: int) 
     return input, target_data, False
 
 
-def _class_weight(name: str, weight: Tensor | None, classes: int, dtype: np.dtype) -> np.ndarray | None:
+def _class_weight(name: str, weight: Tensor | None, classes: int, input: Tensor) -> np.ndarray | None:
+    """The class weights as an array of the input's dtype and array library (None for no weights)."""
     if weight is None:
         return None
-    data = weight.array if isinstance(weight, Tensor) else np.asarray(weight)
+    data = weight.array if isinstance(weight, Tensor) else np.asarray(weight, like=input.array)
     if data.shape != (classes,):
         raise ValueError(f"{name}: weight must have one entry per class, shape ({classes},); got {data.shape}")
-    return data.astype(dtype, copy=False)
+    return data.astype(input.dtype, copy=False)
 
 
 def cross_entropy(
@@ -665,7 +666,7 @@ def cross_entropy(
     if target.dtype.kind == "f" and target.shape == input.shape:
         return _cross_entropy_probabilities(input, target, weight, reduction, label_smoothing)
     batched, target_data, unbatched = _class_targets("cross_entropy", input, target, ignore_index)
-    class_weight = _class_weight("cross_entropy", weight, batched.shape[1], input.dtype)
+    class_weight = _class_weight("cross_entropy", weight, batched.shape[1], input)
     loss = nn_ops.CrossEntropy.apply(
         batched,
         target=target_data,
@@ -688,7 +689,7 @@ def _cross_entropy_probabilities(
     if label_smoothing:
         target = target * (1 - label_smoothing) + label_smoothing / classes
     terms = input.log_softmax(class_dim) * target
-    class_weight = _class_weight("cross_entropy", weight, classes, input.dtype)
+    class_weight = _class_weight("cross_entropy", weight, classes, input)
     if class_weight is not None:
         terms = terms * class_weight.reshape((classes,) + (1,) * (input.ndim - class_dim - 1))
     return _reduce(-terms.sum(class_dim), reduction)
@@ -708,7 +709,7 @@ def nll_loss(
     input = _tensor(input, "nll_loss")
     target = _tensor(target, "nll_loss", "target")
     batched, target_data, unbatched = _class_targets("nll_loss", input, target, ignore_index)
-    class_weight = _class_weight("nll_loss", weight, batched.shape[1], input.dtype)
+    class_weight = _class_weight("nll_loss", weight, batched.shape[1], input)
     loss = loss_ops.NllLoss.apply(
         batched, target=target_data, weight=class_weight, ignore_index=ignore_index, reduction=reduction
     )

@@ -8,8 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
-
+from deepgrad import backend
 from deepgrad.nn import functional as F
 from deepgrad.nn.module import Module
 from deepgrad.tensor import Tensor
@@ -28,7 +27,7 @@ __all__ = [
 def _optional_tensor(value: Any, name: str, owner: str) -> Tensor | None:
     if value is None or isinstance(value, Tensor):
         return value
-    if isinstance(value, (np.ndarray, list, tuple)):
+    if backend.is_array(value) or isinstance(value, (list, tuple)):
         return Tensor(value)
     raise TypeError(f"{owner}: {name} must be a Tensor or None, got {type(value).__name__}")
 

@@ -61,9 +61,7 @@ class Adagrad(Optimizer):
         state = self.state[p]
         if not state:
             state["step"] = 0
-            state["sum"] = Tensor(
-                np.full(p.shape, float(group["initial_accumulator_value"]), dtype=p.dtype), dtype=p.dtype
-            )
+            state["sum"] = Tensor._make(np.full_like(p.array, float(group["initial_accumulator_value"])), False, None)
         return state
 
     def _update_group(self, group: dict[str, Any]) -> None:

@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from deepgrad import backend
 from deepgrad.autograd.grad_mode import enable_grad, no_grad
 from deepgrad.tensor import Tensor
 
@@ -198,7 +199,7 @@ class Optimizer:
         key = (slot, like.dtype)
         buffer = self._scratch_buffers.get(key)
         if buffer is None or buffer.size < like.size:
-            buffer = np.empty(like.size, dtype=like.dtype)
+            buffer = np.empty(like.size, dtype=like.dtype, like=like)
             self._scratch_buffers[key] = buffer
         return buffer[: like.size].reshape(like.shape)
 
@@ -349,14 +350,14 @@ def _snapshot(value: Any) -> Any:
     """A copy of a state value that later in-place updates cannot change."""
     if isinstance(value, Tensor):
         return Tensor(value.array, dtype=value.dtype)
-    if isinstance(value, np.ndarray):
+    if backend.is_array(value):
         return Tensor(value, dtype=value.dtype)
     return copy.deepcopy(value)
 
 
 def _restore(name: str, key: str, value: Any, param: Tensor) -> Any:
     """A loaded state value as the optimizer keeps it: a fresh Tensor (cast to the parameter's dtype) or a number."""
-    if isinstance(value, (Tensor, np.ndarray)):
+    if isinstance(value, Tensor) or backend.is_array(value):
         array = value.array if isinstance(value, Tensor) else value
         if key == "step":
             if array.size != 1:
@@ -371,5 +372,5 @@ def _restore(name: str, key: str, value: Any, param: Tensor) -> Any:
                 f"{param.shape}"
             )
         dtype = param.dtype if array.dtype.kind == "f" else array.dtype
-        return Tensor(np.array(array, dtype=dtype, copy=True), dtype=dtype)
+        return Tensor(array, dtype=dtype)  # a copy
     return copy.deepcopy(value)
