@@ -18,11 +18,22 @@ import numpy as np
 
 from deepgrad import backend, composites
 from deepgrad.autograd.grad_mode import no_grad
+from deepgrad.nn._checks import (
+    REDUCTIONS,
+    as_input,
+    check_linear,
+    check_pair,
+    check_reduction,
+    class_targets,
+    class_weights,
+    image_input,
+    int_pair,
+)
 from deepgrad.ops import conv as conv_ops
 from deepgrad.ops import linalg
 from deepgrad.ops import loss as loss_ops
 from deepgrad.ops import nn as nn_ops
-from deepgrad.tensor import Tensor, as_tensor, where
+from deepgrad.tensor import Tensor, where
 from deepgrad.tensor import pad as constant_pad
 
 __all__ = [
@@ -53,21 +64,6 @@ __all__ = [
     "tanh",
 ]
 
-_REDUCTIONS = ("mean", "sum", "none")
-
-
-def _tensor(value: Any, name: str, what: str = "input") -> Tensor:
-    if isinstance(value, Tensor):
-        return value
-    if backend.is_array(value) or isinstance(value, (list, tuple, int, float)):
-        return as_tensor(value)
-    raise TypeError(f"{name}: {what} must be a Tensor, got {type(value).__name__}")
-
-
-def _check_reduction(reduction: str, name: str, allowed: Sequence[str] = _REDUCTIONS) -> None:
-    if reduction not in allowed:
-        raise ValueError(f"{name}: reduction must be one of {', '.join(repr(r) for r in allowed)}; got {reduction!r}")
-
 
 def _reduce(loss: Tensor, reduction: str) -> Tensor:
     if reduction == "mean":
@@ -89,25 +85,10 @@ def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     >>> F.linear(deepgrad.ones(2, 3), deepgrad.ones(4, 3), deepgrad.zeros(4)).tolist()
     [[3.0, 3.0, 3.0, 3.0], [3.0, 3.0, 3.0, 3.0]]
     """
-    input = _tensor(input, "linear")
-    if weight.ndim != 2:
-        raise ValueError(f"linear: weight must be 2-d (out_features, in_features), got shape {weight.shape}")
-    if input.ndim == 0 or input.shape[-1] != weight.shape[1]:
-        raise ValueError(
-            f"linear: input of shape {input.shape} does not fit weight of shape {weight.shape}: the input's last "
-            f"dimension must be in_features = {weight.shape[1]}"
-        )
-    if input.dtype != weight.dtype:
-        raise TypeError(
-            f"linear: input is {input.dtype} (shape {input.shape}) but weight is {weight.dtype} (shape "
-            f"{weight.shape}); convert the input (x.float() / x.double()) or the model (model.double())"
-        )
+    input = as_input(input, "linear")
+    check_linear(input, weight, bias)
     if bias is None:
         return linalg.Linear.apply(input, weight)
-    if bias.shape != (weight.shape[0],):
-        raise ValueError(
-            f"linear: bias must have shape ({weight.shape[0]},) for weight {weight.shape}, got {bias.shape}"
-        )
     return linalg.Linear.apply(input, weight, bias)
 
 
@@ -135,7 +116,7 @@ def dropout(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool 
     """
     if not 0.0 <= p <= 1.0:
         raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
-    input = _tensor(input, "dropout")
+    input = as_input(input, "dropout")
     if not training or p == 0.0:
         return input
     dtype = input.dtype
@@ -173,7 +154,7 @@ def batch_norm(
     >>> F.batch_norm(x, None, None, training=True).tolist()
     [[-0.9999949932098389], [0.9999949932098389]]
     """
-    input = _tensor(input, "batch_norm")
+    input = as_input(input, "batch_norm")
     if input.ndim < 2:
         raise ValueError(f"batch_norm: expected input of shape (N, C, *) (e.g. (N, C, H, W)), got shape {input.shape}")
     channels = input.shape[1]
@@ -215,33 +196,6 @@ def batch_norm(
     return out
 
 
-def int_pair(value: Any, what: str, name: str, minimum: int) -> tuple[int, int]:
-    """An int or a pair of ints (h, w), each at least ``minimum`` (used by the 2-d layers and functions)."""
-    pair = (value, value) if isinstance(value, (int, np.integer)) and not isinstance(value, bool) else value
-    if (
-        not isinstance(pair, (tuple, list))
-        or len(pair) != 2
-        or not all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) and v >= minimum for v in pair)
-    ):
-        raise ValueError(f"{name}: {what} must be an integer >= {minimum} or a pair of them, got {value!r}")
-    return int(pair[0]), int(pair[1])
-
-
-def _image_input(input: Any, name: str) -> tuple[Tensor, bool]:
-    """Batched (N, C, H, W) floating-point input, and whether it came unbatched as (C, H, W)."""
-    input = _tensor(input, name)
-    if input.ndim not in (3, 4):
-        raise ValueError(
-            f"{name}: expected a 4-D input (N, C, H, W) or a 3-D unbatched one (C, H, W), got {input.ndim}-D input "
-            f"of shape {input.shape}"
-        )
-    if input.dtype.kind != "f":
-        raise TypeError(f"{name}: expected a floating-point input, got {input.dtype} (shape {input.shape})")
-    if input.ndim == 3:
-        return input.unsqueeze(0), True
-    return input, False
-
-
 def conv2d(
     input: Tensor,
     weight: Tensor,
@@ -263,8 +217,8 @@ def conv2d(
     >>> F.conv2d(deepgrad.ones(1, 1, 3, 3), deepgrad.ones(1, 1, 2, 2)).tolist()
     [[[[4.0, 4.0], [4.0, 4.0]]]]
     """
-    input, unbatched = _image_input(input, "conv2d")
-    weight = _tensor(weight, "conv2d", "weight")
+    input, unbatched = image_input(input, "conv2d")
+    weight = as_input(weight, "conv2d", "weight")
     if weight.ndim != 4:
         raise ValueError(
             f"conv2d: weight must be 4-D (out_channels, in_channels/groups, kH, kW), got shape {weight.shape}"
@@ -369,7 +323,7 @@ def max_pool2d(
     >>> F.max_pool2d(deepgrad.arange(16.0).reshape(1, 1, 4, 4), 2).tolist()
     [[[[5.0, 7.0], [13.0, 15.0]]]]
     """
-    input, unbatched = _image_input(input, "max_pool2d")
+    input, unbatched = image_input(input, "max_pool2d")
     kernel, stride, dilation, _, pads, out_size = _pool_geometry(
         "max_pool2d", input, kernel_size, stride, padding, dilation, ceil_mode
     )
@@ -403,7 +357,7 @@ def avg_pool2d(
     >>> F.avg_pool2d(deepgrad.arange(16.0).reshape(1, 1, 4, 4), 2).tolist()
     [[[[2.5, 4.5], [10.5, 12.5]]]]
     """
-    input, unbatched = _image_input(input, "avg_pool2d")
+    input, unbatched = image_input(input, "avg_pool2d")
     kernel, stride, _, pad, pads, out_size = _pool_geometry(
         "avg_pool2d", input, kernel_size, stride, padding, 1, ceil_mode
     )
@@ -433,7 +387,7 @@ def pad(input: Tensor, pad: Sequence[int], mode: str = "constant", value: float 
     >>> F.pad(deepgrad.tensor([1.0, 2.0, 3.0]), (2, 1), mode="reflect").tolist()
     [3.0, 2.0, 1.0, 2.0, 3.0, 2.0]
     """
-    input = _tensor(input, "pad")
+    input = as_input(input, "pad")
     pad = tuple(int(p) for p in pad)
     if len(pad) % 2 or len(pad) // 2 > input.ndim:
         raise ValueError(
@@ -487,7 +441,7 @@ def one_hot(tensor: Tensor, num_classes: int = -1) -> Tensor:
     >>> F.one_hot(deepgrad.tensor([0, 2]), 3).tolist()
     [[1, 0, 0], [0, 0, 1]]
     """
-    tensor = _tensor(tensor, "one_hot")
+    tensor = as_input(tensor, "one_hot")
     if tensor.dtype.kind not in "iu":
         raise TypeError(f"one_hot: expected integer class indices, got {tensor.dtype}")
     data = tensor.array
@@ -506,17 +460,17 @@ def one_hot(tensor: Tensor, num_classes: int = -1) -> Tensor:
 
 def relu(input: Tensor, inplace: bool = False) -> Tensor:
     """max(x, 0); backward from a saved mask. ``inplace`` is accepted and ignored (new tensor)."""
-    return _tensor(input, "relu").relu()
+    return as_input(input, "relu").relu()
 
 
 def leaky_relu(input: Tensor, negative_slope: float = 0.01, inplace: bool = False) -> Tensor:
     """x for x > 0, negative_slope * x otherwise."""
-    return _tensor(input, "leaky_relu").leaky_relu(negative_slope)
+    return as_input(input, "leaky_relu").leaky_relu(negative_slope)
 
 
 def elu(input: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:
     """x for x > 0, alpha * (exp(x) - 1) otherwise."""
-    return _tensor(input, "elu").elu(alpha)
+    return as_input(input, "elu").elu(alpha)
 
 
 def gelu(input: Tensor, approximate: str = "none") -> Tensor:
@@ -528,27 +482,27 @@ def gelu(input: Tensor, approximate: str = "none") -> Tensor:
     >>> round(F.gelu(deepgrad.tensor(1.0)).item(), 4)
     0.8413
     """
-    return composites.gelu(_tensor(input, "gelu"), approximate)
+    return composites.gelu(as_input(input, "gelu"), approximate)
 
 
 def silu(input: Tensor, inplace: bool = False) -> Tensor:
     """x * sigmoid(x) (also called swish)."""
-    return composites.silu(_tensor(input, "silu"))
+    return composites.silu(as_input(input, "silu"))
 
 
 def sigmoid(input: Tensor) -> Tensor:
     """1 / (1 + exp(-x))."""
-    return _tensor(input, "sigmoid").sigmoid()
+    return as_input(input, "sigmoid").sigmoid()
 
 
 def tanh(input: Tensor) -> Tensor:
     """(e^x - e^-x) / (e^x + e^-x)."""
-    return _tensor(input, "tanh").tanh()
+    return as_input(input, "tanh").tanh()
 
 
 def softplus(input: Tensor, beta: float = 1.0, threshold: float = 20.0) -> Tensor:
     """log(1 + exp(beta x)) / beta, and x where beta x > threshold (one stable fused op)."""
-    return nn_ops.Softplus.apply(_tensor(input, "softplus"), beta=beta, threshold=threshold)
+    return nn_ops.Softplus.apply(as_input(input, "softplus"), beta=beta, threshold=threshold)
 
 
 def _softmax_dim(name: str, ndim: int, dim: int | None) -> int:
@@ -570,7 +524,7 @@ def softmax(input: Tensor, dim: int | None = None, dtype: Any = None) -> Tensor:
     >>> F.softmax(deepgrad.tensor([0.0, 0.0]), dim=0).tolist()
     [0.5, 0.5]
     """
-    input = _tensor(input, "softmax")
+    input = as_input(input, "softmax")
     if dtype is not None:
         input = input.to(dtype)
     return input.softmax(_softmax_dim("softmax", input.ndim, dim))
@@ -578,7 +532,7 @@ def softmax(input: Tensor, dim: int | None = None, dtype: Any = None) -> Tensor:
 
 def log_softmax(input: Tensor, dim: int | None = None, dtype: Any = None) -> Tensor:
     """x_i - log sum_j exp(x_j) along ``dim`` (stable)."""
-    input = _tensor(input, "log_softmax")
+    input = as_input(input, "log_softmax")
     if dtype is not None:
         input = input.to(dtype)
     return input.log_softmax(_softmax_dim("log_softmax", input.ndim, dim))
@@ -586,51 +540,6 @@ def log_softmax(input: Tensor, dim: int | None = None, dtype: Any = None) -> Ten
 
 # ---------------------------------------------------------------------------------------------------
 # losses
-
-
-def _class_targets(name: str, input: Tensor, target: Tensor, ignore_index: int) -> tuple[Tensor, np.ndarray, bool]:
-    """Check class-index targets against (N, C, *) or unbatched (C,) input; return the batched input, the
-    target array and whether the input was unbatched."""
-    if input.ndim == 0:
-        raise ValueError(f"{name}: input must have a class dimension, got a 0-d tensor")
-    target_data = target.array
-    if target_data.dtype.kind not in "iu":
-        raise TypeError(
-            f"{name}: class-index targets must be integers, got {target_data.dtype} of shape {target.shape}"
-            + (
-                "; probability targets must have the input's shape " + str(input.shape)
-                if target_data.dtype.kind == "f"
-                else ""
-            )
-        )
-    unbatched = input.ndim == 1
-    expected = () if unbatched else (input.shape[0],) + input.shape[2:]
-    if target.shape != expected:
-        layout = "(C,)" if unbatched else "(N, C, d1, ...)"
-        raise ValueError(
-            f"{name}: target of shape {target.shape} does not match input of shape {input.shape}; for input "
-            f"{layout} the target must have shape {expected}"
-        )
-    classes = input.shape[0] if unbatched else input.shape[1]
-    # the cheap test first (min and max); only when it fails, look past the ignored entries
-    if target_data.size and (target_data.min() < 0 or target_data.max() >= classes):
-        counted = target_data[target_data != ignore_index]
-        if counted.size and (counted.min() < 0 or counted.max() >= classes):
-            bad = counted[(counted < 0) | (counted >= classes)][0]
-            raise IndexError(f"{name}: target {bad} is out of bounds for {classes} classes (valid: 0..{classes - 1})")
-    if unbatched:
-        return input.reshape(1, classes), target_data.reshape(1), True
-    return input, target_data, False
-
-
-def _class_weight(name: str, weight: Tensor | None, classes: int, input: Tensor) -> np.ndarray | None:
-    """The class weights as an array of the input's dtype and array library (None for no weights)."""
-    if weight is None:
-        return None
-    data = weight.array if isinstance(weight, Tensor) else np.asarray(weight, like=input.array)
-    if data.shape != (classes,):
-        raise ValueError(f"{name}: weight must have one entry per class, shape ({classes},); got {data.shape}")
-    return data.astype(input.dtype, copy=False)
 
 
 def cross_entropy(
@@ -656,17 +565,17 @@ def cross_entropy(
     >>> F.cross_entropy(logits, deepgrad.tensor([0, 0])).item()
     500.0
     """
-    _check_reduction(reduction, "cross_entropy")
-    input = _tensor(input, "cross_entropy")
-    target = _tensor(target, "cross_entropy", "target")
+    check_reduction(reduction, "cross_entropy")
+    input = as_input(input, "cross_entropy")
+    target = as_input(target, "cross_entropy", "target")
     if input.dtype.kind != "f":
         raise TypeError(f"cross_entropy: input (logits) must be floating point, got {input.dtype}")
     if not 0.0 <= label_smoothing <= 1.0:
         raise ValueError(f"cross_entropy: label_smoothing must be between 0.0 and 1.0, got {label_smoothing}")
     if target.dtype.kind == "f" and target.shape == input.shape:
         return _cross_entropy_probabilities(input, target, weight, reduction, label_smoothing)
-    batched, target_data, unbatched = _class_targets("cross_entropy", input, target, ignore_index)
-    class_weight = _class_weight("cross_entropy", weight, batched.shape[1], input)
+    batched, target_data, unbatched = class_targets("cross_entropy", input, target, ignore_index)
+    class_weight = class_weights("cross_entropy", weight, batched.shape[1], input)
     loss = nn_ops.CrossEntropy.apply(
         batched,
         target=target_data,
@@ -689,7 +598,7 @@ def _cross_entropy_probabilities(
     if label_smoothing:
         target = target * (1 - label_smoothing) + label_smoothing / classes
     terms = input.log_softmax(class_dim) * target
-    class_weight = _class_weight("cross_entropy", weight, classes, input)
+    class_weight = class_weights("cross_entropy", weight, classes, input)
     if class_weight is not None:
         terms = terms * class_weight.reshape((classes,) + (1,) * (input.ndim - class_dim - 1))
     return _reduce(-terms.sum(class_dim), reduction)
@@ -705,33 +614,17 @@ def nll_loss(
 ) -> Tensor:
     """Negative log-likelihood of log-probabilities ``input`` (N, C, ...): loss_i = -w[t_i] input[i, t_i];
     'mean' divides by the sum of the counted targets' weights. ``cross_entropy = nll_loss(log_softmax(x))``."""
-    _check_reduction(reduction, "nll_loss")
-    input = _tensor(input, "nll_loss")
-    target = _tensor(target, "nll_loss", "target")
-    batched, target_data, unbatched = _class_targets("nll_loss", input, target, ignore_index)
-    class_weight = _class_weight("nll_loss", weight, batched.shape[1], input)
+    check_reduction(reduction, "nll_loss")
+    input = as_input(input, "nll_loss")
+    target = as_input(target, "nll_loss", "target")
+    batched, target_data, unbatched = class_targets("nll_loss", input, target, ignore_index)
+    class_weight = class_weights("nll_loss", weight, batched.shape[1], input)
     loss = loss_ops.NllLoss.apply(
         batched, target=target_data, weight=class_weight, ignore_index=ignore_index, reduction=reduction
     )
     if unbatched and reduction == "none":
         return loss.reshape(())
     return loss
-
-
-def _check_pair(name: str, input: Tensor, target: Tensor, *, same_shape: bool = False) -> None:
-    if input.shape == target.shape:
-        return
-    if same_shape:
-        raise ValueError(f"{name}: target of shape {target.shape} must have the same shape as the input {input.shape}")
-    try:
-        np.broadcast_shapes(input.shape, target.shape)
-    except ValueError:
-        raise ValueError(f"{name}: input of shape {input.shape} and target of shape {target.shape} differ") from None
-    warnings.warn(
-        f"{name}: using a target size ({target.shape}) that is different to the input size ({input.shape}); "
-        "they are broadcast, which is rarely what is meant. Make them the same shape.",
-        stacklevel=3,
-    )
 
 
 def mse_loss(input: Tensor, target: Tensor, *, reduction: str = "mean") -> Tensor:
@@ -742,18 +635,18 @@ def mse_loss(input: Tensor, target: Tensor, *, reduction: str = "mean") -> Tenso
     >>> F.mse_loss(deepgrad.tensor([1.0, 2.0]), deepgrad.tensor([1.0, 4.0])).item()
     2.0
     """
-    _check_reduction(reduction, "mse_loss")
-    input, target = _tensor(input, "mse_loss"), _tensor(target, "mse_loss", "target")
-    _check_pair("mse_loss", input, target)
+    check_reduction(reduction, "mse_loss")
+    input, target = as_input(input, "mse_loss"), as_input(target, "mse_loss", "target")
+    check_pair("mse_loss", input, target)
     diff = input - target
     return _reduce(diff * diff, reduction)
 
 
 def l1_loss(input: Tensor, target: Tensor, *, reduction: str = "mean") -> Tensor:
     """|x - y|, averaged, summed or elementwise (gradient sign(x - y), 0 where equal)."""
-    _check_reduction(reduction, "l1_loss")
-    input, target = _tensor(input, "l1_loss"), _tensor(target, "l1_loss", "target")
-    _check_pair("l1_loss", input, target)
+    check_reduction(reduction, "l1_loss")
+    input, target = as_input(input, "l1_loss"), as_input(target, "l1_loss", "target")
+    check_pair("l1_loss", input, target)
     return _reduce((input - target).abs(), reduction)
 
 
@@ -772,10 +665,10 @@ def binary_cross_entropy(
     >>> F.binary_cross_entropy(deepgrad.tensor([0.0, 1.0]), deepgrad.tensor([1.0, 1.0])).item()
     50.0
     """
-    _check_reduction(reduction, "binary_cross_entropy")
-    input = _tensor(input, "binary_cross_entropy")
-    target = _float_target(_tensor(target, "binary_cross_entropy", "target"), input)
-    _check_pair("binary_cross_entropy", input, target, same_shape=True)
+    check_reduction(reduction, "binary_cross_entropy")
+    input = as_input(input, "binary_cross_entropy")
+    target = _float_target(as_input(target, "binary_cross_entropy", "target"), input)
+    check_pair("binary_cross_entropy", input, target, same_shape=True)
     data = input.array
     if data.size and not (data.min() >= 0 and data.max() <= 1):  # also catches NaN
         raise ValueError(
@@ -784,7 +677,7 @@ def binary_cross_entropy(
         )
     loss = nn_ops.BinaryCrossEntropy.apply(input, target)
     if weight is not None:
-        loss = loss * _tensor(weight, "binary_cross_entropy", "weight")
+        loss = loss * as_input(weight, "binary_cross_entropy", "weight")
     return _reduce(loss, reduction)
 
 
@@ -805,14 +698,14 @@ def binary_cross_entropy_with_logits(
     >>> F.binary_cross_entropy_with_logits(deepgrad.tensor([-1000.0]), deepgrad.tensor([1.0])).item()
     1000.0
     """
-    _check_reduction(reduction, "binary_cross_entropy_with_logits")
-    input = _tensor(input, "binary_cross_entropy_with_logits")
-    target = _float_target(_tensor(target, "binary_cross_entropy_with_logits", "target"), input)
-    _check_pair("binary_cross_entropy_with_logits", input, target, same_shape=True)
+    check_reduction(reduction, "binary_cross_entropy_with_logits")
+    input = as_input(input, "binary_cross_entropy_with_logits")
+    target = _float_target(as_input(target, "binary_cross_entropy_with_logits", "target"), input)
+    check_pair("binary_cross_entropy_with_logits", input, target, same_shape=True)
     if pos_weight is None:
         loss = nn_ops.BinaryCrossEntropyWithLogits.apply(input, target)
     else:
-        pos_weight = _tensor(pos_weight, "binary_cross_entropy_with_logits", "pos_weight")
+        pos_weight = as_input(pos_weight, "binary_cross_entropy_with_logits", "pos_weight")
         try:
             np.broadcast_shapes(pos_weight.shape, input.shape)
         except ValueError:
@@ -822,7 +715,7 @@ def binary_cross_entropy_with_logits(
             ) from None
         loss = nn_ops.BinaryCrossEntropyWithLogits.apply(input, target, pos_weight)
     if weight is not None:
-        loss = loss * _tensor(weight, "binary_cross_entropy_with_logits", "weight")
+        loss = loss * as_input(weight, "binary_cross_entropy_with_logits", "weight")
     return _reduce(loss, reduction)
 
 
@@ -837,9 +730,9 @@ def kl_div(input: Tensor, target: Tensor, *, reduction: str = "mean", log_target
     >>> F.kl_div(p.log(), p, reduction="batchmean").item()
     0.0
     """
-    _check_reduction(reduction, "kl_div", _REDUCTIONS + ("batchmean",))
-    input, target = _tensor(input, "kl_div"), _tensor(target, "kl_div", "target")
-    _check_pair("kl_div", input, target)
+    check_reduction(reduction, "kl_div", REDUCTIONS + ("batchmean",))
+    input, target = as_input(input, "kl_div"), as_input(target, "kl_div", "target")
+    check_pair("kl_div", input, target)
     if log_target:
         loss = target.exp() * (target - input)
     else:
