@@ -152,3 +152,91 @@ def check_same_dtype(name: str, input: Tensor, weight: Tensor) -> None:
             f"{name}: input is {input.dtype} (shape {input.shape}) but weight is {weight.dtype} (shape "
             f"{weight.shape}); convert the input (x.float() / x.double()) or the model (model.double())"
         )
+
+
+def conv2d_geometry(
+    input: Tensor, weight: Tensor, bias: Tensor | None, stride: Any, padding: Any, dilation: Any, groups: Any
+) -> tuple[tuple[int, int], tuple[int, int, int, int], tuple[int, int]]:
+    """Check conv2d's arguments; return stride, padding (top, bottom, left, right) and dilation."""
+    if weight.ndim != 4:
+        raise ValueError(
+            f"conv2d: weight must be 4-D (out_channels, in_channels/groups, kH, kW), got shape {weight.shape}"
+        )
+    if isinstance(groups, bool) or not isinstance(groups, (int, np.integer)) or groups < 1:
+        raise ValueError(f"conv2d: groups must be a positive integer, got {groups!r}")
+    out_channels, group_channels, kernel_h, kernel_w = weight.shape
+    if out_channels % groups:
+        raise ValueError(
+            f"conv2d: weight of shape {weight.shape} has {out_channels} output channels, not divisible by "
+            f"groups={groups}"
+        )
+    if input.shape[1] != group_channels * groups:
+        raise ValueError(
+            f"conv2d: input of shape {input.shape} has {input.shape[1]} channels (axis 1), but weight of shape "
+            f"{weight.shape} with groups={groups} expects {group_channels * groups} (= weight.shape[1] * groups)"
+        )
+    if input.dtype != weight.dtype or (bias is not None and bias.dtype != input.dtype):
+        raise TypeError(
+            f"conv2d: input ({input.dtype}), weight ({weight.dtype})"
+            + (f" and bias ({bias.dtype})" if bias is not None else "")
+            + " must have the same dtype; convert the input (x.float() / x.double()) or the model (model.double())"
+        )
+    if bias is not None and bias.shape != (out_channels,):
+        raise ValueError(f"conv2d: bias must have shape ({out_channels},) for weight {weight.shape}, got {bias.shape}")
+    stride = int_pair(stride, "stride", "conv2d", 1)
+    dilation = int_pair(dilation, "dilation", "conv2d", 1)
+    if isinstance(padding, str):
+        if padding == "valid":
+            pads = (0, 0, 0, 0)
+        elif padding == "same":
+            if stride != (1, 1):
+                raise ValueError(f"conv2d: padding='same' is not supported for strided convolutions (stride={stride})")
+            total_h, total_w = dilation[0] * (kernel_h - 1), dilation[1] * (kernel_w - 1)
+            pads = (total_h // 2, total_h - total_h // 2, total_w // 2, total_w - total_w // 2)
+        else:
+            raise ValueError(f"conv2d: padding must be an int, a pair, 'valid' or 'same'; got {padding!r}")
+    else:
+        pad_h, pad_w = int_pair(padding, "padding", "conv2d", 0)
+        pads = (pad_h, pad_h, pad_w, pad_w)
+    padded = (input.shape[2] + pads[0] + pads[1], input.shape[3] + pads[2] + pads[3])
+    extent = (dilation[0] * (kernel_h - 1) + 1, dilation[1] * (kernel_w - 1) + 1)
+    if padded[0] < extent[0] or padded[1] < extent[1]:
+        raise ValueError(
+            f"conv2d: kernel of size {(kernel_h, kernel_w)} (dilation {dilation}, so it spans {extent}) is larger than "
+            f"the padded input {padded} (input shape {input.shape}, padding {padding!r})"
+        )
+    return stride, pads, dilation
+
+
+def pool_geometry(
+    name: str, input: Tensor, kernel_size: Any, stride: Any, padding: Any, dilation: Any, ceil_mode: bool
+) -> tuple[tuple[int, int], tuple[int, int], tuple[int, int], tuple[int, int], tuple[int, int, int, int], tuple]:
+    """kernel, stride, dilation, nominal padding (h, w), padding (top, bottom, left, right) including the
+    overhang of ``ceil_mode`` windows, and the output size, with PyTorch's output-size rule and checks."""
+    kernel = int_pair(kernel_size, "kernel_size", name, 1)
+    stride = kernel if stride is None or (isinstance(stride, (tuple, list)) and not stride) else stride
+    stride = int_pair(stride, "stride", name, 1)
+    dilation = int_pair(dilation, "dilation", name, 1)
+    pad = int_pair(padding, "padding", name, 0)
+    out_size = []
+    overhang = []
+    for axis in range(2):
+        size, k, s, p, d = input.shape[2 + axis], kernel[axis], stride[axis], pad[axis], dilation[axis]
+        extent = d * (k - 1) + 1
+        if 2 * p > extent:
+            raise ValueError(
+                f"{name}: padding should be at most half of the effective kernel size, got padding={padding!r}, "
+                f"kernel_size={kernel_size!r} and dilation={dilation}"
+            )
+        out = (size + 2 * p - extent + (s - 1 if ceil_mode else 0)) // s + 1
+        if ceil_mode and (out - 1) * s >= size + p:  # the last window must start inside the input or left padding
+            out -= 1
+        if out < 1:
+            raise ValueError(
+                f"{name}: input of shape {input.shape} is too small for kernel_size={kernel_size!r} "
+                f"(dilation {dilation}, padding {padding!r}): the output size would be {out}"
+            )
+        out_size.append(out)
+        overhang.append(max(0, (out - 1) * s + extent - (size + 2 * p)))
+    pads = (pad[0], pad[0] + overhang[0], pad[1], pad[1] + overhang[1])
+    return kernel, stride, dilation, pad, pads, tuple(out_size)
