@@ -6,7 +6,7 @@ import sys
 
 import numpy as np
 import pytest
-from conftest import mnist_dir
+from mnist_helpers import mnist_dir
 
 import deepgrad as dg
 from deepgrad.cli import main

@@ -94,3 +94,10 @@ def test_bad_data():
     with pytest.raises(TypeError, match="unsupported data"):
         dg.tensor(["a", "b"])
     assert isinstance(np.asarray(dg.ones(2)), np.ndarray)
+
+
+def test_gather_index_rank_checked():
+    with pytest.raises(ValueError, match="gather: index must be an integer tensor with as many dimensions"):
+        dg.ones(3, 4).gather(1, dg.tensor([0, 1, 2]))
+    with pytest.raises(ValueError, match="gather"):
+        dg.ones(3, 4).gather(1, dg.tensor([[0.0]]))

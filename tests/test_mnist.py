@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import mnist_dir
+from mnist_helpers import mnist_dir
 
 import deepgrad
 from deepgrad.data import (

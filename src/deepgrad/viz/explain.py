@@ -24,7 +24,8 @@ import numpy as np
 
 import deepgrad
 from deepgrad.errors import UsageError
-from deepgrad.viz.graph import GraphvizNotFoundError, format_constant, format_number, shorten
+from deepgrad.viz.format import format_constant, format_number, format_table, shorten
+from deepgrad.viz.graph import GraphvizNotFoundError
 from deepgrad.viz.trace import Trace, trace
 
 # name -> (Tensor method or module function name, number of arguments; None for two or more)
@@ -127,56 +128,66 @@ def parse_expression(text: str) -> ast.Expression:
 
 
 def _check(node: ast.AST, text: str) -> None:
+    """UsageError unless this expression node is on the whitelist (its children are checked on their own)."""
     if not isinstance(node, (ast.BinOp, ast.UnaryOp, ast.Name, ast.Constant, ast.Call)):
         what = _FORBIDDEN.get(type(node), f"a {type(node).__name__} construct")
         raise UsageError(f"{what} is not allowed at {_where(node, text)}: {_snippet(node, text)}; {ALLOWED}")
     if isinstance(node, ast.BinOp) and type(node.op) not in _BINARY:
-        symbol = _OPERATORS.get(type(node.op), type(node.op).__name__)
-        raise UsageError(
-            f"the operator {symbol} is not allowed at {_where(node, text)}: {_snippet(node, text)}; {ALLOWED}"
-        )
+        _forbidden_operator(node, node.op, text)
     if isinstance(node, ast.UnaryOp) and not isinstance(node.op, (ast.USub, ast.UAdd)):
-        symbol = _OPERATORS.get(type(node.op), type(node.op).__name__)
-        raise UsageError(
-            f"the operator {symbol} is not allowed at {_where(node, text)}: {_snippet(node, text)}; {ALLOWED}"
-        )
+        _forbidden_operator(node, node.op, text)
     if isinstance(node, ast.Constant):
-        value = node.value
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            kind = "True/False" if isinstance(value, bool) else f"a {type(value).__name__} constant"
-            raise UsageError(f"{kind} is not allowed at {_where(node, text)}: {_snippet(node, text)}; {ALLOWED}")
-        try:
-            float(value)
-        except OverflowError:
-            raise UsageError(f"the number at {_where(node, text)} is too large for a float64") from None
+        _check_constant(node, text)
     if isinstance(node, ast.Call):
-        if not isinstance(node.func, ast.Name):
-            raise UsageError(
-                f"only the listed functions can be called; {_snippet(node.func, text)} at "
-                f"{_where(node.func, text)} is not one; {ALLOWED}"
-            )
-        name = node.func.id
-        if name not in FUNCTIONS:
-            raise UsageError(f"unknown function {name!r} at {_where(node.func, text)}; {ALLOWED}")
-        if node.keywords:
-            keyword = node.keywords[0]
-            raise UsageError(
-                f"keyword arguments are not allowed at {_where(keyword, text)}: {_snippet(keyword, text)}"
-                f" ({name} takes positional arguments only)"
-            )
-        for arg in node.args:
-            if isinstance(arg, ast.Starred):
-                raise UsageError(f"* unpacking is not allowed at {_where(arg, text)}: {_snippet(arg, text)}")
-        arity = FUNCTIONS[name][1]
-        count = len(node.args)
-        if arity is None and count < 2:
-            raise UsageError(f"{name} at {_where(node, text)} takes two or more arguments, got {count}")
-        if arity is not None and count != arity:
-            raise UsageError(f"{name} at {_where(node, text)} takes {arity} argument, got {count}")
+        _check_call(node, text)
     if isinstance(node, ast.Name) and node.id in FUNCTIONS and not getattr(node, "_is_function", False):
         raise UsageError(
             f"{node.id!r} at {_where(node, text)} is a function: call it, e.g. {node.id}(x), or rename the variable"
         )
+
+
+def _forbidden_operator(node: ast.AST, op: ast.AST, text: str) -> None:
+    symbol = _OPERATORS.get(type(op), type(op).__name__)
+    raise UsageError(f"the operator {symbol} is not allowed at {_where(node, text)}: {_snippet(node, text)}; {ALLOWED}")
+
+
+def _check_constant(node: ast.Constant, text: str) -> None:
+    """Only int and float literals (no bool, str, complex), and only those that fit a float64."""
+    value = node.value
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        kind = "True/False" if isinstance(value, bool) else f"a {type(value).__name__} constant"
+        raise UsageError(f"{kind} is not allowed at {_where(node, text)}: {_snippet(node, text)}; {ALLOWED}")
+    try:
+        float(value)
+    except OverflowError:
+        raise UsageError(f"the number at {_where(node, text)} is too large for a float64") from None
+
+
+def _check_call(node: ast.Call, text: str) -> None:
+    """A call of a listed function by name, with positional arguments only, as many as it takes."""
+    if not isinstance(node.func, ast.Name):
+        raise UsageError(
+            f"only the listed functions can be called; {_snippet(node.func, text)} at "
+            f"{_where(node.func, text)} is not one; {ALLOWED}"
+        )
+    name = node.func.id
+    if name not in FUNCTIONS:
+        raise UsageError(f"unknown function {name!r} at {_where(node.func, text)}; {ALLOWED}")
+    if node.keywords:
+        keyword = node.keywords[0]
+        raise UsageError(
+            f"keyword arguments are not allowed at {_where(keyword, text)}: {_snippet(keyword, text)}"
+            f" ({name} takes positional arguments only)"
+        )
+    for arg in node.args:
+        if isinstance(arg, ast.Starred):
+            raise UsageError(f"* unpacking is not allowed at {_where(arg, text)}: {_snippet(arg, text)}")
+    arity = FUNCTIONS[name][1]
+    count = len(node.args)
+    if arity is None and count < 2:
+        raise UsageError(f"{name} at {_where(node, text)} takes two or more arguments, got {count}")
+    if arity is not None and count != arity:
+        raise UsageError(f"{name} at {_where(node, text)} takes {arity} argument, got {count}")
 
 
 def _mark_calls(tree: ast.AST) -> None:
@@ -299,8 +310,6 @@ def _build(node: ast.AST, text: str, leaves: dict[str, Any], built: dict[str, An
 
 def forward_table(result: Explanation, precision: int = 2) -> str:
     """The forward pass: every op node in evaluation order, its inputs' values and its value."""
-    from deepgrad.viz.trace import _format_table
-
     rows = []
     number = 0
     for node in result.trace.graph.nodes:
@@ -309,7 +318,7 @@ def forward_table(result: Explanation, precision: int = 2) -> str:
         number += 1
         inputs = ", ".join(format_number(source.tensor.array, precision) for source in node.inputs)
         rows.append([str(number), shorten(node.title, 40), inputs, format_number(node.tensor.array, precision)])
-    return _format_table(["step", "node", "inputs", "value"], rows, right={0, 3})
+    return format_table(["step", "node", "inputs", "value"], rows, right={0, 3})
 
 
 def report(result: Explanation, precision: int = 2) -> str:
