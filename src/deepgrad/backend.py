@@ -33,8 +33,6 @@ from typing import Any
 import numpy as np
 from numpy.lib.stride_tricks import as_strided as _numpy_as_strided
 
-xp = np
-
 float16 = np.dtype("float16")
 float32 = np.dtype("float32")
 float64 = np.dtype("float64")
