@@ -31,6 +31,7 @@ from deepgrad.nn._checks import (
     image_input,
     pool_geometry,
 )
+from deepgrad.nn._checks import int_pair as int_pair  # re-exported: layers and older callers use F.int_pair
 from deepgrad.ops import conv as conv_ops
 from deepgrad.ops import linalg
 from deepgrad.ops import loss as loss_ops
