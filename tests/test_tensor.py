@@ -336,3 +336,37 @@ def test_where_and_clamp_promote_like_pytorch():
     assert dg.where(condition, dg.tensor([1, 2]), dg.tensor([1.0, 2.0])).dtype == np.float32
     assert dg.tensor([0, 1, 2]).clamp(min=0.5).dtype == np.float32
     assert dg.tensor([0, 1, 2]).clamp(min=1).dtype == np.int64
+
+
+def test_log1p_is_exact_near_zero():
+    # (1 + x).log() rounds 1 + x first: 1.0000000827e-10 at x = 1e-10
+    x = dg.tensor([1e-10, -1e-12, 3.0], dtype=dg.float64, requires_grad=True)
+    y = x.log1p()
+    np.testing.assert_allclose(y.array, np.log1p(x.array), rtol=1e-15, atol=0)
+    assert y.array[0] == pytest.approx(1e-10 - 0.5e-20, rel=1e-15)  # x - x^2/2
+    assert (1 + x).log().array[0] == pytest.approx(1.0000000827e-10, rel=1e-9)  # the composite was 8e-9 off
+    y.sum().backward()
+    np.testing.assert_allclose(x.grad.array, 1 / (1 + x.array), rtol=1e-15)
+    assert dg.log1p(dg.tensor([1e-7])).dtype == dg.float32
+
+
+def test_log1p_second_derivative_records_through_dispatch():
+    x = dg.tensor(0.5, dtype=dg.float64, requires_grad=True)
+    (dx,) = dg.autograd.grad(np.log1p(x * 1.0), x, create_graph=True)
+    (d2x,) = dg.autograd.grad(dx, x)
+    assert d2x.item() == pytest.approx(-1 / 1.5**2, rel=1e-14)
+
+
+def test_numpy_functions_on_tensors_are_recorded():
+    x = dg.tensor([[1.0, -2.0], [3.0, 0.5]], dtype=dg.float64, requires_grad=True)
+    out = np.concatenate([np.where(np.array([[True], [False]]), 2.0, x), np.subtract(1.0, x)], axis=0)
+    assert isinstance(out, dg.Tensor) and out.shape == (4, 2)
+    out.sum().backward()
+    np.testing.assert_array_equal(x.grad.array, [[-1.0, -1.0], [0.0, 0.0]])
+
+
+def test_nondifferentiable_methods_give_constants():
+    x = dg.tensor([-1.5, 0.5, 2.5], requires_grad=True)
+    for name, expected in [("sign", [-1, 1, 1]), ("floor", [-2, 0, 2]), ("ceil", [-1, 1, 3]), ("round", [-2, 0, 2])]:
+        out = getattr(x, name)()
+        assert not out.requires_grad and out.tolist() == expected

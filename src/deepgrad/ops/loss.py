@@ -45,7 +45,7 @@ class ScatterClass(Function):
 
     def forward(self, x, shape, index):
         self.index = index
-        out = np.zeros(shape, dtype=x.dtype)
+        out = np.zeros(shape, dtype=x.dtype, like=x)
         np.put_along_axis(out, index, x[:, None], axis=1)
         return out
 
