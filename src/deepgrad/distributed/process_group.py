@@ -89,7 +89,8 @@ def init_process_group(backend: str = "mpi", **kwargs: Any) -> None:
 def _abort_on_exception(kind: type, error: BaseException, traceback: Any) -> None:
     """One line naming the rank, then end every rank: a dead partner must never leave the others hanging."""
     message = f"deepgrad.distributed: rank {_GROUP.rank} of {_GROUP.size} failed: {kind.__name__}: {error}"
-    print(message, file=sys.stderr, flush=True)
+    sys.stderr.write(message + "\n")  # one write: the ranks' lines must not interleave
+    sys.stderr.flush()
     _GROUP.comm.Abort(1)
 
 
