@@ -5,7 +5,8 @@ the mean over ranks of each rank's mean-loss gradient (equal shards), so after t
 takes the same optimizer step and the replicas stay identical.
 
 How the average overlaps backward: the parameters are packed, in reverse registration order (roughly
-the order backward produces their gradients), into flat buckets of at most ``bucket_cap_mb``. During
+the order backward produces their gradients; after the first backward, as PyTorch, in the order the
+gradients actually became ready), into flat buckets of at most ``bucket_cap_mb``. During
 forward each parameter enters the graph through a *tap*, an identity node whose output hook runs as
 soon as every use of the parameter has sent its gradient, i.e. when the parameter's gradient is final.
 The hook copies it into its bucket; when a bucket's last gradient arrives its non-blocking all-reduce
@@ -66,13 +67,13 @@ class _Bucket:
         return self.flat.nbytes
 
 
-def _assign_buckets(params: list[Tensor], cap_bytes: int, first_cap_bytes: int) -> list[list[int]]:
-    """Parameter indices grouped into buckets, in reverse registration order, one dtype per bucket; a bucket
-    is closed before a parameter that would take it past its cap."""
+def _assign_buckets(params: list[Tensor], order: list[int], cap_bytes: int, first_cap_bytes: int) -> list[list[int]]:
+    """Parameter indices grouped into buckets in ``order``, one dtype per bucket; a bucket is closed before
+    a parameter that would take it past its cap."""
     buckets: list[list[int]] = []
     current: list[int] = []
     size = 0
-    for i in reversed(range(len(params))):
+    for i in order:
         nbytes = params[i].array.nbytes
         cap = first_cap_bytes if not buckets else cap_bytes
         if current and (size + nbytes > cap or params[current[0]].dtype != params[i].dtype):
@@ -164,13 +165,8 @@ class DistributedDataParallel(Module):
         named = [(n, p) for n, p in module.named_parameters() if p.requires_grad]
         self._param_names = [n for n, _ in named]
         self._params = [p for _, p in named]
-        cap_bytes = max(1, int(cap * _MB))
-        groups = _assign_buckets(self._params, cap_bytes, min(cap_bytes, int(_FIRST_BUCKET_MB * _MB)))
-        self._buckets = [_Bucket(indices, self._params) for indices in groups]
-        self._where: dict[int, tuple[_Bucket, int]] = {}
-        for bucket in self._buckets:
-            for i, offset in zip(bucket.indices, bucket.offsets):
-                self._where[i] = (bucket, offset)
+        self._build_buckets(list(reversed(range(len(self._params)))))
+        self._ready_order: list[int] | None = []  # the first backward's order; None once buckets are rebuilt
         self._slots = self._parameter_slots()
         self._sentinel = Tensor(np.zeros((), dtype=np.float64), requires_grad=True)
         self._sentinel.register_hook(self._end_of_backward)
@@ -186,6 +182,24 @@ class DistributedDataParallel(Module):
         self.bucket_launches: list[tuple[int, int]] = []
         #: seconds spent waiting for all-reduces at the end of the last backward (communication not hidden)
         self.last_wait_seconds = 0.0
+
+    def _build_buckets(self, order: list[int]) -> None:
+        cap_bytes = max(1, int(self.bucket_cap_mb * _MB))
+        groups = _assign_buckets(self._params, order, cap_bytes, min(cap_bytes, int(_FIRST_BUCKET_MB * _MB)))
+        self._buckets = [_Bucket(indices, self._params) for indices in groups]
+        self._where: dict[int, tuple[_Bucket, int]] = {}
+        for bucket in self._buckets:
+            for i, offset in zip(bucket.indices, bucket.offsets):
+                self._where[i] = (bucket, offset)
+
+    def _rebuild_buckets(self) -> None:
+        """After the first backward, as PyTorch: buckets follow the order in which gradients became ready
+        (rank 0's order, so that every rank packs the same buckets)."""
+        order = np.array(self._ready_order, dtype=np.int64)
+        self._ready_order = None
+        if len(order) == len(self._params):
+            pg.broadcast(Tensor._make(order, False, None), 0)
+            self._build_buckets(order.tolist())
 
     @property
     def bucket_sizes(self) -> list[int]:
@@ -276,6 +290,8 @@ class DistributedDataParallel(Module):
         else:
             np.add(grad, previous.array, out=slot)
         self._ready[index] = True
+        if self._ready_order is not None:
+            self._ready_order.append(index)
         bucket.pending -= 1
         self._launch_ready_buckets()
 
@@ -332,6 +348,8 @@ class DistributedDataParallel(Module):
                     param.grad = Tensor._make(reduced * scale, False, None)
                 else:
                     np.multiply(reduced, scale, out=param.grad.array)
+        if self._ready_order is not None:
+            self._rebuild_buckets()
         if missing and not self.find_unused_parameters:
             raise RuntimeError(
                 f"DistributedDataParallel: parameters {missing} received no gradient in this backward; "
