@@ -239,6 +239,10 @@ def test_ddp_in_a_world_of_one_is_the_model(world):
     (plain(x).sum() + (plain[0].weight ** 2).sum()).backward()
     np.testing.assert_allclose(model[0].weight.grad.numpy(), plain[0].weight.grad.numpy(), rtol=1e-12)
     assert isinstance(model[0].weight, nn.Parameter)  # the taps are gone after forward
+    model.zero_grad()
+    ddp(x)  # a forward without backward (evaluation with grad on) is forgotten by the next one
+    ddp(x).sum().backward()
+    assert model[0].weight.grad is not None
     with deepgrad.no_grad():
         assert ddp(x).shape == (4, 2)
 

@@ -230,10 +230,7 @@ class DistributedDataParallel(Module):
 
     def forward(self, *args: Any, **kwargs: Any) -> Any:
         if self._in_flight:
-            raise RuntimeError(
-                "DistributedDataParallel: the previous forward's gradients were never fully reduced (backward did "
-                "not reach every parameter); pass find_unused_parameters=True if some parameters get no gradient"
-            )
+            self._abandon_step()
         if self.training and self.broadcast_buffers and pg.rank_and_size()[1] > 1:
             for _, buffer in self.module.named_buffers():
                 pg.broadcast(buffer, 0)
@@ -254,6 +251,19 @@ class DistributedDataParallel(Module):
         if self.find_unused_parameters:
             self._mark_unused(out, {id(tap.grad_fn): i for i, tap in enumerate(taps)})
         return out
+
+    def _abandon_step(self) -> None:
+        """A forward whose backward never reached the parameters (evaluation with grad on, a loss that does not
+        depend on them) is forgotten; a backward that stopped half-way cannot be, the ranks may disagree."""
+        if self._hooks_fired:
+            raise RuntimeError(
+                "DistributedDataParallel: the previous backward stopped before every gradient was reduced "
+                f"({self._hooks_fired} of {len(self._params)} parameters); the ranks can no longer agree"
+            )
+        for bucket in self._buckets:
+            if bucket.request is not None:  # launched for unused parameters right after forward
+                bucket.request.Wait()
+        self._in_flight = False
 
     def _start_step(self) -> None:
         self._in_flight = True
