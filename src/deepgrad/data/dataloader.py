@@ -67,10 +67,10 @@ class DataLoader:
     fresh random order drawn from the loader's own generator, seeded by ``seed`` or, when ``seed`` is
     None, by a number drawn from `deepgrad.backend.generator()` (so `deepgrad.manual_seed` fixes it).
     ``drop_last`` drops a final batch smaller than ``batch_size``. A ``sampler`` (e.g.
-    `DistributedSampler`: each rank's shard) gives the indices of an epoch instead, in its order.
+    `DistributedSampler`: this rank's shard) gives each epoch's indices instead, in its order.
     ``len(loader)`` is the number of batches per epoch. `state_dict`/`load_state_dict` save and restore
-    the shuffling state (also in the middle of an epoch), so a resumed run sees
-    exactly the batches an uninterrupted run would have seen.
+    the shuffling state (also in the middle of an epoch), so a resumed run sees exactly the batches an
+    uninterrupted run would have seen.
 
     >>> import numpy as np
     >>> from deepgrad.data import TensorDataset
