@@ -23,6 +23,7 @@ from deepgrad.data.mnist import (
     parse_idx,
     read_idx,
 )
+from deepgrad.data.sampler import DistributedSampler
 from deepgrad.data.toy import TOY_DATASETS, make_circles, make_moons, make_sine, make_spirals, make_xor
 
 __all__ = [
@@ -33,6 +34,7 @@ __all__ = [
     "Dataset",
     "DatasetFormatError",
     "DatasetNotFoundError",
+    "DistributedSampler",
     "DownloadError",
     "FashionMNIST",
     "Subset",
