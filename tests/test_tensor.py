@@ -10,7 +10,8 @@ def test_dtype_defaults():
     assert dg.tensor(1.5).dtype == dg.float32
     assert dg.tensor([1, 2]).dtype == dg.int64
     assert dg.tensor([True, False]).dtype == dg.bool_
-    assert dg.tensor(np.zeros(3)).dtype == dg.float32  # float64 arrays become float32 by default
+    assert dg.tensor(np.zeros(3)).dtype == dg.float64  # NumPy arrays keep their dtype, as in PyTorch
+    assert dg.tensor(np.float64(1.0)).dtype == dg.float64 and dg.tensor([0.5, 1.5]).dtype == dg.float32
     assert dg.tensor(np.zeros(3), dtype=dg.float64).dtype == dg.float64
     assert dg.tensor(np.zeros(3, dtype=np.uint8)).dtype == dg.uint8
     assert dg.from_numpy(np.zeros(3)).dtype == dg.float64

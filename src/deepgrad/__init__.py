@@ -30,6 +30,7 @@ from deepgrad.backend import (
 from deepgrad.creation import (
     arange,
     empty,
+    empty_like,
     eye,
     from_numpy,
     full,
@@ -49,8 +50,9 @@ from deepgrad.creation import (
 )
 from deepgrad.functions import *  # noqa: F403  (exp, log, cat, stack, where, ... as module functions)
 from deepgrad.functions import __all__ as _function_names
+from deepgrad.devices import device, get_default_device, set_default_device
 from deepgrad.io import load, save
-from deepgrad.tensor import Tensor
+from deepgrad.tensor import Size, Tensor
 
 bool = bool_  # noqa: A001  (deepgrad.bool, as torch.bool)
 float = float32  # noqa: A001
@@ -62,7 +64,21 @@ __version__ = "0.1.0"
 
 # Subpackages load on first use (`deepgrad.nn.Linear` after a plain `import deepgrad`), so importing the
 # core stays cheap and never touches the optional extras.
-_SUBPACKAGES = ("data", "distributed", "errors", "models", "nn", "optim", "train", "vision", "viz")
+# (``cuda``, ``backends``, ``accelerator``: PyTorch's device questions, answered for the CPU.)
+_SUBPACKAGES = (
+    "accelerator",
+    "backends",
+    "cuda",
+    "data",
+    "distributed",
+    "errors",
+    "models",
+    "nn",
+    "optim",
+    "train",
+    "vision",
+    "viz",
+)
 
 
 def __getattr__(name: str) -> object:
@@ -74,12 +90,15 @@ def __getattr__(name: str) -> object:
 
 
 __all__ = [
+    "Size",
     "Tensor",
     "arange",
     "autograd",
     "bool_",
+    "device",
     "double",
     "empty",
+    "empty_like",
     "enable_grad",
     "eye",
     "float16",
@@ -88,6 +107,7 @@ __all__ = [
     "from_numpy",
     "full",
     "full_like",
+    "get_default_device",
     "get_rng_state",
     "int8",
     "int16",
@@ -108,6 +128,7 @@ __all__ = [
     "randn_like",
     "randperm",
     "save",
+    "set_default_device",
     "set_grad_enabled",
     "set_rng_state",
     "tensor",

@@ -17,30 +17,30 @@ from deepgrad import backend
 from deepgrad.autograd.function import Function
 
 SCALAR_TYPES = (int, float, bool, np.number, np.bool_)
-DEVICE_TYPES = ("cpu", "cuda", "mps", "xpu", "meta")
 
 
 def _to_array(data: Any, dtype: Any = None) -> Any:
-    """Python numbers and nested lists: float -> float32, int -> int64, bool -> bool.
-    Arrays keep their dtype (and their array library), except float64, which becomes float32 unless dtype
-    says otherwise. The data is always copied."""
+    """The dtype rules of ``torch.tensor``: Python floats (and nested lists of them) give the default float
+    dtype (float32), ints int64, bools bool; NumPy arrays and NumPy scalars keep their dtype (a float64 array
+    stays float64) and arrays their array library. The data is always copied."""
     if isinstance(data, Function.tensor_class):
         data = data.array
     if backend.is_array(data):
-        array = data.astype(backend.to_dtype(dtype)) if dtype is not None else data.copy()
-    elif dtype is not None:
-        return np.array(data, dtype=backend.to_dtype(dtype))
-    else:
+        return data.astype(backend.to_dtype(dtype)) if dtype is not None else data.copy()
+    if dtype is not None:
         try:
-            array = np.array(data)
-        except ValueError as error:
-            raise ValueError(f"tensor(): cannot make a tensor from {type(data).__name__}: {error}") from None
+            return np.array(data, dtype=backend.to_dtype(dtype))
+        except (ValueError, TypeError) as error:
+            raise type(error)(f"tensor(): cannot make a {dtype} tensor from {type(data).__name__}: {error}") from None
+    try:
+        array = np.array(data)
+    except ValueError as error:
+        raise ValueError(f"tensor(): cannot make a tensor from {type(data).__name__}: {error}") from None
+    if not isinstance(data, np.generic):  # a NumPy scalar keeps its dtype: np.float64(1) stays float64
         if array.dtype.kind == "i":
             array = array.astype(backend.DEFAULT_INT, copy=False)
-    if dtype is not None:
-        return array
-    if array.dtype == np.float64:
-        array = array.astype(backend.DEFAULT_FLOAT)
+        elif array.dtype == np.float64:
+            array = array.astype(backend.DEFAULT_FLOAT)
     if array.dtype.kind not in "biuf":
         raise TypeError(
             f"tensor(): unsupported data of dtype {array.dtype} (numbers, nested lists or numeric arrays only)"
@@ -60,7 +60,7 @@ def _to_arguments(args: tuple, kwargs: dict) -> Any:
             continue
         if isinstance(arg, Function.tensor_class):
             dtype = arg.dtype
-        elif str(arg).split(":")[0] in DEVICE_TYPES:
+        elif str(arg).split(":")[0] in backend.DEVICE_TYPES:
             try:
                 backend.array_module(str(arg))
             except ValueError as error:

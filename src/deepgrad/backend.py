@@ -131,12 +131,26 @@ def from_host(array: np.ndarray, like: Any) -> Any:
     return _calls(like).from_host(array)
 
 
-def array_module(device: str = "cpu") -> ModuleType:
-    """The array module of a device name (``"cpu"`` or ``"cpu:0"`` -> numpy); ValueError for the others."""
-    module = DEVICES.get(str(device).split(":")[0]) if str(device) in ("cpu", "cpu:0") else None
-    if module is None:
-        raise ValueError(f"deepgrad runs on the CPU only, got device {str(device)!r}")
-    return module
+# Device types PyTorch knows; only "cpu" has an array module here, the others get a clear error when used.
+DEVICE_TYPES = ("cpu", "cuda", "mps", "xpu", "meta")
+
+# The device factories use when none is given (``deepgrad.set_default_device``).
+DEFAULT_DEVICE = "cpu"
+
+
+def array_module(device: Any = "cpu") -> ModuleType:
+    """The array module of a device (``"cpu"``, ``"cpu:0"`` or ``deepgrad.device("cpu")`` -> numpy).
+
+    Any other device raises one ValueError saying that deepgrad runs on the CPU here.
+    """
+    name = str(device)
+    device_type, _, index = name.partition(":")
+    module = DEVICES.get(device_type) if index in ("", "0") else None
+    if module is not None:
+        return module
+    if device_type == "cuda":
+        raise ValueError(f"no CUDA device here: deepgrad runs on the CPU only, got device {name!r}")
+    raise ValueError(f"deepgrad runs on the CPU only, got device {name!r}")
 
 
 # ------------------------------------------------------------------------------- random numbers

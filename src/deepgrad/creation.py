@@ -1,4 +1,8 @@
-"""Tensor factories: ``tensor``, ``zeros``, ``ones``, ``arange``, ``randn``, ... (PyTorch's names and arguments)."""
+"""Tensor factories: ``tensor``, ``zeros``, ``ones``, ``arange``, ``randn``, ... (PyTorch's names and arguments).
+
+Every factory takes ``device=`` as PyTorch's do: ``"cpu"`` (or ``deepgrad.device("cpu")``) works, any other
+device raises one clear error (see ``deepgrad.backend.array_module``).
+"""
 
 from __future__ import annotations
 
@@ -7,19 +11,23 @@ from typing import Any
 import numpy as np
 
 from deepgrad import backend
+from deepgrad.devices import check_device
 from deepgrad.tensor import Tensor, _shape_args
 
 
-def tensor(data: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+def tensor(
+    data: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False, pin_memory: bool = False
+) -> Tensor:
     """A new leaf tensor from a number, nested lists or a NumPy array (the data is copied).
 
-    Python floats give float32, ints int64, bools bool; float64 NumPy arrays give float32 unless
-    ``dtype=deepgrad.float64`` is asked for.
+    As in PyTorch: Python floats give float32 (the default dtype), ints int64, bools bool; NumPy arrays and
+    NumPy scalars keep their dtype (float64 stays float64).
 
-    >>> import deepgrad
-    >>> deepgrad.tensor([[1, 2], [3, 4]]).dtype
-    dtype('int64')
+    >>> import numpy as np, deepgrad
+    >>> deepgrad.tensor([[1, 2], [3, 4]]).dtype, deepgrad.tensor(1.5).dtype, deepgrad.tensor(np.ones(2)).dtype
+    (dtype('int64'), dtype('float32'), dtype('float64'))
     """
+    check_device(device)
     return Tensor(data, dtype=dtype, requires_grad=requires_grad)
 
 
@@ -30,43 +38,50 @@ def from_numpy(array: np.ndarray) -> Tensor:
     return Tensor._make(array, False, None)
 
 
-def _filled(shape: tuple, fill: Any, dtype: Any, requires_grad: bool) -> Tensor:
+def _filled(shape: tuple, fill: Any, dtype: Any, requires_grad: bool, device: Any = None) -> Tensor:
+    check_device(device)
     dtype = backend.DEFAULT_FLOAT if dtype is None else backend.to_dtype(dtype)
     if any(s < 0 for s in shape):
         raise ValueError(f"negative dimension in shape {shape}")
-    return Tensor(np.full(shape, fill, dtype=dtype), dtype=dtype, requires_grad=requires_grad)
+    return Tensor._make(np.full(shape, fill, dtype=dtype), False, None).requires_grad_(requires_grad)
 
 
-def zeros(*size: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+def zeros(*size: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
     """A tensor of zeros: ``zeros(2, 3)`` or ``zeros((2, 3))``."""
-    return _filled(_shape_args(size), 0, dtype, requires_grad)
+    return _filled(_shape_args(size), 0, dtype, requires_grad, device)
 
 
-def ones(*size: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
-    return _filled(_shape_args(size), 1, dtype, requires_grad)
+def ones(*size: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
+    return _filled(_shape_args(size), 1, dtype, requires_grad, device)
 
 
-def empty(*size: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
-    return _filled(_shape_args(size), 0, dtype, requires_grad)
+def empty(*size: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
+    return _filled(_shape_args(size), 0, dtype, requires_grad, device)
 
 
-def full(size: Any, fill_value: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+def full(size: Any, fill_value: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
     """A tensor filled with one value; the dtype follows the value when not given."""
     if dtype is None:
         dtype = Tensor(fill_value).dtype
-    return _filled(_shape_args((size,)), fill_value, dtype, requires_grad)
+    return _filled(_shape_args((size,)), fill_value, dtype, requires_grad, device)
 
 
-def zeros_like(t: Tensor, dtype: Any = None, requires_grad: bool = False) -> Tensor:
-    return _filled(t.shape, 0, dtype or t.dtype, requires_grad)
+def zeros_like(t: Tensor, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
+    return _filled(t.shape, 0, dtype or t.dtype, requires_grad, device)
 
 
-def ones_like(t: Tensor, dtype: Any = None, requires_grad: bool = False) -> Tensor:
-    return _filled(t.shape, 1, dtype or t.dtype, requires_grad)
+def ones_like(t: Tensor, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
+    return _filled(t.shape, 1, dtype or t.dtype, requires_grad, device)
 
 
-def full_like(t: Tensor, fill_value: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
-    return _filled(t.shape, fill_value, dtype or t.dtype, requires_grad)
+def empty_like(t: Tensor, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
+    return _filled(t.shape, 0, dtype or t.dtype, requires_grad, device)
+
+
+def full_like(
+    t: Tensor, fill_value: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False
+) -> Tensor:
+    return _filled(t.shape, fill_value, dtype or t.dtype, requires_grad, device)
 
 
 def arange(
@@ -74,9 +89,11 @@ def arange(
     end: float | None = None,
     step: float = 1,
     dtype: Any = None,
+    device: Any = None,
     requires_grad: bool = False,
 ) -> Tensor:
     """Values from start (inclusive) to end (exclusive); int64 for integer arguments, else float32."""
+    check_device(device)
     if end is None:
         start, end = 0, start
     if step == 0:
@@ -87,8 +104,11 @@ def arange(
     return Tensor(np.arange(start, end, step), dtype=dtype, requires_grad=requires_grad)
 
 
-def linspace(start: float, end: float, steps: int, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+def linspace(
+    start: float, end: float, steps: int, dtype: Any = None, device: Any = None, requires_grad: bool = False
+) -> Tensor:
     """``steps`` evenly spaced values from start to end, both included."""
+    check_device(device)
     if steps < 0:
         raise ValueError(f"linspace: steps must be non-negative, got {steps}")
     return Tensor(
@@ -98,27 +118,40 @@ def linspace(start: float, end: float, steps: int, dtype: Any = None, requires_g
     )
 
 
-def eye(n: int, m: int | None = None, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+def eye(
+    n: int, m: int | None = None, dtype: Any = None, device: Any = None, requires_grad: bool = False
+) -> Tensor:
     """The identity matrix (n x m)."""
+    check_device(device)
     return Tensor(np.eye(n, m), dtype=dtype or backend.DEFAULT_FLOAT, requires_grad=requires_grad)
 
 
-def rand(*size: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+def rand(*size: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
     """Uniform samples from [0, 1)."""
+    check_device(device)
     dtype = backend.to_dtype(dtype) if dtype is not None else backend.DEFAULT_FLOAT
     data = backend.generator().random(_shape_args(size), dtype=np.float64).astype(dtype)
     return Tensor(data, dtype=dtype, requires_grad=requires_grad)
 
 
-def randn(*size: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+def randn(*size: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
     """Standard normal samples."""
+    check_device(device)
     dtype = backend.to_dtype(dtype) if dtype is not None else backend.DEFAULT_FLOAT
     data = backend.generator().standard_normal(_shape_args(size)).astype(dtype)
     return Tensor(data, dtype=dtype, requires_grad=requires_grad)
 
 
-def randint(low: int, high: int | None = None, size: Any = (), dtype: Any = None) -> Tensor:
+def randint(
+    low: int,
+    high: int | None = None,
+    size: Any = (),
+    dtype: Any = None,
+    device: Any = None,
+    requires_grad: bool = False,
+) -> Tensor:
     """Integers from low (inclusive) to high (exclusive): ``randint(10, (3,))`` or ``randint(0, 10, (3,))``."""
+    check_device(device)
     if high is None or (isinstance(high, (tuple, list)) and size == ()):
         if isinstance(high, (tuple, list)):
             size = high
@@ -126,17 +159,18 @@ def randint(low: int, high: int | None = None, size: Any = (), dtype: Any = None
     if high <= low:
         raise ValueError(f"randint: high ({high}) must be greater than low ({low})")
     data = backend.generator().integers(low, high, size=_shape_args((size,)) if size != () else ())
-    return Tensor(np.asarray(data), dtype=dtype or backend.DEFAULT_INT)
+    return Tensor(np.asarray(data), dtype=dtype or backend.DEFAULT_INT, requires_grad=requires_grad)
 
 
-def randperm(n: int, dtype: Any = None) -> Tensor:
+def randperm(n: int, dtype: Any = None, device: Any = None) -> Tensor:
     """A random permutation of 0..n-1."""
+    check_device(device)
     return Tensor(backend.generator().permutation(n), dtype=dtype or backend.DEFAULT_INT)
 
 
-def rand_like(t: Tensor, dtype: Any = None, requires_grad: bool = False) -> Tensor:
-    return rand(t.shape, dtype=dtype or t.dtype, requires_grad=requires_grad)
+def rand_like(t: Tensor, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
+    return rand(t.shape, dtype=dtype or t.dtype, device=device, requires_grad=requires_grad)
 
 
-def randn_like(t: Tensor, dtype: Any = None, requires_grad: bool = False) -> Tensor:
-    return randn(t.shape, dtype=dtype or t.dtype, requires_grad=requires_grad)
+def randn_like(t: Tensor, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
+    return randn(t.shape, dtype=dtype or t.dtype, device=device, requires_grad=requires_grad)

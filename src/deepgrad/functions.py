@@ -1,4 +1,8 @@
-"""Module-level functions mirroring the Tensor methods: ``deepgrad.exp(x)``, ``deepgrad.cat([...])``, ..."""
+"""Module-level functions mirroring the Tensor methods: ``deepgrad.exp(x)``, ``deepgrad.cat([...])``, ...
+
+Each takes PyTorch's ``out=`` (one mechanism, ``deepgrad.tensor.write_out``): the result is written into a
+given tensor, outside the graph.
+"""
 
 from __future__ import annotations
 
@@ -15,6 +19,7 @@ from deepgrad.tensor import (
     matmul,
     maximum,
     minimum,
+    mm,
     mul,
     pad,
     pow,
@@ -22,6 +27,7 @@ from deepgrad.tensor import (
     stack,
     sub,
     where,
+    write_out,
 )
 
 __all__ = [
@@ -44,6 +50,9 @@ __all__ = [
     "erf",
     "exp",
     "flatten",
+    "gather",
+    "is_tensor",
+    "numel",
     "leaky_relu",
     "log",
     "log1p",
@@ -55,6 +64,7 @@ __all__ = [
     "mean",
     "min",
     "minimum",
+    "mm",
     "mul",
     "neg",
     "pad",
@@ -62,6 +72,8 @@ __all__ = [
     "pow",
     "relu",
     "reshape",
+    "scatter",
+    "scatter_add",
     "sigmoid",
     "sin",
     "softmax",
@@ -83,8 +95,8 @@ __all__ = [
 def _method(name: str) -> Any:
     method = getattr(Tensor, name)
 
-    def function(input: Any, *args: Any, **kwargs: Any) -> Any:
-        return method(as_tensor(input), *args, **kwargs)
+    def function(input: Any, *args: Any, out: Tensor | None = None, **kwargs: Any) -> Any:
+        return write_out(method(as_tensor(input), *args, **kwargs), out, name)
 
     function.__name__ = name
     function.__qualname__ = name
@@ -105,6 +117,7 @@ elu = _method("elu")
 erf = _method("erf")
 exp = _method("exp")
 flatten = _method("flatten")
+gather = _method("gather")
 leaky_relu = _method("leaky_relu")
 log = _method("log")
 log1p = _method("log1p")
@@ -117,6 +130,8 @@ neg = _method("neg")
 permute = _method("permute")
 relu = _method("relu")
 reshape = _method("reshape")
+scatter = _method("scatter")
+scatter_add = _method("scatter_add")
 sigmoid = _method("sigmoid")
 sin = _method("sin")
 softmax = _method("softmax")
@@ -128,3 +143,13 @@ tanh = _method("tanh")
 transpose = _method("transpose")
 unsqueeze = _method("unsqueeze")
 var = _method("var")
+
+
+def is_tensor(obj: Any) -> bool:
+    """True for a deepgrad Tensor."""
+    return isinstance(obj, Tensor)
+
+
+def numel(input: Tensor) -> int:
+    """The number of elements."""
+    return as_tensor(input).numel()

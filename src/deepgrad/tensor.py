@@ -35,10 +35,37 @@ from deepgrad._tensor_args import (
 from deepgrad.autograd import dispatch, engine
 from deepgrad.autograd.function import Function
 from deepgrad.autograd.grad_mode import GRAD_MODE
+from deepgrad.devices import CPU, check_device
 from deepgrad.ops import elementwise as ew
 from deepgrad.ops import linalg, movement, reduce
 
 MinMax = namedtuple("MinMax", ["values", "indices"])
+
+
+class Size(tuple):
+    """A tensor's shape: a tuple of ints with ``numel()``, as ``torch.Size`` (it prints as a plain tuple).
+
+    >>> import deepgrad
+    >>> s = deepgrad.zeros(2, 3).shape
+    >>> s, s.numel(), isinstance(s, deepgrad.Size), s == (2, 3)
+    ((2, 3), 6, True, True)
+    """
+
+    __slots__ = ()
+
+    def numel(self) -> int:
+        """The number of elements of a tensor of this shape."""
+        count = 1
+        for size in self:
+            count *= size
+        return count
+
+    def __getitem__(self, index: Any) -> Any:
+        item = tuple.__getitem__(self, index)
+        return Size(item) if isinstance(index, slice) else item
+
+    def __add__(self, other: Any) -> Size:
+        return Size(tuple.__add__(self, tuple(other)))
 
 
 class _VersionCounter:
@@ -150,8 +177,8 @@ class Tensor:
         return self.grad_fn is None
 
     @property
-    def shape(self) -> tuple[int, ...]:
-        return self.array.shape
+    def shape(self) -> Size:
+        return Size(self.array.shape)
 
     @property
     def ndim(self) -> int:
@@ -162,8 +189,21 @@ class Tensor:
         return self.array.dtype
 
     @property
-    def device(self) -> str:
-        return "cpu"
+    def device(self) -> Any:
+        """Where the values live: ``device(type='cpu')`` (compares equal to ``"cpu"``)."""
+        return CPU
+
+    is_cuda = False
+    is_cpu = True
+
+    def cpu(self) -> Tensor:
+        """The tensor on the CPU: itself, as everything is there."""
+        return self
+
+    def cuda(self, device: Any = None, non_blocking: bool = False) -> Tensor:
+        """Raises: there is no CUDA device (``"cuda" if deepgrad.cuda.is_available() else "cpu"`` picks the CPU)."""
+        check_device("cuda" if device is None else device if isinstance(device, str) else f"cuda:{device}")
+        return self
 
     @property
     def T(self) -> Tensor:
@@ -176,10 +216,10 @@ class Tensor:
         return self.transpose(-2, -1)
 
     def size(self, dim: int | None = None) -> Any:
-        """The shape, or the length of one dimension."""
+        """The shape (a `Size`), or the length of one dimension."""
         if dim is None:
-            return self.shape
-        return self.shape[_normalize_dim(dim, self.ndim, "size")]
+            return Size(self.array.shape)
+        return self.array.shape[_normalize_dim(dim, self.ndim, "size")]
 
     def dim(self) -> int:
         return self.ndim
@@ -549,6 +589,15 @@ class Tensor:
     def type_as(self, other: Tensor) -> Tensor:
         return self.to(other.dtype)
 
+    def type(self, dtype: Any = None, non_blocking: bool = False) -> Any:
+        """Without an argument, the type name (``'torch.FloatTensor'`` for float32, PyTorch's names, so ported
+        comparisons hold); with a dtype (``deepgrad.float64``, ``float``, ``'torch.DoubleTensor'``), converted."""
+        if dtype is None:
+            return _TYPE_NAMES.get(self.dtype, f"torch.{self.dtype}")
+        if isinstance(dtype, str) and dtype in _TYPE_DTYPES:
+            dtype = _TYPE_DTYPES[dtype]
+        return self.to(dtype)
+
     astype = to
 
     # ------------------------------------------------------------------ comparisons (no gradient)
@@ -854,6 +903,107 @@ class Tensor:
         prefix = (slice(None),) * dim
         return tuple(self[prefix + (i,)] for i in range(self.shape[dim]))
 
+    def mm(self, other: Tensor) -> Tensor:
+        """The product of two matrices (2-d only, as torch.mm; ``matmul`` broadcasts)."""
+        return mm(self, other)
+
+    def new_tensor(self, data: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
+        """A new leaf tensor from ``data`` with this tensor's dtype unless ``dtype`` says otherwise."""
+        check_device(device)
+        return Tensor(data, dtype=self.dtype if dtype is None else dtype, requires_grad=requires_grad)
+
+    def new_full(
+        self, size: Any, fill_value: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False
+    ) -> Tensor:
+        """A tensor of ``size`` filled with ``fill_value``, with this tensor's dtype unless ``dtype`` is given."""
+        check_device(device)
+        dtype = self.dtype if dtype is None else backend.to_dtype(dtype)
+        array = np.full(_shape_args((size,)), fill_value, dtype=dtype, like=self.array)
+        return Tensor._make(array, False, None).requires_grad_(requires_grad)
+
+    def new_zeros(self, *size: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
+        return self.new_full(_shape_args(size), 0, dtype, device, requires_grad)
+
+    def new_ones(self, *size: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
+        return self.new_full(_shape_args(size), 1, dtype, device, requires_grad)
+
+    def new_empty(self, *size: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
+        return self.new_full(_shape_args(size), 0, dtype, device, requires_grad)
+
+    def _scatter_index(self, dim: int, index: Any, name: str) -> tuple[int, Any, tuple]:
+        """dim, the index array, and the positions self[i][index[i][j]] (dim replaced) as an open grid."""
+        dim = _normalize_dim(dim, self.ndim, name)
+        idx = index.array if isinstance(index, Tensor) else np.asarray(index, like=self.array)
+        if idx.ndim != self.ndim or idx.dtype.kind not in "iu":
+            raise ValueError(
+                f"{name}: index must be an integer tensor with as many dimensions as the tensor; got {idx.dtype} "
+                f"of shape {idx.shape} for a tensor of shape {self.shape}"
+            )
+        if any(i > s for axis, (i, s) in enumerate(zip(idx.shape, self.shape)) if axis != dim):
+            raise ValueError(f"{name}: index of shape {idx.shape} is larger than the tensor {self.shape} outside dim")
+        if idx.size and (idx.min() < -self.shape[dim] or idx.max() >= self.shape[dim]):
+            raise IndexError(f"{name}: index out of range for dimension {dim} of size {self.shape[dim]}")
+        grids = [
+            np.arange(size, like=idx).reshape((1,) * axis + (size,) + (1,) * (idx.ndim - axis - 1))
+            for axis, size in enumerate(idx.shape)
+        ]
+        grids[dim] = idx % self.shape[dim]
+        return dim, idx, tuple(grids)
+
+    def _scatter_source(self, src: Any, idx: Any, name: str) -> Any:
+        """The part of ``src`` that index points at: src[:idx.shape[0], :idx.shape[1], ...] (or a scalar)."""
+        if not isinstance(src, Tensor):
+            return src
+        if src.ndim != idx.ndim or any(i > s for i, s in zip(idx.shape, src.shape)):
+            raise ValueError(f"{name}: src of shape {src.shape} is smaller than the index {idx.shape}")
+        return src[tuple(slice(0, size) for size in idx.shape)]
+
+    def scatter_(self, dim: int, index: Any, src: Any = None, value: Any = None, reduce: str | None = None) -> Tensor:
+        """self[i][index[i][j]] = src[i][j] along ``dim`` (or ``= value``), in place; ``reduce='add'`` or
+        ``'multiply'`` combines instead of replacing. ``zeros(n, 10).scatter_(1, y.unsqueeze(1), 1)`` one-hots."""
+        source = value if src is None else src
+        self._check_inplace("scatter_", source)
+        _, idx, positions = self._scatter_index(dim, index, "scatter_")
+        part = _data(self._scatter_source(source, idx, "scatter_"))
+        if reduce is None:
+            self.array[positions] = part
+        elif reduce in ("add", "multiply"):
+            ufunc = np.add if reduce == "add" else np.multiply
+            ufunc.at(self.array, positions, np.broadcast_to(part, idx.shape))
+        else:
+            raise ValueError(f"scatter_: reduce must be None, 'add' or 'multiply', got {reduce!r}")
+        self._bump_version()
+        return self
+
+    def scatter_add_(self, dim: int, index: Any, src: Tensor) -> Tensor:
+        """self[i][index[i][j]] += src[i][j] along ``dim``, in place (repeated indices add up)."""
+        self._check_inplace("scatter_add_", src)
+        _, idx, positions = self._scatter_index(dim, index, "scatter_add_")
+        part = _data(self._scatter_source(as_tensor(src), idx, "scatter_add_"))
+        backend.scatter_add(self.array, positions, part)
+        self._bump_version()
+        return self
+
+    def scatter_add(self, dim: int, index: Any, src: Tensor) -> Tensor:
+        """self + src added at index along ``dim`` (out of place, differentiable in self and src)."""
+        _, idx, positions = self._scatter_index(dim, index, "scatter_add")
+        part = self._scatter_source(_operand(src, self), idx, "scatter_add")
+        return self + movement.IndexAddToZeros.apply(part, shape=self.shape, index=positions)
+
+    def scatter(self, dim: int, index: Any, src: Any = None, value: Any = None) -> Tensor:
+        """Out-of-place ``scatter_``, differentiable: the gradient reaches self where nothing was written and
+        src at the elements written (for an index repeated along dim, the last one, as the in-place form)."""
+        _, idx, positions = self._scatter_index(dim, index, "scatter")
+        source = _operand(value if src is None else src, self)
+        part = self._scatter_source(source, idx, "scatter") if source.ndim else source.expand(idx.shape)
+        flat = np.ravel_multi_index(np.broadcast_arrays(*positions), self.shape).reshape(-1)
+        _, last_reversed = np.unique(flat[::-1], return_index=True)
+        keep = flat.size - 1 - last_reversed  # the last write to each position wins, as in scatter_
+        written = movement.IndexAddToZeros.apply(part.reshape(-1)[keep], shape=(self.numel(),), index=flat[keep])
+        hit = np.zeros(self.numel(), dtype=bool, like=self.array)
+        hit[flat] = True
+        return where(hit.reshape(self.shape), written.reshape(self.shape), self)
+
     def gather(self, dim: int, index: Any) -> Tensor:
         """out[i][j] = x[i][index[i][j]] along dim (as torch.gather)."""
         dim = _normalize_dim(dim, self.ndim, "gather")
@@ -973,6 +1123,20 @@ Function.tensor_class = Tensor  # see Function.tensor_class: the one inverted de
 
 # ---------------------------------------------------------------------- conversion helpers
 
+# Tensor.type() answers with PyTorch's legacy type names, so ported comparisons and casts keep working.
+_TYPE_NAMES = {
+    backend.float16: "torch.HalfTensor",
+    backend.float32: "torch.FloatTensor",
+    backend.float64: "torch.DoubleTensor",
+    backend.uint8: "torch.ByteTensor",
+    backend.int8: "torch.CharTensor",
+    backend.int16: "torch.ShortTensor",
+    backend.int32: "torch.IntTensor",
+    backend.int64: "torch.LongTensor",
+    backend.bool_: "torch.BoolTensor",
+}
+_TYPE_DTYPES = {name: dtype for dtype, name in _TYPE_NAMES.items()}
+
 
 def _data(value: Any) -> Any:
     return value.array if isinstance(value, Tensor) else value
@@ -1008,31 +1172,79 @@ def _index_to_array(index: Any, like: Any) -> Any:
 # ---------------------------------------------------------------------- functions on tensors
 
 
-def as_tensor(value: Any) -> Tensor:
-    return value if isinstance(value, Tensor) else Tensor(value)
+def as_tensor(value: Any, dtype: Any = None, device: Any = None) -> Tensor:
+    """``value`` as a Tensor: a Tensor of that dtype passes as it is, anything else is copied into one."""
+    check_device(device)
+    if isinstance(value, Tensor):
+        return value if dtype is None else value.to(dtype)
+    return Tensor(value, dtype=dtype)
 
 
-def _binary(method: Callable) -> Callable:
-    def apply(a: Any, b: Any) -> Tensor:
-        if isinstance(a, Tensor):
-            return method(a, b)
-        return method(_operand(a, b), b)
+def write_out(result: Tensor, out: Tensor | None, name: str) -> Tensor:
+    """PyTorch's ``out=``: the result written into ``out`` (cast to its dtype), which is returned.
 
+    As in PyTorch, ``out`` is not recorded in the graph, so it refuses when a gradient would be lost, and an
+    empty ``out`` takes the result's shape."""
+    if out is None:
+        return result
+    if not isinstance(out, Tensor):
+        raise TypeError(f"{name}: out must be a Tensor, got {type(out).__name__}")
+    if GRAD_MODE.enabled and (result._requires_grad or out._requires_grad):
+        raise RuntimeError(
+            f"{name}(): functions with out=... arguments don't support automatic differentiation; "
+            "call it without out= (or inside `with deepgrad.no_grad():`)"
+        )
+    if out.shape != result.shape:
+        if out.numel() != 0:
+            raise ValueError(f"{name}: out has shape {out.shape}, but the result has shape {result.shape}")
+        out.array = np.empty(result.shape, dtype=out.dtype, like=out.array)
+    np.copyto(out.array, result.array, casting="unsafe" if out.dtype.kind == result.dtype.kind else "same_kind")
+    out._bump_version()
+    return out
+
+
+def _binary(method: Callable, name: str) -> Callable:
+    def apply(input: Any, other: Any, *, out: Tensor | None = None) -> Tensor:
+        a = input if isinstance(input, Tensor) else _operand(input, other)
+        return write_out(method(a, other), out, name)
+
+    apply.__name__ = apply.__qualname__ = name
+    apply.__doc__ = f"``deepgrad.{name}(input, other, out=None)``: as the Tensor method (``out=`` as PyTorch's)."
     return apply
 
 
-add = _binary(Tensor.__add__)
-sub = _binary(Tensor.__sub__)
-mul = _binary(Tensor.__mul__)
-div = _binary(Tensor.__truediv__)
-pow = _binary(Tensor.__pow__)
-maximum = _binary(Tensor.maximum)
-minimum = _binary(Tensor.minimum)
+def _with_alpha(method: Callable, name: str) -> Callable:
+    def apply(input: Any, other: Any, *, alpha: float = 1, out: Tensor | None = None) -> Tensor:
+        a = input if isinstance(input, Tensor) else _operand(input, other)
+        return write_out(method(a, other if alpha == 1 else _operand(other, a) * alpha), out, name)
+
+    apply.__name__ = apply.__qualname__ = name
+    apply.__doc__ = f"``deepgrad.{name}(input, other, alpha=1, out=None)``: input {name} alpha * other."
+    return apply
 
 
-def matmul(a: Any, b: Any) -> Tensor:
+add = _with_alpha(Tensor.__add__, "add")
+sub = _with_alpha(Tensor.__sub__, "sub")
+mul = _binary(Tensor.__mul__, "mul")
+div = _binary(Tensor.__truediv__, "div")
+pow = _binary(Tensor.__pow__, "pow")
+maximum = _binary(Tensor.maximum, "maximum")
+minimum = _binary(Tensor.minimum, "minimum")
+
+
+def mm(input: Any, mat2: Any, *, out: Tensor | None = None) -> Tensor:
+    """The product of two matrices, (n, k) @ (k, m); both must be 2-d (as torch.mm)."""
+    a, b = as_tensor(input), as_tensor(mat2)
+    if a.ndim != 2 or b.ndim != 2:
+        raise ValueError(f"mm: both operands must be 2-d matrices, got shapes {a.shape} and {b.shape}")
+    return matmul(a, b, out=out)
+
+
+def matmul(a: Any, b: Any, *, out: Tensor | None = None) -> Tensor:
     """Matrix product with NumPy/PyTorch rules: 1-d operands are promoted and the added axis removed;
-    leading (batch) dimensions broadcast."""
+    leading (batch) dimensions broadcast. ``out=`` as in PyTorch."""
+    if out is not None:
+        return write_out(matmul(a, b), out, "matmul")
     a = as_tensor(a) if not isinstance(a, Tensor) else a
     b = _operand(b, a) if not isinstance(b, Tensor) else b
     if a.ndim == 0 or b.ndim == 0:

@@ -24,7 +24,7 @@ _STATE_VERSION = 1
 def default_collate(samples: Sequence[Any]) -> Any:
     """Stack a list of samples into one batch, field by field (batch dimension first).
 
-    Tensors keep their dtype; NumPy arrays and Python numbers follow `deepgrad.tensor`'s rules
+    Tensors keep their dtype; NumPy arrays and Python numbers are batched as `TensorDataset` stores arrays
     (float -> float32, int -> int64). Tuples/lists collate per position, dicts per key.
 
     >>> import deepgrad
@@ -38,7 +38,9 @@ def default_collate(samples: Sequence[Any]) -> Any:
     if isinstance(first, Tensor):
         return Tensor._make(_stack([s.array if isinstance(s, Tensor) else s for s in samples]), False, None)
     if isinstance(first, (np.ndarray, np.number, np.bool_, int, float, bool)):
-        return Tensor(_stack([np.asarray(s.array if isinstance(s, Tensor) else s) for s in samples]))
+        batch = _stack([np.asarray(s.array if isinstance(s, Tensor) else s) for s in samples])
+        # as TensorDataset: float64 samples give the default float dtype (float32), the framework's speed
+        return Tensor._make(batch.astype(backend.DEFAULT_FLOAT) if batch.dtype == np.float64 else batch, False, None)
     if isinstance(first, Mapping):
         return {key: default_collate([s[key] for s in samples]) for key in first}
     if isinstance(first, (tuple, list)):

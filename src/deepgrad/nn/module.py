@@ -18,6 +18,7 @@ import numpy as np
 
 from deepgrad import backend
 from deepgrad.autograd.grad_mode import no_grad
+from deepgrad.devices import check_device
 from deepgrad.tensor import Tensor, _to_arguments, _to_array
 
 __all__ = ["Module", "ModuleDict", "ModuleList", "Parameter", "RemovableHandle", "Sequential"]
@@ -462,6 +463,11 @@ class Module:
         return self._convert(backend.float16)
 
     def cpu(self) -> Module:
+        return self
+
+    def cuda(self, device: Any = None) -> Module:
+        """Raises: there is no CUDA device here (use ``model.to(device)`` with ``device = "cpu"``)."""
+        check_device("cuda" if device is None else device if isinstance(device, str) else f"cuda:{device}")
         return self
 
     # ------------------------------------------------------------------ state dict
