@@ -304,7 +304,7 @@ def test_inplace_change_of_a_saved_output_is_detected():
     s = y.sum()
     with dg.no_grad():
         y.mul_(2.0)
-    with pytest.raises(RuntimeError, match=r"the output of <ExpBackward>.*version 1, expected version 0"):
+    with pytest.raises(RuntimeError, match=r"the output of <ExpBackward0>.*version 1, expected version 0"):
         s.backward()
 
 
@@ -313,7 +313,7 @@ def test_inplace_change_through_a_detached_alias_is_detected():
     y = (x * x).sum()
     with dg.no_grad():
         x.detach().mul_(0.0)  # same memory as x
-    with pytest.raises(RuntimeError, match=r"input 0 of <MulBackward>"):
+    with pytest.raises(RuntimeError, match=r"input 0 of <MulBackward0>"):
         y.backward()
 
 
@@ -322,7 +322,7 @@ def test_views_share_the_version_counter_with_their_source():
     y = (x * x).sum()
     with dg.no_grad():
         x.view(4)[0] = 10.0  # changes x's memory through a view
-    with pytest.raises(RuntimeError, match=r"input 0 of <MulBackward>"):
+    with pytest.raises(RuntimeError, match=r"input 0 of <MulBackward0>"):
         y.backward()
 
     a = dg.tensor([1.0, 2.0, 3.0], requires_grad=True)

@@ -33,7 +33,7 @@ from deepgrad._tensor_args import (
     scalar_dtype,
 )
 from deepgrad.autograd import dispatch, engine
-from deepgrad.autograd.function import Function
+from deepgrad.autograd.function import Function, label
 from deepgrad.autograd.grad_mode import GRAD_MODE
 from deepgrad.devices import CPU, check_device
 from deepgrad.ops import elementwise as ew
@@ -472,26 +472,29 @@ class Tensor:
 
     # ------------------------------------------------------------------ composites
 
+    # Composites label their last graph node with PyTorch's grad_fn name (``_named``), so ``y.grad_fn``
+    # reads as in PyTorch although deepgrad computes the value from primitives.
+
     def square(self) -> Tensor:
-        return self * self
+        return _named(self * self, self, "PowBackward0")
 
     def rsqrt(self) -> Tensor:
-        return 1 / self.sqrt()
+        return _named(1 / self.sqrt(), self, "RsqrtBackward0")
 
     def reciprocal(self) -> Tensor:
-        return 1 / self
+        return _named(1 / self, self, "ReciprocalBackward0")
 
     def leaky_relu(self, negative_slope: float = 0.01) -> Tensor:
         """x where x > 0, else negative_slope * x"""
-        return composites.leaky_relu(self, negative_slope)
+        return _named(composites.leaky_relu(self, negative_slope), self, "LeakyReluBackward0")
 
     def elu(self, alpha: float = 1.0) -> Tensor:
         """x where x > 0, else alpha * (exp(x) - 1)"""
-        return composites.elu(self, alpha)
+        return _named(composites.elu(self, alpha), self, "EluBackward0")
 
     def clamp(self, min: Any = None, max: Any = None) -> Tensor:
         """Limit to [min, max]; the gradient passes where min <= x <= max (as in PyTorch)."""
-        return composites.clamp(self, min, max)
+        return _named(composites.clamp(self, min, max), self, "ClampBackward1")
 
     clip = clamp
 
@@ -685,7 +688,7 @@ class Tensor:
         axes = _axes(dim, self.ndim)
         source = self if self.dtype.kind == "f" else self.float()
         count = _count(self.shape, axes)
-        return source.sum(axes, keepdim) * (1.0 / count if count else float("nan"))
+        return _named(source.sum(axes, keepdim) * (1.0 / count if count else float("nan")), self, "MeanBackward0")
 
     def var(
         self,
@@ -698,7 +701,7 @@ class Tensor:
         """sum((x - mean)^2) / (n - correction); correction=1 (Bessel) by default, as in PyTorch."""
         if correction is None:
             correction = 0 if unbiased is False else 1
-        return composites.var(self, dim, correction, keepdim)
+        return _named(composites.var(self, dim, correction, keepdim), self, "VarBackward0")
 
     def std(
         self,
@@ -709,7 +712,7 @@ class Tensor:
         correction: int | None = None,
     ) -> Tensor:
         """sqrt(var(x))"""
-        return self.var(dim, unbiased, keepdim, correction=correction).sqrt()
+        return _named(self.var(dim, unbiased, keepdim, correction=correction).sqrt(), self, "StdBackward0")
 
     def amax(self, dim: Any = None, keepdim: bool = False) -> Tensor:
         """Largest value over ``dim``; gradient to the maxima, split evenly between ties."""
@@ -764,7 +767,7 @@ class Tensor:
 
     def logsumexp(self, dim: Any = None, keepdim: bool = False) -> Tensor:
         """log(sum(exp(x))) over dim, shifted by the max so nothing overflows."""
-        return composites.logsumexp(self, dim, keepdim)
+        return _named(composites.logsumexp(self, dim, keepdim), self, "LogsumexpBackward0")
 
     def softmax(self, dim: int = -1) -> Tensor:
         """exp(x_i) / sum_j exp(x_j) along dim (shifted by the max: stable)."""
@@ -776,7 +779,7 @@ class Tensor:
 
     def norm(self, p: float = 2, dim: Any = None, keepdim: bool = False) -> Tensor:
         """(sum |x|^p)^(1/p) over dim; p=0 counts the non-zero elements; gradient 0 at x = 0, as in PyTorch."""
-        return composites.norm(self, p, dim, keepdim)
+        return _named(composites.norm(self, p, dim, keepdim), self, "LinalgVectorNormBackward0")
 
     # ------------------------------------------------------------------ shape and indexing
 
@@ -816,12 +819,12 @@ class Tensor:
             axes = tuple(i for i, s in enumerate(self.shape) if s == 1)
         else:
             axes = tuple(a for a in _axes(dim, self.ndim) if self.shape[a] == 1)
-        return self.reshape(tuple(s for i, s in enumerate(self.shape) if i not in axes))
+        return _named(self.reshape(tuple(s for i, s in enumerate(self.shape) if i not in axes)), self, "SqueezeBackward0")
 
     def unsqueeze(self, dim: int) -> Tensor:
         """Insert a dimension of size 1 at dim."""
         dim = _normalize_dim(dim, self.ndim + 1, "unsqueeze")
-        return self.reshape(self.shape[:dim] + (1,) + self.shape[dim:])
+        return _named(self.reshape(self.shape[:dim] + (1,) + self.shape[dim:]), self, "UnsqueezeBackward0")
 
     def permute(self, *dims: Any) -> Tensor:
         """Reorder the axes."""
@@ -842,14 +845,14 @@ class Tensor:
             _normalize_dim(dim1, self.ndim, "transpose"),
         )
         axes[d0], axes[d1] = axes[d1], axes[d0]
-        return self.permute(*axes)
+        return _named(self.permute(*axes), self, "TransposeBackward0")
 
     swapaxes = transpose
 
     def t(self) -> Tensor:
         if self.ndim > 2:
             raise ValueError(f"t() expects a tensor with at most 2 dimensions, got shape {self.shape}")
-        return self.T
+        return _named(self.T, self, "TBackward0")
 
     def expand(self, *sizes: Any) -> Tensor:
         """Repeat along dimensions of size 1 without copying (-1 keeps a dimension)."""
@@ -1170,6 +1173,11 @@ def _index_to_array(index: Any, like: Any) -> Any:
 
 
 # ---------------------------------------------------------------------- functions on tensors
+
+
+def _named(out: Tensor, source: Tensor, name: str) -> Tensor:
+    """``out`` with its graph node named as PyTorch's (unless it is ``source`` itself: nothing was computed)."""
+    return out if out is source else label(out, name)
 
 
 def as_tensor(value: Any, dtype: Any = None, device: Any = None) -> Tensor:

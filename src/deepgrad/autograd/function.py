@@ -122,11 +122,89 @@ class Function:
 
     def release(self) -> None:
         """Free the saved values after backward (the graph cannot be walked again)."""
+        label = self.__dict__.get("label")
         self.__dict__.clear()
         self.inputs = None
+        if label is not None:
+            self.label = label
+
+    # ------------------------------------------------------------------ PyTorch's view of a graph node
+
+    def pytorch_name(self) -> str:
+        """The node's name as PyTorch's ``grad_fn`` shows it: ``MulBackward0``, ``MeanBackward0``, ...
+
+        Composites label their last node with the name of the PyTorch op they stand for (``mean`` is a sum
+        times 1/n, but its ``grad_fn`` reads ``MeanBackward0``); ops whose class name differs from PyTorch's
+        op are listed in ``_PYTORCH_NAMES``; Functions defined outside deepgrad read ``<Name>Backward``."""
+        label = self.__dict__.get("label")
+        if label is not None:
+            return label
+        cls = type(self)
+        if not cls.__module__.startswith("deepgrad."):
+            return f"{cls.__name__}Backward"
+        return _PYTORCH_NAMES.get(cls.__name__, f"{cls.__name__}Backward0")
+
+    @property
+    def next_functions(self) -> tuple[tuple[Any, int], ...]:
+        """One ``(node, 0)`` per input, as PyTorch's: the input's ``grad_fn``, an `AccumulateGrad` for a leaf
+        that requires grad, ``None`` for a constant. Empty once backward has freed the graph."""
+        if self.inputs is None:
+            return ()
+        return tuple(_next_function(t) for t in self.inputs)
 
     def __repr__(self) -> str:
-        return f"<{type(self).__name__}Backward>"
+        return f"<{self.pytorch_name()}>"
+
+
+class AccumulateGrad:
+    """The end of a path in PyTorch's graph: where a leaf's gradient is added to ``leaf.grad``."""
+
+    next_functions = ()
+
+    def __init__(self, variable: Any) -> None:
+        self.variable = variable
+
+    def name(self) -> str:
+        return "torch::autograd::AccumulateGrad"
+
+    def __repr__(self) -> str:
+        return "<AccumulateGrad>"
+
+
+def _next_function(tensor: Any) -> tuple[Any, int]:
+    if tensor.grad_fn is not None:
+        return tensor.grad_fn, 0
+    if tensor.requires_grad:
+        return AccumulateGrad(tensor), 0
+    return None, 0
+
+
+def label(tensor: Any, name: str) -> Any:
+    """Name ``tensor``'s node as PyTorch's op (``MeanBackward0``) when a composite computed it; returns tensor."""
+    fn = tensor.grad_fn
+    if fn is not None:
+        fn.label = name
+    return tensor
+
+
+# PyTorch's grad_fn names of the ops whose class is named differently (the others are <Class>Backward0).
+_PYTORCH_NAMES = {
+    "Matmul": "MmBackward0",
+    "Linear": "AddmmBackward0",
+    "Cast": "ToCopyBackward0",
+    "Reshape": "ViewBackward0",
+    "BroadcastTo": "ExpandBackward0",
+    "GetItem": "IndexBackward0",
+    "IndexAddToZeros": "IndexPutBackward0",
+    "Pad": "ConstantPadNdBackward0",
+    "Conv2d": "ConvolutionBackward0",
+    "MaxPool2d": "MaxPool2DWithIndicesBackward0",
+    "AvgPool2d": "AvgPool2DBackward0",
+    "CrossEntropy": "NllLossBackward0",
+    "NllLoss": "NllLossBackward0",
+    "Amax": "AmaxBackward0",
+    "Amin": "AminBackward0",
+}
 
 
 class _AnomalyHook:

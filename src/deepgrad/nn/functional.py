@@ -3,9 +3,10 @@
 These are composites of the primitive ops and get their gradients from them; the few fused primitives
 (``linear``, ``relu``, ``cross_entropy`` with class indices, the binary cross-entropies, ``softplus``) are
 there for speed or numerical stability, as ``deepgrad.ops.nn`` explains. Names, arguments and defaults
-follow ``torch.nn.functional``; arguments PyTorch has deprecated (``size_average``, ``reduce``) are not
-offered, and everything after the first few arguments is keyword-only, so a positional call written for
-the old signature fails loudly instead of binding to the wrong parameter. The argument checks live in
+follow ``torch.nn.functional``; the arguments PyTorch has deprecated (``size_average``, ``reduce``) are
+accepted with a DeprecationWarning naming the ``reduction`` they mean, and everything after the first few
+arguments is keyword-only, so a positional call written for the old signature fails loudly instead of
+binding to the wrong parameter. The argument checks live in
 ``deepgrad.nn._checks`` (shared with the layers), so these functions read as their formulas.
 """
 
@@ -18,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from deepgrad import backend, composites
+from deepgrad.autograd.function import label
 from deepgrad.autograd.grad_mode import no_grad
 from deepgrad.nn._checks import (
     REDUCTIONS,
@@ -66,6 +68,21 @@ __all__ = [
     "softplus",
     "tanh",
 ]
+
+
+def legacy_reduction(size_average: bool | None, reduce: bool | None, name: str) -> str | None:
+    """The ``reduction`` that PyTorch's deprecated ``size_average``/``reduce`` pair means (None if neither is
+    given): reduce=False -> 'none', else size_average=False -> 'sum', else 'mean'; warns with the modern form."""
+    if size_average is None and reduce is None:
+        return None
+    average = True if size_average is None else bool(size_average)
+    reduction = "none" if reduce is False else "mean" if average else "sum"
+    warnings.warn(
+        f"{name}: size_average and reduce are deprecated; use reduction={reduction!r} instead",
+        DeprecationWarning,
+        stacklevel=3,
+    )
+    return reduction
 
 
 def _reduce(loss: Tensor, reduction: str) -> Tensor:
@@ -405,12 +422,12 @@ def gelu(input: Tensor, approximate: str = "none") -> Tensor:
     >>> round(F.gelu(deepgrad.tensor(1.0)).item(), 4)
     0.8413
     """
-    return composites.gelu(as_input(input, "gelu"), approximate)
+    return label(composites.gelu(as_input(input, "gelu"), approximate), "GeluBackward0")
 
 
 def silu(input: Tensor, inplace: bool = False) -> Tensor:
     """x * sigmoid(x) (also called swish)."""
-    return composites.silu(as_input(input, "silu"))
+    return label(composites.silu(as_input(input, "silu")), "SiluBackward0")
 
 
 def sigmoid(input: Tensor) -> Tensor:
@@ -471,6 +488,8 @@ def cross_entropy(
     weight: Tensor | None = None,
     *,
     ignore_index: int = -100,
+    size_average: bool | None = None,
+    reduce: bool | None = None,
     reduction: str = "mean",
     label_smoothing: float = 0.0,
 ) -> Tensor:
@@ -488,6 +507,7 @@ def cross_entropy(
     >>> F.cross_entropy(logits, deepgrad.tensor([0, 0])).item()
     500.0
     """
+    reduction = legacy_reduction(size_average, reduce, "cross_entropy") or reduction
     check_reduction(reduction, "cross_entropy")
     input = as_input(input, "cross_entropy")
     target = as_input(target, "cross_entropy", "target")
@@ -533,10 +553,13 @@ def nll_loss(
     weight: Tensor | None = None,
     *,
     ignore_index: int = -100,
+    size_average: bool | None = None,
+    reduce: bool | None = None,
     reduction: str = "mean",
 ) -> Tensor:
     """Negative log-likelihood of log-probabilities ``input`` (N, C, ...): loss_i = -w[t_i] input[i, t_i];
     'mean' divides by the sum of the counted targets' weights. ``cross_entropy = nll_loss(log_softmax(x))``."""
+    reduction = legacy_reduction(size_average, reduce, "nll_loss") or reduction
     check_reduction(reduction, "nll_loss")
     input = as_input(input, "nll_loss")
     target = as_input(target, "nll_loss", "target")
@@ -550,7 +573,14 @@ def nll_loss(
     return loss
 
 
-def mse_loss(input: Tensor, target: Tensor, *, reduction: str = "mean") -> Tensor:
+def mse_loss(
+    input: Tensor,
+    target: Tensor,
+    *,
+    size_average: bool | None = None,
+    reduce: bool | None = None,
+    reduction: str = "mean",
+) -> Tensor:
     """(x - y)^2, averaged ('mean'), summed ('sum') or elementwise ('none').
 
     >>> import deepgrad
@@ -558,15 +588,24 @@ def mse_loss(input: Tensor, target: Tensor, *, reduction: str = "mean") -> Tenso
     >>> F.mse_loss(deepgrad.tensor([1.0, 2.0]), deepgrad.tensor([1.0, 4.0])).item()
     2.0
     """
+    reduction = legacy_reduction(size_average, reduce, "mse_loss") or reduction
     check_reduction(reduction, "mse_loss")
     input, target = as_input(input, "mse_loss"), as_input(target, "mse_loss", "target")
     check_pair("mse_loss", input, target)
     diff = input - target
-    return _reduce(diff * diff, reduction)
+    return label(_reduce(diff * diff, reduction), "MseLossBackward0")
 
 
-def l1_loss(input: Tensor, target: Tensor, *, reduction: str = "mean") -> Tensor:
+def l1_loss(
+    input: Tensor,
+    target: Tensor,
+    *,
+    size_average: bool | None = None,
+    reduce: bool | None = None,
+    reduction: str = "mean",
+) -> Tensor:
     """|x - y|, averaged, summed or elementwise (gradient sign(x - y), 0 where equal)."""
+    reduction = legacy_reduction(size_average, reduce, "l1_loss") or reduction
     check_reduction(reduction, "l1_loss")
     input, target = as_input(input, "l1_loss"), as_input(target, "l1_loss", "target")
     check_pair("l1_loss", input, target)
@@ -579,7 +618,13 @@ def _float_target(target: Tensor, input: Tensor) -> Tensor:
 
 
 def binary_cross_entropy(
-    input: Tensor, target: Tensor, weight: Tensor | None = None, *, reduction: str = "mean"
+    input: Tensor,
+    target: Tensor,
+    weight: Tensor | None = None,
+    *,
+    size_average: bool | None = None,
+    reduce: bool | None = None,
+    reduction: str = "mean",
 ) -> Tensor:
     """-w (y log x + (1 - y) log(1 - x)) for probabilities x in [0, 1] (each log clamped at -100, as PyTorch).
 
@@ -588,6 +633,7 @@ def binary_cross_entropy(
     >>> F.binary_cross_entropy(deepgrad.tensor([0.0, 1.0]), deepgrad.tensor([1.0, 1.0])).item()
     50.0
     """
+    reduction = legacy_reduction(size_average, reduce, "binary_cross_entropy") or reduction
     check_reduction(reduction, "binary_cross_entropy")
     input = as_input(input, "binary_cross_entropy")
     target = _float_target(as_input(target, "binary_cross_entropy", "target"), input)
@@ -609,6 +655,8 @@ def binary_cross_entropy_with_logits(
     target: Tensor,
     weight: Tensor | None = None,
     *,
+    size_average: bool | None = None,
+    reduce: bool | None = None,
     reduction: str = "mean",
     pos_weight: Tensor | None = None,
 ) -> Tensor:
@@ -621,6 +669,7 @@ def binary_cross_entropy_with_logits(
     >>> F.binary_cross_entropy_with_logits(deepgrad.tensor([-1000.0]), deepgrad.tensor([1.0])).item()
     1000.0
     """
+    reduction = legacy_reduction(size_average, reduce, "binary_cross_entropy_with_logits") or reduction
     check_reduction(reduction, "binary_cross_entropy_with_logits")
     input = as_input(input, "binary_cross_entropy_with_logits")
     target = _float_target(as_input(target, "binary_cross_entropy_with_logits", "target"), input)
@@ -642,7 +691,15 @@ def binary_cross_entropy_with_logits(
     return _reduce(loss, reduction)
 
 
-def kl_div(input: Tensor, target: Tensor, *, reduction: str = "mean", log_target: bool = False) -> Tensor:
+def kl_div(
+    input: Tensor,
+    target: Tensor,
+    *,
+    size_average: bool | None = None,
+    reduce: bool | None = None,
+    reduction: str = "mean",
+    log_target: bool = False,
+) -> Tensor:
     """Kullback-Leibler divergence with ``input`` as log-probabilities: y (log y - x) elementwise
     (0 where y = 0), or e^y (y - x) when ``log_target``. 'batchmean' divides the sum by the batch size,
     which is the true KL divergence per sample; 'mean' divides by the number of elements.
@@ -653,6 +710,7 @@ def kl_div(input: Tensor, target: Tensor, *, reduction: str = "mean", log_target
     >>> F.kl_div(p.log(), p, reduction="batchmean").item()
     0.0
     """
+    reduction = legacy_reduction(size_average, reduce, "kl_div") or reduction
     check_reduction(reduction, "kl_div", REDUCTIONS + ("batchmean",))
     input, target = as_input(input, "kl_div"), as_input(target, "kl_div", "target")
     check_pair("kl_div", input, target)

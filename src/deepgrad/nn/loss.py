@@ -1,6 +1,7 @@
 """Loss modules: ``loss = criterion(prediction, target)``, wrapping ``deepgrad.nn.functional``.
 
-``reduction`` is 'mean' (default), 'sum' or 'none' (per-element losses). Class weights are registered as
+``reduction`` is 'mean' (default), 'sum' or 'none' (per-element losses); PyTorch's deprecated
+``size_average``/``reduce`` are accepted with a DeprecationWarning naming the ``reduction`` they mean. Class weights are registered as
 buffers named ``weight`` (and ``pos_weight``), as PyTorch does, so they appear in a model's state_dict.
 """
 
@@ -25,15 +26,25 @@ __all__ = [
 class _Loss(Module):
     _reductions: tuple[str, ...] = ("mean", "sum", "none")
 
-    def __init__(self, *, reduction: str = "mean") -> None:
+    def __init__(
+        self, *, size_average: bool | None = None, reduce: bool | None = None, reduction: str = "mean"
+    ) -> None:
         super().__init__()
+        reduction = F.legacy_reduction(size_average, reduce, type(self).__name__) or reduction
         checks.check_reduction(reduction, type(self).__name__, self._reductions)
         self.reduction = reduction
 
 
 class _WeightedLoss(_Loss):
-    def __init__(self, weight: Tensor | None = None, *, reduction: str = "mean") -> None:
-        super().__init__(reduction=reduction)
+    def __init__(
+        self,
+        weight: Tensor | None = None,
+        *,
+        size_average: bool | None = None,
+        reduce: bool | None = None,
+        reduction: str = "mean",
+    ) -> None:
+        super().__init__(size_average=size_average, reduce=reduce, reduction=reduction)
         self.register_buffer("weight", checks.optional_tensor(weight, "weight", type(self).__name__))
 
 
@@ -52,11 +63,13 @@ class CrossEntropyLoss(_WeightedLoss):
         self,
         weight: Tensor | None = None,
         *,
+        size_average: bool | None = None,
         ignore_index: int = -100,
+        reduce: bool | None = None,
         reduction: str = "mean",
         label_smoothing: float = 0.0,
     ) -> None:
-        super().__init__(weight, reduction=reduction)
+        super().__init__(weight, size_average=size_average, reduce=reduce, reduction=reduction)
         if not 0.0 <= label_smoothing <= 1.0:
             raise ValueError(f"CrossEntropyLoss: label_smoothing must be between 0.0 and 1.0, got {label_smoothing}")
         self.ignore_index = ignore_index
@@ -76,8 +89,16 @@ class CrossEntropyLoss(_WeightedLoss):
 class NLLLoss(_WeightedLoss):
     """Negative log-likelihood of log-probabilities (N, C) against class indices (N,)."""
 
-    def __init__(self, weight: Tensor | None = None, *, ignore_index: int = -100, reduction: str = "mean") -> None:
-        super().__init__(weight, reduction=reduction)
+    def __init__(
+        self,
+        weight: Tensor | None = None,
+        *,
+        size_average: bool | None = None,
+        ignore_index: int = -100,
+        reduce: bool | None = None,
+        reduction: str = "mean",
+    ) -> None:
+        super().__init__(weight, size_average=size_average, reduce=reduce, reduction=reduction)
         self.ignore_index = ignore_index
 
     def forward(self, input: Tensor, target: Tensor) -> Tensor:
@@ -109,9 +130,15 @@ class BCEWithLogitsLoss(_Loss):
     """Binary cross-entropy of sigmoid(x) from logits x, stable for any x; ``pos_weight`` weights positives."""
 
     def __init__(
-        self, weight: Tensor | None = None, *, reduction: str = "mean", pos_weight: Tensor | None = None
+        self,
+        weight: Tensor | None = None,
+        *,
+        size_average: bool | None = None,
+        reduce: bool | None = None,
+        reduction: str = "mean",
+        pos_weight: Tensor | None = None,
     ) -> None:
-        super().__init__(reduction=reduction)
+        super().__init__(size_average=size_average, reduce=reduce, reduction=reduction)
         self.register_buffer("weight", checks.optional_tensor(weight, "weight", "BCEWithLogitsLoss"))
         self.register_buffer("pos_weight", checks.optional_tensor(pos_weight, "pos_weight", "BCEWithLogitsLoss"))
 
@@ -126,8 +153,15 @@ class KLDivLoss(_Loss):
 
     _reductions = ("mean", "sum", "none", "batchmean")
 
-    def __init__(self, *, reduction: str = "mean", log_target: bool = False) -> None:
-        super().__init__(reduction=reduction)
+    def __init__(
+        self,
+        *,
+        size_average: bool | None = None,
+        reduce: bool | None = None,
+        reduction: str = "mean",
+        log_target: bool = False,
+    ) -> None:
+        super().__init__(size_average=size_average, reduce=reduce, reduction=reduction)
         self.log_target = log_target
 
     def forward(self, input: Tensor, target: Tensor) -> Tensor:

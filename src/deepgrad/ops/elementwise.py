@@ -192,7 +192,7 @@ class Relu(Function):
 
     def forward(self, x):
         self.mask = x > 0
-        return x * self.mask
+        return np.maximum(x, 0)  # not x * mask, which gives -0.0 for negative x (1/relu(-1) would be -inf)
 
     def backward(self, grad, result, x):
         return grad * self.mask
