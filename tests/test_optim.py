@@ -42,6 +42,9 @@ CONFIGS = [
     ("Adagrad", {"lr": 0.1, "lr_decay": 0.05}),
     ("Adagrad", {"lr": 0.1, "initial_accumulator_value": 0.5, "eps": 1e-3}),
     ("Adagrad", {"lr": 0.1, "weight_decay": 0.1, "lr_decay": 0.01, "maximize": True}),
+    ("Adadelta", {}),
+    ("Adadelta", {"lr": 0.5, "rho": 0.5, "eps": 1e-3}),
+    ("Adadelta", {"lr": 2.0, "weight_decay": 0.1, "maximize": True}),
 ]
 CONFIG_IDS = [f"{name}-{'-'.join(f'{k}={v}' for k, v in kwargs.items())}" for name, kwargs in CONFIGS]
 
@@ -106,7 +109,7 @@ def test_matches_torch_for_20_steps(name, kwargs):
                 np.testing.assert_allclose(opt.state[p][key].array, value.numpy(), rtol=1e-6, atol=1e-6)
 
 
-@pytest.mark.parametrize("name", ["SGD", "Adam", "AdamW", "RMSprop", "Adagrad"])
+@pytest.mark.parametrize("name", ["SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "Adadelta"])
 def test_two_param_groups_with_different_lr_match_torch(name):
     torch = _torch()
     initial, grads = _problem(seed=1)
@@ -433,7 +436,7 @@ def _p(*shape):
     return deepgrad.ones(*shape, requires_grad=True)
 
 
-@pytest.mark.parametrize("name", ["SGD", "Adam", "AdamW", "RMSprop", "Adagrad"])
+@pytest.mark.parametrize("name", ["SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "Adadelta"])
 def test_negative_lr_and_weight_decay_are_rejected(name):
     cls = getattr(optim, name)
     with pytest.raises(ValueError, match=rf"{name}: lr=-0.1 in param group 0: must be >= 0"):

@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+import warnings
 from collections import OrderedDict
 from collections.abc import Mapping
 from typing import Any
@@ -21,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from deepgrad.creation import from_numpy
+from deepgrad.devices import check_device
 from deepgrad.errors import WeightFileError, WeightFileNotFoundError
 from deepgrad.tensor import Tensor
 
@@ -49,7 +51,9 @@ def save(state_dict: Mapping[str, Any], path: str | os.PathLike, metadata: Mappi
     """Write ``{name: Tensor}`` to ``path`` as a safetensors file, atomically; ``metadata`` is optional text.
 
     Tensors are written detached, in their own dtype and shape (0-d included). Any existing file at
-    ``path`` is replaced only once the new file is complete on disk.
+    ``path`` is replaced only once the new file is complete on disk. A whole Module is refused (PyTorch
+    pickles it; deepgrad never pickles): save ``model.state_dict()``. A ``.pt``/``.pth`` name gets a warning
+    that the file is safetensors, which ``torch.load`` cannot read (``safetensors.torch.load_file`` can).
 
     >>> import deepgrad, deepgrad.io, tempfile, os
     >>> path = os.path.join(tempfile.mkdtemp(), "w.safetensors")
@@ -59,6 +63,11 @@ def save(state_dict: Mapping[str, Any], path: str | os.PathLike, metadata: Mappi
     """
     st = _safetensors()
     path = os.fspath(path)
+    if hasattr(state_dict, "state_dict") and hasattr(state_dict, "parameters"):
+        raise TypeError(
+            f"save: got a whole {type(state_dict).__name__} module; deepgrad writes tensors, never pickled objects: "
+            "save `model.state_dict()` and rebuild the model in code, then model.load_state_dict(deepgrad.load(path))"
+        )
     if not isinstance(state_dict, Mapping):
         raise TypeError(f"save: expected a dict of name -> Tensor (a state_dict), got {type(state_dict).__name__}")
     arrays: dict[str, np.ndarray] = {}
@@ -84,6 +93,13 @@ def save(state_dict: Mapping[str, Any], path: str | os.PathLike, metadata: Mappi
         text[key] = value
     text[_ORDER_KEY] = json.dumps(list(arrays))
 
+    if path.lower().endswith((".pt", ".pth")):
+        warnings.warn(
+            f"save: {path} is written in the safetensors format (deepgrad never pickles), which torch.load cannot "
+            "read; read it in PyTorch with safetensors.torch.load_file, or name it .safetensors",
+            UserWarning,
+            stacklevel=2,
+        )
     directory = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(directory):
         raise WeightFileNotFoundError(f"save: cannot write {path}: the directory {directory} does not exist")
@@ -104,8 +120,14 @@ def save(state_dict: Mapping[str, Any], path: str | os.PathLike, metadata: Mappi
     _fsync_directory(directory)
 
 
-def load(path: str | os.PathLike) -> OrderedDict[str, Tensor]:
+def load(
+    path: str | os.PathLike, map_location: Any = None, *, weights_only: bool | None = None, mmap: Any = None
+) -> OrderedDict[str, Tensor]:
     """Read a safetensors file into an ordered dict ``name -> Tensor`` (dtypes and shapes as stored).
+
+    ``map_location`` and ``weights_only`` are torch.load's: a map location must be the CPU (``"cpu"``, a
+    ``deepgrad.device`` or a dict/callable, which has nothing to remap); the file holds only tensors, so
+    loading is always "weights only", and ``weights_only=False`` (PyTorch's unpickling) is refused.
 
     Names come in the order they were saved by deepgrad, otherwise sorted (as ``safetensors.torch.load_file``).
     Never unpickles anything; a missing, truncated, corrupted or non-safetensors file raises
@@ -118,6 +140,13 @@ def load(path: str | os.PathLike) -> OrderedDict[str, Tensor]:
     tensor([1., 2.])
     """
     path = os.fspath(path)
+    if weights_only is False:
+        raise ValueError(
+            f"load({path!r}, weights_only=False): deepgrad never unpickles (that is how a file can run code); "
+            "its files hold only tensors: call load(path) and rebuild the model in code"
+        )
+    if map_location is not None and not isinstance(map_location, Mapping) and not callable(map_location):
+        check_device(map_location)
     with _open(path) as handle:
         names = _ordered_names(list(handle.keys()), handle.metadata() or {})
         for name in names:

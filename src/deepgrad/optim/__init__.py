@@ -1,4 +1,4 @@
-"""Optimizers (`SGD`, `Adam`, `AdamW`, `RMSprop`, `Adagrad`) and learning-rate schedules (`lr_scheduler`).
+"""Optimizers (`SGD`, `Adam`, `AdamW`, `RMSprop`, `Adagrad`, `Adadelta`) and learning-rate schedules (`lr_scheduler`).
 
 >>> import deepgrad
 >>> from deepgrad import optim
@@ -13,10 +13,11 @@ tensor([0.375], requires_grad=True)
 from __future__ import annotations
 
 from deepgrad.optim import lr_scheduler
+from deepgrad.optim.adadelta import Adadelta
 from deepgrad.optim.adagrad import Adagrad
 from deepgrad.optim.adam import Adam, AdamW
 from deepgrad.optim.optimizer import Optimizer
 from deepgrad.optim.rmsprop import RMSprop
 from deepgrad.optim.sgd import SGD
 
-__all__ = ["SGD", "Adagrad", "Adam", "AdamW", "Optimizer", "RMSprop", "lr_scheduler"]
+__all__ = ["SGD", "Adadelta", "Adagrad", "Adam", "AdamW", "Optimizer", "RMSprop", "lr_scheduler"]
