@@ -48,9 +48,9 @@ from deepgrad.creation import (
     zeros,
     zeros_like,
 )
+from deepgrad.devices import device, get_default_device, set_default_device
 from deepgrad.functions import *  # noqa: F403  (exp, log, cat, stack, where, ... as module functions)
 from deepgrad.functions import __all__ as _function_names
-from deepgrad.devices import device, get_default_device, set_default_device
 from deepgrad.io import load, save
 from deepgrad.tensor import Size, Tensor
 

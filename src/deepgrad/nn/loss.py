@@ -1,8 +1,9 @@
 """Loss modules: ``loss = criterion(prediction, target)``, wrapping ``deepgrad.nn.functional``.
 
 ``reduction`` is 'mean' (default), 'sum' or 'none' (per-element losses); PyTorch's deprecated
-``size_average``/``reduce`` are accepted with a DeprecationWarning naming the ``reduction`` they mean. Class weights are registered as
-buffers named ``weight`` (and ``pos_weight``), as PyTorch does, so they appear in a model's state_dict.
+``size_average``/``reduce`` are accepted with a DeprecationWarning naming the ``reduction`` they mean. Class
+weights are registered as buffers named ``weight`` (and ``pos_weight``), as PyTorch does, so they appear in
+a model's state_dict.
 """
 
 from __future__ import annotations
