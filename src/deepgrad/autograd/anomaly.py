@@ -33,6 +33,8 @@ _CORE = tuple(
 )
 _MAX_FRAMES = 8
 _ENGINE_FILE = os.path.join(_PACKAGE, "autograd", "engine.py")
+# The engine's functions that work for one node ``fn``: its backward, and fitting what it returned to the inputs.
+_ENGINE_NODE_STEPS = ("_run_node", "_deliver")
 
 
 class AnomalyError(RuntimeError):
@@ -196,7 +198,8 @@ def _node_in_backward() -> Any:
     """The node whose backward is running, when called from inside the engine's walk, else None."""
     frame = sys._getframe(2)
     while frame is not None:
-        if frame.f_code.co_name == "run_backward" and frame.f_code.co_filename == _ENGINE_FILE:
+        code = frame.f_code
+        if code.co_name in _ENGINE_NODE_STEPS and code.co_filename == _ENGINE_FILE:
             return frame.f_locals.get("fn")
         frame = frame.f_back
     return None
