@@ -133,7 +133,8 @@ def _run_node(fn: Function, out: Any, grad: Any, create_graph: bool) -> tuple[An
 def _deliver(fn: Function | None, tensor: Any, grad: Any, pending: dict, leaf_grads: dict) -> None:
     """Send ``grad`` (from node ``fn``, None for a root) to ``tensor``: fit it to the tensor's shape and
     dtype, then add it to the gradient already waiting at the tensor's node, or at the leaf."""
-    if grad.shape != tensor.shape or grad.dtype != tensor.dtype:
+    array = tensor.array  # (not tensor.shape/.dtype: two property calls per edge show in small models)
+    if grad.shape != array.shape or grad.dtype != array.dtype:
         grad = _fit(fn, tensor, grad)
     parent = tensor.grad_fn
     if parent is None:

@@ -91,8 +91,9 @@ class Function:
             data = fn.forward(*[t.array for t in inputs], **params)
         except (ValueError, IndexError, TypeError) as error:
             raise _op_error(cls, inputs, error) from None
-        if type(data) is not np.ndarray and not is_array(data):  # (the first test is the fast path)
-            data = _as_array(data, inputs)
+        if type(data) is not np.ndarray:
+            # a 0-d NumPy op returns a NumPy scalar; an array of another array type stays as it is
+            data = np.asarray(data) if isinstance(data, np.generic) else _as_array(data, inputs)
         if GRAD_MODE.enabled and True in needs:
             out = tensor_class._make(data, True, fn)
             fn.inputs = inputs
