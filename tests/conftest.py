@@ -1,27 +1,13 @@
-import os
 import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+# the helper modules beside the tests (op_specs, nn_helpers, mnist_helpers) import by their plain names
 sys.path.insert(0, str(Path(__file__).parent))
 
 import deepgrad  # noqa: E402
-
-PROJECT_ROOT = Path(__file__).resolve().parents[1]
-
-
-def mnist_dir() -> Path | None:
-    """Real MNIST for tests: $DEEPGRAD_MNIST or ../shared/data/mnist beside the project; None if absent."""
-    candidates = [
-        os.environ.get("DEEPGRAD_MNIST"),
-        PROJECT_ROOT.parent / "shared" / "data" / "mnist",
-    ]
-    for candidate in candidates:
-        if candidate and (Path(candidate) / "train-images-idx3-ubyte.gz").exists():
-            return Path(candidate)
-    return None
 
 
 @pytest.fixture(autouse=True)

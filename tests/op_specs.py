@@ -68,6 +68,7 @@ SPECS = [
     OpSpec("neg", lambda a: -a, lambda t, a: -a, [(s,) for s in UNARY]),
     OpSpec("exp", dg.exp, lambda t, a: t.exp(a), [(s,) for s in UNARY]),
     OpSpec("log", dg.log, lambda t, a: t.log(a), [(s,) for s in UNARY], "positive"),
+    OpSpec("log1p", dg.log1p, lambda t, a: t.log1p(a), [(s,) for s in UNARY], "positive"),
     OpSpec("sqrt", dg.sqrt, lambda t, a: t.sqrt(a), [(s,) for s in UNARY], "positive"),
     OpSpec("abs", dg.abs, lambda t, a: t.abs(a), [(s,) for s in UNARY], "away_from_zero"),
     OpSpec("sin", dg.sin, lambda t, a: t.sin(a), [(s,) for s in UNARY]),

@@ -6,7 +6,7 @@ import sys
 
 import numpy as np
 import pytest
-from conftest import mnist_dir
+from mnist_helpers import mnist_dir
 
 import deepgrad as dg
 from deepgrad.cli import main
@@ -304,7 +304,7 @@ def test_metrics_json_is_readable_by_others(in_tmp):
 
 
 def test_ctrl_c_points_at_the_checkpoint(in_tmp, capsys, monkeypatch):
-    import deepgrad.train
+    import deepgrad.train.runner
 
     assert main(["train", "--epochs", "1", "--quiet", "--plots", "none", "--checkpoint", "c.safetensors"]) == 0
     capsys.readouterr()
@@ -312,7 +312,7 @@ def test_ctrl_c_points_at_the_checkpoint(in_tmp, capsys, monkeypatch):
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(deepgrad.train, "fit", interrupted)
+    monkeypatch.setattr(deepgrad.train.runner, "fit", interrupted)
     assert main(["train", "--epochs", "3", "--quiet", "--plots", "none", "--checkpoint", "c.safetensors"]) == 130
     assert "interrupted; continue with --resume c.safetensors" in capsys.readouterr().err
 
@@ -381,3 +381,42 @@ def test_lenet_option(in_tmp, capsys):
     assert "--hidden does not apply to --model lenet" in capsys.readouterr().err
     assert main(["summary", "--model", "lenet", "--dataset", "mnist", "--activation", "gelu"]) == 2
     assert "activation must be one of relu, tanh" in capsys.readouterr().err
+
+
+def test_an_unexpected_error_is_one_line_asking_for_a_report(in_tmp, capsys, monkeypatch):
+    import deepgrad.train.runner
+
+    def broken(*args, **kwargs):
+        raise ZeroDivisionError("division by zero\nsomewhere deep")
+
+    monkeypatch.setattr(deepgrad.train.runner, "fit", broken)
+    monkeypatch.delenv("DEEPGRAD_TRACEBACK", raising=False)
+    assert main(["train", "--epochs", "1", "--quiet", "--plots", "none"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("deepgrad train: internal error: ZeroDivisionError: division by zero somewhere deep")
+    assert "please report" in err and len(err.strip().splitlines()) == 1 and "Traceback" not in err
+    monkeypatch.setenv("DEEPGRAD_TRACEBACK", "1")
+    with pytest.raises(ZeroDivisionError):
+        main(["train", "--epochs", "1", "--quiet", "--plots", "none"])
+
+
+def test_library_errors_get_the_flags_on_the_command_line():
+    from deepgrad.cli.errors import user_message
+    from deepgrad.errors import ConfigError, NotACheckpointError, WeightFileError
+
+    error = ConfigError("`tol` is the stopping rule of full-batch gradient descent: use it with `batch_size='full'`")
+    assert str(error) == "tol is the stopping rule of full-batch gradient descent: use it with batch_size='full'"
+    assert user_message(error) == (
+        "--tol is the stopping rule of full-batch gradient descent: use it with --batch-size full"
+    )
+    assert user_message(ConfigError("`metrics_json` m.json: no")) == "--metrics-json m.json: no"
+    assert "use it with --weights" in user_message(NotACheckpointError("w.safetensors"))
+    assert "--" not in str(NotACheckpointError("w.safetensors"))
+    assert user_message(WeightFileError("a\nb")) == "a b"  # always one line
+    assert user_message(KeyError("a bug")) is None
+
+
+def test_python_dash_m_deepgrad_runs_the_command(in_tmp):
+    done = subprocess.run([sys.executable, "-m", "deepgrad", "summary"], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("mlp 2-64-64-3 (relu) for spirals")

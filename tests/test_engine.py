@@ -347,6 +347,37 @@ def test_copies_do_not_share_the_version_counter():
     assert x.grad.tolist() == [2.0, 0.0, 2.0]
 
 
+def test_leaf_hook_applies_in_autograd_grad():
+    x = dg.tensor(2.0, requires_grad=True)
+    x.register_hook(lambda g: g * 10)
+    (g,) = dg.autograd.grad(x * x, x)
+    assert g.item() == 40.0
+
+
+def test_create_graph_leaf_gradient_is_writable():
+    w = dg.ones(2, 3, requires_grad=True)
+    w.sum().backward(create_graph=True)  # the gradient is a broadcast of the (scalar) upstream one
+    assert w.grad.array.flags.writeable
+    dg.nn.utils.clip_grad_norm_([w], 0.1)
+    np.testing.assert_allclose(np.linalg.norm(w.grad.array), 0.1, rtol=1e-4)
+
+
+def test_wrongly_shaped_user_gradient_raises():
+    class Bad(dg.autograd.Function):
+        @staticmethod
+        def forward(ctx, x):
+            return x * 2
+
+        @staticmethod
+        def backward(ctx, grad):
+            return dg.ones(5)
+
+    x = dg.tensor([1.0, 2.0], requires_grad=True)
+    with pytest.raises(RuntimeError, match=r"<BadBackward> returned a gradient of shape \(5,\) for an input of shape"):
+        Bad.apply(x).sum().backward()
+    assert x.grad is None
+
+
 # ---------------------------------------------------------------------------------------------------
 # Sinks: where a backward pass delivers its gradients
 
@@ -512,6 +543,9 @@ class ProtocolArray:
 
     def __truediv__(self, other):
         return np.divide(self, other)
+
+    def __pow__(self, other):
+        return np.power(self, other)
 
     def __neg__(self):
         return np.negative(self)

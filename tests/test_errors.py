@@ -94,3 +94,32 @@ def test_bad_data():
     with pytest.raises(TypeError, match="unsupported data"):
         dg.tensor(["a", "b"])
     assert isinstance(np.asarray(dg.ones(2)), np.ndarray)
+
+
+def test_gather_index_rank_checked():
+    with pytest.raises(ValueError, match="gather: index must be an integer tensor with as many dimensions"):
+        dg.ones(3, 4).gather(1, dg.tensor([0, 1, 2]))
+    with pytest.raises(ValueError, match="gather"):
+        dg.ones(3, 4).gather(1, dg.tensor([[0.0]]))
+
+
+def test_library_errors_are_built_in_types_not_the_command_lines():
+    from deepgrad import errors
+    from deepgrad.cli import UsageError
+
+    expected = {
+        "ConfigError": ValueError,
+        "WeightFileError": ValueError,
+        "WeightFileNotFoundError": FileNotFoundError,
+        "CheckpointError": ValueError,
+        "NotACheckpointError": ValueError,
+        "DatasetNotFoundError": FileNotFoundError,
+        "DatasetFormatError": ValueError,
+        "DownloadError": OSError,
+        "ExpressionError": ValueError,
+    }
+    assert set(errors.__all__) == set(expected)
+    for name, base in expected.items():
+        cls = getattr(errors, name)
+        assert issubclass(cls, base) and not issubclass(cls, UsageError), name
+    assert dg.io.WeightFileError is errors.WeightFileError and dg.data.DatasetFormatError is errors.DatasetFormatError

@@ -9,8 +9,9 @@ import numpy as np
 import pytest
 
 from deepgrad.cli import main
-from deepgrad.errors import UsageError
-from deepgrad.viz.explain import explain, parse_at, parse_expression
+from deepgrad.cli.explain import parse_at
+from deepgrad.errors import ExpressionError
+from deepgrad.viz.explain import explain, parse_expression
 
 SIGMOID = "1/(1+exp(-(w0*x0+w1*x1+w2)))"
 SIGMOID_AT = "x0=-1,x1=-2,w0=2,w1=-3,w2=-3"
@@ -165,7 +166,7 @@ def test_no_variables(capsys):
 def test_parse_expression_never_evaluates():
     tree = parse_expression("exp(x) * 2")
     assert tree.body.__class__.__name__ == "BinOp"
-    with pytest.raises(UsageError, match="unknown function 'open'"):
+    with pytest.raises(ExpressionError, match="unknown function 'open'"):
         parse_expression("open('/etc/passwd')")
 
 

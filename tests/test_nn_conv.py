@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import mnist_dir
+from mnist_helpers import mnist_dir
 from nn_helpers import compare_with_torch
 
 import deepgrad as dg
@@ -389,8 +389,23 @@ def test_lenet_summary():
         LeNet5(activation="softsign")
 
 
+def _synthetic_digits(count: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Learnable stand-ins for digits: class c is one horizontal and one vertical stroke at c-dependent
+    places (no two classes share both), jittered by up to 2 pixels and drawn over noise."""
+    r = rng(seed)
+    labels = r.permutation(np.arange(count) % 10)
+    images = r.uniform(0.0, 0.2, (count, 28, 28)).astype(np.float32)
+    row = 4 + 2 * labels + r.integers(-2, 3, count)  # horizontal stroke: rows 2..24
+    col = 22 - 2 * labels + r.integers(-2, 3, count)  # vertical stroke: columns 2..24
+    samples = np.arange(count)
+    for width in range(2):  # strokes two pixels thick, 16 pixels long
+        images[samples[:, None], row[:, None] + width, np.arange(6, 22)] = 1.0
+        images[samples[:, None], np.arange(6, 22), col[:, None] + width] = 1.0
+    return images[:, None], labels.astype(np.int64)
+
+
 def _training_data():
-    """256 MNIST test images when the files are there (scaled to [0, 1]), else random images with random labels."""
+    """256 MNIST test images when the files are there (scaled to [0, 1]), else 256 synthetic digits."""
     directory = mnist_dir()
     if directory is not None:
         from deepgrad.data.mnist import read_idx
@@ -398,8 +413,7 @@ def _training_data():
         images = read_idx(directory / "t10k-images-idx3-ubyte.gz")[:256].astype(np.float32) / 255
         labels = read_idx(directory / "t10k-labels-idx1-ubyte.gz")[:256].astype(np.int64)
         return images[:, None], labels
-    r = rng(13)
-    return r.random((256, 1, 28, 28), dtype=np.float32), r.integers(0, 10, 256)
+    return _synthetic_digits(256, seed=13)
 
 
 def test_lenet_training_lowers_the_loss():

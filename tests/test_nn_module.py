@@ -591,3 +591,10 @@ def test_mlp_training_lowers_the_loss():
     assert loss.item() < 0.3 * first
     accuracy = (model(inputs).argmax(1).array == y).mean()
     assert accuracy > 0.9
+
+
+def test_module_to_device_and_dtype():
+    layer = nn.Linear(2, 3)
+    assert layer.to(device="cpu").weight.dtype == np.float32
+    assert layer.to("cpu", dg.float64).weight.dtype == np.float64
+    assert layer.to(dtype=dg.float32).weight.dtype == np.float32

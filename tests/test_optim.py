@@ -566,3 +566,32 @@ def test_training_an_nn_model_matches_torch(name, kwargs):
     for (key, p), (key_ref, q) in zip(model.named_parameters(), reference.named_parameters()):
         assert key == key_ref
         np.testing.assert_allclose(p.array, q.detach().numpy(), rtol=1e-8, atol=1e-10)
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda ps: optim.SGD(ps, lr=0.1, momentum=0.9, weight_decay=0.01),
+        lambda ps: optim.Adam(ps, lr=0.1, amsgrad=True),
+        lambda ps: optim.AdamW(ps, lr=0.1),
+        lambda ps: optim.RMSprop(ps, lr=0.01, momentum=0.5, centered=True),
+        lambda ps: optim.Adagrad(ps, lr=0.1),
+    ],
+    ids=["sgd", "adam", "adamw", "rmsprop", "adagrad"],
+)
+def test_updates_stay_in_place_with_one_state_buffer_set(make):
+    w = deepgrad.tensor([[1.0, -2.0], [0.5, 3.0]], requires_grad=True)
+    opt = make([w])
+    array = w.array
+    buffers = None
+    for step in range(3):
+        w.grad = deepgrad.tensor([[0.1, -0.2], [0.3, 0.4]]) * (step + 1)
+        opt.step()
+        assert w.array is array and w.dtype == deepgrad.float32
+        arrays = {k: v.array for k, v in opt.state[w].items() if isinstance(v, deepgrad.Tensor)}
+        assert all(a.dtype == deepgrad.float32 for a in arrays.values())
+        if buffers is not None:
+            assert all(arrays[k] is buffers[k] for k in buffers)
+        buffers = arrays
+    if "step" in opt.state[w]:
+        assert opt.state[w]["step"] == 3

@@ -222,3 +222,151 @@ def test_data_is_a_tensor_sharing_memory_as_in_pytorch():
     assert p.data.norm().item() == 0.0
     p.data = dg.tensor([3.0, 4.0])
     assert p.tolist() == [3.0, 4.0] and p.requires_grad
+
+
+def test_np_array_of_tensor_is_a_copy_and_asarray_shares():
+    t = dg.tensor([1.0, 2.0])
+    copied = np.array(t)
+    copied[0] = 99.0
+    assert t.array[0] == 1.0
+    assert np.asarray(t) is t.array
+    assert np.array(t, dtype=np.float64).dtype == np.float64
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda t: t.to(device="cpu"),
+        lambda t: t.to("cpu"),
+        lambda t: t.to(),
+    ],
+)
+def test_tensor_to_device_only_keeps_dtype(call):
+    t = dg.ones(2)
+    assert call(t) is t
+    assert call(t).dtype == np.float32
+
+
+def test_tensor_to_device_and_dtype_together():
+    t = dg.ones(2, requires_grad=True)
+    assert t.to("cpu", dg.float64).dtype == np.float64
+    assert t.to(device="cpu", dtype=dg.float64).dtype == np.float64
+    assert t.to(dg.zeros(1, dtype=dg.float64)).dtype == np.float64
+    with pytest.raises(ValueError, match="CPU only"):
+        t.to("cuda")
+    with pytest.raises(TypeError, match="unexpected keyword"):
+        t.to(dg.float64, bogus=1)
+
+
+def test_repeated_list_index_inside_tuple_accumulates_gradient():
+    x = dg.ones(3, 2, requires_grad=True)
+    x[[0, 0], :].sum().backward()
+    np.testing.assert_array_equal(x.grad.array, [[2, 2], [0, 0], [0, 0]])
+    y = dg.ones(3, 2, requires_grad=True)
+    y[:, [1, 1]].sum().backward()
+    np.testing.assert_array_equal(y.grad.array, [[0, 2], [0, 2], [0, 2]])
+
+
+def test_empty_list_index():
+    assert dg.ones(3)[[]].shape == (0,)
+    assert dg.ones(3, 2)[[], :].shape == (0, 2)
+
+
+@pytest.mark.parametrize("p", [2, 3])
+def test_norm_gradient_at_zero_is_zero_not_nan(p):
+    torch = pytest.importorskip("torch")
+    data = np.array([[0.0, 0.0], [3.0, -4.0]])
+    x = dg.tensor(data, dtype=dg.float64, requires_grad=True)
+    x.norm(p, dim=1).sum().backward()
+    xt = torch.tensor(data, requires_grad=True)
+    xt.norm(p, dim=1).sum().backward()
+    np.testing.assert_allclose(x.grad.array, xt.grad.numpy())
+    z = dg.zeros(3, requires_grad=True)
+    z.norm().backward()
+    np.testing.assert_array_equal(z.grad.array, [0, 0, 0])
+
+
+def test_norm_p0_counts_nonzeros():
+    assert dg.tensor([[0.0, 1.0, -2.0], [0.0, 0.0, 0.0]]).norm(0, dim=1).tolist() == [2.0, 0.0]
+
+
+@pytest.mark.parametrize("name", ["max", "min"])
+@pytest.mark.parametrize("keepdim", [False, True])
+def test_max_min_dim_send_tied_gradient_to_the_returned_index(name, keepdim):
+    torch = pytest.importorskip("torch")
+    data = np.array([[1.0, 3.0, 3.0], [2.0, 2.0, 0.0], [0.0, 0.0, 0.0]])
+    upstream = np.array([0.5, -1.5, 2.0])
+    x = dg.tensor(data, dtype=dg.float64, requires_grad=True)
+    values, indices = getattr(x, name)(1, keepdim)
+    values.backward(dg.tensor(upstream.reshape(values.shape), dtype=dg.float64))
+    xt = torch.tensor(data, requires_grad=True)
+    values_t, indices_t = getattr(xt, name)(1, keepdim)
+    values_t.backward(torch.tensor(upstream.reshape(values_t.shape)))
+    np.testing.assert_array_equal(indices.array, indices_t.numpy())
+    np.testing.assert_allclose(values.array, values_t.detach().numpy())
+    np.testing.assert_allclose(x.grad.array, xt.grad.numpy())
+
+
+def test_max_dim_of_0d_tensor():
+    values, indices = dg.tensor(2.0).max(0)
+    assert values.item() == 2.0 and indices.item() == 0
+
+
+@pytest.mark.parametrize(
+    "update",
+    [
+        lambda buf, w: buf.__iadd__(w),
+        lambda buf, w: buf.add_(w, alpha=2),
+        lambda buf, w: buf.mul_(w),
+        lambda buf, w: buf.copy_(w),
+        lambda buf, w: buf.__setitem__(0, w[0]),
+    ],
+)
+def test_inplace_update_with_a_value_that_requires_grad_raises(update):
+    buf = dg.zeros(2)
+    w = dg.ones(2, requires_grad=True)
+    with pytest.raises(RuntimeError, match="requires grad, but in-place updates are not recorded"):
+        update(buf, w)
+    with dg.no_grad():  # outside the graph the update is fine (as optimizers and init do it)
+        update(buf, w)
+
+
+def test_where_and_clamp_promote_like_pytorch():
+    condition = dg.tensor([True, False])
+    assert dg.where(condition, dg.tensor([1, 2]), dg.tensor([1.0, 2.0])).dtype == np.float32
+    assert dg.tensor([0, 1, 2]).clamp(min=0.5).dtype == np.float32
+    assert dg.tensor([0, 1, 2]).clamp(min=1).dtype == np.int64
+
+
+def test_log1p_is_exact_near_zero():
+    # (1 + x).log() rounds 1 + x first: 1.0000000827e-10 at x = 1e-10
+    x = dg.tensor([1e-10, -1e-12, 3.0], dtype=dg.float64, requires_grad=True)
+    y = x.log1p()
+    np.testing.assert_allclose(y.array, np.log1p(x.array), rtol=1e-15, atol=0)
+    assert y.array[0] == pytest.approx(1e-10 - 0.5e-20, rel=1e-15)  # x - x^2/2
+    assert (1 + x).log().array[0] == pytest.approx(1.0000000827e-10, rel=1e-9)  # the composite was 8e-9 off
+    y.sum().backward()
+    np.testing.assert_allclose(x.grad.array, 1 / (1 + x.array), rtol=1e-15)
+    assert dg.log1p(dg.tensor([1e-7])).dtype == dg.float32
+
+
+def test_log1p_second_derivative_records_through_dispatch():
+    x = dg.tensor(0.5, dtype=dg.float64, requires_grad=True)
+    (dx,) = dg.autograd.grad(np.log1p(x * 1.0), x, create_graph=True)
+    (d2x,) = dg.autograd.grad(dx, x)
+    assert d2x.item() == pytest.approx(-1 / 1.5**2, rel=1e-14)
+
+
+def test_numpy_functions_on_tensors_are_recorded():
+    x = dg.tensor([[1.0, -2.0], [3.0, 0.5]], dtype=dg.float64, requires_grad=True)
+    out = np.concatenate([np.where(np.array([[True], [False]]), 2.0, x), np.subtract(1.0, x)], axis=0)
+    assert isinstance(out, dg.Tensor) and out.shape == (4, 2)
+    out.sum().backward()
+    np.testing.assert_array_equal(x.grad.array, [[-1.0, -1.0], [0.0, 0.0]])
+
+
+def test_nondifferentiable_methods_give_constants():
+    x = dg.tensor([-1.5, 0.5, 2.5], requires_grad=True)
+    for name, expected in [("sign", [-1, 1, 1]), ("floor", [-2, 0, 2]), ("ceil", [-1, 1, 3]), ("round", [-2, 0, 2])]:
+        out = getattr(x, name)()
+        assert not out.requires_grad and out.tolist() == expected

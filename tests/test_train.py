@@ -213,11 +213,11 @@ def test_interrupted_save_keeps_last_complete_checkpoint(tmp_path, monkeypatch):
 def test_checkpoint_errors_name_the_file(tmp_path):
     weights = tmp_path / "weights.safetensors"
     dg.io.save(MLP(2, [4], 2).state_dict(), weights)
-    with pytest.raises(dg.errors.UsageError, match="weights.safetensors is not a deepgrad checkpoint"):
+    with pytest.raises(dg.errors.NotACheckpointError, match="weights.safetensors is not a deepgrad checkpoint"):
         load_checkpoint(weights, MLP(2, [4], 2))
     ckpt = tmp_path / "c.safetensors"
     save_checkpoint(ckpt, MLP(2, [4], 2))
-    with pytest.raises(dg.errors.UsageError, match="c.safetensors: the checkpoint does not fit this model"):
+    with pytest.raises(dg.errors.CheckpointError, match="c.safetensors: the checkpoint does not fit this model"):
         load_checkpoint(ckpt, MLP(2, [8], 2))
 
 
@@ -255,18 +255,18 @@ def test_checkpoint_callback_saves_the_other_callbacks_states(tmp_path):
     assert restored.best == stopper.best and restored.best_epoch == stopper.best_epoch
 
 
-def test_resume_with_another_optimizer_or_loader_is_a_usage_error(tmp_path):
+def test_resume_with_another_optimizer_or_loader_is_a_checkpoint_error(tmp_path):
     model, path = MLP(2, [4], 2), tmp_path / "c.safetensors"
     x, y = make_moons(64, seed=0)
     loader = DataLoader(TensorDataset(x, y), batch_size=8, shuffle=True, seed=0)
     save_checkpoint(path, model, optim.SGD(model.parameters(), lr=0.1, momentum=0.9), train_loader=loader)
     other = MLP(2, [4], 2)
-    with pytest.raises(dg.errors.UsageError, match="optimizer SGD, this run uses Adam"):
+    with pytest.raises(dg.errors.CheckpointError, match="optimizer SGD, this run uses Adam"):
         load_checkpoint(path, other, optim.Adam(other.parameters()))
     smaller = DataLoader(TensorDataset(x[:32], y[:32]), batch_size=8, shuffle=True, seed=0)
-    with pytest.raises(dg.errors.UsageError, match="does not fit this data loader"):
+    with pytest.raises(dg.errors.CheckpointError, match="does not fit this data loader"):
         load_checkpoint(path, other, train_loader=smaller)
-    with pytest.raises(dg.errors.UsageError) as info:
+    with pytest.raises(ValueError) as info:
         load_checkpoint(path, MLP(2, [8, 8], 2))
     assert "\n" not in str(info.value)
 
@@ -308,3 +308,145 @@ def test_convergence_stop_reports_divergence_not_convergence():
         rule.on_epoch_end(state, {"loss": loss})
     assert state.stop_training and rule.diverged and not rule.converged
     assert rule.report().startswith("diverging: the loss went up from 0.5 to 0.9 at iteration 3")
+
+
+# ---------------------------------------------------------------------------------------------- run(config)
+
+
+def _moons_config(tmp_path, **outputs):
+    from deepgrad.train import DataConfig, ModelConfig, OptimConfig, OutputConfig, TrainConfig
+
+    return TrainConfig(
+        ModelConfig("mlp", [16]),
+        DataConfig("moons", val_split=0.2),
+        OptimConfig(epochs=4, lr=0.1),
+        OutputConfig(**{k: str(tmp_path / v) for k, v in outputs.items()}),
+        seed=2,
+    )
+
+
+def test_run_from_python_prints_nothing_and_returns_the_results(tmp_path, capsys):
+    import json
+
+    from deepgrad.train import run
+
+    config = _moons_config(tmp_path, save="w.safetensors", metrics_json="m.json", plots="plots")
+    seen = []
+
+    class Record(Checkpoint.__mro__[1]):  # a Callback: progress goes where the caller says
+        def on_epoch_end(self, state, logs):
+            seen.append((state.epoch, round(logs["loss"], 6)))
+
+    result = run(config, callbacks=[Record()])
+    out, err = capsys.readouterr()
+    assert out == "" and err == ""
+    assert result.epochs_run == 4 and [epoch for epoch, _ in seen] == [0, 1, 2, 3]
+    assert [loss for _, loss in seen] == [round(v, 6) for v in result.history["loss"]]
+    assert set(result.history.history) == {"loss", "accuracy", "val_loss", "val_accuracy", "lr"}
+    assert result.history["loss"][-1] < result.history["loss"][0]
+    assert result.spec.describe() == "mlp 2-16-2 (relu)" and result.spec.dataset == "moons"
+    assert result.task == "classification" and result.loss_name == "cross-entropy"
+    assert result.test.count == 500 and 0.8 < result.test.accuracy <= 1.0
+    assert result.test.confusion.sum() == 500 and result.convergence is None and result.stopped_early is None
+    assert result.saved == str(tmp_path / "w.safetensors")
+    saved = dg.io.load(tmp_path / "w.safetensors")
+    for name, value in result.model.state_dict().items():
+        np.testing.assert_array_equal(saved[name].array, value.array)
+    metrics = json.loads((tmp_path / "m.json").read_text())
+    assert metrics["epochs_run"] == 4 and metrics["config"]["hidden"] == [16]
+    assert metrics["test"]["accuracy"] == pytest.approx(result.test.accuracy)
+    if result.plots_error is None:
+        assert sorted(p.name for p in result.plots) == ["confusion_matrix.png", "decision_boundary.png", "history.png"]
+
+
+def test_run_and_the_command_line_train_the_same_weights(tmp_path, monkeypatch, capsys):
+    from deepgrad.cli import main
+    from deepgrad.train import run
+
+    monkeypatch.chdir(tmp_path)
+    argv = ["train", "--dataset", "moons", "--hidden", "16", "--val-split", "0.2", "--epochs", "4", "--lr", "0.1"]
+    assert main([*argv, "--seed", "2", "--save", "cli.safetensors", "--plots", "none", "--quiet"]) == 0
+    assert "test accuracy" in capsys.readouterr().out
+    result = run(_moons_config(tmp_path))
+    cli = dg.io.load(tmp_path / "cli.safetensors")
+    for name, value in result.model.state_dict().items():
+        np.testing.assert_array_equal(cli[name].array, value.array)
+
+
+def test_prepare_then_run_and_full_batch_convergence(capsys):
+    from deepgrad.train import DataConfig, ModelConfig, OptimConfig, TrainConfig, prepare, run
+
+    config = TrainConfig(
+        ModelConfig("linear"), DataConfig("moons"), OptimConfig(epochs=500, batch_size="full", tol=0.01, momentum=0.0)
+    )
+    plan = prepare(config)
+    assert plan.batch_size is None and plan.epochs == 500 and plan.lr == pytest.approx(0.1)
+    assert len(plan.train_set) == 1000 and plan.val_set is None and plan.optimizer_name == "sgd"
+    result = run(plan)
+    assert result.convergence.startswith("converged after") and result.epochs_run < 500
+    assert capsys.readouterr() == ("", "")
+
+
+def test_run_early_stopping_reports_the_restored_epoch():
+    from deepgrad.train import DataConfig, OptimConfig, TrainConfig, run
+
+    result = run(TrainConfig(data=DataConfig("moons"), optim=OptimConfig(epochs=200, early_stopping=2), seed=1))
+    stopped, best = result.stopped_early
+    assert stopped == result.epochs_run < 200 and best == stopped - 2
+    assert len(result.history["val_loss"]) == stopped  # val_split defaults to 0.1 with early stopping
+
+
+@pytest.mark.parametrize(
+    "settings,message",
+    [
+        ({"model": {"name": "resnet9000"}}, "unknown model 'resnet9000'; choose one of: linear, mlp, lenet"),
+        ({"data": {"dataset": "imagenet"}}, "unknown dataset 'imagenet'"),
+        ({"optim": {"epochs": 0}}, "epochs must be positive, got 0"),
+        ({"optim": {"batch_size": 0}}, "batch_size must be positive, got 0"),
+        ({"optim": {"batch_size": "lots"}}, "batch_size must be a positive integer or 'full', got 'lots'"),
+        (
+            {"optim": {"tol": 1e-3}},
+            "tol is the stopping rule of full-batch gradient descent: use it with batch_size='full'",
+        ),
+        ({"optim": {"lr": -1.0}}, "lr must be positive, got -1.0"),
+        ({"optim": {"momentum": 1.5}}, "momentum must be in [0, 1), got 1.5"),
+        ({"optim": {"optimizer": "adam", "momentum": 0.5}}, "momentum applies to optimizer=sgd, not adam"),
+        ({"optim": {"loss": "mse"}}, "loss=mse is for regression"),
+        ({"model": {"name": "lenet"}}, "model=lenet needs an image dataset (mnist, fashion-mnist), not spirals"),
+        ({"model": {"name": "linear", "hidden": [8]}}, "hidden does not apply to model=linear"),
+        ({"model": {"hidden": [8, 0]}}, "hidden sizes must be positive integers, got [8, 0]"),
+        ({"model": {"dropout": 1.0}}, "dropout must be in [0, 1), got 1.0"),
+        ({"data": {"val_split": 1.5}}, "val_split must be between 0 and 1, got 1.5"),
+        (
+            {"data": {"dataset": "mnist", "data_dir": "/nonexistent/dir"}},
+            "data_dir /nonexistent/dir: no such directory",
+        ),
+        ({"outputs": {"save": "/nonexistent/dir/w.safetensors"}}, "save /nonexistent/dir/w.safetensors: the directory"),
+    ],
+)
+def test_run_config_errors_name_the_setting_not_a_flag(settings, message):
+    from deepgrad.errors import ConfigError
+    from deepgrad.train import DataConfig, ModelConfig, OptimConfig, OutputConfig, TrainConfig
+
+    parts = {"model": ModelConfig, "data": DataConfig, "optim": OptimConfig, "outputs": OutputConfig}
+    config = TrainConfig(**{key: parts[key](**values) for key, values in settings.items()})
+    with pytest.raises(ConfigError) as info:
+        dg.train.run(config)
+    assert isinstance(info.value, ValueError)
+    assert message in str(info.value) and "--" not in str(info.value)
+
+
+def test_evaluate_weights_and_model_summary_from_python(tmp_path, capsys):
+    from deepgrad.errors import ConfigError
+    from deepgrad.train import EvalConfig, ModelConfig, evaluate_weights, model_summary, run
+
+    trained = run(_moons_config(tmp_path, save="w.safetensors"))
+    result = evaluate_weights(EvalConfig(str(tmp_path / "w.safetensors")))  # model and seed come from the file
+    assert result.spec == trained.spec and result.loss_name == "cross-entropy"
+    assert result.test.accuracy == trained.test.accuracy and result.test.loss == pytest.approx(trained.test.loss)
+    np.testing.assert_array_equal(result.test.confusion, trained.test.confusion)
+    with pytest.raises(ConfigError, match="does not fit mlp 2-8-2"):
+        evaluate_weights(EvalConfig(str(tmp_path / "w.safetensors"), model=ModelConfig(hidden=[8])))
+    summary = model_summary(ModelConfig(), "mnist")
+    assert summary.spec.describe() == "mlp 784-512-256-10 (relu)" and "535,818" in summary.table
+    assert capsys.readouterr() == ("", "")

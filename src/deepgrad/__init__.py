@@ -62,7 +62,7 @@ __version__ = "0.1.0"
 
 # Subpackages load on first use (`deepgrad.nn.Linear` after a plain `import deepgrad`), so importing the
 # core stays cheap and never touches the optional extras.
-_SUBPACKAGES = ("data", "errors", "models", "nn", "optim", "train", "viz")
+_SUBPACKAGES = ("data", "distributed", "errors", "models", "nn", "optim", "train", "vision", "viz")
 
 
 def __getattr__(name: str) -> object:

@@ -46,6 +46,7 @@ __all__ = [
     "flatten",
     "leaky_relu",
     "log",
+    "log1p",
     "log_softmax",
     "logsumexp",
     "matmul",
@@ -106,6 +107,7 @@ exp = _method("exp")
 flatten = _method("flatten")
 leaky_relu = _method("leaky_relu")
 log = _method("log")
+log1p = _method("log1p")
 log_softmax = _method("log_softmax")
 logsumexp = _method("logsumexp")
 max = _method("max")

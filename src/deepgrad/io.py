@@ -21,10 +21,10 @@ from typing import Any
 import numpy as np
 
 from deepgrad.creation import from_numpy
-from deepgrad.errors import UsageError
+from deepgrad.errors import WeightFileError, WeightFileNotFoundError
 from deepgrad.tensor import Tensor
 
-__all__ = ["WeightFileError", "load", "load_metadata", "save"]
+__all__ = ["WeightFileError", "WeightFileNotFoundError", "load", "load_metadata", "save"]
 
 # Metadata entry that records the order of the names, which the file itself does not keep (safetensors
 # sorts its tensors), so that load(save(d)) lists the keys in d's order.
@@ -32,14 +32,6 @@ _ORDER_KEY = "deepgrad.key_order"
 
 # dtypes a safetensors file can hold that deepgrad tensors support
 _SUPPORTED_DTYPES = {"F16", "F32", "F64", "I8", "I16", "I32", "I64", "U8", "U16", "U32", "U64", "BOOL"}
-
-
-class WeightFileError(UsageError, ValueError):
-    """A weight file that is missing, truncated, corrupted or not in the safetensors format."""
-
-
-class WeightFileNotFoundError(WeightFileError, FileNotFoundError):
-    """The weight file does not exist (also a FileNotFoundError)."""
 
 
 def _safetensors() -> Any:

@@ -2,9 +2,10 @@
 
 A Tensor holds ``array`` (the backend array with its values: a NumPy ndarray on the CPU), ``grad``
 (a Tensor, filled by ``backward``), ``requires_grad`` and ``grad_fn`` (the op node that produced it;
-``None`` for leaves). Its operators and methods call the primitive ops in ``deepgrad.ops``; methods
-that are not primitives (``mean``, ``var``, ``softmax`` over composites, ``clamp``, ...) are written
-here from primitives and need no backward code of their own.
+``None`` for leaves). Its operators and methods call the primitive ops in ``deepgrad.ops``; methods that
+are composites (``var``, ``clamp``, ``norm``, ``logsumexp``, ...) call ``deepgrad.composites``, their one
+home. Argument handling (dims, dtype promotion, ``to()``) lives in ``deepgrad._tensor_args``, and NumPy's
+protocols on Tensors (used by backward formulas under create_graph) in ``deepgrad.autograd.dispatch``.
 """
 
 from __future__ import annotations
@@ -16,16 +17,28 @@ from typing import Any
 
 import numpy as np
 
-from deepgrad import backend
-from deepgrad.autograd import engine
+from deepgrad import backend, composites
+from deepgrad._tensor_args import (
+    SCALAR_TYPES,
+    _axes,
+    _check_nonempty,
+    _count,
+    _float_pair,
+    _normalize_dim,
+    _numpy_aliases,
+    _pair,
+    _shape_args,
+    _to_arguments,
+    _to_array,
+    scalar_dtype,
+)
+from deepgrad.autograd import dispatch, engine
 from deepgrad.autograd.function import Function
 from deepgrad.autograd.grad_mode import GRAD_MODE
 from deepgrad.ops import elementwise as ew
 from deepgrad.ops import linalg, movement, reduce
 
 MinMax = namedtuple("MinMax", ["values", "indices"])
-
-_SCALAR_TYPES = (int, float, bool, np.number, np.bool_)
 
 
 class _VersionCounter:
@@ -128,7 +141,7 @@ class Tensor:
         if isinstance(value, Tensor):
             self.array = value.array
         else:
-            self.array = value if isinstance(value, np.ndarray) else _to_array(value)
+            self.array = value if backend.is_array(value) else _to_array(value)
         self._counter = value._shared_counter() if isinstance(value, Tensor) else None
 
     @property
@@ -409,6 +422,10 @@ class Tensor:
     def erf(self) -> Tensor:
         return ew.Erf.apply(self)
 
+    def log1p(self) -> Tensor:
+        """log(1 + x), exact near 0 (``(1 + x).log()`` rounds 1 + x first)."""
+        return ew.Log1p.apply(self)
+
     def clone(self) -> Tensor:
         """A copy of the data that stays in the graph (gradient flows through)."""
         return ew.Clone.apply(self)
@@ -424,31 +441,23 @@ class Tensor:
     def reciprocal(self) -> Tensor:
         return 1 / self
 
-    def log1p(self) -> Tensor:
-        return (1 + self).log()
-
     def leaky_relu(self, negative_slope: float = 0.01) -> Tensor:
         """x where x > 0, else negative_slope * x"""
-        return where(self.array > 0, self, self * negative_slope)
+        return composites.leaky_relu(self, negative_slope)
 
     def elu(self, alpha: float = 1.0) -> Tensor:
-        """x where x > 0, else alpha * (exp(x) - 1)  (exp of the clamped value: no overflow, no NaN gradient)"""
-        return where(self.array > 0, self, alpha * (self.clamp(max=0).exp() - 1))
+        """x where x > 0, else alpha * (exp(x) - 1)"""
+        return composites.elu(self, alpha)
 
     def clamp(self, min: Any = None, max: Any = None) -> Tensor:
         """Limit to [min, max]; the gradient passes where min <= x <= max (as in PyTorch)."""
-        if min is None and max is None:
-            raise ValueError("clamp: at least one of min and max must be given")
-        out = self
-        if min is not None:
-            low = _operand(min, self)
-            out = where(out.array < low.array, low, out)
-        if max is not None:
-            high = _operand(max, self)
-            out = where(out.array > high.array, high, out)
-        return out
+        return composites.clamp(self, min, max)
 
     clip = clamp
+
+    def where(self, condition: Any, other: Any) -> Tensor:
+        """self where condition is true, else other (as ``deepgrad.where(condition, self, other)``)."""
+        return where(condition, self, other)
 
     def maximum(self, other: Any) -> Tensor:
         return ew.Maximum.apply(*_pair(self, _operand(other, self)))
@@ -456,30 +465,38 @@ class Tensor:
     def minimum(self, other: Any) -> Tensor:
         return ew.Minimum.apply(*_pair(self, _operand(other, self)))
 
+    def _reduced(self, value: Any) -> Tensor:
+        """A reduction's value outside the graph (a NumPy scalar for 0-d results becomes a 0-d array)."""
+        return Tensor._make(backend.asarray(value, like=self.array), False, None)
+
+    def _constant(self, function: Callable) -> Tensor:
+        """function(x) outside the graph: for functions whose derivative is 0 or undefined everywhere."""
+        return Tensor._make(function(self.array), False, None)
+
     def sign(self) -> Tensor:
         """-1, 0 or 1 (no gradient)."""
-        return Tensor._make(np.sign(self.array), False, None)
+        return self._constant(np.sign)
 
     def floor(self) -> Tensor:
         """Largest integer <= x (its derivative is 0 wherever it exists: no gradient flows)."""
-        return Tensor._make(np.floor(self.array), False, None)
+        return self._constant(np.floor)
 
     def ceil(self) -> Tensor:
         """Smallest integer >= x (no gradient flows)."""
-        return Tensor._make(np.ceil(self.array), False, None)
+        return self._constant(np.ceil)
 
     def round(self) -> Tensor:
         """Nearest integer, halves to even as in PyTorch (no gradient flows)."""
-        return Tensor._make(np.round(self.array), False, None)
+        return self._constant(np.round)
 
     def trunc(self) -> Tensor:
         """x rounded toward zero (no gradient flows)."""
-        return Tensor._make(np.trunc(self.array), False, None)
+        return self._constant(np.trunc)
 
     def __floordiv__(self, other: Any) -> Tensor:
         """floor(a / b), as torch.floor_divide (not differentiable)."""
         a, b = _pair(self, _operand(other, self))
-        return Tensor._make(np.asarray(np.floor_divide(a.array, b.array)), False, None)
+        return Tensor._make(backend.asarray(np.floor_divide(a.array, b.array), like=a.array), False, None)
 
     def __rfloordiv__(self, other: Any) -> Tensor:
         return _operand(other, self).__floordiv__(self)
@@ -488,7 +505,7 @@ class Tensor:
         """a - floor(a / b) * b (the sign of b, as Python and torch.remainder);  da = grad,  db = -floor(a/b) grad"""
         a, b = _pair(self, _operand(other, self))
         if a.dtype.kind != "f" and b.dtype.kind != "f":
-            return Tensor._make(np.asarray(np.remainder(a.array, b.array)), False, None)
+            return Tensor._make(backend.asarray(np.remainder(a.array, b.array), like=a.array), False, None)
         return a - (a.detach() / b.detach()).floor() * b
 
     def __rmod__(self, other: Any) -> Tensor:
@@ -539,7 +556,7 @@ class Tensor:
     def _compare(self, other: Any, compare: Callable) -> Tensor:
         other_data = other.array if isinstance(other, Tensor) else other
         try:
-            return Tensor._make(np.asarray(compare(self.array, other_data)), False, None)
+            return Tensor._make(backend.asarray(compare(self.array, other_data), like=self.array), False, None)
         except ValueError as error:
             raise ValueError(f"{compare.__name__}: {error} (shapes {self.shape} and {np.shape(other_data)})") from None
 
@@ -570,25 +587,25 @@ class Tensor:
         return self._compare(other, np.logical_or if self.dtype == np.bool_ else np.bitwise_or)
 
     def __invert__(self) -> Tensor:
-        return Tensor._make(np.invert(self.array), False, None)
+        return self._constant(np.invert)
 
     def isnan(self) -> Tensor:
-        return Tensor._make(np.isnan(self.array), False, None)
+        return self._constant(np.isnan)
 
     def isfinite(self) -> Tensor:
-        return Tensor._make(np.isfinite(self.array), False, None)
+        return self._constant(np.isfinite)
 
     def all(self, dim: Any = None, keepdim: bool = False) -> Tensor:
-        return Tensor._make(np.asarray(self.array.all(axis=_axes(dim, self.ndim), keepdims=keepdim)), False, None)
+        return self._reduced(self.array.all(axis=_axes(dim, self.ndim), keepdims=keepdim))
 
     def any(self, dim: Any = None, keepdim: bool = False) -> Tensor:
-        return Tensor._make(np.asarray(self.array.any(axis=_axes(dim, self.ndim), keepdims=keepdim)), False, None)
+        return self._reduced(self.array.any(axis=_axes(dim, self.ndim), keepdims=keepdim))
 
     def allclose(self, other: Any, rtol: float = 1e-5, atol: float = 1e-8) -> bool:
-        return bool(np.allclose(self.array, np.asarray(other), rtol=rtol, atol=atol))
+        return bool(np.allclose(self.array, _data(other), rtol=rtol, atol=atol))
 
     def equal(self, other: Any) -> bool:
-        return bool(np.array_equal(self.array, np.asarray(other)))
+        return bool(np.array_equal(self.array, _data(other)))
 
     # ------------------------------------------------------------------ reductions
 
@@ -603,7 +620,7 @@ class Tensor:
         """Sum over ``dim`` (an int, a tuple, or all axes when None)."""
         dim, keepdim = _numpy_aliases(dim, keepdim, axis, keepdims)
         if self.dtype.kind in "bui" and not self._requires_grad:
-            return Tensor._make(np.asarray(self.array.sum(axis=_axes(dim, self.ndim), keepdims=keepdim)), False, None)
+            return self._reduced(self.array.sum(axis=_axes(dim, self.ndim), keepdims=keepdim))
         return reduce.Sum.apply(self, axis=_axes(dim, self.ndim), keepdims=keepdim)
 
     def mean(
@@ -632,12 +649,7 @@ class Tensor:
         """sum((x - mean)^2) / (n - correction); correction=1 (Bessel) by default, as in PyTorch."""
         if correction is None:
             correction = 0 if unbiased is False else 1
-        axes = _axes(dim, self.ndim)
-        centered = self - self.mean(axes, keepdim=True)
-        count = _count(self.shape, axes)
-        return (centered * centered).sum(axes, keepdim) * (
-            1.0 / builtins.max(count - correction, 0) if count > correction else float("nan")
-        )
+        return composites.var(self, dim, correction, keepdim)
 
     def std(
         self,
@@ -681,7 +693,7 @@ class Tensor:
         # that one index (amax/amin split it between the ties).
         if self.ndim == 0:
             _normalize_dim(dim, 0, arg.__name__)
-            return MinMax(self, Tensor._make(np.zeros((), dtype=backend.DEFAULT_INT), False, None))
+            return MinMax(self, Tensor._make(np.zeros((), dtype=backend.DEFAULT_INT, like=self.array), False, None))
         indices = arg(dim, keepdim=True)
         values = self.gather(dim, indices)
         if keepdim:
@@ -692,30 +704,18 @@ class Tensor:
         """Index of the largest value (over the flattened tensor when dim is None)."""
         _check_nonempty(self, "argmax")
         if dim is None:
-            return Tensor._make(np.asarray(self.array.argmax()), False, None)
-        return Tensor._make(
-            np.asarray(self.array.argmax(axis=_normalize_dim(dim, self.ndim, "argmax"), keepdims=keepdim)),
-            False,
-            None,
-        )
+            return self._reduced(self.array.argmax())
+        return self._reduced(self.array.argmax(axis=_normalize_dim(dim, self.ndim, "argmax"), keepdims=keepdim))
 
     def argmin(self, dim: int | None = None, keepdim: bool = False) -> Tensor:
         _check_nonempty(self, "argmin")
         if dim is None:
-            return Tensor._make(np.asarray(self.array.argmin()), False, None)
-        return Tensor._make(
-            np.asarray(self.array.argmin(axis=_normalize_dim(dim, self.ndim, "argmin"), keepdims=keepdim)),
-            False,
-            None,
-        )
+            return self._reduced(self.array.argmin())
+        return self._reduced(self.array.argmin(axis=_normalize_dim(dim, self.ndim, "argmin"), keepdims=keepdim))
 
     def logsumexp(self, dim: Any = None, keepdim: bool = False) -> Tensor:
-        """log(sum(exp(x))) computed as m + log(sum(exp(x - m))) with m = max(x), so nothing overflows."""
-        axes = _axes(dim, self.ndim)
-        peak = self.detach().amax(axes, keepdim=True)
-        peak = where(np.isfinite(peak.array), peak, 0.0)
-        out = (self - peak).exp().sum(axes, keepdim=True).log() + peak
-        return out if keepdim else out.reshape(_reduced_shape(self.shape, axes))
+        """log(sum(exp(x))) over dim, shifted by the max so nothing overflows."""
+        return composites.logsumexp(self, dim, keepdim)
 
     def softmax(self, dim: int = -1) -> Tensor:
         """exp(x_i) / sum_j exp(x_j) along dim (shifted by the max: stable)."""
@@ -726,20 +726,8 @@ class Tensor:
         return reduce.LogSoftmax.apply(self, axis=_normalize_dim(dim, self.ndim, "log_softmax"))
 
     def norm(self, p: float = 2, dim: Any = None, keepdim: bool = False) -> Tensor:
-        """(sum |x|^p)^(1/p) over dim; p=0 counts the non-zero elements. The gradient at x = 0 is 0, as in PyTorch."""
-        if p == 1:
-            return self.abs().sum(dim, keepdim)
-        if p == float("inf"):
-            return self.abs().amax(dim, keepdim)
-        if p == 0:
-            return (self != 0).sum(dim, keepdim).to(self.dtype)
-        total = (self * self).sum(dim, keepdim) if p == 2 else (self.abs() ** p).sum(dim, keepdim)
-        nonzero = total.array != 0
-        if nonzero.all():
-            return total.sqrt() if p == 2 else total ** (1.0 / p)
-        # the root's slope is infinite at 0 (0 * inf = nan): take the root of 1 there instead, then put back 0
-        safe = where(nonzero, total, 1.0)
-        return where(nonzero, safe.sqrt() if p == 2 else safe ** (1.0 / p), 0.0)
+        """(sum |x|^p)^(1/p) over dim; p=0 counts the non-zero elements; gradient 0 at x = 0, as in PyTorch."""
+        return composites.norm(self, p, dim, keepdim)
 
     # ------------------------------------------------------------------ shape and indexing
 
@@ -847,12 +835,12 @@ class Tensor:
         return self
 
     def __getitem__(self, index: Any) -> Tensor:
-        index = _index_to_numpy(index)
+        index = _index_to_array(index, self.array)
         return self._view_result(movement.GetItem.apply(self, index=index))
 
     def __setitem__(self, index: Any, value: Any) -> None:
         self._check_inplace("__setitem__", value)
-        self.array[_index_to_numpy(index)] = value.array if isinstance(value, Tensor) else value
+        self.array[_index_to_array(index, self.array)] = value.array if isinstance(value, Tensor) else value
         self._bump_version()
 
     def split(self, split_size_or_sections: Any, dim: int = 0) -> tuple[Tensor, ...]:
@@ -869,19 +857,22 @@ class Tensor:
     def gather(self, dim: int, index: Any) -> Tensor:
         """out[i][j] = x[i][index[i][j]] along dim (as torch.gather)."""
         dim = _normalize_dim(dim, self.ndim, "gather")
-        idx = index.array if isinstance(index, Tensor) else np.asarray(index)
+        idx = index.array if isinstance(index, Tensor) else np.asarray(index, like=self.array)
         if idx.ndim != self.ndim or idx.dtype.kind not in "iu":
             raise ValueError(
                 f"gather: index must be an integer tensor with as many dimensions as the input; got {idx.dtype} "
                 f"of shape {idx.shape} for input of shape {self.shape}"
             )
-        grids = list(np.indices(idx.shape, sparse=True))
+        # an open grid of positions (np.indices(sparse=True)) in the input's array library, with idx along dim
+        grids = [
+            np.arange(size, like=idx).reshape((1,) * axis + (size,) + (1,) * (idx.ndim - axis - 1))
+            for axis, size in enumerate(idx.shape)
+        ]
         grids[dim] = idx
         return self[tuple(grids)]
 
     def masked_fill(self, mask: Any, value: float) -> Tensor:
-        mask_data = mask.array if isinstance(mask, Tensor) else np.asarray(mask)
-        return where(mask_data, _operand(value, self), self)
+        return where(mask, _operand(value, self), self)
 
     # ------------------------------------------------------------------ in-place updates
 
@@ -957,10 +948,10 @@ class Tensor:
         return self
 
     def uniform_(self, a: float = 0.0, b: float = 1.0) -> Tensor:
-        return self.copy_(backend.generator().uniform(a, b, self.shape))
+        return self.copy_(backend.uniform(a, b, self.shape, like=self.array))
 
     def normal_(self, mean: float = 0.0, std: float = 1.0) -> Tensor:
-        return self.copy_(backend.generator().normal(mean, std, self.shape))
+        return self.copy_(backend.normal(mean, std, self.shape, like=self.array))
 
     __iadd__ = add_
     __isub__ = sub_
@@ -971,16 +962,10 @@ class Tensor:
     # Lets backward formulas written with NumPy functions run on Tensors under create_graph=True.
 
     def __array_ufunc__(self, ufunc: np.ufunc, method: str, *inputs: Any, **kwargs: Any) -> Any:
-        implementation = _UFUNCS.get(ufunc)
-        if method != "__call__" or kwargs or implementation is None:
-            return NotImplemented
-        return implementation(*inputs)
+        return dispatch.array_ufunc(ufunc, method, inputs, kwargs)
 
     def __array_function__(self, func: Callable, types: Any, args: Any, kwargs: Any) -> Any:
-        implementation = _ARRAY_FUNCTIONS.get(func)
-        if implementation is None:
-            return NotImplemented
-        return implementation(*args, **kwargs)
+        return dispatch.array_function(func, args, kwargs)
 
 
 Function.tensor_class = Tensor  # see Function.tensor_class: the one inverted dependency
@@ -989,169 +974,33 @@ Function.tensor_class = Tensor  # see Function.tensor_class: the one inverted de
 # ---------------------------------------------------------------------- conversion helpers
 
 
-def _to_array(data: Any, dtype: Any = None) -> np.ndarray:
-    """Python numbers and nested lists: float -> float32, int -> int64, bool -> bool.
-    NumPy arrays keep their dtype, except float64, which becomes float32 unless dtype says otherwise."""
-    if isinstance(data, Tensor):
-        data = data.array
-    if dtype is not None:
-        dtype = backend.to_dtype(dtype)
-        return np.array(data, dtype=dtype)
-    if isinstance(data, np.ndarray):
-        array = data.copy()
-    else:
-        try:
-            array = np.array(data)
-        except ValueError as error:
-            raise ValueError(f"tensor(): cannot make a tensor from {type(data).__name__}: {error}") from None
-        if array.dtype.kind == "i":
-            array = array.astype(backend.DEFAULT_INT, copy=False)
-    if array.dtype == np.float64:
-        array = array.astype(backend.DEFAULT_FLOAT)
-    if array.dtype.kind not in "biuf":
-        raise TypeError(
-            f"tensor(): unsupported data of dtype {array.dtype} (numbers, nested lists or numeric arrays only)"
-        )
-    return array
-
-
-_DEVICE_TYPES = ("cpu", "cuda", "mps", "xpu", "meta")
-
-
-def _to_arguments(args: tuple, kwargs: dict) -> Any:
-    """The dtype that ``to(*args, **kwargs)`` asks for (None if none), as Tensor.to and Module.to take them:
-    a dtype, a Tensor (its dtype) or a device, positionally or as ``dtype=``/``device=``. Only the CPU exists."""
-    unknown = set(kwargs) - {"dtype", "device", "non_blocking", "copy"}
-    if unknown:
-        raise TypeError(f"to() got unexpected keyword argument(s) {', '.join(sorted(unknown))}")
-    dtype = kwargs.get("dtype")
-    for arg in (*args, kwargs.get("device")):
-        if arg is None:
-            continue
-        if isinstance(arg, Tensor):
-            dtype = arg.dtype
-        elif str(arg).split(":")[0] in _DEVICE_TYPES:
-            if str(arg) not in ("cpu", "cpu:0"):
-                raise ValueError(f"to(): deepgrad runs on the CPU only, got device {str(arg)!r}")
-        else:
-            dtype = arg
-    return dtype
-
-
 def _data(value: Any) -> Any:
     return value.array if isinstance(value, Tensor) else value
 
 
 def _operand(value: Any, like: Tensor) -> Tensor:
     """Turn the other operand of a binary op into a Tensor; Python numbers take ``like``'s dtype
-    (a float scalar with an integer tensor gives the default float dtype), so float32 stays float32."""
+    (a float scalar with an integer tensor gives the default float dtype), so float32 stays float32.
+    Scalars become 0-d arrays of ``like``'s array library."""
     if isinstance(value, Tensor):
         return value
-    if isinstance(value, _SCALAR_TYPES):
-        kind = like.array.dtype.kind
-        if kind == "f" or (kind in "iu" and isinstance(value, (int, np.integer))):
-            dtype = like.array.dtype
-        elif isinstance(value, (bool, np.bool_)) and kind == "b":
-            dtype = like.array.dtype
-        elif isinstance(value, (float, np.floating)):
-            dtype = backend.DEFAULT_FLOAT
-        else:
-            dtype = backend.DEFAULT_INT
-        return Tensor._make(np.array(value, dtype=dtype), False, None)
-    if isinstance(value, np.ndarray):
+    if isinstance(value, SCALAR_TYPES):
+        array = np.asarray(value, dtype=scalar_dtype(value, like.array.dtype), like=like.array)
+        return Tensor._make(array, False, None)
+    if backend.is_array(value):
         return Tensor._make(value, False, None)
     return Tensor(value)
 
 
-def _pair(a: Tensor, b: Tensor) -> tuple[Tensor, Tensor]:
-    """Type promotion as in PyTorch: an integer or bool operand takes the float operand's dtype
-    (NumPy would turn int64 * float32 into float64), and within one kind a 0-d tensor takes the dtype of
-    an operand with dimensions (float32 * 0-d float64 stays float32)."""
-    dtype_a, dtype_b = a.array.dtype, b.array.dtype
-    if dtype_a == dtype_b:
-        return a, b
-    kind_a, kind_b = dtype_a.kind, dtype_b.kind
-    if kind_a == kind_b:
-        if a.array.ndim == 0 and b.array.ndim:
-            return a.to(dtype_b), b
-        if b.array.ndim == 0 and a.array.ndim:
-            return a, b.to(dtype_a)
-        return a, b
-    if kind_a == "f":
-        return a, b.to(a.dtype)
-    if kind_b == "f":
-        return a.to(b.dtype), b
-    return a, b
-
-
-def _float_pair(a: Tensor, b: Tensor) -> tuple[Tensor, Tensor]:
-    """True division: integer tensors give the default float dtype, as in PyTorch."""
-    if a.dtype.kind != "f" and b.dtype.kind != "f":
-        return a.float(), b.float()
-    return _pair(a, b)
-
-
-def _numpy_aliases(dim: Any, keepdim: bool, axis: Any, keepdims: bool | None) -> tuple[Any, bool]:
-    if axis is not None:
-        dim = axis
-    if keepdims is not None:
-        keepdim = keepdims
-    return dim, bool(keepdim)
-
-
-def _normalize_dim(dim: Any, ndim: int, name: str) -> int:
-    try:
-        dim = int(dim)
-    except TypeError:
-        raise TypeError(f"{name}: dim must be an integer, got {dim!r}") from None
-    if not -builtins.max(ndim, 1) <= dim < builtins.max(ndim, 1):
-        raise IndexError(f"{name}: dimension {dim} is out of range for a tensor with {ndim} dimensions")
-    return dim % builtins.max(ndim, 1)
-
-
-def _axes(dim: Any, ndim: int) -> tuple[int, ...]:
-    """Normalise dim (None, an int, or a sequence) to a sorted tuple of non-negative axes."""
-    if dim is None:
-        return tuple(range(ndim))
-    if isinstance(dim, (int, np.integer)):
-        return (_normalize_dim(dim, ndim, "dim"),) if ndim else ()
-    axes = tuple(sorted(_normalize_dim(d, ndim, "dim") for d in dim))
-    if len(set(axes)) != len(axes):
-        raise ValueError(f"dim {tuple(dim)} repeats an axis")
-    return axes
-
-
-def _count(shape: tuple[int, ...], axes: tuple[int, ...]) -> int:
-    count = 1
-    for a in axes:
-        count *= shape[a]
-    return count
-
-
-def _reduced_shape(shape: tuple[int, ...], axes: tuple[int, ...]) -> tuple[int, ...]:
-    return tuple(s for i, s in enumerate(shape) if i not in axes)
-
-
-def _check_nonempty(t: Tensor, name: str) -> None:
-    if t.array.size == 0:
-        raise ValueError(f"{name}: the tensor is empty (shape {t.shape}); the result is undefined")
-
-
-def _shape_args(args: tuple) -> tuple[int, ...]:
-    """Accept f(2, 3), f((2, 3)) and f([2, 3])."""
-    if len(args) == 1 and isinstance(args[0], (tuple, list)):
-        args = tuple(args[0])
-    return tuple(int(a) for a in args)
-
-
-def _index_to_numpy(index: Any) -> Any:
+def _index_to_array(index: Any, like: Any) -> Any:
+    """An index for ``like`` (an array): Tensors give their arrays, lists become arrays of like's library."""
     if isinstance(index, Tensor):
         return index.array
     if isinstance(index, tuple):
         # lists become arrays here too: GetItem's backward recognises integer arrays (repeated indices add up)
-        return tuple(_index_to_numpy(i) if isinstance(i, (Tensor, list)) else i for i in index)
+        return tuple(_index_to_array(i, like) if isinstance(i, (Tensor, list)) else i for i in index)
     if isinstance(index, list):
-        array = np.asarray([i.item() if isinstance(i, Tensor) else i for i in index])
+        array = np.asarray([i.item() if isinstance(i, Tensor) else i for i in index], like=like)
         return array.astype(np.intp) if array.size == 0 else array  # t[[]]: np.asarray([]) is float
     return index
 
@@ -1209,7 +1058,10 @@ def matmul(a: Any, b: Any) -> Tensor:
 
 def where(condition: Any, a: Any, b: Any) -> Tensor:
     """a where condition is true, else b (broadcasting all three)."""
-    condition = condition.array if isinstance(condition, Tensor) else np.asarray(condition)
+    if isinstance(condition, Tensor):
+        condition = condition.array
+    elif not backend.is_array(condition):
+        condition = np.asarray(condition)
     if condition.dtype != np.bool_:
         condition = condition.astype(bool)
     if not isinstance(a, Tensor) and not isinstance(b, Tensor):
@@ -1295,50 +1147,5 @@ def pad(tensor: Tensor, pad: Sequence[int], value: float = 0.0) -> Tensor:
     return movement.Pad.apply(tensor, pad_width=tuple(widths), value=value)
 
 
-# NumPy functions used by backward formulas, mapped to Tensor operations (see Tensor.__array_ufunc__).
-_UFUNCS: dict[Any, Callable] = {
-    np.add: add,
-    np.subtract: sub,
-    np.multiply: mul,
-    np.true_divide: div,
-    np.power: pow,
-    np.negative: lambda x: -x,
-    np.positive: lambda x: x,
-    np.matmul: lambda a, b: matmul(a, b),
-    np.exp: lambda x: as_tensor(x).exp(),
-    np.log: lambda x: as_tensor(x).log(),
-    np.sqrt: lambda x: as_tensor(x).sqrt(),
-    np.abs: lambda x: as_tensor(x).abs(),
-    np.sin: lambda x: as_tensor(x).sin(),
-    np.cos: lambda x: as_tensor(x).cos(),
-    np.tanh: lambda x: as_tensor(x).tanh(),
-    np.sign: lambda x: as_tensor(x).sign(),
-    np.maximum: maximum,
-    np.minimum: minimum,
-    np.greater: lambda a, b: as_tensor(a) > b,
-    np.less: lambda a, b: as_tensor(a) < b,
-    np.equal: lambda a, b: as_tensor(a) == b,
-}
-
-_ARRAY_FUNCTIONS: dict[Any, Callable] = {
-    np.sum: lambda a, axis=None, keepdims=False, **_: as_tensor(a).sum(axis, keepdims),
-    np.reshape: lambda a, shape=None, **kw: as_tensor(a).reshape(shape if shape is not None else kw["newshape"]),
-    np.transpose: lambda a, axes=None: as_tensor(a).permute(*(axes if axes is not None else reversed(range(a.ndim)))),
-    np.swapaxes: lambda a, axis1, axis2: as_tensor(a).transpose(axis1, axis2),
-    np.broadcast_to: lambda a, shape, **_: as_tensor(a).broadcast_to(shape),
-    np.expand_dims: lambda a, axis: _expand_dims(as_tensor(a), axis),
-    np.squeeze: lambda a, axis=None: as_tensor(a).squeeze(axis),
-    np.where: lambda condition, a, b: where(condition, a, b),
-    np.concatenate: lambda arrays, axis=0, **_: cat(arrays, axis),
-    np.take_along_axis: lambda arr, indices, axis: as_tensor(arr).gather(axis, indices),
-}
-
-
-def _expand_dims(t: Tensor, axis: Any) -> Tensor:
-    axes = (axis,) if isinstance(axis, (int, np.integer)) else tuple(axis)
-    ndim = t.ndim + len(axes)
-    axes = sorted(a % ndim for a in axes)
-    shape = list(t.shape)
-    for a in axes:
-        shape.insert(a, 1)
-    return t.reshape(tuple(shape))
+# np.concatenate on Tensors (in a create_graph backward) is deepgrad.cat: the one dispatch entry above autograd
+dispatch.register(np.concatenate, lambda arrays, axis=0, **_: cat(arrays, axis))

@@ -1,4 +1,4 @@
-"""Data: datasets, the batching `DataLoader`, MNIST / Fashion-MNIST readers and seeded toy sets.
+"""Data: datasets, the batching `DataLoader`, MNIST / Fashion-MNIST / CIFAR-10 readers, batch augmentation, toy sets.
 
 >>> from deepgrad.data import DataLoader, TensorDataset, make_moons
 >>> X, y = make_moons(100, seed=0)
@@ -9,6 +9,8 @@
 
 from __future__ import annotations
 
+from deepgrad.data import transforms
+from deepgrad.data.cifar import CIFAR10, parse_cifar_batch, read_cifar_batch
 from deepgrad.data.dataloader import DataLoader, default_collate
 from deepgrad.data.dataset import Dataset, Subset, TensorDataset, random_split
 from deepgrad.data.mnist import (
@@ -21,15 +23,18 @@ from deepgrad.data.mnist import (
     parse_idx,
     read_idx,
 )
+from deepgrad.data.sampler import DistributedSampler
 from deepgrad.data.toy import TOY_DATASETS, make_circles, make_moons, make_sine, make_spirals, make_xor
 
 __all__ = [
+    "CIFAR10",
     "MNIST",
     "TOY_DATASETS",
     "DataLoader",
     "Dataset",
     "DatasetFormatError",
     "DatasetNotFoundError",
+    "DistributedSampler",
     "DownloadError",
     "FashionMNIST",
     "Subset",
@@ -41,7 +46,10 @@ __all__ = [
     "make_sine",
     "make_spirals",
     "make_xor",
+    "parse_cifar_batch",
     "parse_idx",
     "random_split",
+    "read_cifar_batch",
     "read_idx",
+    "transforms",
 ]

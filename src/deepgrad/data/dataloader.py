@@ -10,7 +10,7 @@ Two ways to build a batch:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -66,9 +66,11 @@ class DataLoader:
     Each epoch (each ``iter(loader)``) visits every sample once: in order, or with ``shuffle=True`` in a
     fresh random order drawn from the loader's own generator, seeded by ``seed`` or, when ``seed`` is
     None, by a number drawn from `deepgrad.backend.generator()` (so `deepgrad.manual_seed` fixes it).
-    ``drop_last`` drops a final batch smaller than ``batch_size``. ``len(loader)`` is the number of
-    batches per epoch. `state_dict`/`load_state_dict` save and restore the shuffling state (also in the
-    middle of an epoch), so a resumed run sees exactly the batches an uninterrupted run would have seen.
+    ``drop_last`` drops a final batch smaller than ``batch_size``. A ``sampler`` (e.g.
+    `DistributedSampler`: this rank's shard) gives each epoch's indices instead, in its order.
+    ``len(loader)`` is the number of batches per epoch. `state_dict`/`load_state_dict` save and restore
+    the shuffling state (also in the middle of an epoch), so a resumed run sees exactly the batches an
+    uninterrupted run would have seen.
 
     >>> import numpy as np
     >>> from deepgrad.data import TensorDataset
@@ -85,6 +87,7 @@ class DataLoader:
         drop_last: bool = False,
         seed: int | None = None,
         collate_fn: Callable[[list[Any]], Any] | None = None,
+        sampler: Iterable[int] | None = None,
     ) -> None:
         if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)):
             raise TypeError(f"DataLoader: batch_size must be a positive int, got {batch_size!r}")
@@ -94,6 +97,11 @@ class DataLoader:
             raise TypeError(f"DataLoader: seed must be an int or None, got {seed!r}")
         if not hasattr(dataset, "__len__") or not hasattr(dataset, "__getitem__"):
             raise TypeError(f"DataLoader: a dataset needs __len__ and __getitem__; got {type(dataset).__name__}")
+        if sampler is not None and shuffle:
+            raise ValueError("DataLoader: sampler and shuffle=True exclude each other (the sampler decides the order)")
+        if sampler is not None and not hasattr(sampler, "__len__"):
+            raise TypeError(f"DataLoader: a sampler needs __iter__ and __len__; got {type(sampler).__name__}")
+        self.sampler = sampler
         self.dataset = dataset
         self.batch_size = int(batch_size)
         self.shuffle = bool(shuffle)
@@ -117,13 +125,16 @@ class DataLoader:
         self._resume_at = 0  # batches to skip in the next epoch (set by load_state_dict)
 
     def __len__(self) -> int:
-        n = len(self.dataset)
+        n = len(self.dataset) if self.sampler is None else len(self.sampler)
         return n // self.batch_size if self.drop_last else -(-n // self.batch_size)
 
     def __iter__(self) -> Iterator[Any]:
         n = len(self.dataset)
         epoch_rng_state = None if self._rng is None else self._rng.bit_generator.state
-        order = self._rng.permutation(n) if self._rng is not None else np.arange(n)
+        if self.sampler is not None:
+            order = np.fromiter(self.sampler, dtype=np.int64, count=len(self.sampler))
+        else:
+            order = self._rng.permutation(n) if self._rng is not None else np.arange(n)
         start, self._resume_at = self._resume_at, 0
         self._epoch += 1
         token = object()

@@ -34,25 +34,10 @@ from typing import Any
 import numpy as np
 
 from deepgrad.data.dataset import Dataset, _check_index
-from deepgrad.errors import UsageError
+from deepgrad.errors import DatasetFormatError, DatasetNotFoundError, DownloadError
 from deepgrad.tensor import Tensor
 
 logger = logging.getLogger(__name__)
-
-
-class DatasetNotFoundError(UsageError, FileNotFoundError):
-    """Dataset files are missing; the message lists every place searched and how to point at the files.
-
-    A `UsageError` (the ``deepgrad`` command prints it and exits with status 2) and a `FileNotFoundError`.
-    """
-
-
-class DatasetFormatError(UsageError, ValueError):
-    """A dataset file is truncated, corrupt or not the expected IDX file; the message names the file."""
-
-
-class DownloadError(UsageError, OSError):
-    """Every mirror failed (unreachable, HTTP error, or a checksum mismatch); the message lists each attempt."""
 
 
 # IDX element type codes -> NumPy dtypes (big-endian, as the format stores them).
@@ -237,13 +222,11 @@ class MNIST(Dataset):
 
     def _raise_not_found(self, names: Sequence[str]) -> None:
         split = "training" if self.train else "test"
-        wanted = " and ".join(f"{n}[.gz]" for n in names)
-        looked = "; ".join(str(d) for d in self.search_dirs())
         raise DatasetNotFoundError(
-            f"{type(self).__name__} {split} files not found: looked for {wanted} in {looked}. "
-            f"Point at the directory holding them with --data-dir DIR or the DEEPGRAD_DATA environment "
-            f"variable, or download them into {self.root / self.folder} with download=True "
-            "(deepgrad train --download)."
+            f"{type(self).__name__} {split} files",
+            [f"{n}[.gz]" for n in names],
+            self.search_dirs(),
+            self.root / self.folder,
         )
 
     def _load(self, images_file: Path, labels_file: Path) -> tuple[np.ndarray, np.ndarray]:
@@ -257,7 +240,7 @@ class MNIST(Dataset):
                 raise DatasetFormatError(
                     f"{labels_file}: these are the {other} files, not {type(self).__name__}; "
                     f"put the {type(self).__name__} files in their own directory (e.g. "
-                    f"{self.root / self.folder}) and point --data-dir at it"
+                    f"{self.root / self.folder}) and read them from there"
                 )
         if raw_images.shape[1:] != self.image_size:
             raise DatasetFormatError(

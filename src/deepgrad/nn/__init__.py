@@ -12,7 +12,7 @@
 
 from __future__ import annotations
 
-from deepgrad.nn import functional, init, utils
+from deepgrad.nn import functional, init, parallel, utils
 from deepgrad.nn.activation import ELU, GELU, LeakyReLU, LogSoftmax, ReLU, Sigmoid, SiLU, Softmax, Softplus, Tanh
 from deepgrad.nn.layers import (
     AvgPool2d,
@@ -27,6 +27,7 @@ from deepgrad.nn.layers import (
 )
 from deepgrad.nn.loss import BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, KLDivLoss, L1Loss, MSELoss, NLLLoss
 from deepgrad.nn.module import Module, ModuleDict, ModuleList, Parameter, RemovableHandle, Sequential
+from deepgrad.nn.parallel import SyncBatchNorm
 from deepgrad.nn.summary import ModelSummary, summary
 
 __all__ = [
@@ -62,9 +63,11 @@ __all__ = [
     "Sigmoid",
     "Softmax",
     "Softplus",
+    "SyncBatchNorm",
     "Tanh",
     "functional",
     "init",
+    "parallel",
     "summary",
     "utils",
 ]

@@ -5,25 +5,38 @@ These are composites of the primitive ops and get their gradients from them; the
 there for speed or numerical stability, as ``deepgrad.ops.nn`` explains. Names, arguments and defaults
 follow ``torch.nn.functional``; arguments PyTorch has deprecated (``size_average``, ``reduce``) are not
 offered, and everything after the first few arguments is keyword-only, so a positional call written for
-the old signature fails loudly instead of binding to the wrong parameter.
+the old signature fails loudly instead of binding to the wrong parameter. The argument checks live in
+``deepgrad.nn._checks`` (shared with the layers), so these functions read as their formulas.
 """
 
 from __future__ import annotations
 
-import math
 import warnings
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
-from deepgrad import backend
+from deepgrad import backend, composites
 from deepgrad.autograd.grad_mode import no_grad
+from deepgrad.nn._checks import (
+    REDUCTIONS,
+    as_input,
+    check_linear,
+    check_pair,
+    check_reduction,
+    class_targets,
+    class_weights,
+    conv2d_geometry,
+    image_input,
+    pool_geometry,
+)
+from deepgrad.nn._checks import int_pair as int_pair  # re-exported: layers and older callers use F.int_pair
 from deepgrad.ops import conv as conv_ops
 from deepgrad.ops import linalg
 from deepgrad.ops import loss as loss_ops
 from deepgrad.ops import nn as nn_ops
-from deepgrad.tensor import Tensor, as_tensor, where
+from deepgrad.tensor import Tensor, where
 from deepgrad.tensor import pad as constant_pad
 
 __all__ = [
@@ -54,21 +67,6 @@ __all__ = [
     "tanh",
 ]
 
-_REDUCTIONS = ("mean", "sum", "none")
-
-
-def _tensor(value: Any, name: str, what: str = "input") -> Tensor:
-    if isinstance(value, Tensor):
-        return value
-    if isinstance(value, (np.ndarray, list, tuple, int, float)):
-        return as_tensor(value)
-    raise TypeError(f"{name}: {what} must be a Tensor, got {type(value).__name__}")
-
-
-def _check_reduction(reduction: str, name: str, allowed: Sequence[str] = _REDUCTIONS) -> None:
-    if reduction not in allowed:
-        raise ValueError(f"{name}: reduction must be one of {', '.join(repr(r) for r in allowed)}; got {reduction!r}")
-
 
 def _reduce(loss: Tensor, reduction: str) -> Tensor:
     if reduction == "mean":
@@ -90,25 +88,10 @@ def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     >>> F.linear(deepgrad.ones(2, 3), deepgrad.ones(4, 3), deepgrad.zeros(4)).tolist()
     [[3.0, 3.0, 3.0, 3.0], [3.0, 3.0, 3.0, 3.0]]
     """
-    input = _tensor(input, "linear")
-    if weight.ndim != 2:
-        raise ValueError(f"linear: weight must be 2-d (out_features, in_features), got shape {weight.shape}")
-    if input.ndim == 0 or input.shape[-1] != weight.shape[1]:
-        raise ValueError(
-            f"linear: input of shape {input.shape} does not fit weight of shape {weight.shape}: the input's last "
-            f"dimension must be in_features = {weight.shape[1]}"
-        )
-    if input.dtype != weight.dtype:
-        raise TypeError(
-            f"linear: input is {input.dtype} (shape {input.shape}) but weight is {weight.dtype} (shape "
-            f"{weight.shape}); convert the input (x.float() / x.double()) or the model (model.double())"
-        )
+    input = as_input(input, "linear")
+    check_linear(input, weight, bias)
     if bias is None:
         return linalg.Linear.apply(input, weight)
-    if bias.shape != (weight.shape[0],):
-        raise ValueError(
-            f"linear: bias must have shape ({weight.shape[0]},) for weight {weight.shape}, got {bias.shape}"
-        )
     return linalg.Linear.apply(input, weight, bias)
 
 
@@ -136,16 +119,16 @@ def dropout(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool 
     """
     if not 0.0 <= p <= 1.0:
         raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
-    input = _tensor(input, "dropout")
+    input = as_input(input, "dropout")
     if not training or p == 0.0:
         return input
     dtype = input.dtype
     if dtype.kind != "f":
         raise TypeError(f"dropout: expected a floating-point input, got {dtype} (shape {input.shape})")
     if p == 1.0:
-        return input * np.zeros((), dtype=dtype)
+        return input * dtype.type(0)
     draw_dtype = dtype if dtype in (backend.float32, backend.float64) else backend.float32
-    keep = backend.generator().random(input.shape, dtype=draw_dtype) >= p
+    keep = backend.random(input.shape, draw_dtype, like=input.array) >= p
     scale = keep.astype(dtype)
     scale *= 1.0 / (1.0 - p)
     return input * scale
@@ -174,7 +157,7 @@ def batch_norm(
     >>> F.batch_norm(x, None, None, training=True).tolist()
     [[-0.9999949932098389], [0.9999949932098389]]
     """
-    input = _tensor(input, "batch_norm")
+    input = as_input(input, "batch_norm")
     if input.ndim < 2:
         raise ValueError(f"batch_norm: expected input of shape (N, C, *) (e.g. (N, C, H, W)), got shape {input.shape}")
     channels = input.shape[1]
@@ -197,10 +180,7 @@ def batch_norm(
             raise ValueError(
                 f"batch_norm: expected more than 1 value per channel when training, got input of shape {input.shape}"
             )
-        mean = input.mean(axes, keepdim=True)
-        centered = input - mean
-        var = (centered * centered).mean(axes, keepdim=True)
-        out = centered / (var + eps).sqrt()
+        out, mean, var = composites.batch_normalize(input, axes, eps)
         if running_mean is not None or running_var is not None:
             with no_grad():
                 if running_mean is not None:
@@ -217,33 +197,6 @@ def batch_norm(
     if bias is not None:
         out = out + bias.reshape(shape)
     return out
-
-
-def int_pair(value: Any, what: str, name: str, minimum: int) -> tuple[int, int]:
-    """An int or a pair of ints (h, w), each at least ``minimum`` (used by the 2-d layers and functions)."""
-    pair = (value, value) if isinstance(value, (int, np.integer)) and not isinstance(value, bool) else value
-    if (
-        not isinstance(pair, (tuple, list))
-        or len(pair) != 2
-        or not all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) and v >= minimum for v in pair)
-    ):
-        raise ValueError(f"{name}: {what} must be an integer >= {minimum} or a pair of them, got {value!r}")
-    return int(pair[0]), int(pair[1])
-
-
-def _image_input(input: Any, name: str) -> tuple[Tensor, bool]:
-    """Batched (N, C, H, W) floating-point input, and whether it came unbatched as (C, H, W)."""
-    input = _tensor(input, name)
-    if input.ndim not in (3, 4):
-        raise ValueError(
-            f"{name}: expected a 4-D input (N, C, H, W) or a 3-D unbatched one (C, H, W), got {input.ndim}-D input "
-            f"of shape {input.shape}"
-        )
-    if input.dtype.kind != "f":
-        raise TypeError(f"{name}: expected a floating-point input, got {input.dtype} (shape {input.shape})")
-    if input.ndim == 3:
-        return input.unsqueeze(0), True
-    return input, False
 
 
 def conv2d(
@@ -267,92 +220,12 @@ def conv2d(
     >>> F.conv2d(deepgrad.ones(1, 1, 3, 3), deepgrad.ones(1, 1, 2, 2)).tolist()
     [[[[4.0, 4.0], [4.0, 4.0]]]]
     """
-    input, unbatched = _image_input(input, "conv2d")
-    weight = _tensor(weight, "conv2d", "weight")
-    if weight.ndim != 4:
-        raise ValueError(
-            f"conv2d: weight must be 4-D (out_channels, in_channels/groups, kH, kW), got shape {weight.shape}"
-        )
-    if isinstance(groups, bool) or not isinstance(groups, (int, np.integer)) or groups < 1:
-        raise ValueError(f"conv2d: groups must be a positive integer, got {groups!r}")
-    out_channels, group_channels, kernel_h, kernel_w = weight.shape
-    if out_channels % groups:
-        raise ValueError(
-            f"conv2d: weight of shape {weight.shape} has {out_channels} output channels, not divisible by "
-            f"groups={groups}"
-        )
-    if input.shape[1] != group_channels * groups:
-        raise ValueError(
-            f"conv2d: input of shape {input.shape} has {input.shape[1]} channels (axis 1), but weight of shape "
-            f"{weight.shape} with groups={groups} expects {group_channels * groups} (= weight.shape[1] * groups)"
-        )
-    if input.dtype != weight.dtype or (bias is not None and bias.dtype != input.dtype):
-        raise TypeError(
-            f"conv2d: input ({input.dtype}), weight ({weight.dtype})"
-            + (f" and bias ({bias.dtype})" if bias is not None else "")
-            + " must have the same dtype; convert the input (x.float() / x.double()) or the model (model.double())"
-        )
-    if bias is not None and bias.shape != (out_channels,):
-        raise ValueError(f"conv2d: bias must have shape ({out_channels},) for weight {weight.shape}, got {bias.shape}")
-    stride = int_pair(stride, "stride", "conv2d", 1)
-    dilation = int_pair(dilation, "dilation", "conv2d", 1)
-    if isinstance(padding, str):
-        if padding == "valid":
-            pads = (0, 0, 0, 0)
-        elif padding == "same":
-            if stride != (1, 1):
-                raise ValueError(f"conv2d: padding='same' is not supported for strided convolutions (stride={stride})")
-            total_h, total_w = dilation[0] * (kernel_h - 1), dilation[1] * (kernel_w - 1)
-            pads = (total_h // 2, total_h - total_h // 2, total_w // 2, total_w - total_w // 2)
-        else:
-            raise ValueError(f"conv2d: padding must be an int, a pair, 'valid' or 'same'; got {padding!r}")
-    else:
-        pad_h, pad_w = int_pair(padding, "padding", "conv2d", 0)
-        pads = (pad_h, pad_h, pad_w, pad_w)
-    padded = (input.shape[2] + pads[0] + pads[1], input.shape[3] + pads[2] + pads[3])
-    extent = (dilation[0] * (kernel_h - 1) + 1, dilation[1] * (kernel_w - 1) + 1)
-    if padded[0] < extent[0] or padded[1] < extent[1]:
-        raise ValueError(
-            f"conv2d: kernel of size {(kernel_h, kernel_w)} (dilation {dilation}, so it spans {extent}) is larger than "
-            f"the padded input {padded} (input shape {input.shape}, padding {padding!r})"
-        )
+    input, unbatched = image_input(input, "conv2d")
+    weight = as_input(weight, "conv2d", "weight")
+    stride, pads, dilation = conv2d_geometry(input, weight, bias, stride, padding, dilation, groups)
     args = (input, weight) if bias is None else (input, weight, bias)
     out = conv_ops.Conv2d.apply(*args, stride=stride, padding=pads, dilation=dilation, groups=int(groups))
     return out.squeeze(0) if unbatched else out
-
-
-def _pool_geometry(
-    name: str, input: Tensor, kernel_size: Any, stride: Any, padding: Any, dilation: Any, ceil_mode: bool
-) -> tuple[tuple[int, int], tuple[int, int], tuple[int, int], tuple[int, int], tuple[int, int, int, int], tuple]:
-    """kernel, stride, dilation, nominal padding (h, w), padding (top, bottom, left, right) including the
-    overhang of ``ceil_mode`` windows, and the output size, with PyTorch's output-size rule and checks."""
-    kernel = int_pair(kernel_size, "kernel_size", name, 1)
-    stride = kernel if stride is None or (isinstance(stride, (tuple, list)) and not stride) else stride
-    stride = int_pair(stride, "stride", name, 1)
-    dilation = int_pair(dilation, "dilation", name, 1)
-    pad = int_pair(padding, "padding", name, 0)
-    out_size = []
-    overhang = []
-    for axis in range(2):
-        size, k, s, p, d = input.shape[2 + axis], kernel[axis], stride[axis], pad[axis], dilation[axis]
-        extent = d * (k - 1) + 1
-        if 2 * p > extent:
-            raise ValueError(
-                f"{name}: padding should be at most half of the effective kernel size, got padding={padding!r}, "
-                f"kernel_size={kernel_size!r} and dilation={dilation}"
-            )
-        out = (size + 2 * p - extent + (s - 1 if ceil_mode else 0)) // s + 1
-        if ceil_mode and (out - 1) * s >= size + p:  # the last window must start inside the input or left padding
-            out -= 1
-        if out < 1:
-            raise ValueError(
-                f"{name}: input of shape {input.shape} is too small for kernel_size={kernel_size!r} "
-                f"(dilation {dilation}, padding {padding!r}): the output size would be {out}"
-            )
-        out_size.append(out)
-        overhang.append(max(0, (out - 1) * s + extent - (size + 2 * p)))
-    pads = (pad[0], pad[0] + overhang[0], pad[1], pad[1] + overhang[1])
-    return kernel, stride, dilation, pad, pads, tuple(out_size)
 
 
 def max_pool2d(
@@ -373,8 +246,8 @@ def max_pool2d(
     >>> F.max_pool2d(deepgrad.arange(16.0).reshape(1, 1, 4, 4), 2).tolist()
     [[[[5.0, 7.0], [13.0, 15.0]]]]
     """
-    input, unbatched = _image_input(input, "max_pool2d")
-    kernel, stride, dilation, _, pads, out_size = _pool_geometry(
+    input, unbatched = image_input(input, "max_pool2d")
+    kernel, stride, dilation, _, pads, out_size = pool_geometry(
         "max_pool2d", input, kernel_size, stride, padding, dilation, ceil_mode
     )
     holder: list[np.ndarray] | None = [] if return_indices else None
@@ -407,8 +280,8 @@ def avg_pool2d(
     >>> F.avg_pool2d(deepgrad.arange(16.0).reshape(1, 1, 4, 4), 2).tolist()
     [[[[2.5, 4.5], [10.5, 12.5]]]]
     """
-    input, unbatched = _image_input(input, "avg_pool2d")
-    kernel, stride, _, pad, pads, out_size = _pool_geometry(
+    input, unbatched = image_input(input, "avg_pool2d")
+    kernel, stride, _, pad, pads, out_size = pool_geometry(
         "avg_pool2d", input, kernel_size, stride, padding, 1, ceil_mode
     )
     if divisor_override is not None:
@@ -419,7 +292,7 @@ def avg_pool2d(
         divisor: Any = int(divisor_override)
     else:
         divisor = conv_ops.avg_pool_divisor(
-            input.shape[2:], kernel, stride, (pad[0], pad[0], pad[1], pad[1]), out_size, count_include_pad, input.dtype
+            input.shape[2:], kernel, stride, (pad[0], pad[0], pad[1], pad[1]), out_size, count_include_pad, input.array
         )
     out = conv_ops.AvgPool2d.apply(
         input, kernel=kernel, stride=stride, padding=pads, out_size=out_size, divisor=divisor
@@ -437,7 +310,7 @@ def pad(input: Tensor, pad: Sequence[int], mode: str = "constant", value: float 
     >>> F.pad(deepgrad.tensor([1.0, 2.0, 3.0]), (2, 1), mode="reflect").tolist()
     [3.0, 2.0, 1.0, 2.0, 3.0, 2.0]
     """
-    input = _tensor(input, "pad")
+    input = as_input(input, "pad")
     pad = tuple(int(p) for p in pad)
     if len(pad) % 2 or len(pad) // 2 > input.ndim:
         raise ValueError(
@@ -465,7 +338,7 @@ def pad(input: Tensor, pad: Sequence[int], mode: str = "constant", value: float 
             raise ValueError(f"pad: negative amounts {pad} are only supported with mode='constant'")
         if before == after == 0:
             continue
-        positions = np.arange(-before, size + after)
+        positions = np.arange(-before, size + after, like=input.array)
         if mode == "replicate":
             index = np.clip(positions, 0, size - 1)
         elif mode == "circular":
@@ -491,7 +364,7 @@ def one_hot(tensor: Tensor, num_classes: int = -1) -> Tensor:
     >>> F.one_hot(deepgrad.tensor([0, 2]), 3).tolist()
     [[1, 0, 0], [0, 0, 1]]
     """
-    tensor = _tensor(tensor, "one_hot")
+    tensor = as_input(tensor, "one_hot")
     if tensor.dtype.kind not in "iu":
         raise TypeError(f"one_hot: expected integer class indices, got {tensor.dtype}")
     data = tensor.array
@@ -501,7 +374,7 @@ def one_hot(tensor: Tensor, num_classes: int = -1) -> Tensor:
         raise IndexError(
             f"one_hot: class values must be in [0, {num_classes}), got min {data.min()} and max {data.max()}"
         )
-    return Tensor._make((data[..., None] == np.arange(num_classes)).astype(backend.int64), False, None)
+    return Tensor._make((data[..., None] == np.arange(num_classes, like=data)).astype(backend.int64), False, None)
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -510,17 +383,17 @@ def one_hot(tensor: Tensor, num_classes: int = -1) -> Tensor:
 
 def relu(input: Tensor, inplace: bool = False) -> Tensor:
     """max(x, 0); backward from a saved mask. ``inplace`` is accepted and ignored (new tensor)."""
-    return _tensor(input, "relu").relu()
+    return as_input(input, "relu").relu()
 
 
 def leaky_relu(input: Tensor, negative_slope: float = 0.01, inplace: bool = False) -> Tensor:
     """x for x > 0, negative_slope * x otherwise."""
-    return _tensor(input, "leaky_relu").leaky_relu(negative_slope)
+    return as_input(input, "leaky_relu").leaky_relu(negative_slope)
 
 
 def elu(input: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:
     """x for x > 0, alpha * (exp(x) - 1) otherwise."""
-    return _tensor(input, "elu").elu(alpha)
+    return as_input(input, "elu").elu(alpha)
 
 
 def gelu(input: Tensor, approximate: str = "none") -> Tensor:
@@ -532,34 +405,27 @@ def gelu(input: Tensor, approximate: str = "none") -> Tensor:
     >>> round(F.gelu(deepgrad.tensor(1.0)).item(), 4)
     0.8413
     """
-    input = _tensor(input, "gelu")
-    if approximate == "none":
-        return 0.5 * input * (1 + (input * (1 / math.sqrt(2))).erf())
-    if approximate == "tanh":
-        inner = math.sqrt(2 / math.pi) * (input + 0.044715 * input * input * input)
-        return 0.5 * input * (1 + inner.tanh())
-    raise ValueError(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}")
+    return composites.gelu(as_input(input, "gelu"), approximate)
 
 
 def silu(input: Tensor, inplace: bool = False) -> Tensor:
     """x * sigmoid(x) (also called swish)."""
-    input = _tensor(input, "silu")
-    return input * input.sigmoid()
+    return composites.silu(as_input(input, "silu"))
 
 
 def sigmoid(input: Tensor) -> Tensor:
     """1 / (1 + exp(-x))."""
-    return _tensor(input, "sigmoid").sigmoid()
+    return as_input(input, "sigmoid").sigmoid()
 
 
 def tanh(input: Tensor) -> Tensor:
     """(e^x - e^-x) / (e^x + e^-x)."""
-    return _tensor(input, "tanh").tanh()
+    return as_input(input, "tanh").tanh()
 
 
 def softplus(input: Tensor, beta: float = 1.0, threshold: float = 20.0) -> Tensor:
     """log(1 + exp(beta x)) / beta, and x where beta x > threshold (one stable fused op)."""
-    return nn_ops.Softplus.apply(_tensor(input, "softplus"), beta=beta, threshold=threshold)
+    return nn_ops.Softplus.apply(as_input(input, "softplus"), beta=beta, threshold=threshold)
 
 
 def _softmax_dim(name: str, ndim: int, dim: int | None) -> int:
@@ -581,7 +447,7 @@ def softmax(input: Tensor, dim: int | None = None, dtype: Any = None) -> Tensor:
     >>> F.softmax(deepgrad.tensor([0.0, 0.0]), dim=0).tolist()
     [0.5, 0.5]
     """
-    input = _tensor(input, "softmax")
+    input = as_input(input, "softmax")
     if dtype is not None:
         input = input.to(dtype)
     return input.softmax(_softmax_dim("softmax", input.ndim, dim))
@@ -589,7 +455,7 @@ def softmax(input: Tensor, dim: int | None = None, dtype: Any = None) -> Tensor:
 
 def log_softmax(input: Tensor, dim: int | None = None, dtype: Any = None) -> Tensor:
     """x_i - log sum_j exp(x_j) along ``dim`` (stable)."""
-    input = _tensor(input, "log_softmax")
+    input = as_input(input, "log_softmax")
     if dtype is not None:
         input = input.to(dtype)
     return input.log_softmax(_softmax_dim("log_softmax", input.ndim, dim))
@@ -597,50 +463,6 @@ def log_softmax(input: Tensor, dim: int | None = None, dtype: Any = None) -> Ten
 
 # ---------------------------------------------------------------------------------------------------
 # losses
-
-
-def _class_targets(name: str, input: Tensor, target: Tensor, ignore_index: int) -> tuple[Tensor, np.ndarray, bool]:
-    """Check class-index targets against (N, C, *) or unbatched (C,) input; return the batched input, the
-    target array and whether the input was unbatched."""
-    if input.ndim == 0:
-        raise ValueError(f"{name}: input must have a class dimension, got a 0-d tensor")
-    target_data = target.array
-    if target_data.dtype.kind not in "iu":
-        raise TypeError(
-            f"{name}: class-index targets must be integers, got {target_data.dtype} of shape {target.shape}"
-            + (
-                "; probability targets must have the input's shape " + str(input.shape)
-                if target_data.dtype.kind == "f"
-                else ""
-            )
-        )
-    unbatched = input.ndim == 1
-    expected = () if unbatched else (input.shape[0],) + input.shape[2:]
-    if target.shape != expected:
-        layout = "(C,)" if unbatched else "(N, C, d1, ...)"
-        raise ValueError(
-            f"{name}: target of shape {target.shape} does not match input of shape {input.shape}; for input "
-            f"{layout} the target must have shape {expected}"
-        )
-    classes = input.shape[0] if unbatched else input.shape[1]
-    # the cheap test first (min and max); only when it fails, look past the ignored entries
-    if target_data.size and (target_data.min() < 0 or target_data.max() >= classes):
-        counted = target_data[target_data != ignore_index]
-        if counted.size and (counted.min() < 0 or counted.max() >= classes):
-            bad = counted[(counted < 0) | (counted >= classes)][0]
-            raise IndexError(f"{name}: target {bad} is out of bounds for {classes} classes (valid: 0..{classes - 1})")
-    if unbatched:
-        return input.reshape(1, classes), target_data.reshape(1), True
-    return input, target_data, False
-
-
-def _class_weight(name: str, weight: Tensor | None, classes: int, dtype: np.dtype) -> np.ndarray | None:
-    if weight is None:
-        return None
-    data = weight.array if isinstance(weight, Tensor) else np.asarray(weight)
-    if data.shape != (classes,):
-        raise ValueError(f"{name}: weight must have one entry per class, shape ({classes},); got {data.shape}")
-    return data.astype(dtype, copy=False)
 
 
 def cross_entropy(
@@ -666,17 +488,17 @@ def cross_entropy(
     >>> F.cross_entropy(logits, deepgrad.tensor([0, 0])).item()
     500.0
     """
-    _check_reduction(reduction, "cross_entropy")
-    input = _tensor(input, "cross_entropy")
-    target = _tensor(target, "cross_entropy", "target")
+    check_reduction(reduction, "cross_entropy")
+    input = as_input(input, "cross_entropy")
+    target = as_input(target, "cross_entropy", "target")
     if input.dtype.kind != "f":
         raise TypeError(f"cross_entropy: input (logits) must be floating point, got {input.dtype}")
     if not 0.0 <= label_smoothing <= 1.0:
         raise ValueError(f"cross_entropy: label_smoothing must be between 0.0 and 1.0, got {label_smoothing}")
     if target.dtype.kind == "f" and target.shape == input.shape:
         return _cross_entropy_probabilities(input, target, weight, reduction, label_smoothing)
-    batched, target_data, unbatched = _class_targets("cross_entropy", input, target, ignore_index)
-    class_weight = _class_weight("cross_entropy", weight, batched.shape[1], input.dtype)
+    batched, target_data, unbatched = class_targets("cross_entropy", input, target, ignore_index)
+    class_weight = class_weights("cross_entropy", weight, batched.shape[1], input)
     loss = nn_ops.CrossEntropy.apply(
         batched,
         target=target_data,
@@ -699,7 +521,7 @@ def _cross_entropy_probabilities(
     if label_smoothing:
         target = target * (1 - label_smoothing) + label_smoothing / classes
     terms = input.log_softmax(class_dim) * target
-    class_weight = _class_weight("cross_entropy", weight, classes, input.dtype)
+    class_weight = class_weights("cross_entropy", weight, classes, input)
     if class_weight is not None:
         terms = terms * class_weight.reshape((classes,) + (1,) * (input.ndim - class_dim - 1))
     return _reduce(-terms.sum(class_dim), reduction)
@@ -715,33 +537,17 @@ def nll_loss(
 ) -> Tensor:
     """Negative log-likelihood of log-probabilities ``input`` (N, C, ...): loss_i = -w[t_i] input[i, t_i];
     'mean' divides by the sum of the counted targets' weights. ``cross_entropy = nll_loss(log_softmax(x))``."""
-    _check_reduction(reduction, "nll_loss")
-    input = _tensor(input, "nll_loss")
-    target = _tensor(target, "nll_loss", "target")
-    batched, target_data, unbatched = _class_targets("nll_loss", input, target, ignore_index)
-    class_weight = _class_weight("nll_loss", weight, batched.shape[1], input.dtype)
+    check_reduction(reduction, "nll_loss")
+    input = as_input(input, "nll_loss")
+    target = as_input(target, "nll_loss", "target")
+    batched, target_data, unbatched = class_targets("nll_loss", input, target, ignore_index)
+    class_weight = class_weights("nll_loss", weight, batched.shape[1], input)
     loss = loss_ops.NllLoss.apply(
         batched, target=target_data, weight=class_weight, ignore_index=ignore_index, reduction=reduction
     )
     if unbatched and reduction == "none":
         return loss.reshape(())
     return loss
-
-
-def _check_pair(name: str, input: Tensor, target: Tensor, *, same_shape: bool = False) -> None:
-    if input.shape == target.shape:
-        return
-    if same_shape:
-        raise ValueError(f"{name}: target of shape {target.shape} must have the same shape as the input {input.shape}")
-    try:
-        np.broadcast_shapes(input.shape, target.shape)
-    except ValueError:
-        raise ValueError(f"{name}: input of shape {input.shape} and target of shape {target.shape} differ") from None
-    warnings.warn(
-        f"{name}: using a target size ({target.shape}) that is different to the input size ({input.shape}); "
-        "they are broadcast, which is rarely what is meant. Make them the same shape.",
-        stacklevel=3,
-    )
 
 
 def mse_loss(input: Tensor, target: Tensor, *, reduction: str = "mean") -> Tensor:
@@ -752,18 +558,18 @@ def mse_loss(input: Tensor, target: Tensor, *, reduction: str = "mean") -> Tenso
     >>> F.mse_loss(deepgrad.tensor([1.0, 2.0]), deepgrad.tensor([1.0, 4.0])).item()
     2.0
     """
-    _check_reduction(reduction, "mse_loss")
-    input, target = _tensor(input, "mse_loss"), _tensor(target, "mse_loss", "target")
-    _check_pair("mse_loss", input, target)
+    check_reduction(reduction, "mse_loss")
+    input, target = as_input(input, "mse_loss"), as_input(target, "mse_loss", "target")
+    check_pair("mse_loss", input, target)
     diff = input - target
     return _reduce(diff * diff, reduction)
 
 
 def l1_loss(input: Tensor, target: Tensor, *, reduction: str = "mean") -> Tensor:
     """|x - y|, averaged, summed or elementwise (gradient sign(x - y), 0 where equal)."""
-    _check_reduction(reduction, "l1_loss")
-    input, target = _tensor(input, "l1_loss"), _tensor(target, "l1_loss", "target")
-    _check_pair("l1_loss", input, target)
+    check_reduction(reduction, "l1_loss")
+    input, target = as_input(input, "l1_loss"), as_input(target, "l1_loss", "target")
+    check_pair("l1_loss", input, target)
     return _reduce((input - target).abs(), reduction)
 
 
@@ -782,10 +588,10 @@ def binary_cross_entropy(
     >>> F.binary_cross_entropy(deepgrad.tensor([0.0, 1.0]), deepgrad.tensor([1.0, 1.0])).item()
     50.0
     """
-    _check_reduction(reduction, "binary_cross_entropy")
-    input = _tensor(input, "binary_cross_entropy")
-    target = _float_target(_tensor(target, "binary_cross_entropy", "target"), input)
-    _check_pair("binary_cross_entropy", input, target, same_shape=True)
+    check_reduction(reduction, "binary_cross_entropy")
+    input = as_input(input, "binary_cross_entropy")
+    target = _float_target(as_input(target, "binary_cross_entropy", "target"), input)
+    check_pair("binary_cross_entropy", input, target, same_shape=True)
     data = input.array
     if data.size and not (data.min() >= 0 and data.max() <= 1):  # also catches NaN
         raise ValueError(
@@ -794,7 +600,7 @@ def binary_cross_entropy(
         )
     loss = nn_ops.BinaryCrossEntropy.apply(input, target)
     if weight is not None:
-        loss = loss * _tensor(weight, "binary_cross_entropy", "weight")
+        loss = loss * as_input(weight, "binary_cross_entropy", "weight")
     return _reduce(loss, reduction)
 
 
@@ -815,14 +621,14 @@ def binary_cross_entropy_with_logits(
     >>> F.binary_cross_entropy_with_logits(deepgrad.tensor([-1000.0]), deepgrad.tensor([1.0])).item()
     1000.0
     """
-    _check_reduction(reduction, "binary_cross_entropy_with_logits")
-    input = _tensor(input, "binary_cross_entropy_with_logits")
-    target = _float_target(_tensor(target, "binary_cross_entropy_with_logits", "target"), input)
-    _check_pair("binary_cross_entropy_with_logits", input, target, same_shape=True)
+    check_reduction(reduction, "binary_cross_entropy_with_logits")
+    input = as_input(input, "binary_cross_entropy_with_logits")
+    target = _float_target(as_input(target, "binary_cross_entropy_with_logits", "target"), input)
+    check_pair("binary_cross_entropy_with_logits", input, target, same_shape=True)
     if pos_weight is None:
         loss = nn_ops.BinaryCrossEntropyWithLogits.apply(input, target)
     else:
-        pos_weight = _tensor(pos_weight, "binary_cross_entropy_with_logits", "pos_weight")
+        pos_weight = as_input(pos_weight, "binary_cross_entropy_with_logits", "pos_weight")
         try:
             np.broadcast_shapes(pos_weight.shape, input.shape)
         except ValueError:
@@ -832,7 +638,7 @@ def binary_cross_entropy_with_logits(
             ) from None
         loss = nn_ops.BinaryCrossEntropyWithLogits.apply(input, target, pos_weight)
     if weight is not None:
-        loss = loss * _tensor(weight, "binary_cross_entropy_with_logits", "weight")
+        loss = loss * as_input(weight, "binary_cross_entropy_with_logits", "weight")
     return _reduce(loss, reduction)
 
 
@@ -847,9 +653,9 @@ def kl_div(input: Tensor, target: Tensor, *, reduction: str = "mean", log_target
     >>> F.kl_div(p.log(), p, reduction="batchmean").item()
     0.0
     """
-    _check_reduction(reduction, "kl_div", _REDUCTIONS + ("batchmean",))
-    input, target = _tensor(input, "kl_div"), _tensor(target, "kl_div", "target")
-    _check_pair("kl_div", input, target)
+    check_reduction(reduction, "kl_div", REDUCTIONS + ("batchmean",))
+    input, target = as_input(input, "kl_div"), as_input(target, "kl_div", "target")
+    check_pair("kl_div", input, target)
     if log_target:
         loss = target.exp() * (target - input)
     else:

@@ -9,9 +9,11 @@ from typing import Any
 import numpy as np
 
 from deepgrad import backend
+from deepgrad.nn import _checks as checks
 from deepgrad.nn import functional as F
 from deepgrad.nn import init
 from deepgrad.nn.module import Module, Parameter
+from deepgrad.ops import linalg
 from deepgrad.tensor import Tensor
 
 __all__ = [
@@ -92,13 +94,18 @@ class Linear(Module):
         _reset_weight_and_bias(self.weight, self.bias, self.in_features)
 
     def forward(self, input: Tensor) -> Tensor:
+        input = checks.as_input(input, "Linear")
         if input.shape[-1:] != (self.in_features,):
             raise ValueError(
                 f"Linear(in_features={self.in_features}, out_features={self.out_features}): input of shape "
                 f"{tuple(input.shape)} has {input.shape[-1] if input.ndim else 'no'} features in its last dimension, "
                 f"expected {self.in_features} (weight shape {self.weight.shape})"
             )
-        return F.linear(input, self.weight, self.bias)
+        # the layer made its weight and bias with the right shapes: only the dtype is left to check, once
+        checks.check_same_dtype(type(self).__name__, input, self.weight)
+        if self.bias is None:
+            return linalg.Linear.apply(input, self.weight)
+        return linalg.Linear.apply(input, self.weight, self.bias)
 
     def extra_repr(self) -> str:
         return f"in_features={self.in_features}, out_features={self.out_features}, bias={self.bias is not None}"
@@ -202,9 +209,9 @@ class Conv2d(Module):
                 f"Conv2d: in_channels ({in_channels}) and out_channels ({out_channels}) must both be divisible by "
                 f"groups ({groups})"
             )
-        self.kernel_size = F.int_pair(kernel_size, "kernel_size", "Conv2d", 1)
-        self.stride = F.int_pair(stride, "stride", "Conv2d", 1)
-        self.dilation = F.int_pair(dilation, "dilation", "Conv2d", 1)
+        self.kernel_size = checks.int_pair(kernel_size, "kernel_size", "Conv2d", 1)
+        self.stride = checks.int_pair(stride, "stride", "Conv2d", 1)
+        self.dilation = checks.int_pair(dilation, "dilation", "Conv2d", 1)
         if isinstance(padding, str):
             if padding not in ("valid", "same"):
                 raise ValueError(f"Conv2d: padding must be an int, a pair, 'valid' or 'same'; got {padding!r}")
@@ -212,7 +219,7 @@ class Conv2d(Module):
                 raise ValueError(f"Conv2d: padding='same' is not supported for strided convolutions (stride={stride})")
             self.padding: tuple[int, int] | str = padding
         else:
-            self.padding = F.int_pair(padding, "padding", "Conv2d", 0)
+            self.padding = checks.int_pair(padding, "padding", "Conv2d", 0)
         if padding_mode not in ("zeros", "reflect", "replicate", "circular"):
             raise ValueError(
                 f"Conv2d: padding_mode must be 'zeros', 'reflect', 'replicate' or 'circular', got {padding_mode!r}"
@@ -291,7 +298,7 @@ class MaxPool2d(Module):
         ceil_mode: bool = False,
     ) -> None:
         super().__init__()
-        F.int_pair(kernel_size, "kernel_size", "MaxPool2d", 1)
+        checks.int_pair(kernel_size, "kernel_size", "MaxPool2d", 1)
         self.kernel_size = kernel_size
         self.stride = stride if stride is not None else kernel_size
         self.padding = padding
@@ -339,7 +346,7 @@ class AvgPool2d(Module):
         divisor_override: int | None = None,
     ) -> None:
         super().__init__()
-        F.int_pair(kernel_size, "kernel_size", "AvgPool2d", 1)
+        checks.int_pair(kernel_size, "kernel_size", "AvgPool2d", 1)
         self.kernel_size = kernel_size
         self.stride = stride if stride is not None else kernel_size
         self.padding = padding

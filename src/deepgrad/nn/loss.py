@@ -6,10 +6,7 @@ buffers named ``weight`` (and ``pos_weight``), as PyTorch does, so they appear i
 
 from __future__ import annotations
 
-from typing import Any
-
-import numpy as np
-
+from deepgrad.nn import _checks as checks
 from deepgrad.nn import functional as F
 from deepgrad.nn.module import Module
 from deepgrad.tensor import Tensor
@@ -25,31 +22,19 @@ __all__ = [
 ]
 
 
-def _optional_tensor(value: Any, name: str, owner: str) -> Tensor | None:
-    if value is None or isinstance(value, Tensor):
-        return value
-    if isinstance(value, (np.ndarray, list, tuple)):
-        return Tensor(value)
-    raise TypeError(f"{owner}: {name} must be a Tensor or None, got {type(value).__name__}")
-
-
 class _Loss(Module):
     _reductions: tuple[str, ...] = ("mean", "sum", "none")
 
     def __init__(self, *, reduction: str = "mean") -> None:
         super().__init__()
-        if reduction not in self._reductions:
-            raise ValueError(
-                f"{type(self).__name__}: reduction must be one of {', '.join(map(repr, self._reductions))}; "
-                f"got {reduction!r}"
-            )
+        checks.check_reduction(reduction, type(self).__name__, self._reductions)
         self.reduction = reduction
 
 
 class _WeightedLoss(_Loss):
     def __init__(self, weight: Tensor | None = None, *, reduction: str = "mean") -> None:
         super().__init__(reduction=reduction)
-        self.register_buffer("weight", _optional_tensor(weight, "weight", type(self).__name__))
+        self.register_buffer("weight", checks.optional_tensor(weight, "weight", type(self).__name__))
 
 
 class CrossEntropyLoss(_WeightedLoss):
@@ -127,8 +112,8 @@ class BCEWithLogitsLoss(_Loss):
         self, weight: Tensor | None = None, *, reduction: str = "mean", pos_weight: Tensor | None = None
     ) -> None:
         super().__init__(reduction=reduction)
-        self.register_buffer("weight", _optional_tensor(weight, "weight", "BCEWithLogitsLoss"))
-        self.register_buffer("pos_weight", _optional_tensor(pos_weight, "pos_weight", "BCEWithLogitsLoss"))
+        self.register_buffer("weight", checks.optional_tensor(weight, "weight", "BCEWithLogitsLoss"))
+        self.register_buffer("pos_weight", checks.optional_tensor(pos_weight, "pos_weight", "BCEWithLogitsLoss"))
 
     def forward(self, input: Tensor, target: Tensor) -> Tensor:
         return F.binary_cross_entropy_with_logits(

@@ -46,7 +46,7 @@ class Parameter(Tensor):
             array = np.empty((0,), dtype=backend.DEFAULT_FLOAT)
         elif isinstance(data, Tensor):
             array = data.array
-        elif isinstance(data, np.ndarray):
+        elif backend.is_array(data):
             array = data
         else:
             array = _to_array(data)
@@ -110,7 +110,7 @@ def _as_array(value: Any, key: str) -> np.ndarray:
     """A state_dict value as a NumPy array: Tensors, NumPy arrays, and anything with ``__array__``."""
     if isinstance(value, Tensor):
         return value.array
-    if isinstance(value, np.ndarray):
+    if backend.is_array(value):
         return value
     try:
         array = np.asarray(value)

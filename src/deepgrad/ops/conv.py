@@ -3,7 +3,7 @@
 Why fused: composed from primitives, a 5x5 convolution would be 25 shifted slices, products and sums per
 layer, each a graph node with its own copy of the activations. Here one node does the whole layer:
 
-* **im2col**: ``numpy.lib.stride_tricks.as_strided`` gives every k_h x k_w window of the padded input as
+* **im2col**: ``backend.as_strided`` (NumPy's ``as_strided``) gives every k_h x k_w window of the padded input as
   a view of shape (N, C, H_out, W_out, k_h, k_w) without copying; one reshape lays the windows out as the
   columns of a (C k_h k_w, H_out W_out) matrix per sample (the only copy), and the convolution is a matrix
   product with the (C_out, C k_h k_w) weight matrix, batched over samples and groups. The forward keeps
@@ -27,8 +27,8 @@ pooling with ``ceil_mode``, whose last window may hang over the bottom/right edg
 from __future__ import annotations
 
 import numpy as np
-from numpy.lib.stride_tricks import as_strided
 
+from deepgrad import backend
 from deepgrad.autograd.function import Function
 
 # ---------------------------------------------------------------------------------------------------
@@ -41,7 +41,7 @@ def _pad(x: np.ndarray, padding: tuple[int, int, int, int], value: float = 0.0) 
     if not (top or bottom or left or right):
         return x
     *lead, height, width = x.shape
-    out = np.full((*lead, height + top + bottom, width + left + right), value, dtype=x.dtype)
+    out = np.full((*lead, height + top + bottom, width + left + right), value, dtype=x.dtype, like=x)
     out[..., top : top + height, left : left + width] = x
     return out
 
@@ -51,7 +51,7 @@ def _windows(padded: np.ndarray, kernel, stride, dilation, out_size) -> np.ndarr
     *lead_strides, step_h, step_w = padded.strides
     shape = (*padded.shape[:-2], out_size[0], out_size[1], kernel[0], kernel[1])
     strides = (*lead_strides, step_h * stride[0], step_w * stride[1], step_h * dilation[0], step_w * dilation[1])
-    return as_strided(padded, shape, strides, writeable=False)
+    return backend.as_strided(padded, shape, strides)
 
 
 def _offset_slices(i: int, j: int, stride, dilation, out_size) -> tuple:
@@ -64,13 +64,13 @@ def _offset_slices(i: int, j: int, stride, dilation, out_size) -> tuple:
     )
 
 
-def _col2im(window_grad, input_shape, kernel, stride, padding, dilation, out_size, dtype) -> np.ndarray:
+def _col2im(window_grad, input_shape, kernel, stride, padding, dilation, out_size) -> np.ndarray:
     """Adjoint of ``_windows`` after padding: add each window value back to its place in a zero (*lead, H, W)
     array. ``window_grad`` is laid out (*lead, k_h, k_w, H_out, W_out), so each kernel offset reads a
     contiguous block; it may be a broadcast view (average pooling)."""
     top, bottom, left, right = padding
     *lead, height, width = input_shape
-    target = np.zeros((*lead, height + top + bottom, width + left + right), dtype=dtype)
+    target = np.zeros((*lead, height + top + bottom, width + left + right), dtype=window_grad.dtype, like=window_grad)
     for i in range(kernel[0]):
         for j in range(kernel[1]):
             target[_offset_slices(i, j, stride, dilation, out_size)] += window_grad[..., i, j, :, :]
@@ -159,7 +159,7 @@ class Conv2dInputGrad(Function):
         matrix = weight.reshape(groups, weight.shape[0] // groups, -1)
         cols = np.swapaxes(matrix, -1, -2) @ _grouped(grad, groups)  # (N, groups, C/groups kh kw, Ho Wo)
         windows = cols.reshape(batch, channels, *kernel, *out_size)
-        return _col2im(windows, input_shape, kernel, stride, padding, dilation, out_size, grad.dtype)
+        return _col2im(windows, input_shape, kernel, stride, padding, dilation, out_size)
 
     def backward(self, upstream, result, grad, weight):
         needs = self.needs_input_grad
@@ -198,8 +198,8 @@ def _argmax_indices(argmax, input_shape, kernel, stride, padding, dilation) -> n
     """The flat index of each window's argmax in its (H, W) input plane (PyTorch's ``return_indices``), int64."""
     out_h, out_w = argmax.shape[-2:]
     row_in_window, col_in_window = np.divmod(argmax.astype(np.int64), kernel[1])
-    row = np.arange(out_h).reshape(-1, 1) * stride[0] - padding[0] + row_in_window * dilation[0]
-    col = np.arange(out_w) * stride[1] - padding[2] + col_in_window * dilation[1]
+    row = np.arange(out_h, like=argmax).reshape(-1, 1) * stride[0] - padding[0] + row_in_window * dilation[0]
+    col = np.arange(out_w, like=argmax) * stride[1] - padding[2] + col_in_window * dilation[1]
     return row * input_shape[-1] + col
 
 
@@ -217,7 +217,7 @@ class MaxPool2d(Function):
         best = padded[_offset_slices(0, 0, stride, dilation, out_size)].copy()
         # the argmax as small integers, updated arithmetically: masked writes (copyto/where with a random mask)
         # measured 10-20x slower than compare, maximum and a multiply-add
-        argmax = np.zeros(best.shape, dtype=np.uint8 if kernel[0] * kernel[1] <= 256 else np.int32)
+        argmax = np.zeros_like(best, dtype=np.uint8 if kernel[0] * kernel[1] <= 256 else np.int32)
         step = np.empty_like(argmax)
         for offset in range(1, kernel[0] * kernel[1]):
             value = padded[_offset_slices(*divmod(offset, kernel[1]), stride, dilation, out_size)]
@@ -244,7 +244,8 @@ class MaxPool2d(Function):
         last_nan = flat.shape[-1] - 1 - np.argmax(is_nan[..., ::-1], axis=-1)
         np.copyto(best, np.nan, where=is_nan.any(axis=-1))
         argmax = np.where(is_nan.any(axis=-1), last_nan, argmax)
-        inside = _windows(_pad(np.ones(x.shape[-2:], dtype=bool), padding, False), kernel, stride, dilation, out_size)
+        plane = np.ones(x.shape[-2:], dtype=bool, like=x)
+        inside = _windows(_pad(plane, padding, False), kernel, stride, dilation, out_size)
         first_inside = inside.reshape(*out_size, -1).argmax(axis=-1)
         return np.where(np.isneginf(best), first_inside, argmax).astype(argmax.dtype)
 
@@ -263,10 +264,10 @@ class MaxPool2dInputGrad(Function):
         self.geometry = dict(kernel=kernel, stride=stride, padding=padding, dilation=dilation)
         top, bottom, left, right = padding
         *lead, height, width = input_shape
-        target = np.zeros((*lead, height + top + bottom, width + left + right), dtype=grad.dtype)
+        target = np.zeros((*lead, height + top + bottom, width + left + right), dtype=grad.dtype, like=grad)
         # grad * mask is an order of magnitude faster than np.where, but spreads inf/NaN over the window (0 * inf)
         finite = bool(np.isfinite(grad).all())
-        zero = np.zeros((), dtype=grad.dtype)
+        zero = grad.dtype.type(0)
         for offset in range(kernel[0] * kernel[1]):
             hit = argmax == offset
             routed = grad * hit if finite else np.where(hit, grad, zero)
@@ -306,16 +307,17 @@ class AvgPool2dInputGrad(Function):
         self.geometry = dict(kernel=kernel, stride=stride, padding=padding, out_size=out_size, divisor=divisor)
         share = (grad / divisor)[..., None, None, :, :]
         windows = np.broadcast_to(share, (*grad.shape[:-2], *kernel, *out_size))  # each position: the same share
-        return _col2im(windows, input_shape, kernel, stride, padding, (1, 1), out_size, grad.dtype)
+        return _col2im(windows, input_shape, kernel, stride, padding, (1, 1), out_size)
 
     def backward(self, upstream, result, grad):
         return AvgPool2d.call(upstream, **self.geometry)
 
 
-def avg_pool_divisor(input_size, kernel, stride, padding, out_size, count_include_pad, dtype):
+def avg_pool_divisor(input_size, kernel, stride, padding, out_size, count_include_pad, like):
     """What each window's sum is divided by, as PyTorch: the window's size clipped to the padded input
     (``count_include_pad``; smaller than k_h k_w only for ``ceil_mode`` windows hanging over the edge) or to
-    the input itself. A scalar when every window has the same count (the common case, and the fast one)."""
+    the input itself. A scalar when every window has the same count (the common case, and the fast one), else
+    an array of ``like``'s dtype and array library (the counts are geometry, computed on the host)."""
     counts = []
     for axis in range(2):
         size, k, s, before, after = (
@@ -333,4 +335,4 @@ def avg_pool_divisor(input_size, kernel, stride, padding, out_size, count_includ
     divisor = np.multiply.outer(counts[0], counts[1])
     if (divisor == divisor.flat[0]).all():
         return int(divisor.flat[0])
-    return divisor.astype(dtype)
+    return backend.from_host(divisor.astype(like.dtype), like)

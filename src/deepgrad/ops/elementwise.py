@@ -106,6 +106,16 @@ class Log(Function):
         return grad / x
 
 
+class Log1p(Function):
+    """z = log(1 + x)  (exact near 0, where 1 + x would round);   dx = grad / (1 + x)"""
+
+    def forward(self, x):
+        return np.log1p(x)
+
+    def backward(self, grad, result, x):
+        return grad / (1 + x)
+
+
 class Sqrt(Function):
     """z = sqrt(x);   dx = grad / (2 z)"""
 
@@ -236,7 +246,7 @@ class Where(Function):
         return np.where(condition, a, b)
 
     def backward(self, grad, result, a, b):
-        zero = np.zeros((), dtype=grad.dtype)
+        zero = grad.dtype.type(0)
         needs_a, needs_b = self.needs_input_grad
         return (
             np.where(self.condition, grad, zero) if needs_a else None,
@@ -274,7 +284,6 @@ def erf(x: np.ndarray) -> np.ndarray:
     |x| < 2.5: its Maclaurin series; beyond: erf = 1 - erfc with erfc from its continued fraction.
     Checked against PyTorch's erf to 1e-12 in the op table.
     """
-    x = np.asarray(x)
     dtype = x.dtype if x.dtype.kind == "f" else np.dtype("float64")
     z = np.abs(x.astype(np.float64))
     out = np.empty_like(z)

@@ -13,6 +13,8 @@ class NllLoss(Function):
     ``logp`` has the classes on axis 1: shape (N, C) or (N, C, d1, ...); ``target`` has shape (N, d1, ...).
     """
 
+    uses_inputs = False  # backward reads only logp's shape, and the targets and weights saved in forward
+
     def forward(self, logp, target, weight, ignore_index, reduction):
         self.reduction = reduction
         keep = target != ignore_index
@@ -39,9 +41,11 @@ class NllLoss(Function):
 class ScatterClass(Function):
     """z = zeros(shape) with x[i, ...] placed at class index[i] along axis 1;   dx = grad gathered back"""
 
+    uses_inputs = False
+
     def forward(self, x, shape, index):
         self.index = index
-        out = np.zeros(shape, dtype=x.dtype)
+        out = np.zeros(shape, dtype=x.dtype, like=x)
         np.put_along_axis(out, index, x[:, None], axis=1)
         return out
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from deepgrad import backend
 from deepgrad.autograd.function import Function
 
 
@@ -29,7 +30,7 @@ class Permute(Function):
         return np.transpose(x, axes)
 
     def backward(self, grad, result, x):
-        return np.transpose(grad, np.argsort(self.axes))
+        return np.transpose(grad, tuple(int(a) for a in np.argsort(self.axes)))
 
 
 class BroadcastTo(Function):
@@ -64,9 +65,9 @@ class IndexAddToZeros(Function):
 
     def forward(self, x, shape, index):
         self.index = index
-        out = np.zeros(shape, dtype=x.dtype)
+        out = np.zeros(shape, dtype=x.dtype, like=x)
         if _has_integer_array(index):
-            np.add.at(out, index, x)
+            backend.scatter_add(out, index, x)
         else:  # basic and boolean indexing never select an element twice
             out[index] = x
         return out
@@ -77,7 +78,7 @@ class IndexAddToZeros(Function):
 
 def _has_integer_array(index) -> bool:
     parts = index if isinstance(index, tuple) else (index,)
-    return any(isinstance(p, np.ndarray) and p.dtype.kind in "iu" for p in parts)
+    return any(backend.is_array(p) and p.dtype.kind in "iu" for p in parts)
 
 
 class Cat(Function):

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from deepgrad import backend
 from deepgrad.autograd.function import Function
 from deepgrad.ops.reduce import Softmax
 
@@ -26,16 +27,9 @@ def _sigmoid(z):
     return 0.5 + 0.5 * np.tanh(0.5 * z)
 
 
-def _log1m(x):
-    """log(1 - x): the precise log1p on arrays, a differentiable composite on Tensors."""
-    return np.log1p(-x) if isinstance(x, np.ndarray) else np.log(1 - x)
-
-
 def _softplus(z):
-    """log(1 + e^z) without overflow; exact log1p form on arrays, differentiable composite on Tensors."""
-    if isinstance(z, np.ndarray):
-        return np.logaddexp(0, z)
-    return np.maximum(z, 0) + np.log(1 + np.exp(-np.abs(z)))
+    """log(1 + e^z) = max(z, 0) + log1p(e^-|z|): no overflow, on arrays and Tensors alike."""
+    return np.maximum(z, 0) + np.log1p(np.exp(-np.abs(z)))
 
 
 class CrossEntropy(Function):
@@ -62,7 +56,7 @@ class CrossEntropy(Function):
         self.safe_target = safe_target
         self.index = np.expand_dims(safe_target, 1)
         # (N, C) logits, the common case: plain fancy indexing is several times cheaper than *_along_axis
-        self.rows = np.arange(x.shape[0]) if x.ndim == 2 else None
+        self.rows = np.arange(x.shape[0], like=x) if x.ndim == 2 else None
         if self.rows is not None:
             losses = -logp[self.rows, safe_target]
         else:
@@ -98,12 +92,12 @@ class CrossEntropy(Function):
 
     def _target_distribution(self, shape, dtype):
         """q (shape of x) and its class sum (size 1 on axis 1): the smoothed, weighted one-hot targets."""
-        onehot = np.zeros(shape, dtype=dtype)
+        onehot = np.zeros(shape, dtype=dtype, like=self.probs)
         np.put_along_axis(onehot, self.index, 1, axis=1)
         target_weight = 1 if self.target_weight is None else np.expand_dims(self.target_weight, 1)
         eps = self.label_smoothing
         q = (1 - eps) * target_weight * onehot
-        q_sum = (1 - eps) * target_weight * np.ones((), dtype=dtype)
+        q_sum = (1 - eps) * target_weight * np.ones((), dtype=dtype, like=self.probs)
         if eps:
             classes = shape[1]
             keep = 1 if self.keep is None else np.expand_dims(self.keep, 1)
@@ -117,7 +111,8 @@ class CrossEntropy(Function):
         if self.reduction == "mean":
             grad = grad / self.total_weight
         coef = np.expand_dims(grad, 1) if self.reduction == "none" else grad  # per-sample factor, axis 1 added
-        if isinstance(x, np.ndarray) and not self.label_smoothing:
+        first_order = backend.is_array(x)
+        if first_order and not self.label_smoothing:
             # first order, plain targets: softmax - onehot, scaled, without building a dense one-hot
             if self.target_weight is not None:
                 coef = coef * np.expand_dims(self.target_weight, 1)
@@ -128,7 +123,7 @@ class CrossEntropy(Function):
                 at_target = np.take_along_axis(grad_x, self.index, axis=1) - coef
                 np.put_along_axis(grad_x, self.index, at_target, axis=1)
             return grad_x
-        probs = self.probs if isinstance(x, np.ndarray) else Softmax.call(x, axis=1)
+        probs = self.probs if first_order else Softmax.call(x, axis=1)
         q, q_sum = self._target_distribution(x.shape, x.dtype)
         return (probs * q_sum - q) * coef
 
@@ -181,7 +176,7 @@ class BinaryCrossEntropy(Function):
         grad_y = None
         if needs[1]:
             with np.errstate(divide="ignore"):
-                grad_y = grad * (np.maximum(_log1m(x), -100) - np.maximum(np.log(x), -100))
+                grad_y = grad * (np.maximum(np.log1p(-x), -100) - np.maximum(np.log(x), -100))
         return grad_x, grad_y
 
 

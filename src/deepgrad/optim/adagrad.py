@@ -59,18 +59,13 @@ class Adagrad(Optimizer):
 
     def _init_state(self, p: Tensor, group: dict[str, Any]) -> dict[str, Any]:
         state = self.state[p]
-        if not state:
+        if not state:  # as PyTorch, the accumulator starts at initial_accumulator_value
             state["step"] = 0
-            state["sum"] = Tensor(
-                np.full(p.shape, float(group["initial_accumulator_value"]), dtype=p.dtype), dtype=p.dtype
-            )
+            state["sum"] = Tensor._make(np.full_like(p.array, float(group["initial_accumulator_value"])), False, None)
         return state
 
     def _update_group(self, group: dict[str, Any]) -> None:
-        lr = float(group["lr"])
-        lr_decay = float(group["lr_decay"])
-        weight_decay = float(group["weight_decay"])
-        eps = float(group["eps"])
+        lr, lr_decay, weight_decay, eps = self._hyper(group, "lr", "lr_decay", "weight_decay", "eps")
         maximize = bool(group["maximize"])
         for p, grad in self._params_with_grad(group):
             param = p.array

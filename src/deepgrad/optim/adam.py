@@ -7,7 +7,9 @@ from typing import Any
 import numpy as np
 
 from deepgrad.optim.optimizer import Optimizer, ParamsT, _check_number
-from deepgrad.tensor import Tensor
+
+_BUFFERS = ("exp_avg", "exp_avg_sq")
+_AMSGRAD_BUFFERS = ("exp_avg", "exp_avg_sq", "max_exp_avg_sq")
 
 
 class Adam(Optimizer):
@@ -61,23 +63,15 @@ class Adam(Optimizer):
         _check_number(self, group, index, "weight_decay", low=0.0)
 
     def _update_group(self, group: dict[str, Any]) -> None:
-        lr = float(group["lr"])
+        lr, eps, weight_decay = self._hyper(group, "lr", "eps", "weight_decay")
         beta1, beta2 = (float(b) for b in group["betas"])
-        eps = float(group["eps"])
-        weight_decay = float(group["weight_decay"])
         amsgrad = bool(group["amsgrad"])
         maximize = bool(group["maximize"])
         decoupled = bool(group["decoupled_weight_decay"])
         for p, grad in self._params_with_grad(group):
             param = p.array
-            state = self.state[p]
-            if not state:
-                state["step"] = 0
-                state["exp_avg"] = Tensor(np.zeros_like(param), dtype=param.dtype)
-                state["exp_avg_sq"] = Tensor(np.zeros_like(param), dtype=param.dtype)
-                if amsgrad:
-                    state["max_exp_avg_sq"] = Tensor(np.zeros_like(param), dtype=param.dtype)
-            state["step"] += 1
+            # amsgrad switched on after some steps: its maximum starts at zero
+            state = self._state_for(p, _AMSGRAD_BUFFERS if amsgrad else _BUFFERS)
             step = state["step"]
 
             if decoupled:
@@ -103,8 +97,6 @@ class Adam(Optimizer):
             bias_correction2_sqrt = (1.0 - beta2**step) ** 0.5
             step_size = lr / bias_correction1
             if amsgrad:
-                if "max_exp_avg_sq" not in state:  # amsgrad switched on after some steps
-                    state["max_exp_avg_sq"] = Tensor(np.zeros_like(param), dtype=param.dtype)
                 v_max = state["max_exp_avg_sq"].array
                 np.maximum(v_max, v, out=v_max)
                 v = v_max

@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from deepgrad import backend
 from deepgrad.autograd.grad_mode import enable_grad, no_grad
 from deepgrad.tensor import Tensor
 
@@ -81,8 +82,22 @@ class Optimizer:
         >>> [g["lr"] for g in opt.param_groups]
         [0.1, 0.01]
         """
-        name = type(self).__name__
         index = len(self.param_groups)
+        params = self._group_params(param_group, index)
+        group = {"params": params}
+        for key, value in param_group.items():
+            if key != "params":
+                group[key] = value
+        for key, value in self.defaults.items():
+            group.setdefault(key, value)
+        self._check_group(group, index)
+        self.param_groups.append(group)
+        self._init_group_state(group)
+
+    def _group_params(self, param_group: Any, index: int) -> list[Tensor]:
+        """The checked parameter list of a new group: a dict with 'params', leaves of floating-point dtype,
+        each listed once and in no other group."""
+        name = type(self).__name__
         if not isinstance(param_group, dict):
             raise TypeError(
                 f"{name}: param group {index} must be a dict with a 'params' entry, got {type(param_group).__name__}"
@@ -97,26 +112,12 @@ class Optimizer:
                 f"{name}: the parameters of group {index} are in a set, whose order changes between runs; "
                 "pass a list (e.g. list(model.parameters()))"
             )
-        else:
-            params = list(params)
+        params = list(params)
         if not params:
             raise ValueError(f"{name} got an empty parameter list (param group {index})")
         seen: dict[int, int] = {}
         for position, p in enumerate(params):
-            if not isinstance(p, Tensor):
-                raise TypeError(
-                    f"{name}: parameter {position} of group {index} is a {type(p).__name__}, not a deepgrad Tensor"
-                )
-            if p.grad_fn is not None:
-                raise ValueError(
-                    f"{name}: parameter {position} of group {index} (shape {p.shape}) is not a leaf tensor "
-                    "(it was computed by an op); optimize the leaf it comes from, or detach() it"
-                )
-            if p.dtype.kind != "f":
-                raise TypeError(
-                    f"{name}: parameter {position} of group {index} has dtype {p.dtype}; only floating-point "
-                    "tensors can be optimized"
-                )
+            self._check_param(p, position, index)
             if id(p) in seen:
                 raise ValueError(
                     f"{name}: param group {index} lists the same parameter (shape {p.shape}) twice, at positions "
@@ -130,15 +131,24 @@ class Optimizer:
                         f"{name}: a parameter (shape {p.shape}) appears in more than one parameter group "
                         f"(groups {other_index} and {index})"
                     )
-        group = {"params": params}
-        for key, value in param_group.items():
-            if key != "params":
-                group[key] = value
-        for key, value in self.defaults.items():
-            group.setdefault(key, value)
-        self._check_group(group, index)
-        self.param_groups.append(group)
-        self._init_group_state(group)
+        return params
+
+    def _check_param(self, p: Any, position: int, index: int) -> None:
+        name = type(self).__name__
+        if not isinstance(p, Tensor):
+            raise TypeError(
+                f"{name}: parameter {position} of group {index} is a {type(p).__name__}, not a deepgrad Tensor"
+            )
+        if p.grad_fn is not None:
+            raise ValueError(
+                f"{name}: parameter {position} of group {index} (shape {p.shape}) is not a leaf tensor "
+                "(it was computed by an op); optimize the leaf it comes from, or detach() it"
+            )
+        if p.dtype.kind != "f":
+            raise TypeError(
+                f"{name}: parameter {position} of group {index} has dtype {p.dtype}; only floating-point "
+                "tensors can be optimized"
+            )
 
     def _check_group(self, group: dict[str, Any], index: int) -> None:
         """Raise a clear error for invalid hyper-parameters (subclasses extend this)."""
@@ -193,12 +203,28 @@ class Optimizer:
             pairs.append((p, grad.array))
         return pairs
 
+    def _state_for(self, p: Tensor, buffers: tuple[str, ...]) -> dict[str, Any]:
+        """``p``'s state for this step: the step count, one up (from 0 on first use), and a buffer of zeros shaped
+        like ``p`` for each name in ``buffers`` (also for a buffer first asked for later, when an option is
+        switched on after some steps, so it starts at zero as it would have at step one)."""
+        state = self.state[p]
+        state["step"] = state.get("step", 0) + 1
+        for name in buffers:
+            if name not in state:
+                state[name] = Tensor._make(np.zeros_like(p.array), False, None)
+        return state
+
+    @staticmethod
+    def _hyper(group: dict[str, Any], *names: str) -> tuple[float, ...]:
+        """The group's hyper-parameters as Python floats (NumPy treats them as "weak" scalars: float32 stays)."""
+        return tuple(float(group[name]) for name in names)
+
     def _scratch(self, slot: int, like: np.ndarray) -> np.ndarray:
         """A temporary array shaped like ``like``: a view into a buffer reused by every parameter and step."""
         key = (slot, like.dtype)
         buffer = self._scratch_buffers.get(key)
         if buffer is None or buffer.size < like.size:
-            buffer = np.empty(like.size, dtype=like.dtype)
+            buffer = np.empty(like.size, dtype=like.dtype, like=like)
             self._scratch_buffers[key] = buffer
         return buffer[: like.size].reshape(like.shape)
 
@@ -349,14 +375,14 @@ def _snapshot(value: Any) -> Any:
     """A copy of a state value that later in-place updates cannot change."""
     if isinstance(value, Tensor):
         return Tensor(value.array, dtype=value.dtype)
-    if isinstance(value, np.ndarray):
+    if backend.is_array(value):
         return Tensor(value, dtype=value.dtype)
     return copy.deepcopy(value)
 
 
 def _restore(name: str, key: str, value: Any, param: Tensor) -> Any:
     """A loaded state value as the optimizer keeps it: a fresh Tensor (cast to the parameter's dtype) or a number."""
-    if isinstance(value, (Tensor, np.ndarray)):
+    if isinstance(value, Tensor) or backend.is_array(value):
         array = value.array if isinstance(value, Tensor) else value
         if key == "step":
             if array.size != 1:
@@ -371,5 +397,5 @@ def _restore(name: str, key: str, value: Any, param: Tensor) -> Any:
                 f"{param.shape}"
             )
         dtype = param.dtype if array.dtype.kind == "f" else array.dtype
-        return Tensor(np.array(array, dtype=dtype, copy=True), dtype=dtype)
+        return Tensor(array, dtype=dtype)  # a copy
     return copy.deepcopy(value)

@@ -7,7 +7,6 @@ from typing import Any
 import numpy as np
 
 from deepgrad.optim.optimizer import Optimizer, ParamsT, _check_number
-from deepgrad.tensor import Tensor
 
 
 class RMSprop(Optimizer):
@@ -57,25 +56,17 @@ class RMSprop(Optimizer):
         _check_number(self, group, index, "momentum", low=0.0, high=1.0)
 
     def _update_group(self, group: dict[str, Any]) -> None:
-        lr = float(group["lr"])
-        alpha = float(group["alpha"])
-        eps = float(group["eps"])
-        weight_decay = float(group["weight_decay"])
-        momentum = float(group["momentum"])
+        lr, alpha, eps, weight_decay, momentum = self._hyper(group, "lr", "alpha", "eps", "weight_decay", "momentum")
+        buffers = (
+            ("square_avg",)
+            + (("momentum_buffer",) if momentum > 0 else ())
+            + (("grad_avg",) if group["centered"] else ())
+        )
         centered = bool(group["centered"])
         maximize = bool(group["maximize"])
         for p, grad in self._params_with_grad(group):
             param = p.array
-            state = self.state[p]
-            if not state:
-                state["step"] = 0
-                state["square_avg"] = Tensor(np.zeros_like(param), dtype=param.dtype)
-            # buffers for options switched on after the first step start at zero, as at step one
-            if momentum > 0 and "momentum_buffer" not in state:
-                state["momentum_buffer"] = Tensor(np.zeros_like(param), dtype=param.dtype)
-            if centered and "grad_avg" not in state:
-                state["grad_avg"] = Tensor(np.zeros_like(param), dtype=param.dtype)
-            state["step"] += 1
+            state = self._state_for(p, buffers)
 
             g = self._effective_grad(param, grad, maximize, weight_decay)
             square_avg = state["square_avg"].array

@@ -76,10 +76,7 @@ class SGD(Optimizer):
             )
 
     def _update_group(self, group: dict[str, Any]) -> None:
-        lr = float(group["lr"])
-        momentum = float(group["momentum"])
-        dampening = float(group["dampening"])
-        weight_decay = float(group["weight_decay"])
+        lr, momentum, dampening, weight_decay = self._hyper(group, "lr", "momentum", "dampening", "weight_decay")
         nesterov = bool(group["nesterov"])
         maximize = bool(group["maximize"])
         for p, grad in self._params_with_grad(group):
@@ -89,7 +86,7 @@ class SGD(Optimizer):
                 state = self.state[p]
                 buffer = state.get("momentum_buffer")
                 if buffer is None:
-                    buffer = Tensor(direction, dtype=param.dtype)  # b_1 = d (a copy)
+                    buffer = Tensor._make(direction.astype(param.dtype), False, None)  # b_1 = d (a copy)
                     state["momentum_buffer"] = buffer
                 else:
                     b = buffer.array

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from deepgrad import backend, io
-from deepgrad.errors import UsageError
+from deepgrad.errors import CheckpointError, NotACheckpointError
 from deepgrad.tensor import Tensor
 from deepgrad.train.callbacks import Callback
 
@@ -107,45 +107,46 @@ def load_checkpoint(
 ) -> dict[str, Any]:
     """Restore what `save_checkpoint` wrote into the given objects; returns epoch, history and extra.
 
-    Raises `UsageError` naming the file when it is not a deepgrad checkpoint or does not fit the model,
-    the optimizer or the data loader (another data split or batch size).
+    Raises `CheckpointError` (a ValueError) naming the file when it is damaged or does not fit the model,
+    the optimizer or the data loader (another data split or batch size); `NotACheckpointError` when it
+    holds weights only.
     """
     path = os.fspath(path)
     metadata = io.load_metadata(path)
     if _META_KEY not in metadata:
-        raise UsageError(f"{path} is not a deepgrad checkpoint (it holds weights only: use it with --weights)")
+        raise NotACheckpointError(path)
     try:
         skeleton = json.loads(metadata[_META_KEY])
         state = _decode(skeleton, dict(io.load(path)))
     except (ValueError, KeyError, TypeError) as error:
-        raise UsageError(f"{path}: the checkpoint is damaged: {error}") from None
+        raise CheckpointError(f"{path}: the checkpoint is damaged: {error}") from None
     if state.get("format") != FORMAT_VERSION:
-        raise UsageError(
+        raise CheckpointError(
             f"{path}: checkpoint format {state.get('format')} is not supported (expected {FORMAT_VERSION})"
         )
     try:
         model.load_state_dict(state["model"])
     except (KeyError, ValueError, RuntimeError) as error:
-        raise UsageError(f"{path}: the checkpoint does not fit this model: {_one_line(error)}") from None
+        raise CheckpointError(f"{path}: the checkpoint does not fit this model: {_one_line(error)}") from None
     if optimizer is not None and state["optimizer"] is not None:
         saved_type = state.get("optimizer_type")
         # An optimizer's state of another kind loads without complaint and fails at the next step().
         if saved_type is not None and saved_type != type(optimizer).__name__:
-            raise UsageError(
+            raise CheckpointError(
                 f"{path}: the checkpoint holds the state of optimizer {saved_type}, "
                 f"this run uses {type(optimizer).__name__}"
             )
         try:
             optimizer.load_state_dict(state["optimizer"])
         except (KeyError, ValueError, RuntimeError) as error:
-            raise UsageError(f"{path}: the checkpoint does not fit this optimizer: {_one_line(error)}") from None
+            raise CheckpointError(f"{path}: the checkpoint does not fit this optimizer: {_one_line(error)}") from None
     if scheduler is not None and state["scheduler"] is not None:
         scheduler.load_state_dict(state["scheduler"])
     if train_loader is not None and state["loader"] is not None and hasattr(train_loader, "load_state_dict"):
         try:
             train_loader.load_state_dict(state["loader"])
         except ValueError as error:
-            raise UsageError(
+            raise CheckpointError(
                 f"{path}: the checkpoint does not fit this data loader (another data set, split or batch size?): "
                 f"{_one_line(error)}"
             ) from None

@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 
 from deepgrad.autograd.grad_mode import no_grad
+from deepgrad.distributed.process_group import ReduceOp, all_reduce_array, rank_and_size
 from deepgrad.train.callbacks import Callback
 from deepgrad.train.metrics import confusion_matrix, count_correct, is_classification
 from deepgrad.train.progress import Progress, want_progress
@@ -113,13 +114,14 @@ def fit(
     state = TrainingState(
         model, optimizer, train_loader, scheduler, start_epoch, history or History(), callbacks=tuple(callbacks)
     )
-    show = want_progress(quiet)
+    show = want_progress(quiet) and rank_and_size()[0] == 0  # distributed: only rank 0 prints
     for callback in callbacks:
         callback.on_train_begin(state)
     epoch_bar = Progress(range(start_epoch, epochs), show and epochs - start_epoch > 1, desc="epochs")
     try:
         for epoch in epoch_bar:
             state.epoch = epoch
+            _set_sampler_epoch(train_loader, epoch)
             logs = _train_one_epoch(model, loss_fn, optimizer, train_loader, regularizer, metrics, show, epoch, epochs)
             if val_loader is not None:
                 result = evaluate(model, val_loader, loss_fn, quiet=True)
@@ -180,12 +182,28 @@ def _train_one_epoch(
             bar.postfix(loss=total_loss / seen, **({"acc": correct / seen} if classification else {}))
     finally:
         bar.close()
+    if _is_sharded(loader):  # every rank logs (and its callbacks decide on) the metrics of all shards
+        total_loss, correct, seen = all_reduce_array(np.array([total_loss, correct, seen], dtype=np.float64))
+        correct, seen = int(correct), int(seen)
     if seen == 0:
         raise ValueError("fit: the training loader yielded no batches")
     logs = {"loss": total_loss / seen}
     if classification:
         logs["accuracy"] = correct / seen
     return logs
+
+
+def _set_sampler_epoch(loader: Any, epoch: int) -> None:
+    """A `DistributedSampler` draws each epoch's permutation from ``seed + epoch``: tell it the epoch."""
+    set_epoch = getattr(getattr(loader, "sampler", None), "set_epoch", None)
+    if set_epoch is not None:
+        set_epoch(epoch)
+
+
+def _is_sharded(loader: Any) -> bool:
+    """True when this loader reads one rank's shard (a `DistributedSampler`) inside a process group."""
+    replicas = getattr(getattr(loader, "sampler", None), "num_replicas", 1)
+    return replicas > 1 and rank_and_size()[1] > 1
 
 
 def _len_or_none(loader: Any) -> int | None:
@@ -200,7 +218,9 @@ def evaluate(
 ) -> EvaluationResult:
     """Mean loss, accuracy and confusion matrix of ``model`` over ``loader`` (in eval mode, no graph).
 
-    The loss is averaged over samples (``loss_fn`` is assumed to average over its batch).
+    The loss is averaged over samples (``loss_fn`` is assumed to average over its batch). When the loader
+    reads one rank's shard (a `DistributedSampler`), loss, accuracy and confusion matrix are those of all
+    shards together, on every rank (the sampler's padding samples included, as PyTorch's).
     """
     was_training = getattr(model, "training", False)
     model.eval()
@@ -226,10 +246,16 @@ def evaluate(
         model.train(was_training)
     if seen == 0:
         raise ValueError("evaluate: the loader yielded no batches")
+    sharded = _is_sharded(loader)
+    if sharded:
+        total_loss, seen = all_reduce_array(np.array([total_loss, seen], dtype=np.float64))
+        seen = int(seen)
     if not classification:
         return EvaluationResult(total_loss / seen, None, None, seen)
     predicted, target = np.concatenate(predictions), np.concatenate(targets)
-    num_classes = int(out.shape[1])
-    return EvaluationResult(
-        total_loss / seen, float((predicted == target).mean()), confusion_matrix(predicted, target, num_classes), seen
-    )
+    confusion = confusion_matrix(predicted, target, int(out.shape[1]))
+    accuracy = float((predicted == target).mean())
+    if sharded:
+        confusion = all_reduce_array(np.ascontiguousarray(confusion, dtype=np.int64), ReduceOp.SUM)
+        accuracy = float(np.trace(confusion) / confusion.sum())
+    return EvaluationResult(total_loss / seen, accuracy, confusion, seen)

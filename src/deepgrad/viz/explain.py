@@ -14,17 +14,15 @@ lectures draw it, so its gradient is the sum over both uses.
 
 from __future__ import annotations
 
-import argparse
 import ast
-import re
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 import deepgrad
-from deepgrad.errors import UsageError
-from deepgrad.viz.graph import GraphvizNotFoundError, format_constant, format_number, shorten
+from deepgrad.errors import ExpressionError
+from deepgrad.viz.format import format_constant, format_number, format_table, shorten
 from deepgrad.viz.trace import Trace, trace
 
 # name -> (Tensor method or module function name, number of arguments; None for two or more)
@@ -83,8 +81,6 @@ _OPERATORS = {
     ast.Invert: "~",
 }
 
-_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
-
 
 def _where(node: ast.AST, text: str) -> str:
     line = getattr(node, "lineno", 1)
@@ -98,9 +94,9 @@ def _snippet(node: ast.AST, text: str) -> str:
 
 
 def parse_expression(text: str) -> ast.Expression:
-    """The expression's syntax tree, after checking every node against the whitelist (UsageError otherwise)."""
+    """The expression's syntax tree, after checking every node against the whitelist (ExpressionError otherwise)."""
     if not text.strip():
-        raise UsageError('the expression is empty; give one such as "z*(x+y)"')
+        raise ExpressionError('the expression is empty; give one such as "z*(x+y)"')
     try:
         tree = ast.parse(text.strip(), mode="eval")
     except SyntaxError as error:
@@ -110,9 +106,9 @@ def parse_expression(text: str) -> ast.Expression:
             where = f"column {error.offset}"
         else:
             where = f"line {error.lineno}, column {error.offset}"
-        raise UsageError(f"syntax error at {where} of {text.strip()!r}: {error.msg}") from None
+        raise ExpressionError(f"syntax error at {where} of {text.strip()!r}: {error.msg}") from None
     except (RecursionError, MemoryError, ValueError) as error:
-        raise UsageError(f"cannot parse the expression: {error}") from None
+        raise ExpressionError(f"cannot parse the expression: {error}") from None
     text = text.strip()
     _mark_calls(tree)
     # Check the expression nodes left to right, so the message points at the first problem the user wrote
@@ -127,56 +123,68 @@ def parse_expression(text: str) -> ast.Expression:
 
 
 def _check(node: ast.AST, text: str) -> None:
+    """ExpressionError unless this expression node is on the whitelist (its children are checked on their own)."""
     if not isinstance(node, (ast.BinOp, ast.UnaryOp, ast.Name, ast.Constant, ast.Call)):
         what = _FORBIDDEN.get(type(node), f"a {type(node).__name__} construct")
-        raise UsageError(f"{what} is not allowed at {_where(node, text)}: {_snippet(node, text)}; {ALLOWED}")
+        raise ExpressionError(f"{what} is not allowed at {_where(node, text)}: {_snippet(node, text)}; {ALLOWED}")
     if isinstance(node, ast.BinOp) and type(node.op) not in _BINARY:
-        symbol = _OPERATORS.get(type(node.op), type(node.op).__name__)
-        raise UsageError(
-            f"the operator {symbol} is not allowed at {_where(node, text)}: {_snippet(node, text)}; {ALLOWED}"
-        )
+        _forbidden_operator(node, node.op, text)
     if isinstance(node, ast.UnaryOp) and not isinstance(node.op, (ast.USub, ast.UAdd)):
-        symbol = _OPERATORS.get(type(node.op), type(node.op).__name__)
-        raise UsageError(
-            f"the operator {symbol} is not allowed at {_where(node, text)}: {_snippet(node, text)}; {ALLOWED}"
-        )
+        _forbidden_operator(node, node.op, text)
     if isinstance(node, ast.Constant):
-        value = node.value
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            kind = "True/False" if isinstance(value, bool) else f"a {type(value).__name__} constant"
-            raise UsageError(f"{kind} is not allowed at {_where(node, text)}: {_snippet(node, text)}; {ALLOWED}")
-        try:
-            float(value)
-        except OverflowError:
-            raise UsageError(f"the number at {_where(node, text)} is too large for a float64") from None
+        _check_constant(node, text)
     if isinstance(node, ast.Call):
-        if not isinstance(node.func, ast.Name):
-            raise UsageError(
-                f"only the listed functions can be called; {_snippet(node.func, text)} at "
-                f"{_where(node.func, text)} is not one; {ALLOWED}"
-            )
-        name = node.func.id
-        if name not in FUNCTIONS:
-            raise UsageError(f"unknown function {name!r} at {_where(node.func, text)}; {ALLOWED}")
-        if node.keywords:
-            keyword = node.keywords[0]
-            raise UsageError(
-                f"keyword arguments are not allowed at {_where(keyword, text)}: {_snippet(keyword, text)}"
-                f" ({name} takes positional arguments only)"
-            )
-        for arg in node.args:
-            if isinstance(arg, ast.Starred):
-                raise UsageError(f"* unpacking is not allowed at {_where(arg, text)}: {_snippet(arg, text)}")
-        arity = FUNCTIONS[name][1]
-        count = len(node.args)
-        if arity is None and count < 2:
-            raise UsageError(f"{name} at {_where(node, text)} takes two or more arguments, got {count}")
-        if arity is not None and count != arity:
-            raise UsageError(f"{name} at {_where(node, text)} takes {arity} argument, got {count}")
+        _check_call(node, text)
     if isinstance(node, ast.Name) and node.id in FUNCTIONS and not getattr(node, "_is_function", False):
-        raise UsageError(
+        raise ExpressionError(
             f"{node.id!r} at {_where(node, text)} is a function: call it, e.g. {node.id}(x), or rename the variable"
         )
+
+
+def _forbidden_operator(node: ast.AST, op: ast.AST, text: str) -> None:
+    symbol = _OPERATORS.get(type(op), type(op).__name__)
+    raise ExpressionError(
+        f"the operator {symbol} is not allowed at {_where(node, text)}: {_snippet(node, text)}; {ALLOWED}"
+    )
+
+
+def _check_constant(node: ast.Constant, text: str) -> None:
+    """Only int and float literals (no bool, str, complex), and only those that fit a float64."""
+    value = node.value
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        kind = "True/False" if isinstance(value, bool) else f"a {type(value).__name__} constant"
+        raise ExpressionError(f"{kind} is not allowed at {_where(node, text)}: {_snippet(node, text)}; {ALLOWED}")
+    try:
+        float(value)
+    except OverflowError:
+        raise ExpressionError(f"the number at {_where(node, text)} is too large for a float64") from None
+
+
+def _check_call(node: ast.Call, text: str) -> None:
+    """A call of a listed function by name, with positional arguments only, as many as it takes."""
+    if not isinstance(node.func, ast.Name):
+        raise ExpressionError(
+            f"only the listed functions can be called; {_snippet(node.func, text)} at "
+            f"{_where(node.func, text)} is not one; {ALLOWED}"
+        )
+    name = node.func.id
+    if name not in FUNCTIONS:
+        raise ExpressionError(f"unknown function {name!r} at {_where(node.func, text)}; {ALLOWED}")
+    if node.keywords:
+        keyword = node.keywords[0]
+        raise ExpressionError(
+            f"keyword arguments are not allowed at {_where(keyword, text)}: {_snippet(keyword, text)}"
+            f" ({name} takes positional arguments only)"
+        )
+    for arg in node.args:
+        if isinstance(arg, ast.Starred):
+            raise ExpressionError(f"* unpacking is not allowed at {_where(arg, text)}: {_snippet(arg, text)}")
+    arity = FUNCTIONS[name][1]
+    count = len(node.args)
+    if arity is None and count < 2:
+        raise ExpressionError(f"{name} at {_where(node, text)} takes two or more arguments, got {count}")
+    if arity is not None and count != arity:
+        raise ExpressionError(f"{name} at {_where(node, text)} takes {arity} argument, got {count}")
 
 
 def _mark_calls(tree: ast.AST) -> None:
@@ -195,35 +203,9 @@ def variables_of(tree: ast.Expression) -> dict[str, ast.Name]:
     return names
 
 
-def parse_at(text: str) -> dict[str, float]:
-    """``"x=2,y=3"`` -> ``{"x": 2.0, "y": 3.0}`` in the given order (UsageError for malformed items)."""
-    values: dict[str, float] = {}
-    if not text.strip():
-        return values
-    for item in text.split(","):
-        item = item.strip()
-        if not item:
-            raise UsageError(f"--at {text!r}: empty item; write NAME=VALUE pairs separated by commas")
-        name, sep, value = item.partition("=")
-        name, value = name.strip(), value.strip()
-        if not sep or not name or not value:
-            raise UsageError(f"--at: {item!r} is not NAME=VALUE (e.g. --at x=2,y=-1.5)")
-        if not _NAME.match(name):
-            raise UsageError(f"--at: {name!r} is not a variable name")
-        if name in FUNCTIONS:
-            raise UsageError(f"--at: {name!r} is a function name, not a variable")
-        if name in values:
-            raise UsageError(f"--at: {name} is given twice")
-        try:
-            values[name] = float(value)
-        except ValueError:
-            raise UsageError(f"--at: the value of {name}, {value!r}, is not a number") from None
-    return values
-
-
 @dataclass
 class Explanation:
-    """The built expression: its output tensor, the variables (name -> leaf tensor, --at order) and the trace."""
+    """The built expression: its output tensor, the variables (name -> leaf tensor, in the values' order), the trace."""
 
     expression: str
     output: Any
@@ -232,23 +214,23 @@ class Explanation:
 
 
 def explain(expression: str, values: dict[str, float], precision: int = 2) -> Explanation:
-    """Parse, check, build from 0-d float64 tensors, and run the backward trace (UsageError for user mistakes)."""
+    """Parse, check, build from 0-d float64 tensors, and run the backward trace (ExpressionError for user mistakes)."""
     tree = parse_expression(expression)
     text = expression.strip()
     used = variables_of(tree)
     for name, node in used.items():
         if name not in values:
-            raise UsageError(
-                f"no value for {name!r} (used at {_where(node, text)}): add it to --at, e.g. --at {name}=1.0"
+            raise ExpressionError(
+                f"no value for {name!r} (used at {_where(node, text)}): add it to the values, e.g. {{{name!r}: 1.0}}"
             )
     unused = [name for name in values if name not in used]
     if unused:
-        raise UsageError(
-            f"--at gives a value for {unused[0]!r}, a name the expression does not use (it uses: "
+        raise ExpressionError(
+            f"a value is given for {unused[0]!r}, a name the expression does not use (it uses: "
             f"{', '.join(used) or 'no variables'})"
         )
     if not used:
-        raise UsageError('the expression has no variables: nothing to differentiate (e.g. "x**2" --at x=3)')
+        raise ExpressionError('the expression has no variables: nothing to differentiate (e.g. "x**2" with x=3)')
     leaves = {}
     for name, value in values.items():
         leaf = deepgrad.tensor(value, dtype=deepgrad.float64, requires_grad=True)
@@ -259,7 +241,7 @@ def explain(expression: str, values: dict[str, float], precision: int = 2) -> Ex
         try:
             output = _build(tree.body, text, leaves, built)
         except RecursionError:
-            raise UsageError("the expression is nested too deeply") from None
+            raise ExpressionError("the expression is nested too deeply") from None
         result = trace(output, precision=precision)
     return Explanation(text, output, leaves, result)
 
@@ -299,8 +281,6 @@ def _build(node: ast.AST, text: str, leaves: dict[str, Any], built: dict[str, An
 
 def forward_table(result: Explanation, precision: int = 2) -> str:
     """The forward pass: every op node in evaluation order, its inputs' values and its value."""
-    from deepgrad.viz.trace import _format_table
-
     rows = []
     number = 0
     for node in result.trace.graph.nodes:
@@ -309,7 +289,7 @@ def forward_table(result: Explanation, precision: int = 2) -> str:
         number += 1
         inputs = ", ".join(format_number(source.tensor.array, precision) for source in node.inputs)
         rows.append([str(number), shorten(node.title, 40), inputs, format_number(node.tensor.array, precision)])
-    return _format_table(["step", "node", "inputs", "value"], rows, right={0, 3})
+    return format_table(["step", "node", "inputs", "value"], rows, right={0, 3})
 
 
 def report(result: Explanation, precision: int = 2) -> str:
@@ -334,32 +314,3 @@ def report(result: Explanation, precision: int = 2) -> str:
         f"gradient ({label}) = ({gradient})",
     ]
     return "\n".join(lines)
-
-
-def run_explain(args: argparse.Namespace) -> int:
-    """The ``deepgrad explain`` command (argument parsing lives in ``deepgrad.cli``)."""
-    precision = getattr(args, "precision", 2)
-    if precision is None or not 0 <= precision <= 12:
-        raise UsageError(f"--precision must be between 0 and 12, got {precision}")
-    graph_path = args.graph
-    if graph_path is not None and not str(graph_path).lower().endswith((".svg", ".png", ".dot", ".pdf")):
-        raise UsageError(f"--graph {graph_path}: the file name must end in .svg, .png, .pdf or .dot")
-    result = explain(args.expression, parse_at(args.at or ""), precision=precision)
-    print(report(result, precision))
-    if graph_path is not None:
-        try:
-            result.trace.graph.render(graph_path)
-        except GraphvizNotFoundError as error:
-            raise UsageError(str(error)) from None
-        except OSError as error:
-            raise UsageError(f"--graph: cannot write {graph_path}: {error.strerror or error}") from None
-        print(f"graph written to {graph_path}")
-    if args.html is not None:
-        from deepgrad.viz.html import html_page
-
-        try:
-            html_page(result.trace, args.html, title=f"f = {result.expression}", variables=list(result.variables))
-        except OSError as error:
-            raise UsageError(f"--html: cannot write {args.html}: {error.strerror or error}") from None
-        print(f"step-through page written to {args.html}")
-    return 0

@@ -14,9 +14,10 @@ from html import escape
 from pathlib import Path
 from typing import Any
 
-from deepgrad.viz.graph import OP_SYMBOLS, GraphNode, caller_names, format_value
+from deepgrad.viz.format import OP_SYMBOLS, format_value
 from deepgrad.viz.layout import render_svg
-from deepgrad.viz.trace import Trace, _trace
+from deepgrad.viz.nodes import GraphNode, caller_names
+from deepgrad.viz.trace import Trace, trace
 
 _INFIX = {"add": "+", "sub": "\u2212", "mul": "\u00d7", "div": "\u00f7", "pow": "^"}
 
@@ -40,7 +41,7 @@ def html_page(
     if isinstance(output, Trace):
         result = output
     else:
-        result = _trace(output, None, params, modules, True, precision, caller_names(2))
+        result = trace(output, params=params, modules=modules, precision=precision, names=caller_names(2))
     page = _page(result, title, variables, result.precision)
     if path is not None:
         Path(path).write_text(page, encoding="utf-8")
@@ -67,140 +68,178 @@ def _forward_formula(node: GraphNode, p: int) -> str:
     return f"{node.label}({', '.join(values)}) = {result}"
 
 
+class _Story:
+    """The page's steps, and for each text and node of the picture the step at which it appears."""
+
+    def __init__(self, result: Trace, p: int) -> None:
+        self.result = result
+        self.graph = result.graph
+        self.p = p
+        self.steps: list[dict[str, Any]] = []
+        self.reveal: dict[tuple[str, str], int] = {}
+        self.incoming: dict[str, list[int]] = {node.id: [] for node in self.graph.nodes}
+        self.outgoing: dict[str, list[int]] = {node.id: [] for node in self.graph.nodes}
+        for index, (source, target, _position) in enumerate(self.graph.edges):
+            self.incoming[target.id].append(index)
+            self.outgoing[source.id].append(index)
+        self.out_edge = len(self.graph.edges)  # the edge from the output node to the "f" marker
+
+    def show(self, kind: str, key: Any, step: int) -> None:
+        self.reveal[(kind, str(key))] = step
+
+    def forward(self, inputs: list[GraphNode]) -> None:
+        """The inputs, then every op in evaluation order, each showing its value on its outgoing edges."""
+        p = self.p
+        self.steps.append(
+            {
+                "phase": "forward",
+                "nodes": [node.id for node in self.graph.nodes if node.kind in ("input", "const")],
+                "heading": "The inputs",
+                "formula": "The forward pass computes every node's value from its inputs, left to right.",
+                "head": ["input", "value"],
+                "rows": [[node.label, format_value(node.tensor.array, p)] for node in inputs],
+            }
+        )
+        for node in self.graph.nodes:
+            if node.kind in ("input", "const"):
+                self._evaluated(node, 0)
+        for node in self.graph.nodes:
+            if node.kind not in ("op", "module"):
+                continue
+            self._evaluated(node, len(self.steps))
+            rows = [[_label(source), format_value(source.tensor.array, p)] for source in node.inputs]
+            rows.append(["output", format_value(node.tensor.array, p)])
+            self.steps.append(
+                {
+                    "phase": "forward",
+                    "nodes": [node.id],
+                    "heading": _heading(node),
+                    "formula": _forward_formula(node, p),
+                    "head": ["input / output", "value"],
+                    "rows": rows,
+                }
+            )
+        self.show("edge-value", self.out_edge, len(self.steps) - 1)
+
+    def _evaluated(self, node: GraphNode, k: int) -> None:
+        self.show("node-fwd", node.id, k)
+        for index in self.outgoing[node.id]:
+            self.show("edge-value", index, k)
+
+    def backward(self) -> None:
+        """Start at the output with d f / d f = 1, then each node as the trace ran them."""
+        p = self.p
+        root = self.graph.root
+        root_grad = self.graph.gradient(root)
+        self.show("edge-grad", self.out_edge, len(self.steps))
+        self.steps.append(
+            {
+                "phase": "backward",
+                "nodes": ["out", root.id],
+                "heading": "Backward pass",
+                "formula": f"It starts at the output: \u2202f/\u2202f = {format_value(root_grad, p)}. "
+                "At every node: downstream = upstream \u00d7 local.",
+                "head": ["", "gradient"],
+                "rows": [["upstream at the output", format_value(root_grad, p)]],
+            }
+        )
+        uses: dict[str, list[Any]] = {}
+        for step in self.result.steps:
+            for source, grad in zip(step.inputs, step.downstream):
+                if grad is not None:
+                    uses.setdefault(source.id, []).append(grad)
+        for step in self.result.steps:
+            k = len(self.steps)
+            self.show("node-bwd", step.node.id, k)
+            for index in self.incoming[step.node.id]:
+                self.show("edge-grad", index, k)
+            self.steps.append(
+                {
+                    "phase": "backward",
+                    "nodes": [step.node.id],
+                    "heading": _heading(step.node),
+                    "formula": _sum_note(uses.get(step.node.id, []), p),
+                    "head": ["input", "upstream", "\u00d7 local", "= downstream"],
+                    "rows": _backward_rows(step, p),
+                }
+            )
+
+    def done(self, inputs: list[GraphNode]) -> None:
+        """The last step: the gradient at every input."""
+        p = self.p
+        k = len(self.steps)
+        gradients = []
+        for node in inputs:
+            self.show("node-grad", node.id, k)
+            grad = self.graph.gradient(node)
+            gradients.append(
+                [node.label, format_value(node.tensor.array, p), format_value(grad, p) if grad is not None else "-"]
+            )
+        for node in self.graph.nodes:
+            if node.kind in ("input", "const"):
+                self.show("node-bwd", node.id, k)
+        self.steps.append(
+            {
+                "phase": "done",
+                "nodes": [node.id for node in inputs],
+                "heading": "The gradient at the inputs",
+                "formula": "Each input's gradient is the sum of the gradients flowing back along its edges.",
+                "head": ["input", "value", "gradient \u2202f/\u2202input"],
+                "rows": gradients,
+                "gradients": [[name, grad] for name, _value, grad in gradients],
+            }
+        )
+
+
+def _heading(node: GraphNode) -> str:
+    return f"{node.label}  {_label(node)}" if node.name else node.title
+
+
+def _backward_rows(step: Any, p: int) -> list[list[str]]:
+    """One row per input that receives a gradient (and per parameter of a layer): upstream x local = downstream."""
+    rows = []
+    for position, source in enumerate(step.inputs):
+        grad = step.downstream[position]
+        if grad is None:
+            continue
+        local = "-" if step.local is None or step.local[position] is None else format_value(step.local[position], p)
+        rows.append([_label(source), format_value(step.upstream, p), local, format_value(grad, p)])
+    rows.extend([name, format_value(step.upstream, p), "-", format_value(g, p)] for name, g in step.params)
+    return rows
+
+
+def _sum_note(parts: list[Any], p: int) -> str:
+    """What a backward step says about its upstream: the sum over the value's uses, when there are several."""
+    if len(parts) > 1:
+        summed = " + ".join(format_value(g, p) for g in parts)
+        return f"Its value is used {len(parts)} times, so the upstream gradient is the sum {summed}."
+    return "downstream = upstream \u00d7 local, for each input."
+
+
 def _page(result: Trace, title: str | None, variables: list[str] | None, p: int) -> str:
     graph = result.graph
-    nodes = graph.nodes
-    edges = graph.edges
-    incoming: dict[str, list[int]] = {node.id: [] for node in nodes}
-    outgoing: dict[str, list[int]] = {node.id: [] for node in nodes}
-    for index, (source, target, _position) in enumerate(edges):
-        incoming[target.id].append(index)
-        outgoing[source.id].append(index)
-    out_edge = len(edges)  # the edge from the output node to the "f" marker
-    inputs = [node for node in nodes if node.kind == "input"]
+    inputs = [node for node in graph.nodes if node.kind == "input"]
     if variables is not None:
         order = {name: i for i, name in enumerate(variables)}
         inputs.sort(key=lambda node: order.get(node.label, len(order)))
+    story = _Story(result, p)
+    story.forward(inputs)
+    story.backward()
+    story.done(inputs)
 
-    steps: list[dict[str, Any]] = []
-    reveal: dict[tuple[str, str], int] = {}
-
-    # Forward: the inputs, then every op in evaluation order.
-    steps.append(
-        {
-            "phase": "forward",
-            "nodes": [node.id for node in nodes if node.kind in ("input", "const")],
-            "heading": "The inputs",
-            "formula": "The forward pass computes every node's value from its inputs, left to right.",
-            "head": ["input", "value"],
-            "rows": [[node.label, format_value(node.tensor.array, p)] for node in inputs],
-        }
-    )
-    for node in nodes:
-        if node.kind in ("input", "const"):
-            reveal[("node-fwd", node.id)] = 0
-            for index in outgoing[node.id]:
-                reveal[("edge-value", str(index))] = 0
-    for node in nodes:
-        if node.kind not in ("op", "module"):
-            continue
-        k = len(steps)
-        reveal[("node-fwd", node.id)] = k
-        for index in outgoing[node.id]:
-            reveal[("edge-value", str(index))] = k
-        rows = [[_label(source), format_value(source.tensor.array, p)] for source in node.inputs]
-        rows.append(["output", format_value(node.tensor.array, p)])
-        steps.append(
-            {
-                "phase": "forward",
-                "nodes": [node.id],
-                "heading": f"{node.label}  {_label(node)}" if node.name else node.title,
-                "formula": _forward_formula(node, p),
-                "head": ["input / output", "value"],
-                "rows": rows,
-            }
-        )
-    reveal[("edge-value", str(out_edge))] = len(steps) - 1
-
-    # Backward: start at the output with d f / d f = 1, then each node as the trace ran them.
     root = graph.root
-    start = len(steps)
-    reveal[("edge-grad", str(out_edge))] = start
-    root_grad = graph.gradient(root)
-    steps.append(
-        {
-            "phase": "backward",
-            "nodes": ["out", root.id],
-            "heading": "Backward pass",
-            "formula": f"It starts at the output: \u2202f/\u2202f = {format_value(root_grad, p)}. "
-            "At every node: downstream = upstream \u00d7 local.",
-            "head": ["", "gradient"],
-            "rows": [["upstream at the output", format_value(root_grad, p)]],
-        }
-    )
-    uses: dict[str, list[Any]] = {}
-    for step in result.steps:
-        for source, grad in zip(step.inputs, step.downstream):
-            if grad is not None:
-                uses.setdefault(source.id, []).append(grad)
-    for step in result.steps:
-        k = len(steps)
-        node = step.node
-        reveal[("node-bwd", node.id)] = k
-        for index in incoming[node.id]:
-            reveal[("edge-grad", str(index))] = k
-        rows = []
-        for position, source in enumerate(step.inputs):
-            grad = step.downstream[position]
-            if grad is None:
-                continue
-            local = "-" if step.local is None or step.local[position] is None else format_value(step.local[position], p)
-            rows.append([_label(source), format_value(step.upstream, p), local, format_value(grad, p)])
-        rows.extend([name, format_value(step.upstream, p), "-", format_value(g, p)] for name, g in step.params)
-        parts = uses.get(node.id, [])
-        if len(parts) > 1:
-            summed = " + ".join(format_value(g, p) for g in parts)
-            note = f"Its value is used {len(parts)} times, so the upstream gradient is the sum {summed}."
-        else:
-            note = "downstream = upstream \u00d7 local, for each input."
-        steps.append(
-            {
-                "phase": "backward",
-                "nodes": [node.id],
-                "heading": f"{node.label}  {_label(node)}" if node.name else node.title,
-                "formula": note,
-                "head": ["input", "upstream", "\u00d7 local", "= downstream"],
-                "rows": rows,
-            }
-        )
-    done = len(steps)
-    gradients = []
-    for node in inputs:
-        reveal[("node-grad", node.id)] = done
-        grad = graph.gradient(node)
-        gradients.append(
-            [node.label, format_value(node.tensor.array, p), format_value(grad, p) if grad is not None else "-"]
-        )
-    for node in nodes:
-        if node.kind in ("input", "const"):
-            reveal[("node-bwd", node.id)] = done
-    steps.append(
-        {
-            "phase": "done",
-            "nodes": [node.id for node in inputs],
-            "heading": "The gradient at the inputs",
-            "formula": "Each input's gradient is the sum of the gradients flowing back along its edges.",
-            "head": ["input", "value", "gradient \u2202f/\u2202input"],
-            "rows": gradients,
-            "gradients": [[name, grad] for name, _value, grad in gradients],
-        }
-    )
-
     edge_grads = dict(graph.edge_grads)
-    edge_grads[("out", 0)] = root_grad
-    svg = render_svg(graph, edge_grads=edge_grads, reveal=reveal, output_label="f", precision=p)
+    edge_grads[("out", 0)] = graph.gradient(root)
+    svg = render_svg(
+        graph.nodes,
+        node_grads=graph.gradients(),
+        edge_grads=edge_grads,
+        reveal=story.reveal,
+        output_label="f",
+        precision=p,
+    )
     page_title = title or (f"f = {root.name}" if root.name else "Computation graph")
-    data = json.dumps(steps, ensure_ascii=False).replace("</", "<\\/")
+    data = json.dumps(story.steps, ensure_ascii=False).replace("</", "<\\/")
     table = escape(result.table(p))
     return _TEMPLATE.format(
         title=escape(page_title),

@@ -17,7 +17,8 @@ from typing import Any
 
 import numpy as np
 
-from deepgrad.viz.graph import OP_SYMBOLS, Graph, GraphNode, _norm, format_constant, format_number, format_shape
+from deepgrad.viz.format import OP_SYMBOLS, format_constant, format_number, format_shape, l2_norm
+from deepgrad.viz.nodes import GraphNode, edges_of
 
 FONT = 14
 EDGE_FONT = 12.5
@@ -82,7 +83,7 @@ def grad_text(grad: Any, precision: int = 2) -> str:
     grad = np.asarray(grad)
     if grad.ndim == 0:
         return format_number(grad, precision)
-    return "norm " + format_number(_norm(grad), precision)
+    return "norm " + format_number(l2_norm(grad), precision)
 
 
 def _box_for(node: GraphNode) -> Box:
@@ -111,61 +112,21 @@ def _box_for(node: GraphNode) -> Box:
 
 
 def compute_layout(
-    graph: Graph, output_label: str | None = None, precision: int = 2, extra_labels: list[str] | None = None
+    nodes: list[GraphNode],
+    output_label: str | None = None,
+    precision: int = 2,
+    extra_labels: list[str] | None = None,
 ) -> Layout:
     """Place every node (and, with ``output_label``, a final marker for the output) and route the edges."""
-    boxes = [_box_for(node) for node in graph.nodes]
-    by_id = {box.key: box for box in boxes}
-    edges = [Edge(i, by_id[s.id], by_id[t.id], p) for i, (s, t, p) in enumerate(graph.edges)]
-    if output_label is not None:
-        marker = Box("out", None, [output_label], "output")
-        marker.w, marker.h = max(text_width(output_label) + 16, 30.0), 28.0
-        boxes.append(marker)
-        edges.append(Edge(len(edges), by_id[graph.root.id], marker, 0))
-
+    boxes, edges = _boxes_and_edges(nodes, output_label)
     consumers: dict[str, list[Box]] = {box.key: [] for box in boxes}
     for edge in edges:
         consumers[edge.source.key].append(edge.target)
-    for box in boxes:  # ops (and the marker) one column right of their furthest input
-        if box.shape != "const" and (box.node is None or box.node.kind not in LEAF_KINDS):
-            sources = [e.source for e in edges if e.target is box]
-            box.rank = 1 + max((s.rank for s in sources), default=-1)
-    for box in boxes:  # leaves just left of their first user
-        if box.node is not None and box.node.kind in LEAF_KINDS:
-            users = consumers[box.key]
-            box.rank = max(min((u.rank for u in users), default=1) - 1, 0)
-
-    # An edge spanning several columns gets a waypoint in each column it crosses, placed like a small node,
-    # so it runs in its own lane instead of through the nodes in between.
-    for edge in edges:
-        chain = [edge.source]
-        for rank in range(edge.source.rank + 1, edge.target.rank):
-            waypoint = Box(f"w{edge.index}_{rank}", None, [], "waypoint", w=0.0, h=14.0, rank=rank)
-            edge.via.append(waypoint)
-            boxes.append(waypoint)
-            chain.append(waypoint)
-        chain.append(edge.target)
-        for a, b in zip(chain, chain[1:]):
-            a.neighbours.append(b)
-            b.neighbours.append(a)
-
+    _assign_ranks(boxes, edges, consumers)
+    boxes += _waypoints(edges)
     ranks = sorted({box.rank for box in boxes})
     columns = {r: [box for box in boxes if box.rank == r] for r in ranks}
-    gap_y = 34.0
-    for column in columns.values():
-        y = 0.0
-        for box in column:
-            box.y = y + box.h / 2
-            y += box.h + gap_y
-    for sweep in range(40):
-        order = ranks if sweep % 2 == 0 else list(reversed(ranks))
-        for r in order:
-            column = columns[r]
-            desired = {
-                id(b): (sum(n.y for n in b.neighbours) / len(b.neighbours) if b.neighbours else b.y) for b in column
-            }
-            column.sort(key=lambda b: (desired[id(b)], b.y))
-            _place(column, [desired[id(b)] for b in column], gap_y)
+    _order_columns(columns, ranks, gap_y=34.0)
 
     labels = [edge_value_text(box.node.tensor, precision) for box in boxes if box.node is not None]
     labels += extra_labels or []
@@ -192,6 +153,69 @@ def compute_layout(
         for i, edge in enumerate(incoming):
             _route(edge, (i - (len(incoming) - 1) / 2) * step, label_width + 8)
     return Layout(boxes, edges, width, height)
+
+
+def _boxes_and_edges(nodes: list[GraphNode], output_label: str | None) -> tuple[list[Box], list[Edge]]:
+    """A box per node and an edge per input, plus the output marker and its edge when labelled."""
+    boxes = [_box_for(node) for node in nodes]
+    by_id = {box.key: box for box in boxes}
+    edges = [Edge(i, by_id[s.id], by_id[t.id], p) for i, (s, t, p) in enumerate(edges_of(nodes))]
+    if output_label is not None:
+        marker = Box("out", None, [output_label], "output")
+        marker.w, marker.h = max(text_width(output_label) + 16, 30.0), 28.0
+        boxes.append(marker)
+        edges.append(Edge(len(edges), by_id[nodes[-1].id], marker, 0))
+    return boxes, edges
+
+
+def _assign_ranks(boxes: list[Box], edges: list[Edge], consumers: dict[str, list[Box]]) -> None:
+    """Columns: an op (or the marker) one right of its furthest input; a leaf just left of its first user."""
+    for box in boxes:
+        if box.shape != "const" and (box.node is None or box.node.kind not in LEAF_KINDS):
+            sources = [e.source for e in edges if e.target is box]
+            box.rank = 1 + max((s.rank for s in sources), default=-1)
+    for box in boxes:
+        if box.node is not None and box.node.kind in LEAF_KINDS:
+            users = consumers[box.key]
+            box.rank = max(min((u.rank for u in users), default=1) - 1, 0)
+
+
+def _waypoints(edges: list[Edge]) -> list[Box]:
+    """A waypoint in each column an edge crosses, placed like a small node, and the boxes' neighbours.
+
+    So an edge spanning several columns runs in its own lane instead of through the nodes in between.
+    """
+    waypoints: list[Box] = []
+    for edge in edges:
+        chain = [edge.source]
+        for rank in range(edge.source.rank + 1, edge.target.rank):
+            waypoint = Box(f"w{edge.index}_{rank}", None, [], "waypoint", w=0.0, h=14.0, rank=rank)
+            edge.via.append(waypoint)
+            waypoints.append(waypoint)
+            chain.append(waypoint)
+        chain.append(edge.target)
+        for a, b in zip(chain, chain[1:]):
+            a.neighbours.append(b)
+            b.neighbours.append(a)
+    return waypoints
+
+
+def _order_columns(columns: dict[int, list[Box]], ranks: list[int], gap_y: float) -> None:
+    """Stack each column, then sweep left and right moving every box towards its neighbours' mean height."""
+    for column in columns.values():
+        y = 0.0
+        for box in column:
+            box.y = y + box.h / 2
+            y += box.h + gap_y
+    for sweep in range(40):
+        order = ranks if sweep % 2 == 0 else list(reversed(ranks))
+        for r in order:
+            column = columns[r]
+            desired = {
+                id(b): (sum(n.y for n in b.neighbours) / len(b.neighbours) if b.neighbours else b.y) for b in column
+            }
+            column.sort(key=lambda b: (desired[id(b)], b.y))
+            _place(column, [desired[id(b)] for b in column], gap_y)
 
 
 def _place(column: list[Box], desired: list[float], gap: float) -> None:
@@ -247,29 +271,29 @@ def _half_width(box: Box) -> float:
 
 
 def render_svg(
-    graph: Graph,
+    nodes: list[GraphNode],
     *,
+    node_grads: dict[str, Any] | None = None,
     edge_grads: dict[tuple[str, int], Any] | None = None,
     reveal: dict[tuple[str, str], int] | None = None,
     output_label: str | None = None,
     precision: int = 2,
 ) -> str:
-    """The graph as one SVG element.
+    """The graph of ``nodes`` (forward order, the output last) as one SVG element.
 
-    ``edge_grads`` maps (target id, input position) to the gradient sent along that edge; ``reveal`` maps
+    ``node_grads`` maps node ids to their gradients (shown under the inputs); ``edge_grads`` maps
+    (target id, input position) to the gradient sent along that edge; ``reveal`` maps
     ``("edge-value"|"edge-grad", edge index)`` and ``("node-grad", node id)`` to the step of the
     step-through page at which the text appears (``data-at``), and ``("node-fwd"|"node-bwd", id)`` to the
     steps at which a node is evaluated and backpropagated. Without ``reveal`` everything known is shown.
     """
+    node_grads = node_grads or {}
     edge_grads = edge_grads or {}
     grad_labels = [grad_text(g, precision) for g in edge_grads.values()]
-    layout = compute_layout(graph, output_label, precision, grad_labels)
+    layout = compute_layout(nodes, output_label, precision, grad_labels)
     reveal = reveal or {}
-
-    def at(kind: str, key: Any) -> str:
-        step = reveal.get((kind, str(key)))
-        return "" if step is None else f' data-at="{step}"'
-
+    # The edge into the output marker carries d f / d f: given as ("out", 0) or, alone, the root's gradient.
+    out_grad = edge_grads.get(("out", 0)) if edge_grads else node_grads.get(nodes[-1].id)
     out = [
         f'<svg xmlns="http://www.w3.org/2000/svg" class="dg-graph" viewBox="0 0 {layout.width:.0f} '
         f'{layout.height:.0f}" width="{layout.width * SCALE:.0f}" height="{layout.height * SCALE:.0f}" role="img" '
@@ -285,57 +309,72 @@ def render_svg(
     ]
     for edge in layout.edges:
         target_id = edge.target.key
-        out.append(f'<g class="edge" id="e{edge.index}" data-source="{edge.source.key}" data-target="{target_id}">')
-        out.append(f'<path class="edge-line" d="{edge.path}" marker-end="url(#dg-arrow)"/>')
-        if edge.source.node is not None:
-            value = edge_value_text(edge.source.node.tensor, precision)
-            out.append(
-                f'<text class="ev" x="{edge.label_x:.1f}" y="{edge.label_y - 5:.1f}" text-anchor="middle" '
-                f'font-size="{EDGE_FONT}"{at("edge-value", edge.index)}>{escape(value)}</text>'
-            )
-        if target_id == "out":
-            grad = graph.gradient(graph.root) if not edge_grads else edge_grads.get(("out", 0))
-        else:
-            grad = edge_grads.get((target_id, edge.position))
-        if grad is not None:
-            out.append(
-                f'<text class="eg" x="{edge.label_x:.1f}" y="{edge.label_y + 16:.1f}" text-anchor="middle" '
-                f'font-size="{EDGE_FONT}"{at("edge-grad", edge.index)}>{escape(grad_text(grad, precision))}</text>'
-            )
-        out.append("</g>")
+        grad = out_grad if target_id == "out" else edge_grads.get((target_id, edge.position))
+        out += _svg_edge(edge, grad, reveal, precision)
     for box in layout.boxes:
-        if box.shape == "waypoint":
-            continue
-        node = box.node
-        kind = "output" if node is None else node.kind
-        attrs = at("node-fwd", box.key).replace("data-at", "data-fwd") + at("node-bwd", box.key).replace(
-            "data-at", "data-bwd"
-        )
-        out.append(f'<g class="node {kind}" id="{box.key}"{attrs}>')
-        out.append(f"<title>{escape(node.title if node is not None else 'output')}</title>")
-        left, top = box.x - box.w / 2, box.y - box.h / 2
-        if box.shape == "circle":
-            out.append(f'<circle cx="{box.x:.1f}" cy="{box.y:.1f}" r="{box.w / 2:.1f}"/>')
-        else:
-            radius = 14 if box.shape == "rect" and kind == "op" else 5
-            out.append(f'<rect x="{left:.1f}" y="{top:.1f}" width="{box.w:.1f}" height="{box.h:.1f}" rx="{radius}"/>')
-        line_height = 16.0
-        first = box.y - (len(box.lines) - 1) * line_height / 2
-        for i, line in enumerate(box.lines):
-            weight = ' font-weight="600"' if i == 0 else ""
-            size = 12 if kind == "module" and i > 0 else (15 if box.shape == "circle" else FONT)
-            out.append(
-                f'<text x="{box.x:.1f}" y="{first + i * line_height:.1f}" text-anchor="middle" '
-                f'dominant-baseline="central" font-size="{size}"{weight}>{escape(line)}</text>'
-            )
-        if node is not None and node.kind == "input":
-            grad = graph.gradient(node)
-            if grad is not None:
-                out.append(
-                    f'<text class="ngrad" x="{box.x:.1f}" y="{box.y + box.h / 2 + 15:.1f}" text-anchor="middle" '
-                    f'font-size="12" data-grad-of="{escape(node.label)}"{at("node-grad", box.key)}>'
-                    f"{escape(grad_text(grad, precision))}</text>"
-                )
-        out.append("</g>")
+        if box.shape != "waypoint":
+            grad = None if box.node is None or box.node.kind != "input" else node_grads.get(box.key)
+            out += _svg_node(box, grad, reveal, precision)
     out.append("</svg>")
     return "\n".join(out)
+
+
+def _at(reveal: dict[tuple[str, str], int], kind: str, key: Any, attribute: str = "data-at") -> str:
+    """The attribute naming the page step at which this text or node appears ("" when always shown)."""
+    step = reveal.get((kind, str(key)))
+    return "" if step is None else f' {attribute}="{step}"'
+
+
+def _svg_edge(edge: Edge, grad: Any, reveal: dict[tuple[str, str], int], precision: int) -> list[str]:
+    """One edge: its curve, the forward value above it and the gradient flowing back below it."""
+    out = [
+        f'<g class="edge" id="e{edge.index}" data-source="{edge.source.key}" data-target="{edge.target.key}">',
+        f'<path class="edge-line" d="{edge.path}" marker-end="url(#dg-arrow)"/>',
+    ]
+    if edge.source.node is not None:
+        value = edge_value_text(edge.source.node.tensor, precision)
+        out.append(
+            f'<text class="ev" x="{edge.label_x:.1f}" y="{edge.label_y - 5:.1f}" text-anchor="middle" '
+            f'font-size="{EDGE_FONT}"{_at(reveal, "edge-value", edge.index)}>{escape(value)}</text>'
+        )
+    if grad is not None:
+        out.append(
+            f'<text class="eg" x="{edge.label_x:.1f}" y="{edge.label_y + 16:.1f}" text-anchor="middle" '
+            f'font-size="{EDGE_FONT}"{_at(reveal, "edge-grad", edge.index)}>{escape(grad_text(grad, precision))}</text>'
+        )
+    out.append("</g>")
+    return out
+
+
+def _svg_node(box: Box, grad: Any, reveal: dict[tuple[str, str], int], precision: int) -> list[str]:
+    """One node: its circle or box, the lines inside, and (for an input) its gradient underneath."""
+    node = box.node
+    kind = "output" if node is None else node.kind
+    attrs = _at(reveal, "node-fwd", box.key, "data-fwd") + _at(reveal, "node-bwd", box.key, "data-bwd")
+    out = [
+        f'<g class="node {kind}" id="{box.key}"{attrs}>',
+        f"<title>{escape(node.title if node is not None else 'output')}</title>",
+    ]
+    left, top = box.x - box.w / 2, box.y - box.h / 2
+    if box.shape == "circle":
+        out.append(f'<circle cx="{box.x:.1f}" cy="{box.y:.1f}" r="{box.w / 2:.1f}"/>')
+    else:
+        radius = 14 if box.shape == "rect" and kind == "op" else 5
+        out.append(f'<rect x="{left:.1f}" y="{top:.1f}" width="{box.w:.1f}" height="{box.h:.1f}" rx="{radius}"/>')
+    line_height = 16.0
+    first = box.y - (len(box.lines) - 1) * line_height / 2
+    for i, line in enumerate(box.lines):
+        weight = ' font-weight="600"' if i == 0 else ""
+        size = 12 if kind == "module" and i > 0 else (15 if box.shape == "circle" else FONT)
+        out.append(
+            f'<text x="{box.x:.1f}" y="{first + i * line_height:.1f}" text-anchor="middle" '
+            f'dominant-baseline="central" font-size="{size}"{weight}>{escape(line)}</text>'
+        )
+    if grad is not None:
+        out.append(
+            f'<text class="ngrad" x="{box.x:.1f}" y="{box.y + box.h / 2 + 15:.1f}" text-anchor="middle" '
+            f'font-size="12" data-grad-of="{escape(node.label)}"{_at(reveal, "node-grad", box.key)}>'
+            f"{escape(grad_text(grad, precision))}</text>"
+        )
+    out.append("</g>")
+    return out

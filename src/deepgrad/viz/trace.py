@@ -15,7 +15,7 @@ Printed, a trace is a table; tensors that are not scalars show their shape and L
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,17 +23,9 @@ import numpy as np
 
 from deepgrad.autograd import engine
 from deepgrad.tensor import Tensor
-from deepgrad.viz.graph import (
-    Graph,
-    GraphNode,
-    _key,
-    caller_names,
-    collect,
-    format_number,
-    format_value,
-    shorten,
-    summarize,
-)
+from deepgrad.viz.format import format_number, format_table, format_value, shorten, summarize
+from deepgrad.viz.graph import Graph
+from deepgrad.viz.nodes import GraphNode, caller_names, collect, node_key
 
 
 @dataclass(eq=False)
@@ -117,7 +109,7 @@ class Trace:
                 lines.append(["-", "-", "-"])
             for index, line in enumerate(lines):
                 rows.append((first if index == 0 else cont) + line)
-        return _format_table(header, rows, right={0, 2, 4, 5})
+        return format_table(header, rows, right={0, 2, 4, 5})
 
     def __str__(self) -> str:
         return self.table()
@@ -134,16 +126,6 @@ def _input_label(node: GraphNode) -> str:
     return shorten(node.label, 24)
 
 
-def _format_table(header: list[str], rows: list[list[str]], right: set[int]) -> str:
-    widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
-
-    def line(cells: list[str]) -> str:
-        parts = [cell.rjust(w) if i in right else cell.ljust(w) for i, (cell, w) in enumerate(zip(cells, widths))]
-        return "  ".join(parts).rstrip()
-
-    return "\n".join([line(header), line(["-" * w for w in widths]), *(line(row) for row in rows)])
-
-
 def trace(
     output: Any,
     gradient: Any = None,
@@ -152,11 +134,14 @@ def trace(
     modules: Any = None,
     retain_graph: bool = True,
     precision: int = 2,
+    names: Mapping[int, str] | None = None,
 ) -> Trace:
     """Run backward from ``output`` and return every step: upstream x local = downstream, per node.
 
     Leaves' ``.grad`` accumulate as with ``output.backward(gradient)``; the graph is kept (pass
     ``retain_graph=False`` to free it). ``modules=record_modules(model)`` gives one step per layer.
+    ``names`` labels tensors by ``id`` where neither ``params`` nor ``tensor.name`` does (default: the
+    caller's variable names).
 
     >>> import deepgrad
     >>> x = deepgrad.tensor(2.0, requires_grad=True); y = deepgrad.tensor(3.0, requires_grad=True)
@@ -165,18 +150,8 @@ def trace(
     >>> [(s.op, float(s.upstream)) for s in t]
     [('mul', 1.0), ('add', -2.0)]
     """
-    return _trace(output, gradient, params, modules, retain_graph, precision, caller_names(2))
-
-
-def _trace(
-    output: Any,
-    gradient: Any,
-    params: Any,
-    modules: Any,
-    retain_graph: bool,
-    precision: int,
-    names: dict[int, str],
-) -> Trace:
+    if names is None:
+        names = caller_names(2)
     if not isinstance(output, Tensor):
         raise TypeError(f"trace: expected a Tensor, got {type(output).__name__}")
     if not output.requires_grad:
@@ -191,7 +166,7 @@ def _trace(
         grouped = collect(output, params=params, modules=modules, names=names, who="trace")
         steps = _group_steps(grouped, steps, contributions, grads)
         nodes = grouped
-    node_grads = {node.id: grads[_key(node.tensor)] for node in nodes if _key(node.tensor) in grads}
+    node_grads = {node.id: grads[node_key(node.tensor)] for node in nodes if node_key(node.tensor) in grads}
     edge_grads = {
         (step.node.id, position): grad
         for step in steps
@@ -213,7 +188,7 @@ def _walk(
 
     def observe(fn: Any, out: Any, grad: np.ndarray, sent: list) -> None:
         node = by_fn[fn]
-        grads[_key(out)] = grad
+        grads[node_key(out)] = grad
         # the local derivative: the op's backward applied to an upstream of ones
         locals_ = _as_tuple(fn.backward(np.ones_like(out.array), out.array, *[t.array for t in fn.inputs]))
         local: list[np.ndarray | None] = []
@@ -223,13 +198,13 @@ def _walk(
                 local.append(None)
                 continue
             local.append(_fit(np.asarray(local_grad), tensor))
-            contributions.append((fn, _key(tensor), sent[position]))
+            contributions.append((fn, node_key(tensor), sent[position]))
         steps.append(Step(node, grad, list(node.inputs), local, list(sent)))
 
     engine.run_backward([output], [root_grad], retain_graph, False, engine.TraceSink(observe))
     for node in nodes:  # a leaf's gradient: the sum of what its consumers sent
         if node.kind != "op":
-            key = _key(node.tensor)
+            key = node_key(node.tensor)
             sent_here = [g for _, source, g in contributions if source == key]
             if sent_here:
                 grads[key] = sum(sent_here[1:], sent_here[0])
@@ -281,9 +256,9 @@ def _group_steps(
             parts = [g for fn, source, g in contributions if source == key and fn in members]
             return None if not parts else sum(parts[1:], parts[0])
 
-        downstream = [flowing_to(_key(source.tensor)) for source in node.inputs]
-        params = [(name, flowing_to(_key(p))) for name, p in node.params]
-        result.append(Step(node, grads[_key(node.tensor)], list(node.inputs), None, downstream, params))
+        downstream = [flowing_to(node_key(source.tensor)) for source in node.inputs]
+        params = [(name, flowing_to(node_key(p))) for name, p in node.params]
+        result.append(Step(node, grads[node_key(node.tensor)], list(node.inputs), None, downstream, params))
     return result
 
 

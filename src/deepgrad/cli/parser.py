@@ -1,29 +1,8 @@
-"""The ``deepgrad`` command: argument parsing only; the work is done in ``deepgrad.train`` and ``deepgrad.viz``.
-
-deepgrad train    train a model (default: an MLP on a 2-D toy set, no download)
-deepgrad eval     evaluate saved weights: loss, accuracy, confusion matrix
-deepgrad summary  the layer / output shape / parameter table of a model
-deepgrad explain  forward values, backward trace and gradient of an expression
-"""
+"""The ``deepgrad`` command's options (argparse); `deepgrad.cli.options` turns them into typed configs."""
 
 from __future__ import annotations
 
 import argparse
-import importlib
-import os
-import sys
-from collections.abc import Sequence
-
-from deepgrad.errors import UsageError
-
-# subcommand -> (module, function); imported only when that subcommand runs, so `deepgrad explain`
-# never loads the training stack and a missing optional extra only matters where it is used.
-HANDLERS = {
-    "train": ("deepgrad.train.commands", "run_train"),
-    "eval": ("deepgrad.train.commands", "run_eval"),
-    "summary": ("deepgrad.train.commands", "run_summary"),
-    "explain": ("deepgrad.viz.explain", "run_explain"),
-}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -111,7 +90,7 @@ def _add_data_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _protect_expression(argv: list[str]) -> list[str]:
+def protect_expression(argv: list[str]) -> list[str]:
     """`deepgrad explain "-x**2"`: argparse takes a leading minus for an option; move the expression behind
     `--`. Explain's options are all long, so a token with one leading minus is the expression."""
     if not argv or argv[0] != "explain" or "--" in argv:
@@ -122,27 +101,3 @@ def _protect_expression(argv: list[str]) -> list[str]:
                 continue  # the value of an option, e.g. --at -1 is not valid anyway, leave it to the parser
             return [*argv[:position], *argv[position + 1 :], "--", token]
     return argv
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(_protect_expression(list(sys.argv[1:] if argv is None else argv)))
-    module_name, function_name = HANDLERS[args.command]
-    try:
-        handler = getattr(importlib.import_module(module_name), function_name)
-        return int(handler(args) or 0)
-    except UsageError as error:
-        print(f"deepgrad {args.command}: error: {error}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        checkpoint = getattr(args, "checkpoint", None)
-        if checkpoint and os.path.exists(checkpoint):
-            # The checkpoint is written atomically, so the file holds the last complete epoch.
-            print(f"deepgrad {args.command}: interrupted; continue with --resume {checkpoint}", file=sys.stderr)
-        else:
-            print(f"deepgrad {args.command}: interrupted", file=sys.stderr)
-        return 130
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -1,0 +1,7 @@
+"""``python -m deepgrad.cli``: the ``deepgrad`` command."""
+
+import sys
+
+from deepgrad.cli.app import main
+
+sys.exit(main())

@@ -1,0 +1,155 @@
+"""The models and data sets a `TrainConfig` can name: ``MODELS`` and ``DATASETS``, name -> entry.
+
+A new architecture is one `ModelEntry` (a builder from `ModelSpec` and what input it reads); a new data
+set is one `DatasetEntry` (a loader, sizes, task and per-data-set defaults). The command line's
+``--model`` and ``--dataset`` choices are these tables' keys.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from deepgrad.errors import ConfigError
+from deepgrad.train.config import DataConfig
+
+
+@dataclass
+class ModelSpec:
+    """A resolved model: what rebuilds it. Saved as JSON in weight files, so `evaluate_weights` rebuilds it."""
+
+    model: str
+    dataset: str
+    in_features: int
+    out_features: int
+    hidden: list[int] = field(default_factory=list)
+    activation: str = "relu"
+    dropout: float = 0.0
+
+    def describe(self) -> str:
+        """``mlp 2-64-64-3 (relu)``, ``linear 784-10``, ``lenet5 (relu)``."""
+        label = MODELS[self.model].label if self.model in MODELS else None
+        if label is not None:
+            return f"{label} ({self.activation})"
+        sizes = "-".join(str(s) for s in [self.in_features, *self.hidden, self.out_features])
+        return f"{self.model} {sizes}" + (f" ({self.activation})" if self.hidden else "")
+
+
+@dataclass(frozen=True)
+class ModelEntry:
+    """How to build one architecture. ``images``: it reads (C, H, W) images rather than flat vectors;
+    ``hidden``: it takes hidden-layer sizes; ``label``: its name in descriptions when its layers are fixed."""
+
+    build: Callable[[ModelSpec], Any]
+    images: bool = False
+    hidden: bool = True
+    label: str | None = None
+
+
+@dataclass
+class DataBundle:
+    """A data set's training and test parts, its task ("classification" or "regression") and class names."""
+
+    train: Any
+    test: Any
+    task: str
+    class_names: list[str] | None = None
+
+
+@dataclass(frozen=True)
+class DatasetEntry:
+    """How to load one data set: ``load(data, seed, images, entry)``, the sizes a model for it has, and the
+    defaults a user gets without options (chosen to train well in seconds to minutes)."""
+
+    load: Callable[[DataConfig, int, bool, DatasetEntry], DataBundle]
+    in_features: int
+    out_features: int
+    task: str = "classification"
+    image_shape: tuple[int, int, int] | None = None  # (C, H, W) for image models; None: no images
+    defaults: dict[str, Any] = field(default_factory=dict)
+
+
+# ---------------------------------------------------------------------------------------------- models
+
+
+def _linear(spec: ModelSpec) -> Any:
+    from deepgrad.models import MLP
+
+    return MLP(spec.in_features, [], spec.out_features, activation=spec.activation, dropout=spec.dropout)
+
+
+def _mlp(spec: ModelSpec) -> Any:
+    from deepgrad.models import MLP
+
+    return MLP(spec.in_features, spec.hidden, spec.out_features, activation=spec.activation, dropout=spec.dropout)
+
+
+def _lenet(spec: ModelSpec) -> Any:
+    from deepgrad.models import LeNet5
+
+    try:
+        return LeNet5(spec.out_features, activation=spec.activation)
+    except ValueError as error:  # an activation LeNet-5 does not offer
+        raise ConfigError(str(error)) from None
+
+
+MODELS: dict[str, ModelEntry] = {
+    "linear": ModelEntry(_linear, hidden=False),
+    "mlp": ModelEntry(_mlp),
+    "lenet": ModelEntry(_lenet, images=True, hidden=False, label="lenet5"),
+}
+
+
+# ---------------------------------------------------------------------------------------------- data sets
+
+
+def _toy(name: str) -> Callable[[DataConfig, int, bool, DatasetEntry], DataBundle]:
+    def load(data: DataConfig, seed: int, images: bool, entry: DatasetEntry) -> DataBundle:
+        from deepgrad.data import TOY_DATASETS, TensorDataset
+
+        make = TOY_DATASETS[name]
+        count = entry.defaults["n_train"]
+        x_train, y_train = make(count, seed=seed)
+        x_test, y_test = make(max(count // 2, 100), seed=seed + 10_000)  # the test set: another seed
+        classes = None if entry.task == "regression" else [str(c) for c in range(entry.out_features)]
+        return DataBundle(TensorDataset(x_train, y_train), TensorDataset(x_test, y_test), entry.task, classes)
+
+    return load
+
+
+def _idx_images(reader_name: str) -> Callable[[DataConfig, int, bool, DatasetEntry], DataBundle]:
+    """MNIST-like sets: flat 784-vectors, or (1, 28, 28) images for image models."""
+
+    def load(data: DataConfig, seed: int, images: bool, entry: DatasetEntry) -> DataBundle:
+        import deepgrad.data
+
+        if data.data_dir is not None and not Path(data.data_dir).is_dir() and not data.download:
+            raise ConfigError(f"`data_dir` {data.data_dir}: no such directory")
+        reader = getattr(deepgrad.data, reader_name)
+        train = reader(root=data.data_dir, train=True, flatten=not images, download=data.download)
+        test = reader(root=data.data_dir, train=False, flatten=not images, download=data.download)
+        names = getattr(reader, "classes", None) or [str(c) for c in range(entry.out_features)]
+        return DataBundle(train, test, entry.task, list(names))
+
+    return load
+
+
+def _toy_defaults(hidden: list[int], epochs: int = 40, lr_sgd: float = 0.1, n_train: int = 1000) -> dict[str, Any]:
+    return {"hidden": hidden, "epochs": epochs, "batch_size": 32, "lr_sgd": lr_sgd, "lr_adam": 0.01, "n_train": n_train}
+
+
+_IMAGE_DEFAULTS = {"hidden": [512, 256], "epochs": 15, "batch_size": 128, "lr_sgd": 0.05, "lr_adam": 0.001}
+
+DATASETS: dict[str, DatasetEntry] = {
+    "spirals": DatasetEntry(_toy("spirals"), 2, 3, defaults=_toy_defaults([64, 64], epochs=60, n_train=1500)),
+    "circles": DatasetEntry(_toy("circles"), 2, 2, defaults=_toy_defaults([16, 16])),
+    "moons": DatasetEntry(_toy("moons"), 2, 2, defaults=_toy_defaults([16, 16])),
+    "xor": DatasetEntry(_toy("xor"), 2, 2, defaults=_toy_defaults([16, 16])),
+    "sine": DatasetEntry(_toy("sine"), 1, 1, "regression", defaults=_toy_defaults([64], epochs=200, lr_sgd=0.05)),
+    "mnist": DatasetEntry(_idx_images("MNIST"), 28 * 28, 10, image_shape=(1, 28, 28), defaults=_IMAGE_DEFAULTS),
+    "fashion-mnist": DatasetEntry(
+        _idx_images("FashionMNIST"), 28 * 28, 10, image_shape=(1, 28, 28), defaults=_IMAGE_DEFAULTS
+    ),
+}

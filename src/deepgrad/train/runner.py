@@ -1,0 +1,454 @@
+"""A whole training run from a typed config: ``run(config) -> TrainResult`` (and `evaluate_weights`,
+`model_summary`). Nothing here parses command lines or prints; progress goes to the callbacks the caller
+passes, and every mistake in the settings is a `ConfigError` raised before data is read.
+
+>>> from deepgrad.train import DataConfig, ModelConfig, OptimConfig, TrainConfig, run
+>>> result = run(TrainConfig(ModelConfig("mlp", [8]), DataConfig("moons"), OptimConfig(epochs=2)))
+>>> result.epochs_run, 0.5 < result.test.accuracy <= 1.0
+(2, True)
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from deepgrad import backend, io
+from deepgrad.errors import ConfigError
+from deepgrad.train.callbacks import Callback, ConvergenceStop, EarlyStopping
+from deepgrad.train.checkpoint import Checkpoint, load_checkpoint
+from deepgrad.train.config import (
+    ACTIVATIONS,
+    EvalConfig,
+    ModelConfig,
+    TrainConfig,
+    check_fraction,
+    check_hidden,
+    check_loss,
+    check_optimizer,
+    check_outputs,
+    check_positive,
+    check_schedule,
+    check_val_split,
+    choice,
+    is_full_batch,
+)
+from deepgrad.train.loop import EvaluationResult, History, evaluate, fit
+from deepgrad.train.registry import DATASETS, MODELS, DataBundle, ModelSpec
+
+_WEIGHTS_MODEL_KEY, _WEIGHTS_SEED_KEY = "deepgrad.model", "deepgrad.seed"
+
+
+# ---------------------------------------------------------------------------------------------- models
+
+
+def resolve_model(model: ModelConfig, dataset: str, saved: dict | None = None) -> ModelSpec:
+    """The model ``model`` describes for ``dataset``; unset settings from ``saved`` (a weights file's), then
+    the defaults. Raises ConfigError for an unknown name, hidden sizes a fixed architecture does not take,
+    a dropout outside [0, 1) or an image model on vectors."""
+    saved = saved or {}
+    entry = DATASETS[dataset]
+    name = choice(model.name or saved.get("model", "mlp"), tuple(MODELS), "model")
+    activation = choice(model.activation or saved.get("activation", "relu"), ACTIVATIONS, "activation")
+    if MODELS[name].images and entry.image_shape is None:
+        images = ", ".join(n for n, e in DATASETS.items() if e.image_shape is not None)
+        raise ConfigError(f"`model={name}` needs an image dataset ({images}), not {dataset}")
+    if not MODELS[name].hidden:
+        if model.hidden:
+            raise ConfigError(f"`hidden` does not apply to `model={name}` (its layers are fixed)")
+        hidden: list[int] = []
+    else:
+        hidden = check_hidden(
+            model.hidden if model.hidden is not None else saved.get("hidden", entry.defaults["hidden"])
+        )
+    dropout = model.dropout if model.dropout is not None else saved.get("dropout", 0.0)
+    check_fraction(dropout, "dropout")
+    return ModelSpec(name, dataset, entry.in_features, entry.out_features, hidden, activation, float(dropout))
+
+
+def build_model(spec: ModelSpec) -> Any:
+    """A freshly initialised network for ``spec`` (uses the global random generator)."""
+    return MODELS[spec.model].build(spec)
+
+
+def input_shape(spec: ModelSpec) -> tuple[int, ...]:
+    """The shape of a batch of one for the model: (1, C, H, W) for image models, else (1, in_features)."""
+    image_shape = DATASETS[spec.dataset].image_shape
+    return (1, *image_shape) if MODELS[spec.model].images and image_shape else (1, spec.in_features)
+
+
+def load_data(spec: ModelSpec, data: Any, seed: int) -> DataBundle:
+    """The training and test sets of ``spec.dataset``, shaped for the model (images or flat vectors)."""
+    entry = DATASETS[spec.dataset]
+    return entry.load(data, seed, MODELS[spec.model].images, entry)
+
+
+@dataclass
+class ModelSummary:
+    """What `model_summary` returns: the resolved model and its layer / output shape / parameter table."""
+
+    spec: ModelSpec
+    table: str
+
+
+def model_summary(model: ModelConfig, dataset: str | None = None) -> ModelSummary:
+    """The layer table (`deepgrad.nn.summary`) of the model ``model`` describes, built for ``dataset``."""
+    from deepgrad import nn
+
+    dataset = choice(dataset or "spirals", tuple(DATASETS), "dataset")
+    spec = resolve_model(model, dataset)
+    return ModelSummary(spec, str(nn.summary(build_model(spec), input_shape(spec))))
+
+
+# ---------------------------------------------------------------------------------------------- training
+
+
+@dataclass
+class TrainingPlan:
+    """A run set up and ready to train (`prepare`): what `run` trains, and what a caller reports before."""
+
+    config: TrainConfig
+    spec: ModelSpec
+    bundle: DataBundle
+    model: Any
+    loss_name: str
+    loss_fn: Any
+    optimizer_name: str
+    optimizer: Any
+    epochs: int
+    batch_size: int | None  # None: full batch
+    train_set: Any
+    val_set: Any
+    train_loader: Any
+    val_loader: Any
+    test_loader: Any
+    regularizer: Any = None
+    stopper: EarlyStopping | None = None
+    convergence: ConvergenceStop | None = None
+    checkpoint: Checkpoint | None = None
+    start_epoch: int = 0
+    history: History = field(default_factory=History)
+
+    @property
+    def lr(self) -> float:
+        return float(self.optimizer.param_groups[0]["lr"])
+
+
+@dataclass
+class TrainResult:
+    """What `run` returns: the trained model, its history, test metrics and the files written."""
+
+    spec: ModelSpec
+    model: Any
+    task: str
+    loss_name: str
+    history: History
+    test: EvaluationResult
+    seconds: float
+    convergence: str | None = None  # ConvergenceStop's report with ``tol``
+    stopped_early: tuple[int, int] | None = None  # (epoch stopped after, epoch whose weights were restored)
+    saved: str | None = None
+    plots: list[Path] = field(default_factory=list)
+    plots_error: str | None = None  # why no plots were written (matplotlib missing)
+
+    @property
+    def epochs_run(self) -> int:
+        return self.history.epochs
+
+    def as_dict(self) -> dict[str, Any]:
+        """The metrics file's content: config, epochs run, seconds, per-epoch history, test metrics."""
+        return {
+            "config": asdict(self.spec),
+            "epochs_run": self.epochs_run,
+            "seconds": self.seconds,
+            "history": self.history.history,
+            "test": self.test.as_dict(),
+        }
+
+
+def prepare(config: TrainConfig) -> TrainingPlan:
+    """Check every setting, then read the data, build model, optimizer, loaders and callbacks, and restore
+    ``outputs.resume`` if set. Raises ConfigError (settings) before any data is read."""
+    dataset = choice(config.data.dataset or "spirals", tuple(DATASETS), "dataset")
+    entry = DATASETS[dataset]
+    optim = config.optim
+    epochs = optim.epochs if optim.epochs is not None else entry.defaults["epochs"]
+    check_schedule(optim, epochs)
+    val_split = config.data.val_split
+    if optim.early_stopping is not None and val_split is None:
+        val_split = 0.1
+    check_val_split(val_split)
+    check_outputs(config.outputs)
+    loss_name = check_loss(optim.loss, entry.task)
+    lr_key = "lr_sgd" if str(optim.optimizer).lower() == "sgd" else "lr_adam"
+    lr = optim.lr if optim.lr is not None else entry.defaults[lr_key]
+    optimizer_name = check_optimizer(optim, lr)
+
+    backend.manual_seed(config.seed)
+    spec = resolve_model(config.model, dataset)  # every setting is checked before any data is read
+    bundle = load_data(spec, config.data, config.seed)
+    model = build_model(spec)
+    plan = _assemble(config, spec, bundle, model, epochs, val_split, loss_name, optimizer_name, lr)
+    if config.outputs.resume:
+        _resume(plan, str(config.outputs.resume))
+    return plan
+
+
+def _assemble(
+    config: TrainConfig,
+    spec: ModelSpec,
+    bundle: DataBundle,
+    model: Any,
+    epochs: int,
+    val_split: float | None,
+    loss_name: str,
+    optimizer_name: str,
+    lr: float,
+) -> TrainingPlan:
+    from deepgrad import nn
+    from deepgrad.data import random_split
+
+    optim, seed = config.optim, config.seed
+    batch_size = (
+        None if is_full_batch(optim.batch_size) else optim.batch_size or DATASETS[spec.dataset].defaults["batch_size"]
+    )
+    train_set, val_set = bundle.train, None
+    if val_split:
+        n_val = max(1, int(round(len(bundle.train) * val_split)))
+        train_set, val_set = random_split(bundle.train, [len(bundle.train) - n_val, n_val], seed=seed)
+    plan = TrainingPlan(
+        config,
+        spec,
+        bundle,
+        model,
+        loss_name,
+        _loss_fn(loss_name),
+        optimizer_name,
+        _optimizer(optimizer_name, list(model.parameters()), lr, optim.momentum, optim.weight_decay),
+        epochs,
+        batch_size,
+        train_set,
+        val_set,
+        _loader(train_set, batch_size, shuffle=True, seed=seed),
+        _loader(val_set, 1000, shuffle=False, seed=seed) if val_set is not None else None,
+        _loader(bundle.test, 1000, shuffle=False, seed=seed),
+    )
+    if optim.l1:
+        strength = float(optim.l1)
+        weights = [p for name, p in model.named_parameters() if name.endswith("weight")]
+        plan.regularizer = lambda: strength * nn.utils.l1_penalty(weights)
+    if optim.early_stopping:
+        plan.stopper = EarlyStopping("val_loss", patience=optim.early_stopping)
+    if optim.tol is not None:
+        plan.convergence = ConvergenceStop(optim.tol)
+    if config.outputs.checkpoint:
+        plan.checkpoint = Checkpoint(config.outputs.checkpoint, extra={"config": asdict(spec)})
+    return plan
+
+
+def _optimizer(name: str, params: list, lr: float, momentum: float | None, weight_decay: float) -> Any:
+    from deepgrad import optim
+
+    if name == "sgd":
+        return optim.SGD(params, lr=lr, momentum=0.9 if momentum is None else momentum, weight_decay=weight_decay)
+    return (optim.Adam if name == "adam" else optim.AdamW)(params, lr=lr, weight_decay=weight_decay)
+
+
+def _loader(dataset: Any, batch_size: int | None, shuffle: bool, seed: int) -> Any:
+    from deepgrad.data import DataLoader
+
+    size = len(dataset) if batch_size is None else batch_size
+    return DataLoader(dataset, batch_size=size, shuffle=shuffle and batch_size is not None, seed=seed)
+
+
+def _stateful_callbacks(plan: TrainingPlan) -> list[Callback]:
+    """The plan's own callbacks, the checkpoint last so it saves the others' state of the same epoch."""
+    return [c for c in (plan.stopper, plan.convergence, plan.checkpoint) if c is not None]
+
+
+def _resume(plan: TrainingPlan, path: str) -> None:
+    restored = load_checkpoint(path, plan.model, plan.optimizer, None, plan.train_loader, _stateful_callbacks(plan))
+    plan.start_epoch, plan.history = restored["epoch"], History(dict(restored["history"]))
+    if plan.stopper and plan.stopper.stopped_epoch is not None:
+        raise ConfigError(
+            f"`resume` {path}: that run already stopped early after epoch {plan.stopper.stopped_epoch + 1}; "
+            "nothing to resume (drop `early_stopping` to train on)"
+        )
+    if plan.convergence and plan.convergence.converged:
+        raise ConfigError(f"`resume` {path}: that run already {plan.convergence.report()}; nothing to resume")
+    if plan.start_epoch >= plan.epochs:
+        raise ConfigError(
+            f"`resume` {path}: the checkpoint is at epoch {plan.start_epoch}, nothing left of `epochs={plan.epochs}`"
+        )
+
+
+def run(
+    config: TrainConfig | TrainingPlan, callbacks: Sequence[Callback] = (), progress: bool | None = False
+) -> TrainResult:
+    """Train as ``config`` says, evaluate on the test set, write the outputs it names; return the results.
+
+    ``config`` may be a `TrainingPlan` from `prepare` (to report on it before training). ``callbacks``
+    see every epoch (before the plan's own); ``progress``: tqdm bars (None: only on a terminal). A loss
+    that becomes inf or nan raises FloatingPointError.
+    """
+    plan = config if isinstance(config, TrainingPlan) else prepare(config)
+    started = time.perf_counter()
+    # NumPy's overflow warnings would bury the message: fit checks every loss and stops on inf/nan.
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        history = fit(
+            plan.model,
+            plan.loss_fn,
+            plan.optimizer,
+            plan.train_loader,
+            plan.epochs,
+            val_loader=plan.val_loader,
+            callbacks=[*callbacks, *_stateful_callbacks(plan)],
+            regularizer=plan.regularizer,
+            quiet=None if progress is None else not progress,
+            start_epoch=plan.start_epoch,
+            history=plan.history,
+        )
+    seconds = time.perf_counter() - started
+    result = TrainResult(
+        plan.spec,
+        plan.model,
+        plan.bundle.task,
+        plan.loss_name,
+        history,
+        evaluate(plan.model, plan.test_loader, plan.loss_fn),
+        seconds,
+    )
+    if plan.convergence:
+        result.convergence = plan.convergence.report()
+    if plan.stopper and plan.stopper.stopped_epoch is not None:
+        result.stopped_early = (plan.stopper.stopped_epoch + 1, plan.stopper.best_epoch + 1)
+    _write_outputs(plan, result)
+    return result
+
+
+def _write_outputs(plan: TrainingPlan, result: TrainResult) -> None:
+    outputs = plan.config.outputs
+    if outputs.save:
+        metadata = {_WEIGHTS_MODEL_KEY: json.dumps(asdict(plan.spec)), _WEIGHTS_SEED_KEY: str(plan.config.seed)}
+        io.save(plan.model.state_dict(), outputs.save, metadata=metadata)
+        result.saved = str(outputs.save)
+    if outputs.plots is not None:
+        try:
+            result.plots = _plots(Path(outputs.plots), plan.model, plan.spec, plan.bundle, result)
+        except ImportError as error:
+            result.plots_error = str(error)
+    if outputs.metrics_json:
+        _write_json(outputs.metrics_json, result.as_dict())
+
+
+def _plots(directory: Path, model: Any, spec: ModelSpec, bundle: DataBundle, result: TrainResult) -> list[Path]:
+    from deepgrad.train import plots
+
+    written = []
+    if result.history.epochs:
+        written.append(plots.plot_history(result.history, directory / "history.png"))
+    x_test, y_test = bundle.test.tensors if hasattr(bundle.test, "tensors") else (None, None)
+    title = f"{spec.describe()} on {spec.dataset}"
+    if x_test is not None and bundle.task == "classification" and spec.in_features == 2:
+        written.append(plots.plot_decision_boundary(model, x_test, y_test, directory / "decision_boundary.png", title))
+    if x_test is not None and bundle.task == "regression" and spec.in_features == 1:
+        written.append(plots.plot_regression(model, x_test, y_test, directory / "fit.png", title=title))
+    if result.test.confusion is not None:
+        written.append(
+            plots.plot_confusion_matrix(result.test.confusion, directory / "confusion_matrix.png", bundle.class_names)
+        )
+    if spec.model == "linear" and spec.in_features == 28 * 28:
+        weight = next(iter(model.state_dict().values()))
+        written.append(plots.plot_weight_templates(weight, directory / "weight_templates.png"))
+    return written
+
+
+def _write_json(path: str | os.PathLike, payload: dict) -> None:
+    """Write ``payload`` as JSON atomically (a temporary file renamed over the target)."""
+    target = Path(path)
+    fd, temp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w") as handle:
+            json.dump(payload, handle, indent=2)
+        io._set_default_mode(temp)  # mkstemp makes the file private (0600); a metrics file is not secret
+        os.replace(temp, target)
+    except BaseException:
+        if os.path.exists(temp):
+            os.unlink(temp)
+        raise
+
+
+# ---------------------------------------------------------------------------------------------- evaluation
+
+
+@dataclass
+class EvalResult:
+    """What `evaluate_weights` returns: the model rebuilt from the file, the test metrics, a plot if asked."""
+
+    spec: ModelSpec
+    model: Any
+    loss_name: str
+    test: EvaluationResult
+    class_names: list[str] | None = None
+    plot: Path | None = None
+
+
+def weights_config(path: str | os.PathLike) -> tuple[dict, int]:
+    """The model settings and data seed that a training run recorded in a weights file (or defaults)."""
+    metadata = io.load_metadata(path)
+    if "deepgrad.checkpoint" in metadata:
+        raise ConfigError(
+            f"`weights` {path} is a training checkpoint (`checkpoint`), not a weights file; finish the run "
+            "with `resume` and `save`, and evaluate the saved weights"
+        )
+    try:
+        saved = json.loads(metadata.get(_WEIGHTS_MODEL_KEY, "{}"))
+        seed = int(metadata.get(_WEIGHTS_SEED_KEY, "0"))
+    except ValueError:
+        return {}, 0
+    return (saved if isinstance(saved, dict) else {}), seed
+
+
+def evaluate_weights(config: EvalConfig, progress: bool | None = False) -> EvalResult:
+    """Rebuild the model saved in ``config.weights`` and evaluate it on its data set's test set."""
+    saved, saved_seed = weights_config(config.weights)
+    dataset = choice(config.data.dataset or saved.get("dataset", "spirals"), tuple(DATASETS), "dataset")
+    seed = saved_seed if config.seed is None else config.seed
+    spec = resolve_model(config.model, dataset, saved)
+    if not is_full_batch(config.batch_size):
+        check_positive(config.batch_size, "batch_size")
+    bundle = load_data(spec, config.data, seed)
+    model = build_model(spec)
+    state = io.load(config.weights)
+    try:
+        model.load_state_dict(state)
+    except (KeyError, ValueError, RuntimeError) as error:
+        message = " ".join(str(error).split())
+        raise ConfigError(f"`weights` {config.weights} does not fit {spec.describe()}: {message}") from None
+    loss_name = check_loss(None, bundle.task)
+    batch_size = None if is_full_batch(config.batch_size) else int(config.batch_size)
+    loss_fn = _loss_fn(loss_name)
+    quiet = None if progress is None else not progress
+    test = evaluate(model, _loader(bundle.test, batch_size, shuffle=False, seed=0), loss_fn, quiet=quiet)
+    result = EvalResult(spec, model, loss_name, test, bundle.class_names)
+    if config.plots and test.confusion is not None:
+        from deepgrad.train import plots
+
+        result.plot = plots.plot_confusion_matrix(
+            test.confusion, Path(config.plots) / "confusion_matrix.png", bundle.class_names
+        )
+    return result
+
+
+def _loss_fn(name: str) -> Any:
+    from deepgrad import nn
+
+    return {"cross-entropy": nn.CrossEntropyLoss, "mse": nn.MSELoss, "l1": nn.L1Loss}[name]()
