@@ -8,6 +8,7 @@ import os
 import sys
 from collections.abc import Sequence
 
+from deepgrad.cli.distributed import end_job, rank_prefix
 from deepgrad.cli.errors import user_message
 from deepgrad.cli.parser import build_parser, protect_expression
 
@@ -31,12 +32,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(handler(args) or 0)
     except KeyboardInterrupt:
         _say(args, _interrupted(args))
-        return 130
+        return end_job(130)
     except Exception as error:  # the one place where any error becomes one line, never a traceback
         message = user_message(error)
         if message is not None:
             _say(args, f"error: {message}")
-            return 2
+            return end_job(2)
         if os.environ.get("DEEPGRAD_TRACEBACK"):
             raise
         _say(
@@ -44,7 +45,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"internal error: {type(error).__name__}: {' '.join(str(error).split())}; this is a bug, please report "
             "it with the command you ran (DEEPGRAD_TRACEBACK=1 shows where it happened)",
         )
-        return 1
+        return end_job(1)
 
 
 def _interrupted(args: argparse.Namespace) -> str:
@@ -56,4 +57,4 @@ def _interrupted(args: argparse.Namespace) -> str:
 
 
 def _say(args: argparse.Namespace, line: str) -> None:
-    print(f"deepgrad {args.command}: {line}", file=sys.stderr)
+    print(f"deepgrad {args.command}: {rank_prefix()}{line}", file=sys.stderr, flush=True)

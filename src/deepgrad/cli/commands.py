@@ -7,18 +7,28 @@ import sys
 
 from deepgrad import train
 from deepgrad.cli import options, report
+from deepgrad.distributed import PeerFailure
 from deepgrad.train.progress import want_progress
 
 
 def run_train(args: argparse.Namespace) -> int:
-    """Train a model as the options say, report test performance, write weights, plots and metrics."""
+    """Train a model as the options say, report test performance, write weights, plots and metrics.
+
+    With ``--distributed`` every rank runs this and rank 0 alone prints."""
     config = options.train_config(args)
-    plan = train.prepare(config)  # every option checked, data read, a checkpoint restored
+    try:
+        plan = train.prepare(config)  # every option checked, data read, a checkpoint restored
+    except PeerFailure:
+        return 2  # --distributed: another rank failed to set up and reports it; every rank stops
+    lead = plan.rank == 0
     callbacks = []
-    if not args.quiet and not want_progress(None):  # no progress bars: one line per epoch instead
+    if lead and not args.quiet and not want_progress(None):  # no progress bars: one line per epoch instead
         callbacks.append(report.EpochPrinter(plan.epochs, every=max(1, plan.epochs // 20)))
-    print(report.plan_line(plan), flush=True)
-    result = train.run(plan, callbacks, progress=False if args.quiet else None)
+    if lead:
+        print(report.plan_line(plan), flush=True)
+    result = train.run(plan, callbacks, progress=False if args.quiet or not lead else None)
+    if not lead:
+        return 0
     if result.plots_error is not None:
         print(f"no plots: {result.plots_error}", file=sys.stderr)
     print("\n".join(report.train_lines(result, plots=config.outputs.plots is not None)))

@@ -15,7 +15,12 @@ def build_parser() -> argparse.ArgumentParser:
     _add_data_options(train)
     train.add_argument("--loss", default=None, help="cross-entropy, mse or l1 (default: by dataset)")
     train.add_argument("--epochs", type=int, default=None, help="passes over the training data")
-    train.add_argument("--batch-size", default=None, help="mini-batch size, or 'full' for full-batch gradient descent")
+    train.add_argument(
+        "--batch-size",
+        default=None,
+        help="mini-batch size, or 'full' for full-batch gradient descent; with --distributed the global batch, "
+        "split equally over the ranks (a multiple of their number)",
+    )
     train.add_argument(
         "--tol", type=float, default=None, help="with --batch-size full: stop when the loss improves by less"
     )
@@ -39,6 +44,12 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--plots", default=None, metavar="DIR", help="write PNG plots here")
     train.add_argument("--metrics-json", default=None, metavar="FILE", help="write per-epoch metrics as JSON")
     train.add_argument("--quiet", action="store_true", help="no progress bars")
+    train.add_argument(
+        "--distributed",
+        action="store_true",
+        help="data-parallel training on the ranks started by mpiexec -n N (each trains on its share of every "
+        "batch; rank 0 prints and writes the outputs)",
+    )
 
     evaluate = commands.add_parser("eval", help="evaluate saved weights")
     _add_model_options(evaluate)

@@ -17,7 +17,7 @@ import numpy as np
 from deepgrad import backend, io
 from deepgrad.errors import CheckpointError, NotACheckpointError
 from deepgrad.tensor import Tensor
-from deepgrad.train.callbacks import Callback
+from deepgrad.train.callbacks import Callback, unwrapped
 
 _META_KEY = "deepgrad.checkpoint"
 FORMAT_VERSION = 1
@@ -82,7 +82,7 @@ def save_checkpoint(
     state = {
         "format": FORMAT_VERSION,
         "epoch": int(epoch),
-        "model": model.state_dict(),
+        "model": unwrapped(model).state_dict(),
         "optimizer_type": type(optimizer).__name__ if optimizer is not None else None,
         "optimizer": optimizer.state_dict() if optimizer is not None else None,
         "scheduler": scheduler.state_dict() if scheduler is not None else None,
@@ -125,7 +125,7 @@ def load_checkpoint(
             f"{path}: checkpoint format {state.get('format')} is not supported (expected {FORMAT_VERSION})"
         )
     try:
-        model.load_state_dict(state["model"])
+        unwrapped(model).load_state_dict(state["model"])
     except (KeyError, ValueError, RuntimeError) as error:
         raise CheckpointError(f"{path}: the checkpoint does not fit this model: {_one_line(error)}") from None
     if optimizer is not None and state["optimizer"] is not None:

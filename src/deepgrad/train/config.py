@@ -75,13 +75,18 @@ class OutputConfig:
 
 @dataclass
 class TrainConfig:
-    """Everything `deepgrad.train.run` needs; ``seed`` fixes the initialisation, data order and toy data."""
+    """Everything `deepgrad.train.run` needs; ``seed`` fixes the initialisation, data order and toy data.
+
+    ``distributed``: train data-parallel on the process group (`deepgrad.distributed`, started by
+    ``mpiexec -n N``; without it a world of one); ``optim.batch_size`` is then the global batch, split
+    equally over the ranks, and only rank 0 writes the outputs."""
 
     model: ModelConfig = field(default_factory=ModelConfig)
     data: DataConfig = field(default_factory=DataConfig)
     optim: OptimConfig = field(default_factory=OptimConfig)
     outputs: OutputConfig = field(default_factory=OutputConfig)
     seed: int = 0
+    distributed: bool = False
 
 
 @dataclass

@@ -22,7 +22,9 @@ from typing import Any
 import numpy as np
 
 from deepgrad import backend, io
+from deepgrad.distributed import process_group as pg
 from deepgrad.errors import ConfigError
+from deepgrad.train import distributed
 from deepgrad.train.callbacks import Callback, ConvergenceStop, EarlyStopping
 from deepgrad.train.checkpoint import Checkpoint, load_checkpoint
 from deepgrad.train.config import (
@@ -136,10 +138,18 @@ class TrainingPlan:
     checkpoint: Checkpoint | None = None
     start_epoch: int = 0
     history: History = field(default_factory=History)
+    rank: int = 0  # distributed: this process's rank; only rank 0 writes outputs
+    world_size: int = 1
+    ddp: Any = None  # distributed: ``model`` in DistributedDataParallel, which `run` trains
 
     @property
     def lr(self) -> float:
         return float(self.optimizer.param_groups[0]["lr"])
+
+    @property
+    def local_batch_size(self) -> int | None:
+        """The samples of one step on this rank: the global batch divided by the world size."""
+        return None if self.batch_size is None else self.batch_size // self.world_size
 
 
 @dataclass
@@ -176,7 +186,25 @@ class TrainResult:
 
 def prepare(config: TrainConfig) -> TrainingPlan:
     """Check every setting, then read the data, build model, optimizer, loaders and callbacks, and restore
-    ``outputs.resume`` if set. Raises ConfigError (settings) before any data is read."""
+    ``outputs.resume`` if set. Raises ConfigError (settings) before any data is read.
+
+    With ``config.distributed`` every rank does this (joining the process group first), then they agree:
+    when it failed anywhere, the lowest failing rank raises its error and the others
+    `deepgrad.distributed.PeerFailure`; otherwise the model is wrapped in `DistributedDataParallel`."""
+    if not config.distributed:
+        return _prepare(config, None)
+    world = distributed.join()
+    plan, failure = None, None
+    try:
+        plan = _prepare(config, world)
+    except Exception as error:  # every rank must reach the agreement, whatever went wrong here
+        failure = error
+    pg.agree(failure)
+    plan.ddp = distributed.wrap(plan.model)
+    return plan
+
+
+def _prepare(config: TrainConfig, world: tuple[int, int] | None) -> TrainingPlan:
     dataset = choice(config.data.dataset or "spirals", tuple(DATASETS), "dataset")
     entry = DATASETS[dataset]
     optim = config.optim
@@ -196,7 +224,7 @@ def prepare(config: TrainConfig) -> TrainingPlan:
     spec = resolve_model(config.model, dataset)  # every setting is checked before any data is read
     bundle = load_data(spec, config.data, config.seed)
     model = build_model(spec)
-    plan = _assemble(config, spec, bundle, model, epochs, val_split, loss_name, optimizer_name, lr)
+    plan = _assemble(config, spec, bundle, model, epochs, val_split, loss_name, optimizer_name, lr, world)
     if config.outputs.resume:
         _resume(plan, str(config.outputs.resume))
     return plan
@@ -212,6 +240,7 @@ def _assemble(
     loss_name: str,
     optimizer_name: str,
     lr: float,
+    world: tuple[int, int] | None = None,
 ) -> TrainingPlan:
     from deepgrad import nn
     from deepgrad.data import random_split
@@ -220,6 +249,9 @@ def _assemble(
     batch_size = (
         None if is_full_batch(optim.batch_size) else optim.batch_size or DATASETS[spec.dataset].defaults["batch_size"]
     )
+    rank, world_size = world or (0, 1)
+    if world is not None:
+        distributed.check_global_batch(batch_size, world_size)
     train_set, val_set = bundle.train, None
     if val_split:
         n_val = max(1, int(round(len(bundle.train) * val_split)))
@@ -237,9 +269,11 @@ def _assemble(
         batch_size,
         train_set,
         val_set,
-        _loader(train_set, batch_size, shuffle=True, seed=seed),
-        _loader(val_set, 1000, shuffle=False, seed=seed) if val_set is not None else None,
-        _loader(bundle.test, 1000, shuffle=False, seed=seed),
+        _loader(train_set, batch_size, shuffle=True, seed=seed, world=world),
+        _loader(val_set, 1000, shuffle=False, seed=seed, world=world) if val_set is not None else None,
+        _loader(bundle.test, 1000, shuffle=False, seed=seed, world=world),
+        rank=rank,
+        world_size=world_size,
     )
     if optim.l1:
         strength = float(optim.l1)
@@ -249,7 +283,7 @@ def _assemble(
         plan.stopper = EarlyStopping("val_loss", patience=optim.early_stopping)
     if optim.tol is not None:
         plan.convergence = ConvergenceStop(optim.tol)
-    if config.outputs.checkpoint:
+    if config.outputs.checkpoint and rank == 0:
         plan.checkpoint = Checkpoint(config.outputs.checkpoint, extra={"config": asdict(spec)})
     return plan
 
@@ -262,11 +296,26 @@ def _optimizer(name: str, params: list, lr: float, momentum: float | None, weigh
     return (optim.Adam if name == "adam" else optim.AdamW)(params, lr=lr, weight_decay=weight_decay)
 
 
-def _loader(dataset: Any, batch_size: int | None, shuffle: bool, seed: int) -> Any:
+def _loader(
+    dataset: Any, batch_size: int | None, shuffle: bool, seed: int, world: tuple[int, int] | None = None
+) -> Any:
+    """A DataLoader (``shuffle``: the training loader); distributed (``world`` = (rank, size)), this rank's
+    share of its batches: training shards are padded to equal length (every rank takes every step), evaluation shards are not (no sample
+    counted twice); an evaluation batch of ``batch_size`` per rank."""
     from deepgrad.data import DataLoader
 
     size = len(dataset) if batch_size is None else batch_size
-    return DataLoader(dataset, batch_size=size, shuffle=shuffle and batch_size is not None, seed=seed)
+    training, shuffle = shuffle, shuffle and batch_size is not None
+    if world is None:
+        return DataLoader(dataset, batch_size=size, shuffle=shuffle, seed=seed)
+    from deepgrad.distributed.sharding import ShardedLoader
+
+    rank, replicas = world
+    if batch_size is None:  # full batch: every rank its whole shard
+        size = -(-len(dataset) // replicas) * replicas
+    elif not training:
+        size = batch_size * replicas
+    return ShardedLoader(dataset, size, shuffle=shuffle, seed=seed, pad=training, num_replicas=replicas, rank=rank)
 
 
 def _stateful_callbacks(plan: TrainingPlan) -> list[Callback]:
@@ -301,16 +350,17 @@ def run(
     """
     plan = config if isinstance(config, TrainingPlan) else prepare(config)
     started = time.perf_counter()
+    streams = [] if plan.ddp is None else [distributed.RankStreams(plan.config.seed, plan.rank)]
     # NumPy's overflow warnings would bury the message: fit checks every loss and stops on inf/nan.
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
         history = fit(
-            plan.model,
+            plan.model if plan.ddp is None else plan.ddp,
             plan.loss_fn,
             plan.optimizer,
             plan.train_loader,
             plan.epochs,
             val_loader=plan.val_loader,
-            callbacks=[*callbacks, *_stateful_callbacks(plan)],
+            callbacks=[*streams, *callbacks, *_stateful_callbacks(plan)],
             regularizer=plan.regularizer,
             quiet=None if progress is None else not progress,
             start_epoch=plan.start_epoch,
@@ -330,7 +380,8 @@ def run(
         result.convergence = plan.convergence.report()
     if plan.stopper and plan.stopper.stopped_epoch is not None:
         result.stopped_early = (plan.stopper.stopped_epoch + 1, plan.stopper.best_epoch + 1)
-    _write_outputs(plan, result)
+    if plan.rank == 0:  # distributed: every rank holds the same model and metrics; one writes them
+        _write_outputs(plan, result)
     return result
 
 
