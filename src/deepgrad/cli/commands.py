@@ -19,7 +19,9 @@ def run_train(args: argparse.Namespace) -> int:
     try:
         plan = train.prepare(config)  # every option checked, data read, a checkpoint restored
     except PeerFailure:
-        return 2  # --distributed: another rank failed to set up and reports it; every rank stops
+        # --distributed: another rank failed to set up and reports it with its status; every rank stops.
+        # mpiexec's status is that of the failing ranks (MPICH: their bitwise or) when this one says 0.
+        return 0
     lead = plan.rank == 0
     callbacks = []
     if lead and not args.quiet and not want_progress(None):  # no progress bars: one line per epoch instead
