@@ -191,7 +191,9 @@ def test_a_set_up_failure_on_one_rank_stops_every_rank_with_one_line(tmp_path):
 
 @needs_mpi
 def test_an_exception_on_one_rank_while_training_ends_the_job(tmp_path):
-    done, seconds = _launch(2, ["--dataset", "moons", "--plots", "none", "--quiet"], tmp_path, fault="raise", timeout=40)
+    done, seconds = _launch(
+        2, ["--dataset", "moons", "--plots", "none", "--quiet"], tmp_path, fault="raise", timeout=40
+    )
     assert done.returncode == 1 and seconds < 30
     ours = [line for line in done.stderr.splitlines() if line.startswith("deepgrad train:")]
     assert len(ours) == 1 and ours[0].startswith(

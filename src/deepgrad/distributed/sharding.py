@@ -124,7 +124,9 @@ class ShardedLoader:
             raise ValueError(f"ShardedLoader.load_state_dict: missing keys {sorted(missing)}")
         for key, mine in (("shuffle", self.shuffle), ("num_samples", len(self.dataset))):
             if key in state and state[key] != mine:
-                raise ValueError(f"ShardedLoader.load_state_dict: saved {key}={state[key]!r}, but this loader has {mine!r}")
+                raise ValueError(
+                    f"ShardedLoader.load_state_dict: saved {key}={state[key]!r}, but this loader has {mine!r}"
+                )
         if int(state["batch"]) != 0:
             raise ValueError("ShardedLoader.load_state_dict: the state was saved in the middle of an epoch")
         if self._rng is not None:

@@ -299,9 +299,9 @@ def _optimizer(name: str, params: list, lr: float, momentum: float | None, weigh
 def _loader(
     dataset: Any, batch_size: int | None, shuffle: bool, seed: int, world: tuple[int, int] | None = None
 ) -> Any:
-    """A DataLoader (``shuffle``: the training loader); distributed (``world`` = (rank, size)), this rank's
-    share of its batches: training shards are padded to equal length (every rank takes every step), evaluation shards are not (no sample
-    counted twice); an evaluation batch of ``batch_size`` per rank."""
+    """A DataLoader (``shuffle``: the training loader). Distributed (``world`` = (rank, size)), this rank's
+    share of its batches: training shards are padded to equal length (every rank takes every step),
+    evaluation shards are not (no sample counted twice), with an evaluation batch of ``batch_size`` per rank."""
     from deepgrad.data import DataLoader
 
     size = len(dataset) if batch_size is None else batch_size
