@@ -376,3 +376,260 @@ def test_wrongly_shaped_user_gradient_raises():
     with pytest.raises(RuntimeError, match=r"<BadBackward> returned a gradient of shape \(5,\) for an input of shape"):
         Bad.apply(x).sum().backward()
     assert x.grad is None
+
+
+# ---------------------------------------------------------------------------------------------------
+# Sinks: where a backward pass delivers its gradients
+
+
+def test_a_custom_sink_sees_every_watched_step_and_every_leaf_total():
+    from deepgrad.autograd import engine
+
+    class Recorder(engine.GradientSink):
+        watched = engine.TraceSink.watched  # every node
+
+        def __init__(self):
+            self.steps, self.leaves = [], {}
+
+        def step(self, fn, out, grad, input_grads):
+            self.steps.append((fn.name(), np.array(grad), len(input_grads)))
+
+        def leaf(self, leaf, grad):
+            self.leaves[leaf.name] = np.array(grad)
+
+        def result(self):
+            return "done"
+
+    a = dg.tensor([1.0, 2.0], requires_grad=True)
+    a.name = "a"
+    b = a * a + a  # a used three times: its total is 2a + 1
+    root = b.sum()
+    sink = Recorder()
+    assert engine.run_backward([root], [np.ones((), np.float32)], False, False, sink) == "done"
+    assert [name for name, _, _ in sink.steps] == ["sum", "add", "mul"]
+    np.testing.assert_allclose(sink.steps[1][1], [1.0, 1.0])
+    np.testing.assert_allclose(sink.leaves["a"], [3.0, 5.0])
+    assert a.grad is None  # this sink keeps what it receives: no .grad changes
+
+
+def test_capture_sink_returns_gradients_of_chosen_inputs_only():
+    from deepgrad.autograd import engine
+
+    x = dg.tensor([1.0, -2.0], requires_grad=True)
+    w = dg.tensor([3.0, 4.0], requires_grad=True)
+    h = x * w
+    out = (h * h).sum()
+    sink = engine.CaptureGrad([x, h])
+    captured = engine.run_backward([out], [np.ones((), np.float32)], True, False, sink)
+    np.testing.assert_allclose(captured[id(h)], 2 * np.array([3.0, -8.0]))  # d(h^2)/dh = 2h
+    np.testing.assert_allclose(captured[id(x)], 2 * np.array([3.0, -8.0]) * [3.0, 4.0])
+    assert id(w) not in captured and x.grad is None and w.grad is None
+
+
+def test_trace_sink_observer_gets_the_gradients_summed_to_each_input():
+    from deepgrad.autograd import engine
+
+    a = dg.tensor([[1.0, 2.0, 3.0]], requires_grad=True)  # (1, 3), broadcast against (2, 1)
+    b = dg.tensor([[2.0], [5.0]], requires_grad=True)
+    out = (a * b).sum()
+    seen = []
+    sink = engine.TraceSink(lambda fn, output, upstream, sent: seen.append((fn.name(), sent)))
+    engine.run_backward([out], [np.ones((), np.float32)], False, False, sink)
+    name, (to_a, to_b) = seen[1]
+    assert name == "mul" and to_a.shape == (1, 3) and to_b.shape == (2, 1)
+    np.testing.assert_allclose(to_a, [[7.0, 7.0, 7.0]])
+    np.testing.assert_allclose(to_b, [[6.0], [6.0]])
+    np.testing.assert_allclose(a.grad.array, to_a)  # and .grad accumulates as with backward()
+    np.testing.assert_allclose(b.grad.array, to_b)
+
+
+def test_grad_of_a_zero_dim_input_is_an_array_not_a_numpy_scalar():
+    x = dg.tensor(3.0, requires_grad=True)
+    (g,) = grad(x * x, x)
+    assert type(g.array) is np.ndarray and g.array.shape == () and g.item() == 6.0
+
+
+# ---------------------------------------------------------------------------------------------------
+# The backend seam: an array type that follows NumPy's protocols flows through backward unconverted
+
+
+class ProtocolArray:
+    """A minimal NumPy-protocol array that is not a numpy.ndarray. ``conversions`` counts every implicit
+    conversion to numpy.ndarray (``__array__``); the engine must make none."""
+
+    conversions = 0
+    __slots__ = ("values",)
+
+    def __init__(self, values):
+        self.values = values
+
+    def __array__(self, dtype=None, copy=None):
+        ProtocolArray.conversions += 1
+        return np.asarray(self.values, dtype=dtype)
+
+    shape = property(lambda self: self.values.shape)
+    dtype = property(lambda self: self.values.dtype)
+    ndim = property(lambda self: self.values.ndim)
+    size = property(lambda self: self.values.size)
+
+    @staticmethod
+    def wrap(result):
+        if isinstance(result, (np.ndarray, np.generic)):
+            return ProtocolArray(np.asarray(result))
+        return tuple(ProtocolArray.wrap(r) for r in result) if isinstance(result, tuple) else result
+
+    @staticmethod
+    def unwrap(value):
+        if isinstance(value, ProtocolArray):
+            return value.values
+        if isinstance(value, (list, tuple)):
+            return type(value)(ProtocolArray.unwrap(v) for v in value)
+        return value
+
+    def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
+        kwargs = {k: self.unwrap(v) for k, v in kwargs.items()}
+        return self.wrap(getattr(ufunc, method)(*self.unwrap(inputs), **kwargs))
+
+    def __array_function__(self, func, types, args, kwargs):
+        return self.wrap(func(*self.unwrap(args), **{k: self.unwrap(v) for k, v in kwargs.items()}))
+
+    def __getitem__(self, index):
+        return self.wrap(self.values[self.unwrap(index)])
+
+    def __setitem__(self, index, value):
+        self.values[self.unwrap(index)] = self.unwrap(value)
+
+    def astype(self, dtype, copy=True):
+        return ProtocolArray(self.values.astype(dtype, copy=copy))
+
+    def copy(self):
+        return ProtocolArray(self.values.copy())
+
+    def reshape(self, *shape):
+        return ProtocolArray(self.values.reshape(*shape))
+
+    def sum(self, *args, **kwargs):
+        return np.sum(self, *args, **kwargs)
+
+    def __bool__(self):
+        return bool(self.values)
+
+    def __float__(self):
+        return float(self.values)
+
+    def __int__(self):
+        return int(self.values)
+
+    def __len__(self):
+        return len(self.values)
+
+    def __add__(self, other):
+        return np.add(self, other)
+
+    def __radd__(self, other):
+        return np.add(other, self)
+
+    def __sub__(self, other):
+        return np.subtract(self, other)
+
+    def __rsub__(self, other):
+        return np.subtract(other, self)
+
+    def __mul__(self, other):
+        return np.multiply(self, other)
+
+    def __rmul__(self, other):
+        return np.multiply(other, self)
+
+    def __truediv__(self, other):
+        return np.divide(self, other)
+
+    def __pow__(self, other):
+        return np.power(self, other)
+
+    def __neg__(self):
+        return np.negative(self)
+
+    def __gt__(self, other):
+        return np.greater(self, other)
+
+
+@pytest.fixture
+def protocol_array(monkeypatch):
+    """Register ProtocolArray as an array type for one test; yields a maker of leaf Tensors holding one."""
+    from deepgrad import backend
+
+    monkeypatch.setattr(backend, "ARRAY_TYPES", backend.ARRAY_TYPES + (ProtocolArray,))
+    ProtocolArray.conversions = 0
+
+    def leaf(values, dtype=np.float64):
+        return dg.Tensor._make(ProtocolArray(np.array(values, dtype=dtype)), True, None)
+
+    yield leaf
+    assert ProtocolArray.conversions == 0, "an array was converted to numpy.ndarray"
+
+
+def _values(t):
+    assert type(t.array) is ProtocolArray, f"got a {type(t.array).__name__}"
+    return t.array.values
+
+
+def test_protocol_array_backward_with_broadcasting_and_reuse(protocol_array):
+    x = protocol_array([[1.0, 2.0, 3.0]])
+    w = protocol_array([[0.5], [-1.0]])
+    ((x * w).exp() * x).sum().backward()
+    xs, ws = np.array([[1.0, 2.0, 3.0]]), np.array([[0.5], [-1.0]])
+    e = np.exp(xs * ws)
+    np.testing.assert_allclose(_values(x.grad), (e * ws * xs + e).sum(0, keepdims=True))
+    np.testing.assert_allclose(_values(w.grad), (e * xs * xs).sum(1, keepdims=True))
+
+
+def test_protocol_array_hooks_retain_grad_and_gradient_argument(protocol_array):
+    x = protocol_array([1.0, 2.0, 3.0])
+    y = x * 3
+    y.retain_grad()
+    y.register_hook(lambda g: g * 2)
+    x.register_hook(lambda g: g + 1)
+    (y * y).backward(gradient=ProtocolArray(np.ones(3)))
+    np.testing.assert_allclose(_values(y.grad), 2 * 2 * np.array([3.0, 6.0, 9.0]))
+    np.testing.assert_allclose(_values(x.grad), 3 * 4 * np.array([3.0, 6.0, 9.0]) + 1)
+
+
+def test_protocol_array_double_backward_and_autograd_grad(protocol_array):
+    x = protocol_array([1.0, 2.0, -3.0])
+    w = protocol_array([0.5, -1.0, 2.0])
+    (dx,) = grad((x * x * x * w).sum(), x, create_graph=True)
+    np.testing.assert_allclose(_values(dx), 3 * np.array([1.0, 4.0, 9.0]) * [0.5, -1.0, 2.0])
+    (dxx,) = grad(dx.sum(), x)
+    np.testing.assert_allclose(_values(dxx), 6 * np.array([1.0, 2.0, -3.0]) * [0.5, -1.0, 2.0])
+    (w * x).sum().backward(create_graph=True)
+    np.testing.assert_allclose(_values(x.grad), [0.5, -1.0, 2.0])
+
+
+def test_protocol_array_through_a_user_defined_function(protocol_array):
+    class Cube(dg.autograd.Function):
+        @staticmethod
+        def forward(ctx, a):
+            ctx.save_for_backward(a)
+            return a**3
+
+        @staticmethod
+        def backward(ctx, grad):
+            (a,) = ctx.saved_tensors
+            return grad * 3 * a**2
+
+    x = protocol_array([1.0, 2.0, 3.0])
+    Cube.apply(x).sum().backward()
+    np.testing.assert_allclose(_values(x.grad), [3.0, 12.0, 27.0])
+
+
+def test_protocol_array_gradcheck_and_anomaly_checks(protocol_array):
+    from deepgrad.autograd import detect_anomaly, gradcheck, gradgradcheck
+
+    x = protocol_array([0.3, -1.2, 2.0])
+    w = protocol_array([1.5, 0.5, -0.7])
+    assert gradcheck(lambda a, b: (a * b).tanh(), (x, w))
+    assert gradgradcheck(lambda a, b: (a * b).tanh(), (x, w))
+    with detect_anomaly():
+        (x * w).exp().sum().backward()
+    np.testing.assert_allclose(_values(x.grad), np.exp(x.array.values * w.array.values) * w.array.values)

@@ -21,7 +21,8 @@ from typing import Any, TypeVar
 
 import numpy as np
 
-from deepgrad.autograd.function import _ANOMALY
+from deepgrad.autograd.function import _ANOMALY, Function
+from deepgrad.backend import is_array
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -33,6 +34,8 @@ _CORE = tuple(
 )
 _MAX_FRAMES = 8
 _ENGINE_FILE = os.path.join(_PACKAGE, "autograd", "engine.py")
+# The engine's functions that work for one node ``fn``: its backward, and fitting what it returned to the inputs.
+_ENGINE_NODE_STEPS = ("_run_node", "_deliver")
 
 
 class AnomalyError(RuntimeError):
@@ -71,15 +74,18 @@ def _format_frames(frames: tuple[tuple[str, int, str], ...]) -> str:
     return "\n".join(lines)
 
 
-def _bad_values(array: np.ndarray) -> str | None:
-    """None when all finite, else e.g. ``2 of 6 values are nan, inf``."""
+def _bad_values(array: Any) -> str | None:
+    """None when all finite, else e.g. ``2 of 6 values are nan, inf`` (``array``: any registered array type,
+    or a NumPy scalar as a 0-d op may return)."""
+    if not is_array(array):
+        array = np.asarray(array)
     if array.dtype.kind not in "fc":
         return None
     finite = np.isfinite(array)
-    if finite.all():
+    if bool(np.all(finite)):
         return None
     bad = array[~finite]
-    kinds = [word for word, present in (("nan", np.isnan(bad).any()), ("inf", np.isinf(bad).any())) if present]
+    kinds = [word for word, test in (("nan", np.isnan), ("inf", np.isinf)) if bool(np.any(test(bad)))]
     return f"{bad.size} of {array.size} values are {', '.join(kinds)}"
 
 
@@ -100,8 +106,8 @@ class CreationSite:
         for position, grad in enumerate(input_grads):
             if grad is None:
                 continue
-            data = grad if isinstance(grad, np.ndarray) else getattr(grad, "array", grad)
-            problem = _bad_values(np.asarray(data))
+            data = grad.array if isinstance(grad, Function.tensor_class) else grad
+            problem = _bad_values(data)
             if problem is not None:
                 raise AnomalyError(
                     f"detect_anomaly: the backward of {self.op} returned a non-finite gradient for its input "
@@ -171,7 +177,7 @@ class detect_anomaly:  # noqa: N801  (a context manager used like a function, as
             return
         inputs = ""
         if recorded and fn.inputs is not None:
-            already = [i for i, t in enumerate(fn.inputs) if _bad_values(np.asarray(t.array)) is not None]
+            already = [i for i, t in enumerate(fn.inputs) if _bad_values(t.array) is not None]
             inputs = (
                 f"; input {already[0]} was already not finite, so look further back"
                 if already
@@ -196,7 +202,8 @@ def _node_in_backward() -> Any:
     """The node whose backward is running, when called from inside the engine's walk, else None."""
     frame = sys._getframe(2)
     while frame is not None:
-        if frame.f_code.co_name == "run_backward" and frame.f_code.co_filename == _ENGINE_FILE:
+        code = frame.f_code
+        if code.co_name in _ENGINE_NODE_STEPS and code.co_filename == _ENGINE_FILE:
             return frame.f_locals.get("fn")
         frame = frame.f_back
     return None

@@ -1,25 +1,34 @@
 """The backward engine: walk the graph in reverse topological order and apply the chain rule.
 
 At every node: downstream gradient = upstream gradient x local gradient (the op's ``backward``).
-Two mechanisms live here and nowhere else:
+``run_backward`` is that loop and nothing more: ``_run_node`` runs one node's backward, ``_deliver``
+sends one of the gradients it returned to an input. Two mechanisms live in ``_deliver`` and nowhere else:
 
 * **broadcasting undone** -- an op may return a gradient of its output's (broadcast) shape; ``sum_to``
   sums it down to the input's shape;
 * **accumulation** -- a value used several times receives the sum of the gradients of its uses. The
   first gradient reaching a value is stored as is; later ones are added.
 
-The walk is iterative (Kahn's algorithm on dependency counts), so graph depth is unlimited.
+Where the gradients end up is a ``GradientSink``: ``AccumulateGrad`` adds them into the leaves' ``.grad``
+(``Tensor.backward``), ``CaptureGrad`` keeps those of chosen inputs and touches no ``.grad``
+(``autograd.grad``), ``TraceSink`` also shows every node's step to an observer (``viz.trace``).
+
+The walk is iterative (Kahn's algorithm on dependency counts), so graph depth is unlimited. Arrays are
+whatever array type the forward pass produced: every allocation here follows an existing array
+(``like=``, ``np.ones_like``), so an array library that follows NumPy's protocols flows through unconverted.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Container, Sequence
+from itertools import repeat
 from typing import Any
 
 import numpy as np
 
 from deepgrad.autograd.function import Function
 from deepgrad.autograd.grad_mode import set_grad_enabled
+from deepgrad.backend import is_array
 
 
 def sum_to(grad: Any, shape: tuple[int, ...]) -> Any:
@@ -38,12 +47,121 @@ def sum_to(grad: Any, shape: tuple[int, ...]) -> Any:
     return grad
 
 
-def _freed_graph_error(fn: Function) -> RuntimeError:
-    return RuntimeError(
-        f"Trying to backward through the graph a second time: the values {fn!r} saved for backward "
-        "were freed after the first backward. Pass retain_graph=True to the first backward() "
-        "(or autograd.grad) if you need to backward through the same graph again."
-    )
+# ---------------------------------------------------------------------------------------------------
+# The loop
+
+
+def run_backward(
+    roots: Sequence[Any],
+    root_grads: Sequence[Any],
+    retain_graph: bool,
+    create_graph: bool,
+    sink: GradientSink | None = None,
+) -> Any:
+    """Backpropagate ``root_grads`` from ``roots`` and hand the results to ``sink``; return ``sink.result()``.
+
+    The default sink accumulates into the leaves' ``.grad`` (``Tensor.backward``). Gradients are arrays,
+    or Tensors when ``create_graph`` is set.
+    """
+    if sink is None:
+        sink = AccumulateGrad(create_graph)
+    pending: dict[Function, Any] = {}  # node -> the gradient of its output, summed over the uses seen so far
+    leaf_grads: dict[int, list] = {}  # id(leaf) -> [leaf, its gradient summed over the uses seen so far]
+    # The engine holds each pending node's output tensor: releasing a node drops its inputs, which
+    # are the outputs of the nodes still to come.
+    outputs: dict[Function, Any] = {}
+    for root, grad in zip(roots, root_grads):
+        _deliver(None, root, grad, pending, leaf_grads)
+        if root.grad_fn is not None:
+            outputs[root.grad_fn] = root
+    counts = _topological_counts(list(outputs))
+    ready = [fn for fn in outputs if counts.get(fn, 0) == 0]
+    watched = sink.watched
+
+    with set_grad_enabled(create_graph):
+        while ready:
+            fn = ready.pop()
+            out = outputs.pop(fn)
+            grad = pending.pop(fn, None)
+            if grad is None:  # reached by the walk, but no gradient flows into it
+                input_grads = _NO_GRADIENTS
+            else:
+                grad, input_grads = _run_node(fn, out, grad, create_graph)
+            for tensor, input_grad, need in zip(fn.inputs, input_grads, fn.needs_input_grad):
+                if input_grad is not None and need:
+                    _deliver(fn, tensor, input_grad, pending, leaf_grads)
+                parent = tensor.grad_fn
+                if parent is not None:
+                    outputs[parent] = tensor
+                    counts[parent] -= 1
+                    if counts[parent] == 0:
+                        ready.append(parent)
+            if grad is not None and fn in watched:
+                sink.step(fn, out, grad, input_grads)
+            if not retain_graph:
+                fn.release()
+        for leaf, grad in leaf_grads.values():
+            sink.leaf(leaf, grad)
+    return sink.result()
+
+
+_NO_GRADIENTS = repeat(None)  # the input gradients of a node no gradient reached: None for every input
+
+
+def _run_node(fn: Function, out: Any, grad: Any, create_graph: bool) -> tuple[Any, tuple]:
+    """One node's backward: the gradient of its output (after the output's hooks) and one gradient per
+    input (None where there is none), each of the input's shape or of the output's broadcast shape."""
+    if out._hooks or out._retains_grad:
+        grad = _run_tensor_hooks(out, grad, create_graph)
+    _check_versions(fn, out)
+    inputs = fn.inputs
+    if create_graph:
+        if not isinstance(grad, Function.tensor_class):
+            grad = Function.tensor_class._make(_as_array(grad, out.array), False, None)
+        input_grads = fn.backward(grad, out, *inputs)
+    else:
+        input_grads = fn.backward(grad, out.array, *[t.array for t in inputs])
+    if type(input_grads) is not tuple:
+        input_grads = (input_grads,)
+    if len(input_grads) < len(inputs):  # trailing inputs without a gradient
+        input_grads += (None,) * (len(inputs) - len(input_grads))
+    if fn.creation_site is not None:
+        fn.creation_site.check_backward(fn, input_grads)
+    return grad, input_grads
+
+
+def _deliver(fn: Function | None, tensor: Any, grad: Any, pending: dict, leaf_grads: dict) -> None:
+    """Send ``grad`` (from node ``fn``, None for a root) to ``tensor``: fit it to the tensor's shape and
+    dtype, then add it to the gradient already waiting at the tensor's node, or at the leaf."""
+    array = tensor.array  # (not tensor.shape/.dtype: two property calls per edge show in small models)
+    if grad.shape != array.shape or grad.dtype != array.dtype:
+        grad = _fit(fn, tensor, grad)
+    parent = tensor.grad_fn
+    if parent is None:
+        entry = leaf_grads.get(id(tensor))
+        if entry is None:
+            leaf_grads[id(tensor)] = [tensor, grad]
+        else:
+            entry[1] = entry[1] + grad
+    elif parent in pending:
+        pending[parent] = pending[parent] + grad
+    else:
+        pending[parent] = grad
+
+
+def _fit(fn: Function | None, tensor: Any, grad: Any) -> Any:
+    """``grad`` summed down to ``tensor``'s shape (undoing broadcasting) and cast to its dtype."""
+    if grad.shape != tensor.shape:
+        try:
+            grad = sum_to(grad, tensor.shape)
+        except RuntimeError:
+            raise RuntimeError(
+                f"{fn!r} returned a gradient of shape {tuple(grad.shape)} for an input of "
+                f"shape {tensor.shape}: a gradient must have the input's shape (or broadcast to it)"
+            ) from None
+    if grad.dtype != tensor.dtype:
+        grad = grad.astype(tensor.dtype)
+    return grad
 
 
 def _check_versions(fn: Function, out: Any) -> None:
@@ -62,6 +180,14 @@ def _modified_error(fn: Function, which: str, tensor: Any, version: int) -> Runt
         f"operation: {which} of {fn!r} (a {tensor.dtype} tensor of shape {tuple(tensor.shape)}) is at version "
         f"{tensor._version}, expected version {version}. "
         "Use an out-of-place operation, or clone() the value before modifying it."
+    )
+
+
+def _freed_graph_error(fn: Function) -> RuntimeError:
+    return RuntimeError(
+        f"Trying to backward through the graph a second time: the values {fn!r} saved for backward "
+        "were freed after the first backward. Pass retain_graph=True to the first backward() "
+        "(or autograd.grad) if you need to backward through the same graph again."
     )
 
 
@@ -84,139 +210,150 @@ def _topological_counts(roots: Sequence[Function]) -> dict[Function, int]:
     return counts
 
 
-def run_backward(
-    roots: Sequence[Any],
-    root_grads: Sequence[Any],
-    retain_graph: bool,
-    create_graph: bool,
-    inputs: Sequence[Any] | None = None,
-    observer: Callable[[Function, Any, Any, list], None] | None = None,
-) -> dict[int, Any] | None:
-    """Backpropagate ``root_grads`` from ``roots``.
+# ---------------------------------------------------------------------------------------------------
+# Sinks: where the gradients of a backward pass end up
 
-    With ``inputs=None`` gradients accumulate into the ``.grad`` of the leaves (``Tensor.backward``);
-    otherwise the gradients reaching ``inputs`` are returned by ``id`` and no ``.grad`` changes
-    (``autograd.grad``). Gradients are arrays, or Tensors when ``create_graph`` is set.
-    ``observer(node, output, upstream, downstream)`` is called after each node's backward, before its
-    saved values are freed, with the gradients it sent to its inputs (None where none); ``viz.trace``
-    uses it to show every step.
+
+class GradientSink:
+    """Where a backward pass delivers its gradients; the base class receives them and keeps nothing.
+
+    The engine calls ``step(fn, out, grad, input_grads)`` after the backward of every node in ``watched``
+    (``grad``: the gradient of the node's output ``out``, after its hooks; ``input_grads``: one per input,
+    as the backward returned them), then ``leaf(leaf, grad)`` once for every leaf the walk reached, with
+    the sum of the gradients of its uses; ``run_backward`` returns ``result()``.
     """
+
+    watched: Container[Function] = frozenset()
+
+    def step(self, fn: Function, out: Any, grad: Any, input_grads: tuple) -> None:
+        """A watched node ran its backward (its saved values are not freed yet)."""
+
+    def leaf(self, leaf: Any, grad: Any) -> None:
+        """The total gradient reaching a leaf."""
+
+    def result(self) -> Any:
+        return None
+
+
+class AccumulateGrad(GradientSink):
+    """``Tensor.backward``: run each leaf's hooks, then add its gradient into its ``.grad``."""
+
+    def __init__(self, create_graph: bool = False) -> None:
+        self.create_graph = create_graph
+        self._stored: set[int] = set()  # ids of the arrays already handed to a leaf as its .grad
+
+    def leaf(self, leaf: Any, grad: Any) -> None:
+        if leaf._hooks:
+            grad = _apply_hooks(leaf, grad, self.create_graph)
+        if self.create_graph:
+            _accumulate_graph(leaf, grad)
+            return
+        tensor_class = Function.tensor_class
+        if isinstance(grad, tensor_class):
+            grad = grad.array
+        if leaf.grad is None:
+            # A leaf owns its .grad array: copy views and arrays already handed to another leaf,
+            # so in-place updates of one .grad (clipping, accumulation) never change another.
+            if not _owns_memory(grad) or id(grad) in self._stored:
+                grad = np.array(grad, dtype=leaf.dtype, copy=True, like=leaf.array)
+            self._stored.add(id(grad))
+            leaf.grad = tensor_class._make(grad, False, None)
+        else:
+            leaf.grad.array = leaf.grad.array + grad
+
+
+def _accumulate_graph(leaf: Any, grad: Any) -> None:
+    """``create_graph``: ``.grad`` becomes (or adds) a Tensor that is itself in the graph."""
     tensor_class = Function.tensor_class
-    pending: dict[Function, Any] = {}
-    leaf_grads: dict[int, list] = {}  # id -> [leaf, grad]
-    captured: dict[int, Any] = {}
-    capture_nodes = {}
-    if inputs is not None:
-        capture_ids = {id(t) for t in inputs}
-        capture_nodes = {t.grad_fn: t for t in inputs if t.grad_fn is not None}
+    if not isinstance(grad, tensor_class):
+        grad = tensor_class._make(_as_array(grad, leaf.array), False, None)
+    if leaf.grad is None:
+        # a broadcast gradient is a read-only view; .grad must take in-place updates (clipping, zero_grad)
+        leaf.grad = grad if _writeable(grad.array) else grad.clone()
+    else:
+        leaf.grad = leaf.grad + grad
 
-    def send_to_leaf(leaf: Any, grad: Any) -> None:
-        entry = leaf_grads.get(id(leaf))
-        if entry is None:
-            leaf_grads[id(leaf)] = [leaf, grad]
-        else:
-            entry[1] = entry[1] + grad
 
-    # The engine holds each pending node's output tensor: releasing a node drops its inputs, which
-    # are the outputs of the nodes still to come.
-    outputs: dict[Function, Any] = {}
-    root_nodes = []
-    for root, grad in zip(roots, root_grads):
-        if root.grad_fn is None:
-            send_to_leaf(root, grad)
-        elif root.grad_fn in pending:
-            pending[root.grad_fn] = pending[root.grad_fn] + grad
-        else:
-            pending[root.grad_fn] = grad
-            outputs[root.grad_fn] = root
-            root_nodes.append(root.grad_fn)
+class CaptureGrad(GradientSink):
+    """``autograd.grad``: keep the gradients reaching ``inputs`` (by ``id``); no ``.grad`` changes."""
 
-    counts = _topological_counts(root_nodes)
-    ready = [fn for fn in root_nodes if counts.get(fn, 0) == 0]
+    def __init__(self, inputs: Sequence[Any], create_graph: bool = False) -> None:
+        self.create_graph = create_graph
+        self.grads: dict[int, Any] = {}
+        self.watched: dict[Function, Any] = {t.grad_fn: t for t in inputs if t.grad_fn is not None}
+        self._leaves = {id(t) for t in inputs if t.grad_fn is None}
 
-    with set_grad_enabled(create_graph):
-        while ready:
-            fn = ready.pop()
-            grad = pending.pop(fn, None)
-            fn_inputs = fn.inputs
-            out = outputs.pop(fn)
-            if grad is not None:
-                if out._hooks or out._retains_grad:
-                    grad = _run_tensor_hooks(out, grad, create_graph)
-                if fn in capture_nodes:
-                    captured[id(capture_nodes[fn])] = grad
-                _check_versions(fn, out)
-                if create_graph:
-                    if not isinstance(grad, tensor_class):
-                        grad = tensor_class._make(np.asarray(grad), False, None)
-                    input_grads = fn.backward(grad, out, *fn_inputs)
-                else:
-                    input_grads = fn.backward(grad, out.array, *[t.array for t in fn_inputs])
-                if type(input_grads) is not tuple:
-                    input_grads = (input_grads,)
-                if len(input_grads) < len(fn_inputs):  # trailing inputs without a gradient
-                    input_grads += (None,) * (len(fn_inputs) - len(input_grads))
-                if fn.creation_site is not None:
-                    fn.creation_site.check_backward(fn, input_grads)
-                needs = fn.needs_input_grad
-            else:
-                input_grads = needs = (None,) * len(fn_inputs)
+    def step(self, fn: Function, out: Any, grad: Any, input_grads: tuple) -> None:
+        self.grads[id(self.watched[fn])] = grad
 
-            sent: list = []
-            for tensor, input_grad, need in zip(fn_inputs, input_grads, needs):
-                parent = tensor.grad_fn
-                if parent is not None:
-                    outputs[parent] = tensor
-                if input_grad is not None and need:
-                    if input_grad.shape != tensor.shape:
-                        try:
-                            input_grad = sum_to(input_grad, tensor.shape)
-                        except RuntimeError:
-                            raise RuntimeError(
-                                f"{fn!r} returned a gradient of shape {tuple(input_grad.shape)} for an input of "
-                                f"shape {tensor.shape}: a gradient must have the input's shape (or broadcast to it)"
-                            ) from None
-                    if input_grad.dtype != tensor.dtype:
-                        input_grad = input_grad.astype(tensor.dtype)
-                    if parent is None:
-                        send_to_leaf(tensor, input_grad)
-                    elif parent in pending:
-                        pending[parent] = pending[parent] + input_grad
-                    else:
-                        pending[parent] = input_grad
-                if observer is not None:
-                    sent.append(input_grad if need else None)
-                if parent is not None:
-                    remaining = counts[parent] - 1
-                    counts[parent] = remaining
-                    if remaining == 0:
-                        ready.append(parent)
-            if observer is not None and grad is not None:
-                observer(fn, out, grad, sent)
-            if not retain_graph:
-                fn.release()
+    def leaf(self, leaf: Any, grad: Any) -> None:
+        if id(leaf) in self._leaves:
+            # a leaf's hooks see (and may replace) its gradient in autograd.grad too, as in PyTorch
+            self.grads[id(leaf)] = _apply_hooks(leaf, grad, self.create_graph) if leaf._hooks else grad
 
-        if inputs is not None:
-            for key, (leaf, grad) in leaf_grads.items():
-                if key in capture_ids:
-                    # a leaf's hooks see (and may replace) its gradient in autograd.grad too, as in PyTorch
-                    captured[key] = _apply_hooks(leaf, grad, create_graph) if leaf._hooks else grad
-            return captured
-        _accumulate_into_leaves(leaf_grads.values(), create_graph)
-    return None
+    def result(self) -> dict[int, Any]:
+        return self.grads
+
+
+class _EveryNode:
+    """The container of all nodes: what a sink watching every step has as ``watched``."""
+
+    def __contains__(self, fn: object) -> bool:
+        return True
+
+
+class TraceSink(AccumulateGrad):
+    """Accumulate into ``.grad`` as ``Tensor.backward`` does, and show every node's step to
+    ``observer(node, output, upstream, downstream)``: ``downstream`` holds the gradients the node sent to
+    its inputs, summed to their shapes (None where none). ``viz.trace`` builds its tables from it."""
+
+    watched = _EveryNode()
+
+    def __init__(self, observer: Callable[[Function, Any, Any, list], None]) -> None:
+        super().__init__(create_graph=False)
+        self.observer = observer
+
+    def step(self, fn: Function, out: Any, grad: Any, input_grads: tuple) -> None:
+        sent = [
+            _fit(fn, tensor, input_grad) if input_grad is not None and need else None
+            for tensor, input_grad, need in zip(fn.inputs, input_grads, fn.needs_input_grad)
+        ]
+        self.observer(fn, out, grad, sent)
+
+
+# ---------------------------------------------------------------------------------------------------
+# Hooks and arrays
+
+
+def _as_array(value: Any, like: Any) -> Any:
+    """``value`` as an array of ``like``'s array type (a NumPy scalar a 0-d op returned becomes 0-d)."""
+    return value if is_array(value) else np.asarray(value, like=like)
+
+
+def _writeable(array: Any) -> bool:
+    """False for read-only memory such as a broadcast view; array types without ``flags`` count as writeable."""
+    flags = getattr(array, "flags", None)
+    return flags is None or flags.writeable
+
+
+def _owns_memory(array: Any) -> bool:
+    """True for an array that is no view of another (``base`` None); unknown for other types, so False."""
+    return is_array(array) and getattr(array, "base", array) is None
 
 
 def _apply_hooks(tensor: Any, grad: Any, create_graph: bool) -> Any:
     """Run the tensor's ``register_hook`` functions; each sees the gradient and may replace it."""
     tensor_class = Function.tensor_class
-    if not isinstance(grad, tensor_class) and not np.asarray(grad).flags.writeable:
-        grad = np.array(grad)  # e.g. sum's broadcast view: a hook may want to change its gradient in place
-    wrapped = grad if isinstance(grad, tensor_class) else tensor_class._make(np.asarray(grad), False, None)
+    if not isinstance(grad, tensor_class):
+        grad = _as_array(grad, tensor.array)
+        if not _writeable(grad):
+            grad = np.copy(grad)  # e.g. sum's broadcast view: a hook may want to change its gradient in place
+        grad = tensor_class._make(grad, False, None)
     for hook in tensor._hooks:
-        replaced = hook(wrapped)
+        replaced = hook(grad)
         if replaced is not None:
-            wrapped = replaced if isinstance(replaced, tensor_class) else tensor_class(replaced)
-    return wrapped if create_graph else wrapped.array
+            grad = replaced if isinstance(replaced, tensor_class) else tensor_class(replaced)
+    return grad if create_graph else grad.array
 
 
 def _run_tensor_hooks(tensor: Any, grad: Any, create_graph: bool) -> Any:
@@ -225,40 +362,16 @@ def _run_tensor_hooks(tensor: Any, grad: Any, create_graph: bool) -> Any:
     if tensor._hooks:
         grad = _apply_hooks(tensor, grad, create_graph)
     if tensor._retains_grad:
-        data = grad.array if isinstance(grad, tensor_class) else np.array(grad, copy=True)
+        data = grad.array if isinstance(grad, tensor_class) else np.copy(grad)
         if tensor.grad is None:
-            tensor.grad = tensor_class._make(np.asarray(data), False, None)
+            tensor.grad = tensor_class._make(data, False, None)
         else:
             tensor.grad = tensor_class._make(tensor.grad.array + data, False, None)
     return grad
 
 
-def _accumulate_into_leaves(entries: Any, create_graph: bool) -> None:
-    tensor_class = Function.tensor_class
-    stored: set[int] = set()
-    for leaf, grad in entries:
-        if leaf._hooks:
-            grad = _apply_hooks(leaf, grad, create_graph)
-        if create_graph:
-            if not isinstance(grad, tensor_class):
-                grad = tensor_class._make(np.asarray(grad), False, None)
-            if leaf.grad is None:
-                # a broadcast gradient is a read-only view; .grad must take in-place updates (clipping, zero_grad)
-                leaf.grad = grad if grad.array.flags.writeable else grad.clone()
-            else:
-                leaf.grad = leaf.grad + grad
-            continue
-        if isinstance(grad, tensor_class):
-            grad = grad.array
-        if leaf.grad is None:
-            # A leaf owns its .grad array: copy views and arrays already handed to another leaf,
-            # so in-place updates of one .grad (clipping, accumulation) never change another.
-            if type(grad) is not np.ndarray or grad.base is not None or id(grad) in stored:
-                grad = np.array(grad, dtype=leaf.dtype, copy=True)
-            stored.add(id(grad))
-            leaf.grad = tensor_class._make(grad, False, None)
-        else:
-            leaf.grad.array = leaf.grad.array + grad
+# ---------------------------------------------------------------------------------------------------
+# The public entry points
 
 
 def root_gradient(root: Any, gradient: Any, name: str, create_graph: bool) -> Any:
@@ -271,15 +384,17 @@ def root_gradient(root: Any, gradient: Any, name: str, create_graph: bool) -> An
                 "outputs. Pass gradient= (the upstream gradient, same shape as the output), or reduce "
                 "the output first, e.g. out.sum().backward()"
             )
-        data = np.ones(root.shape, dtype=root.dtype)
+        data = np.ones_like(root.array)
         return tensor_class._make(data, False, None) if create_graph else data
-    if not isinstance(gradient, tensor_class):
+    if is_array(gradient):
+        gradient = tensor_class._make(np.array(gradient, dtype=root.dtype, copy=True, like=root.array), False, None)
+    elif not isinstance(gradient, tensor_class):
         gradient = tensor_class(np.asarray(gradient), dtype=root.dtype)
     if gradient.shape != root.shape:
         raise RuntimeError(f"{name}: gradient has shape {gradient.shape} but the output has shape {root.shape}")
     if create_graph:
         return gradient
-    return np.array(gradient.array, dtype=root.dtype, copy=True)
+    return np.array(gradient.array, dtype=root.dtype, copy=True, like=root.array)
 
 
 def _as_list(x: Any) -> list:
@@ -312,43 +427,44 @@ def grad(
     if retain_graph is None:
         retain_graph = create_graph
     for position, x in enumerate(inputs):
-        if not isinstance(x, Tensor):
-            raise TypeError(f"autograd.grad: input {position} is a {type(x).__name__}, not a Tensor")
-        if x.dtype.kind != "f":
-            raise RuntimeError(
-                f"autograd.grad: cannot differentiate with respect to input {position}, a {x.dtype} tensor "
-                f"of shape {x.shape}: only floating-point tensors have gradients"
-            )
-        if not x.requires_grad:
-            raise RuntimeError(f"autograd.grad: input {position} (shape {x.shape}) does not require grad")
+        _check_grad_input(position, x)
     upstream = _as_list(grad_outputs) if grad_outputs is not None else [None] * len(outputs)
     if len(upstream) != len(outputs):
         raise ValueError(f"autograd.grad: {len(outputs)} outputs but {len(upstream)} grad_outputs")
-    roots, root_grads = [], []
+    root_grads = []
     for position, (out, g) in enumerate(zip(outputs, upstream)):
         if not out.requires_grad:
             raise RuntimeError(
                 f"autograd.grad: output {position} (shape {out.shape}) does not require grad: it does not "
                 "depend on any input that requires grad"
             )
-        roots.append(out)
         root_grads.append(root_gradient(out, g, "autograd.grad", create_graph))
-    captured = run_backward(roots, root_grads, retain_graph, create_graph, inputs=inputs)
+    captured = run_backward(outputs, root_grads, retain_graph, create_graph, CaptureGrad(inputs, create_graph))
     results = []
     for position, x in enumerate(inputs):
         g = captured.get(id(x))
-        if g is None:
-            if not allow_unused:
-                raise RuntimeError(
-                    f"autograd.grad: input {position} (shape {x.shape}) was not used to compute the outputs; "
-                    "pass allow_unused=True to get None for it"
-                )
-            results.append(None)
-        elif isinstance(g, Tensor):
-            results.append(g)
-        else:
-            results.append(Tensor._make(g if g.base is None else g.copy(), False, None))
+        if g is None and not allow_unused:
+            raise RuntimeError(
+                f"autograd.grad: input {position} (shape {x.shape}) was not used to compute the outputs; "
+                "pass allow_unused=True to get None for it"
+            )
+        if g is not None and not isinstance(g, Tensor):
+            g = _as_array(g, x.array)
+            g = Tensor._make(g if _owns_memory(g) else np.copy(g), False, None)
+        results.append(g)
     return tuple(results)
+
+
+def _check_grad_input(position: int, x: Any) -> None:
+    if not isinstance(x, Function.tensor_class):
+        raise TypeError(f"autograd.grad: input {position} is a {type(x).__name__}, not a Tensor")
+    if x.dtype.kind != "f":
+        raise RuntimeError(
+            f"autograd.grad: cannot differentiate with respect to input {position}, a {x.dtype} tensor "
+            f"of shape {x.shape}: only floating-point tensors have gradients"
+        )
+    if not x.requires_grad:
+        raise RuntimeError(f"autograd.grad: input {position} (shape {x.shape}) does not require grad")
 
 
 def backward(

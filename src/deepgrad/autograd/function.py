@@ -2,8 +2,9 @@
 
 A primitive op is one class with two methods side by side:
 
-* ``forward(self, *arrays, **params)`` computes the output from NumPy arrays, and may keep on ``self``
-  what backward needs that is *not* differentiable (masks, indices, shapes);
+* ``forward(self, *arrays, **params)`` computes the output from arrays (NumPy's, or any array type
+  ``backend.is_array`` accepts), and may keep on ``self`` what backward needs that is *not*
+  differentiable (masks, indices, shapes);
 * ``backward(self, grad, result, *inputs)`` returns one gradient per input: the upstream gradient
   ``grad`` times the op's local derivative. ``result`` is the op's output and ``inputs`` its inputs.
 
@@ -42,6 +43,7 @@ from typing import Any
 import numpy as np
 
 from deepgrad.autograd.grad_mode import GRAD_MODE, no_grad
+from deepgrad.backend import is_array
 
 
 class Function:
@@ -90,7 +92,8 @@ class Function:
         except (ValueError, IndexError, TypeError) as error:
             raise _op_error(cls, inputs, error) from None
         if type(data) is not np.ndarray:
-            data = np.asarray(data)
+            # a 0-d NumPy op returns a NumPy scalar; an array of another array type stays as it is
+            data = np.asarray(data) if isinstance(data, np.generic) else _as_array(data, inputs)
         if GRAD_MODE.enabled and True in needs:
             out = tensor_class._make(data, True, fn)
             fn.inputs = inputs
@@ -112,8 +115,9 @@ class Function:
         """
         tensor_class = Function.tensor_class
         if any(isinstance(a, tensor_class) for a in args):
+            like = [a for a in args if isinstance(a, tensor_class)]
             tensors = [
-                a if isinstance(a, tensor_class) else tensor_class._make(np.asarray(a), False, None) for a in args
+                a if isinstance(a, tensor_class) else tensor_class._make(_as_array(a, like), False, None) for a in args
             ]
             return cls.apply(*tensors, **params)
         fn = cls()
@@ -139,6 +143,17 @@ class _AnomalyHook:
 
 
 _ANOMALY = _AnomalyHook()
+
+
+def _as_array(value: Any, like: Any) -> Any:
+    """``value`` (an array, a NumPy scalar, a Python number) as an array of the same array type as the first
+    of ``like`` (Tensors or arrays; a NumPy array when empty), through NumPy's ``like=`` protocol."""
+    if is_array(value):
+        return value
+    if not like:
+        return np.asarray(value)
+    first = like[0]
+    return np.asarray(value, like=first if is_array(first) else first.array)
 
 
 def _op_error(cls: type, inputs: tuple, error: Exception) -> Exception:
@@ -173,8 +188,9 @@ class UserFunctionNode(Function):
 
     def backward(self, grad: Any, result: Any, *inputs: Any) -> Any:
         tensor_class = Function.tensor_class
-        first_order = isinstance(grad, np.ndarray)
-        upstream = tensor_class._make(grad, False, None) if first_order else grad
+        # first order: arrays (or a NumPy scalar from a 0-d op); under create_graph: Tensors
+        first_order = not isinstance(grad, tensor_class)
+        upstream = tensor_class._make(_as_array(grad, (result,)), False, None) if first_order else grad
         grads = self.user_class.backward(self.ctx, upstream)
         if not isinstance(grads, tuple):
             grads = (grads,)
@@ -186,7 +202,7 @@ class UserFunctionNode(Function):
         picked = [grads[i] for i in self.tensor_positions]
         if first_order:
             return tuple(
-                None if g is None else np.asarray(g.array if isinstance(g, tensor_class) else g) for g in picked
+                None if g is None else g.array if isinstance(g, tensor_class) else _as_array(g, inputs) for g in picked
             )
         return tuple(picked)
 

@@ -52,7 +52,8 @@ def gradcheck(
     """True when ``fn``'s backward agrees with central differences for every input that requires grad.
 
     Compares the full Jacobians: |analytical - numerical| <= atol + rtol * |numerical| elementwise.
-    On failure the error names the input, the element index, and both values.
+    On failure the error names the input, the element index, and both values. The Jacobians are arrays
+    of the inputs' array type; only the verdict and the values in a failure message become Python numbers.
 
     >>> import deepgrad
     >>> x = deepgrad.randn(3, dtype=deepgrad.float64, requires_grad=True)
@@ -64,54 +65,66 @@ def gradcheck(
     differentiable = [i for i, x in enumerate(inputs) if isinstance(x, tensor_class) and x.requires_grad]
     if not differentiable:
         raise ValueError("gradcheck: no input requires grad")
-    outputs = _outputs(fn, inputs)
-
-    for out_index, out in enumerate(outputs):
-        out_size = out.array.size
-        # analytical Jacobian, one row (output element) at a time
-        analytical = {i: np.zeros((out_size, inputs[i].array.size)) for i in differentiable}
-        if out.requires_grad:
-            for row in range(out_size):
-                unit = np.zeros(out_size)
-                unit[row] = 1.0
-                grads = autograd_grad(
-                    out,
-                    [inputs[i] for i in differentiable],
-                    grad_outputs=tensor_class(unit.reshape(out.shape), dtype=out.dtype),
-                    retain_graph=True,
-                    allow_unused=True,
-                )
-                for i, g in zip(differentiable, grads):
-                    if g is not None:
-                        analytical[i][row] = g.array.reshape(-1)
-        # numerical Jacobian, one column (input element) at a time
-        for i in differentiable:
-            data = inputs[i].array
-            for k in range(data.size):
-                # index the array itself (a reshaped copy of a non-contiguous input would not reach fn)
-                at = np.unravel_index(k, data.shape)
-                original = data[at]
-                # not under no_grad: fn may itself differentiate (gradgradcheck)
-                data[at] = original + eps
-                plus = np.array(_outputs(fn, inputs)[out_index].array, dtype=np.float64).reshape(-1)
-                data[at] = original - eps
-                minus = np.array(_outputs(fn, inputs)[out_index].array, dtype=np.float64).reshape(-1)
-                data[at] = original
-                numerical = (plus - minus) / (2 * eps)
-                got = analytical[i][:, k]
-                bad = np.abs(got - numerical) > atol + rtol * np.abs(numerical)
-                if bad.any():
-                    row = int(np.argmax(bad))
-                    element = np.unravel_index(k, data.shape)
-                    message = (
-                        f"gradcheck: gradient of output {out_index} (element {row}) with respect to input {i} "
-                        f"(shape {tuple(data.shape)}) at element {tuple(int(e) for e in element)} is wrong: "
-                        f"numerical {numerical[row]:.8g}, analytical {got[row]:.8g}"
-                    )
-                    if raise_exception:
-                        raise GradcheckError(message)
-                    return False
+    for out_index, out in enumerate(_outputs(fn, inputs)):
+        analytical = _analytical_jacobians(out, [inputs[i] for i in differentiable])
+        for i, jacobian in zip(differentiable, analytical):
+            message = _compare_columns(fn, inputs, out_index, i, jacobian, (eps, atol, rtol))
+            if message is not None:
+                if raise_exception:
+                    raise GradcheckError(message)
+                return False
     return True
+
+
+def _analytical_jacobians(out: Any, wrt: list) -> list:
+    """d out / d x for every x in ``wrt`` by backward, one row (output element) at a time."""
+    out_size = out.array.size
+    jacobians = [np.zeros((out_size, x.array.size), like=x.array) for x in wrt]
+    if not out.requires_grad:
+        return jacobians
+    for row in range(out_size):
+        unit = np.zeros(out_size, dtype=out.dtype, like=out.array)
+        unit[row] = 1.0
+        grads = autograd_grad(out, wrt, grad_outputs=np.reshape(unit, out.shape), retain_graph=True, allow_unused=True)
+        for jacobian, g in zip(jacobians, grads):
+            if g is not None:
+                jacobian[row] = np.reshape(g.array, (-1,))
+    return jacobians
+
+
+def _compare_columns(
+    fn: Callable, inputs: list, out_index: int, i: int, analytical: Any, tolerances: tuple
+) -> str | None:
+    """Central differences for each element of input ``i``, against its analytical column; a message on the
+    first disagreement, else None."""
+    eps, atol, rtol = tolerances
+    data = inputs[i].array
+    for k in range(data.size):
+        # index the array itself (a reshaped copy of a non-contiguous input would not reach fn)
+        at = np.unravel_index(k, data.shape)
+        original = data[at]
+        # not under no_grad: fn may itself differentiate (gradgradcheck)
+        data[at] = original + eps
+        plus = _flat_float64(_outputs(fn, inputs)[out_index].array, like=data)
+        data[at] = original - eps
+        minus = _flat_float64(_outputs(fn, inputs)[out_index].array, like=data)
+        data[at] = original
+        numerical = (plus - minus) / (2 * eps)
+        got = analytical[:, k]
+        bad = np.abs(got - numerical) > atol + rtol * np.abs(numerical)
+        if bool(np.any(bad)):
+            row = int(np.argmax(bad))
+            element = tuple(int(e) for e in at)
+            return (
+                f"gradcheck: gradient of output {out_index} (element {row}) with respect to input {i} "
+                f"(shape {tuple(data.shape)}) at element {element} is wrong: "
+                f"numerical {float(numerical[row]):.8g}, analytical {float(got[row]):.8g}"
+            )
+    return None
+
+
+def _flat_float64(array: Any, like: Any) -> Any:
+    return np.reshape(np.array(array, dtype=np.float64, copy=True, like=like), (-1,))
 
 
 def gradgradcheck(
@@ -134,7 +147,7 @@ def gradgradcheck(
     outputs = _outputs(fn, inputs)
     if grad_outputs is None:
         grad_outputs = [
-            tensor_class(backend.generator().standard_normal(o.shape), dtype=np.float64, requires_grad=True)
+            tensor_class._make(np.asarray(backend.generator().standard_normal(o.shape), like=o.array), True, None)
             for o in outputs
         ]
     grad_outputs = list(_as_tuple(grad_outputs))
@@ -146,7 +159,8 @@ def gradgradcheck(
         wrt = [x for x in ins if isinstance(x, tensor_class) and x.requires_grad]
         grads = autograd_grad(outs, wrt, grad_outputs=upstream, create_graph=True, allow_unused=True)
         return tuple(
-            g if g is not None else tensor_class(np.zeros(x.shape), dtype=np.float64) for g, x in zip(grads, wrt)
+            g if g is not None else tensor_class._make(np.zeros(x.shape, like=x.array), False, None)
+            for g, x in zip(grads, wrt)
         )
 
     return gradcheck(first_derivatives, inputs + grad_outputs, eps, atol, rtol, raise_exception)

@@ -201,7 +201,7 @@ def _walk(
             contributions.append((fn, node_key(tensor), sent[position]))
         steps.append(Step(node, grad, list(node.inputs), local, list(sent)))
 
-    engine.run_backward([output], [root_grad], retain_graph, False, observer=observe)
+    engine.run_backward([output], [root_grad], retain_graph, False, engine.TraceSink(observe))
     for node in nodes:  # a leaf's gradient: the sum of what its consumers sent
         if node.kind != "op":
             key = node_key(node.tensor)
