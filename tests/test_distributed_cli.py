@@ -315,3 +315,18 @@ def test_agree_in_a_world_of_one():
     finally:
         dist.destroy_process_group()
     assert not dist.is_stopping()
+
+
+def test_distributed_without_the_extra_says_what_to_install(tmp_path, monkeypatch, capsys):
+    import deepgrad.distributed as dist
+
+    if dist.is_initialized():
+        dist.destroy_process_group()
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setitem(sys.modules, "mpi4py", None)
+    assert main(["train", "--distributed", "--epochs", "1", "--plots", "none", "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert err.strip().splitlines() == [
+        "deepgrad train: error: deepgrad.distributed needs mpi4py and an MPI library: "
+        'pip install "deepgrad[distributed]"'
+    ]

@@ -41,7 +41,7 @@ def plan_line(plan: TrainingPlan) -> str:
     validation = f", {len(plan.val_set)} for validation" if plan.val_set is not None else ""
     batches = "full batch" if plan.batch_size is None else f"batch {plan.batch_size}"
     if plan.ddp is not None:  # --distributed
-        each = "its shard" if plan.batch_size is None else f"{plan.local_batch_size} each"
+        each = "a shard each" if plan.batch_size is None else f"{plan.local_batch_size} each"
         batches += f" over {plan.world_size} rank{'s' if plan.world_size > 1 else ''} ({each})"
     steps = "iterations" if plan.batch_size is None else "epochs"
     return (
