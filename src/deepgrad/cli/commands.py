@@ -7,6 +7,7 @@ import sys
 
 from deepgrad import train
 from deepgrad.cli import options, report
+from deepgrad.errors import OutputError
 from deepgrad.train.progress import want_progress
 
 
@@ -18,7 +19,12 @@ def run_train(args: argparse.Namespace) -> int:
     if not args.quiet and not want_progress(None):  # no progress bars: one line per epoch instead
         callbacks.append(report.EpochPrinter(plan.epochs, every=max(1, plan.epochs // 20)))
     print(report.plan_line(plan), flush=True)
-    result = train.run(plan, callbacks, progress=False if args.quiet else None)
+    try:
+        result = train.run(plan, callbacks, progress=False if args.quiet else None)
+    except OutputError as error:
+        if error.result is not None:  # trained, but an output could not be written: show what was trained
+            print("\n".join(report.train_lines(error.result, plots=False)), flush=True)
+        raise
     if result.plots_error is not None:
         print(f"no plots: {result.plots_error}", file=sys.stderr)
     print("\n".join(report.train_lines(result, plots=config.outputs.plots is not None)))
@@ -28,6 +34,8 @@ def run_train(args: argparse.Namespace) -> int:
 def run_eval(args: argparse.Namespace) -> int:
     """Evaluate saved weights on a dataset's test set: loss, accuracy, confusion matrix."""
     result = train.evaluate_weights(options.eval_config(args), progress=False if args.quiet else None)
+    for warning in result.warnings:
+        print(f"deepgrad eval: warning: {warning}", file=sys.stderr)
     print("\n".join(report.eval_lines(result)))
     return 0
 
