@@ -65,8 +65,10 @@ def _idx_header(head: bytes, name: str, expected_magic: int | None) -> tuple[np.
     return np.dtype(_IDX_TYPES[type_code]), ndim
 
 
-def _size_error(name: str, shape: tuple[int, ...], expected: int, actual: int | str) -> DatasetFormatError:
-    problem = "has trailing bytes" if isinstance(actual, int) and actual > expected else "truncated"
+def _size_error(
+    name: str, shape: tuple[int, ...], expected: int, actual: int | str, trailing: bool = False
+) -> DatasetFormatError:
+    problem = "has trailing bytes" if trailing or (isinstance(actual, int) and actual > expected) else "truncated"
     return DatasetFormatError(
         f"{name}: {problem}: the header announces shape {shape} ({expected} bytes of data), "
         f"the file holds {actual} bytes"
@@ -145,7 +147,7 @@ def _read_idx_stream(stream: Any, name: str, expected_magic: int | None, size: i
             raise _size_error(name, shape, expected, done)
         done += count
     if stream.read(1):  # stop here: no more than the header announced is ever decompressed
-        raise _size_error(name, shape, expected, f"more than {expected}")
+        raise _size_error(name, shape, expected, f"more than {expected}", trailing=True)
     return data.view(dtype).reshape(shape)
 
 
