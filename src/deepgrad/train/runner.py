@@ -595,9 +595,12 @@ def evaluate_weights(config: EvalConfig, progress: bool | None = False) -> EvalR
     if config.plots and test.confusion is not None:
         from deepgrad.train import plots
 
-        result.plot = plots.plot_confusion_matrix(
-            test.confusion, Path(config.plots) / "confusion_matrix.png", bundle.class_names
-        )
+        try:
+            result.plot = plots.plot_confusion_matrix(
+                test.confusion, Path(config.plots) / "confusion_matrix.png", bundle.class_names
+            )
+        except OSError as error:
+            raise OutputError(f"cannot write `plots` into {config.plots}: {_reason(error)}", result) from None
     return result
 
 
