@@ -8,6 +8,7 @@ import sys
 from deepgrad import train
 from deepgrad.cli import options, report
 from deepgrad.distributed import PeerFailure
+from deepgrad.errors import OutputError
 from deepgrad.train.progress import want_progress
 
 
@@ -28,7 +29,12 @@ def run_train(args: argparse.Namespace) -> int:
         callbacks.append(report.EpochPrinter(plan.epochs, every=max(1, plan.epochs // 20)))
     if lead:
         print(report.plan_line(plan), flush=True)
-    result = train.run(plan, callbacks, progress=False if args.quiet or not lead else None)
+    try:
+        result = train.run(plan, callbacks, progress=False if args.quiet or not lead else None)
+    except OutputError as error:
+        if lead and error.result is not None:  # trained, but an output could not be written: show what was trained
+            print("\n".join(report.train_lines(error.result, plots=False)), flush=True)
+        raise
     if not lead:
         return 0
     if result.plots_error is not None:
@@ -40,6 +46,8 @@ def run_train(args: argparse.Namespace) -> int:
 def run_eval(args: argparse.Namespace) -> int:
     """Evaluate saved weights on a dataset's test set: loss, accuracy, confusion matrix."""
     result = train.evaluate_weights(options.eval_config(args), progress=False if args.quiet else None)
+    for warning in result.warnings:
+        print(f"deepgrad eval: warning: {warning}", file=sys.stderr)
     print("\n".join(report.eval_lines(result)))
     return 0
 
