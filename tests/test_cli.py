@@ -269,8 +269,9 @@ def test_resume_that_does_not_fit_is_one_line_and_exit_status_2(in_tmp, capsys):
         assert main(common + ["--epochs", "4", "--resume", "c.safetensors"] + extra) == 2, extra
         err = capsys.readouterr().err
         assert message in err and len(err.strip().splitlines()) == 1 and "Traceback" not in err
-    assert main(["eval", "--weights", "c.safetensors"]) == 2
-    assert "is a training checkpoint" in capsys.readouterr().err
+    # issue 9: a checkpoint's model evaluates like the weights it holds (it used to be refused)
+    assert main(["eval", "--weights", "c.safetensors"]) == 0
+    assert "accuracy:" in capsys.readouterr().out
 
 
 def test_resume_with_early_stopping_matches_the_uninterrupted_run(in_tmp, capsys):
@@ -420,3 +421,371 @@ def test_python_dash_m_deepgrad_runs_the_command(in_tmp):
     done = subprocess.run([sys.executable, "-m", "deepgrad", "summary"], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert done.stdout.startswith("mlp 2-64-64-3 (relu) for spirals")
+
+
+# ---------------------------------------------------------------------------------------------- issue 9: hardening
+
+
+@pytest.fixture
+def open_tmp():
+    """A directory an unprivileged user may enter, with ``ro/`` in it that nobody but root may write."""
+    from cli_helpers import remove, shared_tmp
+
+    directory = shared_tmp()
+    (directory / "ro").mkdir()
+    (directory / "ro").chmod(0o555)
+    yield directory
+    remove(directory)
+
+
+def _one_line_error(err):
+    return len(err.strip().splitlines()) == 1 and "Traceback" not in err
+
+
+@pytest.mark.parametrize(
+    "extra, message",
+    [
+        (["--save", "ro/w.safetensors"], "--save ro/w.safetensors: cannot write in ro: Permission denied"),
+        (["--checkpoint", "ro/c.safetensors"], "--checkpoint ro/c.safetensors: cannot write in ro: Permission denied"),
+        (["--metrics-json", "ro/m.json"], "--metrics-json ro/m.json: cannot write in ro: Permission denied"),
+        (["--plots", "ro"], "--plots ro: cannot write in ro: Permission denied"),
+        (["--plots", "ro/new/plots"], "--plots ro/new/plots: cannot write in ro: Permission denied"),
+    ],
+)
+def test_outputs_without_write_permission_fail_before_training(open_tmp, extra, message):
+    from cli_helpers import run_unprivileged
+
+    argv = ["train", "--dataset", "moons", "--epochs", "1", "--quiet", "--plots", "none", *extra]
+    done = run_unprivileged(argv, open_tmp)
+    assert done.returncode == 2, done.stderr
+    assert "training" not in done.stdout and message in done.stderr and _one_line_error(done.stderr)
+
+
+@pytest.mark.parametrize(
+    "extra, message",
+    [
+        (["--save", "/proc/w.safetensors"], "--save /proc/w.safetensors: cannot write in /proc"),
+        (["--metrics-json", "/sys/m.json"], "--metrics-json /sys/m.json: cannot write in /sys"),
+        (["--plots", "/proc/plots"], "--plots /proc/plots: cannot write in /proc"),
+        (["--save", "/dev/full"], "--save /dev/full: exists and is not a regular file"),
+        (["--save", "w.safetensors", "--checkpoint", "./w.safetensors"], "--save and --checkpoint are the same file"),
+        (["--save", "m.json", "--metrics-json", "m.json"], "--save and --metrics-json are the same file"),
+    ],
+)
+def test_outputs_that_cannot_be_written_anywhere_fail_before_training(in_tmp, capsys, extra, message):
+    assert main(["train", "--dataset", "moons", "--epochs", "1", "--quiet", "--plots", "none", *extra]) == 2
+    out, err = capsys.readouterr()
+    assert "training" not in out and message in err and _one_line_error(err)
+
+
+def _disk_full_for(monkeypatch, module, function, victim):
+    """Make ``module.function(..., path, ...)`` fail as on a full disk when it writes ``victim``."""
+    import errno
+
+    real = getattr(module, function)
+
+    def write(*args, **kwargs):
+        if any(str(a) == victim for a in args):
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(module, function, write)
+
+
+def test_save_failing_at_the_end_keeps_the_weights_in_a_file_it_names(in_tmp, capsys, monkeypatch):
+    from deepgrad.train import runner
+
+    argv = ["train", "--dataset", "moons", "--epochs", "2", "--quiet", "--plots", "none", "--save", "w.safetensors"]
+    with monkeypatch.context() as patch:
+        _disk_full_for(patch, runner.io, "save", "w.safetensors")
+        assert main(argv) == 2
+    out, err = capsys.readouterr()
+    assert "test accuracy:" in out  # the run's results are still shown
+    assert "cannot write --save w.safetensors: No space left on device" in err and _one_line_error(err)
+    rescued = err.split("were written to ")[1].split(" instead")[0]
+    weights = dg.io.load(rescued)
+    assert list(weights) == ["0.weight", "0.bias", "2.weight", "2.bias", "4.weight", "4.bias"]
+    assert main(["eval", "--weights", rescued]) == 0  # the rescued file is a complete weights file
+    assert f"accuracy: {_accuracy(out):.2f}%" in capsys.readouterr().out
+
+
+def test_save_failing_at_the_end_points_at_the_checkpoint(in_tmp, capsys, monkeypatch):
+    from deepgrad.train import runner
+
+    common = ["train", "--dataset", "moons", "--epochs", "2", "--quiet", "--plots", "none"]
+    with monkeypatch.context() as patch:
+        _disk_full_for(patch, runner.io, "save", "w.safetensors")
+        assert main(common + ["--save", "w.safetensors", "--checkpoint", "c.safetensors"]) == 2
+    err = capsys.readouterr().err
+    assert "the trained weights are in the checkpoint c.safetensors: write them with --resume c.safetensors" in err
+    assert main(common + ["--resume", "c.safetensors", "--save", "w.safetensors"]) == 0
+    assert "nothing left to train" in capsys.readouterr().out
+    assert main(common + ["--save", "full.safetensors"]) == 0
+    full, resumed = dg.io.load("full.safetensors"), dg.io.load("w.safetensors")
+    for key in full:
+        np.testing.assert_array_equal(full[key].array, resumed[key].array)
+
+
+def test_metrics_and_checkpoint_failures_are_one_line(in_tmp, capsys, monkeypatch):
+    from deepgrad.train import checkpoint, runner
+
+    common = ["train", "--dataset", "moons", "--epochs", "3", "--quiet", "--plots", "none"]
+    with monkeypatch.context() as patch:
+        _disk_full_for(patch, runner, "_write_json", "m.json")
+        assert main(common + ["--metrics-json", "m.json"]) == 2
+    err = capsys.readouterr().err
+    assert "cannot write --metrics-json m.json: No space left on device" in err and _one_line_error(err)
+    calls = []
+    real = checkpoint.save_checkpoint
+
+    def full_after_one_epoch(*args, **kwargs):
+        calls.append(1)
+        if len(calls) > 1:
+            raise OSError(28, "No space left on device")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(checkpoint, "save_checkpoint", full_after_one_epoch)
+    assert main(common + ["--checkpoint", "c.safetensors"]) == 2
+    err = capsys.readouterr().err
+    assert "training stopped after epoch 2: cannot write --checkpoint c.safetensors: No space left on device" in err
+    assert "continue from it with --resume c.safetensors" in err and _one_line_error(err)
+
+
+def _rewrite(path, **metadata):
+    """Rewrite a weights file's metadata entries (JSON-encoded unless already text)."""
+    tensors = dg.io.read_tensors(path)
+    saved = dg.io.load_metadata(path)
+    saved.update({k: v if isinstance(v, str) else json.dumps(v) for k, v in metadata.items()})
+    dg.io.save(tensors, path, metadata=saved)
+
+
+MODEL = {"model": "mlp", "dataset": "moons", "in_features": 2, "out_features": 2, "hidden": [16, 16]}
+
+
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        ({"activation": 5}, "field 'activation' must be a string, got 5"),
+        ({"model": ["mlp"]}, "field 'model' must be a string"),
+        ({"dataset": None}, "field 'dataset' must be a string, got None"),
+        ({"model": "resnet"}, "field 'model' of the model settings names an unknown model 'resnet'"),
+        ({"dataset": "imagenet"}, "field 'dataset' names an unknown dataset 'imagenet'"),
+        ({"hidden": 16}, "field 'hidden' must be a list of positive integers, got 16"),
+        ({"hidden": "16"}, "field 'hidden' must be a list of positive integers"),
+        ({"hidden": [0]}, "field 'hidden' must be a list of positive integers, got [0]"),
+        ({"hidden": [True]}, "field 'hidden' must be a list of positive integers"),
+        ({"hidden": [10**9, 10**9]}, "field 'hidden' of the model settings, [1000000000, 1000000000], makes a model"),
+        ({"dropout": 1.5}, "field 'dropout' must be a number in [0, 1), got 1.5"),
+        ({"dropout": "0.1"}, "field 'dropout' must be a number in [0, 1)"),
+    ],
+)
+def test_weight_file_metadata_is_checked_field_by_field(in_tmp, capsys, change, message):
+    argv = ["train", "--dataset", "moons", "--epochs", "1", "--plots", "none", "--quiet", "--save", "w.safetensors"]
+    assert main(argv) == 0
+    capsys.readouterr()
+    _rewrite("w.safetensors", **{"deepgrad.model": {**MODEL, **change}})
+    assert main(["eval", "--weights", "w.safetensors"]) == 2
+    err = capsys.readouterr().err
+    assert "w.safetensors" in err and message in err and _one_line_error(err)
+
+
+@pytest.mark.parametrize(
+    "metadata, message",
+    [
+        ({"deepgrad.model": "[" * 100_000 + "]" * 100_000}, "the model settings (deepgrad.model): the JSON nests"),
+        ({"deepgrad.model": "[[[[" * 20 + "]]]]" * 20}, "the JSON nests more than 64 levels deep"),
+        ({"deepgrad.model": "{not json"}, "not valid JSON"),
+        ({"deepgrad.model": "[1, 2]"}, "must be a JSON object, got [1, 2]"),
+        ({"deepgrad.seed": "-3"}, "the recorded seed (deepgrad.seed) is not a non-negative integer"),
+        ({"deepgrad.seed": "x"}, "the recorded seed (deepgrad.seed) is not a non-negative integer"),
+    ],
+)
+def test_weight_file_metadata_that_is_not_well_formed(in_tmp, capsys, metadata, message):
+    argv = ["train", "--dataset", "moons", "--epochs", "1", "--plots", "none", "--quiet", "--save", "w.safetensors"]
+    assert main(argv) == 0
+    capsys.readouterr()
+    _rewrite("w.safetensors", **metadata)
+    assert main(["eval", "--weights", "w.safetensors"]) == 2
+    err = capsys.readouterr().err
+    assert "w.safetensors" in err and message in err and _one_line_error(err)
+
+
+def _edit_checkpoint(path, edit):
+    """Apply ``edit(state_skeleton_items)`` to a checkpoint's JSON, in place."""
+    skeleton = json.loads(dg.io.load_metadata(path)["deepgrad.checkpoint"])
+    items = dict(skeleton["__items__"])
+    edit(items)
+    skeleton["__items__"] = [[k, v] for k, v in items.items()]
+    _rewrite(path, **{"deepgrad.checkpoint": skeleton})
+
+
+@pytest.mark.parametrize(
+    "edit, message",
+    [
+        (lambda s: s.update(epoch=-3), "field 'epoch' of the checkpoint must be a non-negative integer, got -3"),
+        (lambda s: s.update(epoch="2"), "field 'epoch' of the checkpoint must be a non-negative integer, got '2'"),
+        (lambda s: s.update(epoch=1.5), "field 'epoch' of the checkpoint must be a non-negative integer"),
+        (lambda s: s.update(epoch=True), "field 'epoch' of the checkpoint must be a non-negative integer"),
+        (lambda s: s.update(epoch=9), "the checkpoint is at epoch 9, past --epochs 4"),
+        (lambda s: s.pop("rng"), "field 'rng' of the checkpoint must be a random generator state"),
+        (lambda s: s.update(rng={"__items__": [["bit_generator", "Nope"]]}), "does not fit this random generator"),
+        (lambda s: s.update(optimizer=None), "the checkpoint holds no optimizer state"),
+        (lambda s: s.update(optimizer=[1]), "field 'optimizer' of the checkpoint must be a dict or null"),
+        (
+            lambda s: s.update(optimizer={"__items__": [["state", 5], ["param_groups", []]]}),
+            "does not fit this optimizer",
+        ),
+        (lambda s: s.update(history="long"), "field 'history' of the checkpoint must be a dict of lists of numbers"),
+        (lambda s: s.update(loader=7), "field 'loader' of the checkpoint must be a dict or null"),
+        (lambda s: s.update(callbacks=[]), "field 'callbacks' of the checkpoint must be a dict"),
+        (lambda s: s.update(model={"__items__": [["0.weight", 3]]}), "field 'model' of the checkpoint must be a dict"),
+        (
+            lambda s: s.update(epoch=[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]),
+            "must be a non-negative",
+        ),
+    ],
+)
+def test_checkpoint_fields_are_checked_before_use(in_tmp, capsys, edit, message):
+    common = ["train", "--dataset", "moons", "--plots", "none", "--quiet"]
+    assert main(common + ["--epochs", "2", "--checkpoint", "c.safetensors"]) == 0
+    capsys.readouterr()
+    _edit_checkpoint("c.safetensors", edit)
+    assert main(common + ["--epochs", "4", "--resume", "c.safetensors"]) == 2
+    out, err = capsys.readouterr()
+    assert "c.safetensors" in err and message in err and _one_line_error(err)
+    assert "epoch -2" not in out
+
+
+def test_checkpoint_json_nesting_is_limited(in_tmp, capsys):
+    common = ["train", "--dataset", "moons", "--plots", "none", "--quiet"]
+    assert main(common + ["--epochs", "2", "--checkpoint", "c.safetensors"]) == 0
+    _rewrite("c.safetensors", **{"deepgrad.checkpoint": "[" * 50_000 + "]" * 50_000})
+    assert main(common + ["--epochs", "4", "--resume", "c.safetensors"]) == 2
+    err = capsys.readouterr().err
+    assert "c.safetensors: the checkpoint's metadata: the JSON nests too deeply" in err and _one_line_error(err)
+
+
+@pytest.fixture
+def odd_files(in_tmp):
+    """A directory, a FIFO, a symbolic-link loop and a link to /dev/zero, each where a file is expected."""
+    import os
+
+    (in_tmp / "a-directory").mkdir()
+    os.mkfifo(in_tmp / "a-fifo")
+    os.symlink("loop-b", in_tmp / "loop-a")
+    os.symlink("loop-a", in_tmp / "loop-b")
+    os.symlink("/dev/zero", in_tmp / "zeros")
+    return in_tmp
+
+
+@pytest.mark.parametrize(
+    "name, message",
+    [
+        ("a-directory", "a-directory is a directory, not a weight file"),
+        ("a-fifo", "a-fifo is not a regular file (a FIFO)"),
+        ("loop-a", "loop-a is not a regular file (a symbolic link loop)"),
+        ("zeros", "zeros is not a regular file (a character device)"),
+    ],
+)
+def test_weights_that_are_not_regular_files_are_never_opened(odd_files, capsys, name, message):
+    import signal
+
+    def hang(*_):
+        raise AssertionError("opened a FIFO: waits forever for a writer")
+
+    signal.signal(signal.SIGALRM, hang)
+    signal.alarm(20)
+    try:
+        assert main(["eval", "--weights", name]) == 2
+        assert main(["train", "--resume", name, "--quiet", "--plots", "none"]) == 2
+    finally:
+        signal.alarm(0)
+    err = capsys.readouterr().err
+    assert message in err and len(err.strip().splitlines()) == 2 and "Traceback" not in err
+
+
+def test_finished_checkpoint_writes_save_and_evaluates(in_tmp, capsys):
+    """A crash between the last checkpoint and --save: --resume writes --save, eval and load take the checkpoint."""
+    common = ["train", "--dataset", "moons", "--epochs", "3", "--plots", "none", "--quiet", "--seed", "4"]
+    assert main(common + ["--save", "full.safetensors"]) == 0
+    trained = _accuracy(capsys.readouterr().out)
+    assert main(common + ["--checkpoint", "c.safetensors"]) == 0
+    assert main(["eval", "--weights", "c.safetensors"]) == 0
+    assert f"accuracy: {trained:.2f}%" in capsys.readouterr().out  # the seed of the test set comes from the checkpoint
+    assert main(common + ["--resume", "c.safetensors", "--save", "late.safetensors"]) == 0
+    out = capsys.readouterr().out
+    assert "c.safetensors: the checkpoint holds all 3 epochs" in out and f"test accuracy: {trained:.2f}%" in out
+    full, late, from_checkpoint = (dg.io.load(p) for p in ("full.safetensors", "late.safetensors", "c.safetensors"))
+    assert list(full) == list(late) == list(from_checkpoint)
+    for key in full:
+        np.testing.assert_array_equal(full[key].array, late[key].array)
+        np.testing.assert_array_equal(full[key].array, from_checkpoint[key].array)
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["train", "--seed", "-1"], "--seed must be an integer from 0 to 2**63 - 1, got -1"),
+        (["eval", "--weights", "w.safetensors", "--seed", "-1"], "--seed must be an integer from 0"),
+        (["train", "--hidden", "100000000,100000000"], "--hidden 100000000,100000000 makes a model of"),
+        (["summary", "--hidden", "100000000,100000000"], "GiB to train; this machine has"),
+        (["train", "--dataset", "mnist", "--data-dir", "a-file"], "--data-dir a-file: is not a directory"),
+        (["train", "--val-split", "0.9999"], "--val-split 0.9999 holds out 1500 of the 1500 training samples"),
+        (["train", "--val-split", "0", "--early-stopping", "2"], "--early-stopping watches the validation loss"),
+    ],
+)
+def test_smaller_mistakes_are_one_line(in_tmp, capsys, argv, message):
+    (in_tmp / "a-file").write_text("not a directory")
+    dg.io.save({"w": dg.zeros(1)}, "w.safetensors")
+    if argv[0] == "train":
+        argv = argv + ["--quiet", "--plots", "none", "--epochs", "1"]
+    assert main(argv) == 2
+    out, err = capsys.readouterr()
+    assert message in err and _one_line_error(err) and "training" not in out
+
+
+def test_val_split_zero_means_no_validation(in_tmp, capsys):
+    assert main(["train", "--dataset", "moons", "--val-split", "0", "--epochs", "1", "--plots", "none"]) == 0
+    out = capsys.readouterr().out
+    assert "(1000 samples)" in out and "validation" not in out
+
+
+def test_all_nan_weights_are_evaluated_with_a_warning(in_tmp, capsys):
+    argv = ["train", "--dataset", "spirals", "--epochs", "1", "--plots", "none", "--quiet", "--save", "w.safetensors"]
+    assert main(argv) == 0
+    capsys.readouterr()
+    weights = dg.io.load("w.safetensors")
+    metadata = dg.io.load_metadata("w.safetensors")
+    dg.io.save({k: dg.full(v.shape, float("nan")) for k, v in weights.items()}, "w.safetensors", metadata=metadata)
+    assert main(["eval", "--weights", "w.safetensors"]) == 0
+    err = capsys.readouterr().err
+    assert "warning: w.safetensors: 4,547 of its 4,547 weights are nan or infinite" in err
+
+
+def test_stale_temporary_files_of_killed_writes_are_removed(in_tmp, capsys):
+    import os
+    import subprocess
+
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    stale = in_tmp / f".c.safetensors.{dead.pid}.k1ll3d.tmp"
+    alive = in_tmp / f".c.safetensors.{os.getppid()}.wr1t1ng.tmp"
+    other = in_tmp / ".c.safetensors.notes.tmp"
+    for path in (stale, alive, other):
+        path.write_bytes(b"half a checkpoint")
+    assert main(["train", "--dataset", "moons", "--epochs", "1", "--quiet", "--checkpoint", "c.safetensors"]) == 0
+    assert not stale.exists()  # the process that wrote it is gone
+    assert alive.exists() and other.exists()  # a running writer's file and a file not named as ours stay
+    assert sorted(p.name for p in in_tmp.glob(".c.safetensors.*")) == sorted([alive.name, other.name])
+
+
+def test_a_data_directory_that_cannot_be_listed(open_tmp):
+    from cli_helpers import run_unprivileged
+
+    (open_tmp / "data" / "mnist").mkdir(parents=True)
+    (open_tmp / "data").chmod(0o700)  # root's, and nobody else's
+    argv = ["train", "--dataset", "mnist", "--data-dir", "data", "--quiet", "--plots", "none"]
+    done = run_unprivileged(argv, open_tmp)
+    assert done.returncode == 2, done.stderr
+    assert "cannot look for train-images-idx3-ubyte in the data directory data/mnist: Permission denied" in done.stderr
+    assert _one_line_error(done.stderr)

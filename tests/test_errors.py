@@ -117,9 +117,21 @@ def test_library_errors_are_built_in_types_not_the_command_lines():
         "DatasetFormatError": ValueError,
         "DownloadError": OSError,
         "ExpressionError": ValueError,
+        "OutputError": OSError,
     }
     assert set(errors.__all__) == set(expected)
     for name, base in expected.items():
         cls = getattr(errors, name)
         assert issubclass(cls, base) and not issubclass(cls, UsageError), name
     assert dg.io.WeightFileError is errors.WeightFileError and dg.data.DatasetFormatError is errors.DatasetFormatError
+
+
+def test_output_error_marks_settings_like_config_error():
+    from deepgrad.errors import OutputError
+
+    error = OutputError("cannot write `save` w.st: No space left on device; continue with `resume` c.st", result=7)
+    assert str(error) == "cannot write save w.st: No space left on device; continue with resume c.st"
+    assert error.render(lambda name, value: "--" + name) == (
+        "cannot write --save w.st: No space left on device; continue with --resume c.st"
+    )
+    assert error.result == 7 and isinstance(error, OSError)

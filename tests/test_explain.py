@@ -234,3 +234,85 @@ def test_command_line_in_a_subprocess():
         "variable names, + - * / **, unary -, parentheses and calls to exp, log, sqrt, sin, cos, tanh, sigmoid, "
         "relu, abs, max, min\n"
     )
+
+
+def _balanced_sum(levels):
+    """``((x0*0+x1*1)+(x2*2+x3*3))+...``: 2**levels distinct terms, a tree of depth ``levels``."""
+    terms = [f"x{i % 5}*{i}" for i in range(2**levels)]
+    while len(terms) > 1:
+        terms = [f"({terms[i]}+{terms[i + 1]})" for i in range(0, len(terms), 2)]
+    return terms[0]
+
+
+def test_long_expressions_take_linear_time(capsys, monkeypatch):
+    """A 9 KB balanced sum took 6 s (``ast.get_source_segment`` once per node re-splits the whole text)."""
+    import ast
+    import time
+
+    def quadratic(*args, **kwargs):
+        raise AssertionError("ast.get_source_segment is linear in the text per call: quadratic over a tree")
+
+    monkeypatch.setattr(ast, "get_source_segment", quadratic)
+    expression = _balanced_sum(10)
+    assert 9_000 < len(expression) <= 10_000
+    started = time.perf_counter()
+    code, out, err = run(capsys, expression, "--at", "x0=1,x1=2,x2=3,x3=4,x4=5")
+    assert code == 0, err
+    assert time.perf_counter() - started < 30  # ~0.5 s when idle
+    gradient = [sum(i for i in range(2**10) if i % 5 == j) for j in range(5)]
+    assert f"gradient (df/dx0, df/dx1, df/dx2, df/dx3, df/dx4) = ({', '.join(f'{g}.00' for g in gradient)})" in out
+
+
+def test_expressions_longer_than_the_limit_are_refused(capsys):
+    from deepgrad.viz.explain import MAX_LENGTH
+
+    code, out, err = run(capsys, "+".join(["x"] * (MAX_LENGTH // 2 + 1)), "--at", "x=1")
+    assert code == 2 and out == "" and err.count("\n") == 1
+    assert f"characters long; the limit is {MAX_LENGTH:,} characters" in err
+
+
+@pytest.mark.parametrize(
+    "argv, gradient",
+    [
+        (["--x", "--at", "x=1"], "(df/dx) = (1.00)"),
+        (["--at", "x=2", "--x**2"], "(df/dx) = (4.00)"),
+        (["--at=x=3", "--x*y", "--precision", "1"], None),
+        (["--x*y", "--at", "x=3,y=-1"], "(df/dx, df/dy) = (-1.00, 3.00)"),
+    ],
+)
+def test_expression_starting_with_two_minus_signs(capsys, argv, gradient):
+    code, out, err = run(capsys, *argv)
+    if gradient is None:  # y has no value: the expression was taken, the values were checked
+        assert code == 2 and "no value for 'y'" in err
+        return
+    assert code == 0, err
+    assert gradient in out
+
+
+@pytest.mark.parametrize("value", ["nan", "inf", "-inf", "1e999", "9" * 5000])
+def test_non_finite_values_are_refused(capsys, value):
+    code, out, err = run(capsys, "x*2", "--at", f"x={value}")
+    assert code == 2 and out == "" and err.count("\n") == 1
+    assert "is not a finite number" in err and len(err) < 300
+    with pytest.raises(ExpressionError, match="give a finite number"):
+        explain("x*2", {"x": float(value)})
+
+
+def test_non_finite_constants_are_refused(capsys):
+    code, _, err = run(capsys, "x*1e999", "--at", "x=1")
+    assert code == 2 and "the number at column 3 is too large for a float64" in err
+
+
+@pytest.mark.parametrize(
+    "expression, at, gradient",
+    [
+        ("x**0", "x=0", "(df/dx) = (0.00)"),
+        ("x**y", "x=0,y=2", "(df/dx, df/dy) = (0.00, 0.00)"),
+        ("x**y", "x=0,y=0", "(df/dx, df/dy) = (0.00, 0.00)"),
+        ("x**x", "x=0", "(df/dx) = (0.00)"),
+    ],
+)
+def test_pow_at_zero_as_pytorch(capsys, expression, at, gradient):
+    code, out, err = run(capsys, expression, "--at", at)
+    assert code == 0 and f"gradient {gradient}" in out
+    assert "nan" not in out and "inf" not in out

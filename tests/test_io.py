@@ -12,6 +12,7 @@ import pytest
 import deepgrad
 from deepgrad import io as dio
 from deepgrad.cli import UsageError
+from deepgrad.errors import WeightFileError
 
 pytest.importorskip("safetensors")
 
@@ -299,3 +300,64 @@ def test_deepgrad_model_round_trip(tmp_path):
     other.load_state_dict(dio.load(path))
     x = deepgrad.randn(4, 3)
     np.testing.assert_array_equal(other(x).array, model(x).array)
+
+
+# ---------------------------------------------------------------------------------------------- issue 9
+
+
+@pytest.mark.parametrize("kind", ["a FIFO", "a symbolic link loop", "a character device", "a broken symbolic link"])
+def test_weight_files_that_are_not_regular_files_are_refused_unopened(tmp_path, kind):
+    import os
+
+    path = tmp_path / "w.safetensors"
+    if kind == "a FIFO":
+        os.mkfifo(path)
+    elif kind == "a symbolic link loop":
+        os.symlink(path.name, path)
+    elif kind == "a character device":
+        os.symlink("/dev/zero", path)
+    else:
+        os.symlink("missing", path)
+    with pytest.raises(WeightFileError, match=rf"{path} is not a regular file \({kind}\)"):
+        dio.load(path)
+    with pytest.raises(WeightFileError, match="is not a regular file"):
+        dio.load_metadata(path)
+
+
+def test_load_of_a_checkpoint_gives_its_model_weights(tmp_path):
+    from deepgrad import nn, optim
+    from deepgrad.train import save_checkpoint
+
+    model = nn.Sequential(nn.Linear(3, 4), nn.ReLU(), nn.Linear(4, 2))
+    optimizer = optim.Adam(model.parameters())
+    model(deepgrad.randn(5, 3)).sum().backward()
+    optimizer.step()
+    save_checkpoint(tmp_path / "c.safetensors", model, optimizer, epoch=1)
+    loaded = dio.load(tmp_path / "c.safetensors")
+    assert list(loaded) == list(model.state_dict())
+    for name, value in model.state_dict().items():
+        np.testing.assert_array_equal(loaded[name].array, value.array)
+    assert len(dio.read_tensors(tmp_path / "c.safetensors")) > len(loaded)  # the optimizer's buffers too
+
+
+def test_temporary_files_of_dead_writers_are_removed_on_the_next_write(tmp_path):
+    import os
+    import subprocess
+
+    gone = subprocess.Popen(["true"])
+    gone.wait()
+    stale = tmp_path / f".w.safetensors.{gone.pid}.abc123.tmp"
+    mine = tmp_path / f".w.safetensors.{os.getpid()}.def456.tmp"  # this process may be writing it
+    stale.write_bytes(b"x")
+    mine.write_bytes(b"x")
+    dio.save({"w": deepgrad.ones(2)}, tmp_path / "w.safetensors")
+    assert not stale.exists() and mine.exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([mine.name, "w.safetensors"])
+
+
+def test_parse_json_limits_nesting():
+    assert dio.parse_json('{"a": [1, [2]]}', "f") == {"a": [1, [2]]}
+    with pytest.raises(WeightFileError, match="f: the JSON nests more than 64 levels deep"):
+        dio.parse_json("[" * 65 + "]" * 65, "f")
+    with pytest.raises(WeightFileError, match="f: the JSON nests too deeply"):
+        dio.parse_json("[" * 100_000 + "]" * 100_000, "f")

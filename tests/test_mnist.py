@@ -6,6 +6,7 @@ import http.server
 import os
 import struct
 import threading
+import zlib
 from functools import partial
 from pathlib import Path
 
@@ -490,3 +491,92 @@ def test_download_cut_connection_leaves_no_file(tmp_path, server):
     assert os.listdir(tmp_path / "mnist") == []
     # The next mirror in the list is tried after a failure.
     assert len(Tiny(tmp_path, download=True, mirrors=[url + "cut/", url])) == 6
+
+
+# ---------------------------------------------------------------------------------------------- issue 9: odd files
+
+
+@pytest.mark.parametrize("kind", ["a directory", "a FIFO", "a symbolic link loop", "a character device"])
+def test_something_that_is_not_a_regular_file_is_said_to_be_so(tmp_path, kind):
+    import signal
+
+    write_split(tmp_path, "train", n=3, gz=False)
+    path = tmp_path / "train-images-idx3-ubyte"
+    path.unlink()
+    if kind == "a directory":
+        path.mkdir()
+    elif kind == "a FIFO":
+        os.mkfifo(path)
+    elif kind == "a symbolic link loop":
+        os.symlink(path.name, path)
+    else:
+        os.symlink("/dev/zero", path)
+
+    def hang(*_):
+        raise AssertionError("opened a FIFO or read /dev/zero")
+
+    signal.signal(signal.SIGALRM, hang)
+    signal.alarm(20)
+    try:
+        with pytest.raises(DatasetFormatError, match=rf"{path} is not a regular file \({kind}\)"):
+            MNIST(tmp_path)
+        with pytest.raises(DatasetFormatError, match=rf"{path}: cannot read, it is not a regular file \({kind}\)"):
+            read_idx(path)
+    finally:
+        signal.alarm(0)
+
+
+def test_a_regular_file_beside_an_odd_one_is_used(tmp_path):
+    images, _ = write_split(tmp_path, "train", n=3, gz=True)
+    (tmp_path / "train-images-idx3-ubyte").mkdir()  # a directory under the plain name, the .gz file beside it
+    np.testing.assert_array_equal(MNIST(tmp_path, flatten=True).images, images.reshape(3, -1) / np.float32(255))
+
+
+def _gzip_bomb(path, header, megabytes):
+    """A .gz file of ``header`` followed by ``megabytes`` MB of zeros, written without holding them in memory."""
+    compressor = zlib.compressobj(9, zlib.DEFLATED, 31)  # 31: a gzip container
+    chunk = bytes(1 << 20)
+    with open(path, "wb") as out:
+        out.write(compressor.compress(header))
+        for _ in range(megabytes):
+            out.write(compressor.compress(chunk))
+        out.write(compressor.flush())
+
+
+def test_a_gzip_bomb_is_not_decompressed_beyond_what_the_header_announces(tmp_path):
+    import tracemalloc
+
+    write_split(tmp_path, "train", n=3)
+    path = tmp_path / "train-labels-idx1-ubyte.gz"
+    _gzip_bomb(path, struct.pack(">II", LABELS_MAGIC, 3), megabytes=300)
+    assert path.stat().st_size < 1_000_000
+    tracemalloc.start()
+    try:
+        with pytest.raises(DatasetFormatError, match=rf"{path}: has trailing bytes: the header announces shape \(3,\)"):
+            MNIST(tmp_path)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 50_000_000  # 300 MB when decompressed whole
+
+
+def test_a_header_announcing_more_than_a_gzip_file_can_hold(tmp_path):
+    path = tmp_path / "x.gz"
+    path.write_bytes(gzip.compress(struct.pack(">IIII", IMAGES_MAGIC, 4_000_000_000, 28, 28)))
+    with pytest.raises(DatasetFormatError, match=r"truncated: .*the file holds at most \d+ bytes"):
+        read_idx(path)
+
+
+def test_empty_sets_are_one_line_before_training(tmp_path, capsys):
+    from deepgrad.cli import main
+
+    write_split(tmp_path, "train", images=np.zeros((0, 28, 28), np.uint8), labels=np.zeros(0, np.uint8))
+    write_split(tmp_path, "t10k", n=3)
+    assert main(["train", "--dataset", "mnist", "--data-dir", str(tmp_path), "--quiet", "--plots", "none"]) == 2
+    out, err = capsys.readouterr()
+    assert "training" not in out and len(err.strip().splitlines()) == 1
+    assert "the training set of --dataset mnist has no samples" in err and "holds 0 images" in err
+    write_split(tmp_path, "train", n=3)
+    write_split(tmp_path, "t10k", images=np.zeros((0, 28, 28), np.uint8), labels=np.zeros(0, np.uint8))
+    assert main(["train", "--dataset", "mnist", "--data-dir", str(tmp_path), "--quiet", "--plots", "none"]) == 2
+    assert "the test set of --dataset mnist has no samples" in capsys.readouterr().err

@@ -63,3 +63,26 @@ def test_float32_stays_float32(spec):
     for i, x in enumerate(inputs):
         if i not in spec.nondiff:
             assert x.grad.dtype == dg.float32
+
+
+POW_AT_ZERO = [(0.0, 0.0), (0.0, 2.0), (0.0, 1.0), (0.0, 0.5), (0.0, -1.0), (2.0, 0.0), (0.0, 3.0), (-2.0, 3.0)]
+
+
+@pytest.mark.parametrize("a,b", POW_AT_ZERO)
+def test_pow_gradients_at_zero_match_pytorch(a, b):
+    """x**0 at 0, d/dy x**y at (0, 2), x**y at (0, 0): PyTorch's limits (0), not nan or -inf."""
+    torch = pytest.importorskip("torch")
+    x, y = (dg.tensor(v, dtype=dg.float64, requires_grad=True) for v in (a, b))
+    tx, ty = (torch.tensor(v, dtype=torch.float64, requires_grad=True) for v in (a, b))
+    with np.errstate(divide="ignore"):
+        z = x**y
+    z.backward()
+    (tx**ty).backward()
+    np.testing.assert_array_equal([x.grad.item(), y.grad.item()], [tx.grad.item(), ty.grad.item()])
+
+
+@pytest.mark.parametrize("make", [lambda x: x**0, lambda x: x**x, lambda x: x ** dg.tensor(0.0, dtype=dg.float64)])
+def test_pow_of_zero_gradient_is_zero_as_in_pytorch(make):
+    x = dg.tensor(0.0, dtype=dg.float64, requires_grad=True)
+    make(x).backward()
+    assert x.grad.item() == 0.0

@@ -19,6 +19,7 @@ __all__ = [
     "DownloadError",
     "ExpressionError",
     "NotACheckpointError",
+    "OutputError",
     "WeightFileError",
     "WeightFileNotFoundError",
 ]
@@ -113,3 +114,18 @@ class DownloadError(OSError):
 
 class ExpressionError(ValueError):
     """An expression for `deepgrad.viz.explain` that is not allowed or cannot be parsed (the message points at it)."""
+
+
+class OutputError(OSError):
+    """A file a run was asked to write could not be written (no permission, a full disk, ``/proc``).
+
+    The message names the file and the OS's reason and says where the trained weights were kept instead;
+    ``result`` is what the run produced (a `TrainResult`), when it got that far. Settings are marked in
+    backquotes as in `ConfigError`, which `render` replaces.
+    """
+
+    def __init__(self, marked: str, result: object = None) -> None:
+        self.marked, self.result = marked, result
+        super().__init__(self.render(lambda name, value: name if value is None else f"{name}={value}"))
+
+    render = ConfigError.render

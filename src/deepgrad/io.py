@@ -11,8 +11,10 @@ the old file or the complete new one. The ``safetensors`` package is an optional
 
 from __future__ import annotations
 
+import errno
 import json
 import os
+import stat
 import tempfile
 import warnings
 from collections import OrderedDict
@@ -26,7 +28,25 @@ from deepgrad.devices import check_device
 from deepgrad.errors import WeightFileError, WeightFileNotFoundError
 from deepgrad.tensor import Tensor
 
-__all__ = ["WeightFileError", "WeightFileNotFoundError", "load", "load_metadata", "save"]
+__all__ = [
+    "WeightFileError",
+    "WeightFileNotFoundError",
+    "file_kind",
+    "load",
+    "load_metadata",
+    "parse_json",
+    "read_tensors",
+    "save",
+    "temporary_file",
+]
+
+#: Metadata entry that marks a training checkpoint (`deepgrad.train.checkpoint`): its model's weights are the
+#: tensors named ``ckpt/model/<name>``, beside the optimizer's buffers; `load` returns those weights.
+CHECKPOINT_KEY = "deepgrad.checkpoint"
+_CHECKPOINT_MODEL = "ckpt/model/"
+
+#: How deeply JSON read from a file may nest (deepgrad's own metadata nests about a dozen levels).
+MAX_JSON_DEPTH = 64
 
 # Metadata entry that records the order of the names, which the file itself does not keep (safetensors
 # sorts its tensors), so that load(save(d)) lists the keys in d's order.
@@ -103,7 +123,7 @@ def save(state_dict: Mapping[str, Any], path: str | os.PathLike, metadata: Mappi
     directory = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(directory):
         raise WeightFileNotFoundError(f"save: cannot write {path}: the directory {directory} does not exist")
-    fd, temp_path = tempfile.mkstemp(dir=directory, prefix="." + os.path.basename(path) + ".", suffix=".tmp")
+    fd, temp_path = temporary_file(path)
     try:
         os.close(fd)
         st.numpy.save_file(arrays, temp_path, metadata=text)
@@ -130,6 +150,7 @@ def load(
     loading is always "weights only", and ``weights_only=False`` (PyTorch's unpickling) is refused.
 
     Names come in the order they were saved by deepgrad, otherwise sorted (as ``safetensors.torch.load_file``).
+    From a training checkpoint, the model's weights (its ``state_dict``), without the optimizer's state.
     Never unpickles anything; a missing, truncated, corrupted or non-safetensors file raises
     ``WeightFileError`` naming the file.
 
@@ -139,6 +160,11 @@ def load(
     >>> deepgrad.io.load(path)["w"]
     tensor([1., 2.])
     """
+    return read_tensors(path, model_only=True)
+
+
+def read_tensors(path: str | os.PathLike, model_only: bool = False) -> OrderedDict[str, Tensor]:
+    """Every tensor of a safetensors file (`load`'s reader); ``model_only``: of a checkpoint, only the model's."""
     path = os.fspath(path)
     if weights_only is False:
         raise ValueError(
@@ -148,7 +174,10 @@ def load(
     if map_location is not None and not isinstance(map_location, Mapping) and not callable(map_location):
         check_device(map_location)
     with _open(path) as handle:
-        names = _ordered_names(list(handle.keys()), handle.metadata() or {})
+        metadata = handle.metadata() or {}
+        names = _ordered_names(list(handle.keys()), metadata)
+        prefix = _CHECKPOINT_MODEL if model_only and CHECKPOINT_KEY in metadata else ""
+        names = [name for name in names if name.startswith(prefix)]
         for name in names:
             dtype = handle.get_slice(name).get_dtype()
             if dtype not in _SUPPORTED_DTYPES:
@@ -163,7 +192,7 @@ def load(
             except Exception as error:
                 raise WeightFileError(f"{path}: cannot read tensor {name!r}: {error}") from None
             # a private, writable copy: the array may view a buffer owned by the file reader
-            result[name] = from_numpy(np.array(array, copy=True))
+            result[name[len(prefix) :]] = from_numpy(np.array(array, copy=True))
     return result
 
 
@@ -176,16 +205,101 @@ def load_metadata(path: str | os.PathLike) -> dict[str, str]:
     return metadata
 
 
+def parse_json(text: str, where: str, error: type[Exception] = WeightFileError) -> Any:
+    """JSON text read from a file, as ``error`` naming ``where`` (the file and field) when it is not valid
+    JSON or nests deeper than `MAX_JSON_DEPTH`."""
+    try:
+        value = json.loads(text)
+    except RecursionError:
+        raise error(f"{where}: the JSON nests too deeply") from None
+    except ValueError as problem:
+        raise error(f"{where}: not valid JSON ({problem})") from None
+    stack = [(value, 1)]
+    while stack:  # iterative: a deep value must not exhaust the stack of the code that reads it
+        item, depth = stack.pop()
+        if depth > MAX_JSON_DEPTH:
+            raise error(f"{where}: the JSON nests more than {MAX_JSON_DEPTH} levels deep")
+        children = item.values() if isinstance(item, dict) else item if isinstance(item, list) else ()
+        stack.extend((child, depth + 1) for child in children)
+    return value
+
+
+def temporary_file(path: str | os.PathLike) -> tuple[int, str]:
+    """``mkstemp`` beside ``path`` for an atomic write: ``.<name>.<pid>.<random>.tmp``, open, mode 0600.
+
+    A process killed mid-write leaves its temporary file behind; such files of processes that no longer
+    run are removed here first, so they never pile up beside a checkpoint written every epoch.
+    """
+    directory, name = os.path.split(os.path.abspath(os.fspath(path)))
+    _remove_stale_temporaries(directory, name)
+    return tempfile.mkstemp(dir=directory, prefix=f".{name}.{os.getpid()}.", suffix=".tmp")
+
+
+def _remove_stale_temporaries(directory: str, name: str) -> None:
+    prefix = f".{name}."
+    try:
+        entries = [entry.name for entry in os.scandir(directory)]
+    except OSError:
+        return
+    for entry in entries:
+        pid = entry[len(prefix) :].split(".", 1)[0]
+        if entry.startswith(prefix) and entry.endswith(".tmp") and pid.isdigit() and not _running(int(pid)):
+            try:
+                os.unlink(os.path.join(directory, entry))
+            except OSError:
+                pass
+
+
+def _running(pid: int) -> bool:
+    if pid == os.getpid():
+        return True  # another thread of this process may be writing
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # it runs, as another user
+    except (OverflowError, ValueError):
+        return False  # not a process id at all
+    return True
+
+
 # ---------------------------------------------------------------------- helpers
+
+
+def file_kind(path: str | os.PathLike) -> str | None:
+    """``"file"`` for a regular file, None when nothing is there, else what it is ("a directory", "a FIFO",
+    "a symbolic link loop", ...), found without opening it (opening a FIFO would wait for a writer)."""
+    try:
+        info = os.stat(path)
+    except FileNotFoundError:
+        return "a broken symbolic link" if os.path.islink(path) else None
+    except OSError as error:
+        if error.errno == errno.ELOOP:
+            return "a symbolic link loop"
+        if error.errno == errno.ENOTDIR:
+            return None
+        raise
+    if stat.S_ISREG(info.st_mode):
+        return "file"
+    kinds = {stat.S_ISDIR: "a directory", stat.S_ISFIFO: "a FIFO", stat.S_ISCHR: "a character device"}
+    kinds.update({stat.S_ISBLK: "a block device", stat.S_ISSOCK: "a socket"})
+    return next((what for test, what in kinds.items() if test(info.st_mode)), "not a regular file")
 
 
 def _open(path: str) -> Any:
     """safe_open with errors that name the file and say what is wrong with it."""
     st = _safetensors()
-    if not os.path.exists(path):
+    try:
+        kind = file_kind(path)
+    except OSError as error:
+        raise WeightFileError(f"cannot read {path}: {error.strerror or error}") from None
+    if kind is None:
         raise WeightFileNotFoundError(f"no such weight file: {path}")
-    if os.path.isdir(path):
+    if kind == "a directory":
         raise WeightFileError(f"{path} is a directory, not a weight file")
+    if kind != "file":
+        raise WeightFileError(f"{path} is not a regular file ({kind}); a weight file must be one")
     try:
         return st.safe_open(path, framework="numpy")
     except Exception as error:

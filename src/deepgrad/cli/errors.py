@@ -15,6 +15,7 @@ from deepgrad.errors import (
     DownloadError,
     ExpressionError,
     NotACheckpointError,
+    OutputError,
     WeightFileError,
 )
 
@@ -51,7 +52,7 @@ def user_message(error: BaseException) -> str | None:
     """The one line to print for a user's mistake, or None when ``error`` is not one (a bug)."""
     if isinstance(error, UsageError):
         message = str(error)
-    elif isinstance(error, ConfigError):
+    elif isinstance(error, (ConfigError, OutputError)):
         message = error.render(flag)
     elif isinstance(error, DatasetNotFoundError) and not error.searched:
         message = str(error)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 import re
 from collections.abc import Callable
 
@@ -31,10 +32,16 @@ def parse_at(text: str) -> dict[str, float]:
             raise UsageError(f"--at: {name!r} is a function name, not a variable")
         if name in values:
             raise UsageError(f"--at: {name} is given twice")
+        shown = value if len(value) <= 40 else f"{value[:20]}...{value[-10:]} ({len(value)} characters)"
         try:
             values[name] = float(value)
         except ValueError:
-            raise UsageError(f"--at: the value of {name}, {value!r}, is not a number") from None
+            raise UsageError(f"--at: the value of {name}, {shown!r}, is not a number") from None
+        if not math.isfinite(values[name]):
+            raise UsageError(
+                f"--at: the value of {name}, {shown!r}, is not a finite number (a float64 reads it as "
+                f"{values[name]}); give a finite value"
+            )
     return values
 
 

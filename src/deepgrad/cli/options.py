@@ -65,7 +65,8 @@ def train_config(args: argparse.Namespace) -> TrainConfig:
         early_stopping=args.early_stopping,
     )
     outputs = OutputConfig(args.save, args.checkpoint, args.resume, plots_dir(args), args.metrics_json)
-    return TrainConfig(model_config(args), data_config(args), optim, outputs, seed=args.seed)
+    distributed = bool(getattr(args, "distributed", False))
+    return TrainConfig(model_config(args), data_config(args), optim, outputs, seed=args.seed, distributed=distributed)
 
 
 def eval_config(args: argparse.Namespace) -> EvalConfig:

@@ -15,7 +15,12 @@ def build_parser() -> argparse.ArgumentParser:
     _add_data_options(train)
     train.add_argument("--loss", default=None, help="cross-entropy, mse or l1 (default: by dataset)")
     train.add_argument("--epochs", type=int, default=None, help="passes over the training data")
-    train.add_argument("--batch-size", default=None, help="mini-batch size, or 'full' for full-batch gradient descent")
+    train.add_argument(
+        "--batch-size",
+        default=None,
+        help="mini-batch size, or 'full' for full-batch gradient descent; with --distributed the global batch, "
+        "split equally over the ranks (a multiple of their number)",
+    )
     train.add_argument(
         "--tol", type=float, default=None, help="with --batch-size full: stop when the loss improves by less"
     )
@@ -39,6 +44,12 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--plots", default=None, metavar="DIR", help="write PNG plots here")
     train.add_argument("--metrics-json", default=None, metavar="FILE", help="write per-epoch metrics as JSON")
     train.add_argument("--quiet", action="store_true", help="no progress bars")
+    train.add_argument(
+        "--distributed",
+        action="store_true",
+        help="data-parallel training on the ranks started by mpiexec -n N (each trains on its share of every "
+        "batch; rank 0 prints and writes the outputs)",
+    )
 
     evaluate = commands.add_parser("eval", help="evaluate saved weights")
     _add_model_options(evaluate)
@@ -90,14 +101,27 @@ def _add_data_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
+_EXPLAIN_OPTIONS = ("--at", "--graph", "--html", "--precision", "--help")
+_EXPLAIN_VALUES = ("--at", "--graph", "--html", "--precision")  # the options that take a value
+
+
+def _option(token: str, options: tuple[str, ...]) -> bool:
+    """``token`` names one of ``options``, in full or abbreviated as argparse allows (``--prec``, ``--at=1``)."""
+    name = token.split("=", 1)[0]
+    return len(name) > 2 and name.startswith("--") and any(option.startswith(name) for option in options)
+
+
 def protect_expression(argv: list[str]) -> list[str]:
-    """`deepgrad explain "-x**2"`: argparse takes a leading minus for an option; move the expression behind
-    `--`. Explain's options are all long, so a token with one leading minus is the expression."""
+    """`deepgrad explain "-x**2"` or `deepgrad explain --x`: argparse takes a leading minus for an option;
+    move the expression behind `--`. The first token that starts with a minus and is neither one of explain's
+    options nor an option's value is the expression."""
     if not argv or argv[0] != "explain" or "--" in argv:
         return argv
     for position, token in enumerate(argv[1:], 1):
-        if token.startswith("-") and not token.startswith("--") and token not in ("-h",):
-            if position > 1 and argv[position - 1] in ("--at", "--graph", "--html", "--precision"):
-                continue  # the value of an option, e.g. --at -1 is not valid anyway, leave it to the parser
-            return [*argv[:position], *argv[position + 1 :], "--", token]
+        if not token.startswith("-") or token == "-h" or _option(token, _EXPLAIN_OPTIONS):
+            continue
+        previous = argv[position - 1]
+        if position > 1 and "=" not in previous and _option(previous, _EXPLAIN_VALUES):
+            continue  # the value of an option, e.g. --at -1 is not valid anyway, leave it to the parser
+        return [*argv[:position], *argv[position + 1 :], "--", token]
     return argv

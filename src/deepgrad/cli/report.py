@@ -38,8 +38,16 @@ class EpochPrinter(Callback):
 
 def plan_line(plan: TrainingPlan) -> str:
     """``training mlp 2-64-64-3 (relu) on spirals (1500 samples), cross-entropy loss, sgd lr 0.1, ...``."""
+    if plan.finished:
+        return (
+            f"{plan.config.outputs.resume}: the checkpoint holds all {plan.epochs} epochs of {plan.spec.describe()} "
+            f"on {plan.spec.dataset}; nothing left to train: evaluating and writing the outputs"
+        )
     validation = f", {len(plan.val_set)} for validation" if plan.val_set is not None else ""
     batches = "full batch" if plan.batch_size is None else f"batch {plan.batch_size}"
+    if plan.ddp is not None:  # --distributed
+        each = "a shard each" if plan.batch_size is None else f"{plan.local_batch_size} each"
+        batches += f" over {plan.world_size} rank{'s' if plan.world_size > 1 else ''} ({each})"
     steps = "iterations" if plan.batch_size is None else "epochs"
     return (
         f"training {plan.spec.describe()} on {plan.spec.dataset} ({len(plan.train_set)} samples{validation}), "

@@ -24,6 +24,7 @@ import gzip
 import hashlib
 import logging
 import os
+import struct
 import tempfile
 import zlib
 from collections.abc import Callable, Sequence
@@ -35,6 +36,7 @@ import numpy as np
 
 from deepgrad.data.dataset import Dataset, _check_index
 from deepgrad.errors import DatasetFormatError, DatasetNotFoundError, DownloadError
+from deepgrad.io import file_kind
 from deepgrad.tensor import Tensor
 
 logger = logging.getLogger(__name__)
@@ -46,33 +48,11 @@ IMAGES_MAGIC = 0x00000803
 LABELS_MAGIC = 0x00000801
 
 
-def _read_bytes(path: Path) -> bytes:
-    """The file's content, gunzipped when its name ends in .gz; corrupt gzip data raises DatasetFormatError."""
-    try:
-        raw = path.read_bytes()
-    except OSError as error:
-        raise DatasetFormatError(f"{path}: cannot read ({error.strerror or error})") from None
-    return _gunzip(raw, f"{path}: ") if path.suffix == ".gz" else raw
-
-
-def _gunzip(data: bytes, where: str) -> bytes:
-    try:
-        return gzip.decompress(data)
-    except (OSError, EOFError, zlib.error) as error:
-        # EOFError: the stream ends early (truncated download); BadGzipFile/zlib.error: not gzip, or damaged.
-        raise DatasetFormatError(f"{where}corrupt or truncated gzip data ({error})") from None
-
-
-def parse_idx(data: bytes, name: str = "<bytes>", expected_magic: int | None = None) -> np.ndarray:
-    """Parse IDX bytes into an array of the stored type and shape, checking the header against the data.
-
-    >>> import struct
-    >>> parse_idx(struct.pack(">IIBBB", 0x801, 3, 7, 8, 9)).tolist()
-    [7, 8, 9]
-    """
-    if len(data) < 4:
-        raise DatasetFormatError(f"{name}: {len(data)} bytes is too short for an IDX file (no magic number)")
-    magic = int.from_bytes(data[:4], "big")
+def _idx_header(head: bytes, name: str, expected_magic: int | None) -> tuple[np.dtype, int]:
+    """The element type and number of dimensions announced by an IDX file's 4-byte magic number."""
+    if len(head) < 4:
+        raise DatasetFormatError(f"{name}: {len(head)} bytes is too short for an IDX file (no magic number)")
+    magic = int.from_bytes(head[:4], "big")
     if expected_magic is not None and magic != expected_magic:
         kind = {IMAGES_MAGIC: "images", LABELS_MAGIC: "labels"}.get(expected_magic, "data")
         raise DatasetFormatError(
@@ -82,26 +62,93 @@ def parse_idx(data: bytes, name: str = "<bytes>", expected_magic: int | None = N
     type_code, ndim = (magic >> 8) & 0xFF, magic & 0xFF
     if magic >> 16 != 0 or type_code not in _IDX_TYPES or ndim == 0:
         raise DatasetFormatError(f"{name}: 0x{magic:08x} is not an IDX magic number")
+    return np.dtype(_IDX_TYPES[type_code]), ndim
+
+
+def _size_error(
+    name: str, shape: tuple[int, ...], expected: int, actual: int | str, trailing: bool = False
+) -> DatasetFormatError:
+    problem = "has trailing bytes" if trailing or (isinstance(actual, int) and actual > expected) else "truncated"
+    return DatasetFormatError(
+        f"{name}: {problem}: the header announces shape {shape} ({expected} bytes of data), "
+        f"the file holds {actual} bytes"
+    )
+
+
+def parse_idx(data: bytes, name: str = "<bytes>", expected_magic: int | None = None) -> np.ndarray:
+    """Parse IDX bytes into an array of the stored type and shape, checking the header against the data.
+
+    >>> import struct
+    >>> parse_idx(struct.pack(">IIBBB", 0x801, 3, 7, 8, 9)).tolist()
+    [7, 8, 9]
+    """
+    dtype, ndim = _idx_header(data[:4], name, expected_magic)
     header = 4 + 4 * ndim
     if len(data) < header:
         raise DatasetFormatError(f"{name}: truncated header ({len(data)} bytes, {ndim} dimensions need {header})")
     shape = tuple(int(d) for d in np.frombuffer(data, ">u4", count=ndim, offset=4))
-    dtype = np.dtype(_IDX_TYPES[type_code])
     expected = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
-    actual = len(data) - header
-    if actual != expected:
-        problem = "truncated" if actual < expected else "has trailing bytes"
-        raise DatasetFormatError(
-            f"{name}: {problem}: the header announces shape {shape} ({expected} bytes of data), "
-            f"the file holds {actual} bytes"
-        )
+    if len(data) - header != expected:
+        raise _size_error(name, shape, expected, len(data) - header)
     return np.frombuffer(data, dtype, offset=header).reshape(shape)
 
 
+# Deflate expands at most ~1032:1, so a .gz file cannot hold more than this many bytes per byte of its own.
+_GZIP_MAX_RATIO = 1100
+
+
 def read_idx(path: str | os.PathLike, expected_magic: int | None = None) -> np.ndarray:
-    """Read an IDX file (gzipped when its name ends in .gz) into a read-only array; errors name the file."""
+    """Read an IDX file (gzipped when its name ends in .gz) into an array; errors name the file.
+
+    The header is read first and the data only up to the size it announces, so a damaged or hostile
+    file (a gzip bomb) can never make the reader decompress more than the announced array.
+    """
     path = Path(path)
-    return parse_idx(_read_bytes(path), str(path), expected_magic)
+    try:
+        kind = file_kind(path)
+    except OSError as error:
+        raise DatasetFormatError(f"{path}: cannot read ({error.strerror or error})") from None
+    if kind not in ("file", None):
+        raise DatasetFormatError(f"{path}: cannot read, it is not a regular file ({kind})")
+    try:
+        with open(path, "rb") as raw:
+            size = os.fstat(raw.fileno()).st_size
+            if path.suffix != ".gz":
+                return _read_idx_stream(raw, str(path), expected_magic, size)
+            with gzip.GzipFile(fileobj=raw) as stream:
+                return _read_idx_stream(stream, str(path), expected_magic, None, _GZIP_MAX_RATIO * size + 1024)
+    except (EOFError, zlib.error, gzip.BadGzipFile) as error:
+        # EOFError: the stream ends early (truncated download); BadGzipFile/zlib.error: not gzip, or damaged.
+        raise DatasetFormatError(f"{path}: corrupt or truncated gzip data ({error})") from None
+    except OSError as error:
+        raise DatasetFormatError(f"{path}: cannot read ({error.strerror or error})") from None
+
+
+def _read_idx_stream(stream: Any, name: str, expected_magic: int | None, size: int | None, most: int = 0) -> np.ndarray:
+    """The array in ``stream``: ``size`` is the file's size when known (not gzipped), ``most`` an upper
+    bound of what a gzipped file can hold."""
+    dtype, ndim = _idx_header(stream.read(4), name, expected_magic)
+    dims = stream.read(4 * ndim)
+    if len(dims) < 4 * ndim:
+        raise DatasetFormatError(
+            f"{name}: truncated header ({4 + len(dims)} bytes, {ndim} dimensions need {4 + 4 * ndim})"
+        )
+    shape = tuple(int(d) for d in np.frombuffer(dims, ">u4"))
+    expected = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+    if size is not None and size - 4 - 4 * ndim != expected:
+        raise _size_error(name, shape, expected, size - 4 - 4 * ndim)
+    if size is None and expected > most:
+        raise _size_error(name, shape, expected, f"at most {most}")
+    data = np.empty(expected, np.uint8)  # not touched, so not in memory, until read into
+    view, done = memoryview(data), 0
+    while done < expected:
+        count = stream.readinto(view[done : done + (1 << 22)])
+        if not count:
+            raise _size_error(name, shape, expected, done)
+        done += count
+    if stream.read(1):  # stop here: no more than the header announced is ever decompressed
+        raise _size_error(name, shape, expected, f"more than {expected}", trailing=True)
+    return data.view(dtype).reshape(shape)
 
 
 def default_data_dir() -> Path:
@@ -210,15 +257,38 @@ class MNIST(Dataset):
         return [self.root / self.folder, self.root, self.root / self.torchvision_folder / "raw"]
 
     def _find(self, names: Sequence[str]) -> tuple[Path, ...] | None:
-        """The files of one split from the first directory that has all of them (plain or .gz)."""
+        """The files of one split from the first directory that has all of them (plain or .gz).
+
+        Something under a wanted name that is not a regular file (a directory, a FIFO, a device, a symbolic
+        link loop) is reported as such when no directory has the whole split; it is never opened."""
+        odd: list[tuple[Path, str]] = []
         for directory in self.search_dirs():
             found = []
             for name in names:
-                candidates = [directory / name, directory / f"{name}.gz"]
-                found.append(next((p for p in candidates if p.is_file()), None))
+                path = None
+                for candidate in (directory / name, directory / f"{name}.gz"):
+                    kind = self._kind(candidate, directory)
+                    if kind == "file":
+                        path = candidate
+                        break
+                    if kind is not None:
+                        odd.append((candidate, kind))
+                found.append(path)
             if all(found):
-                return tuple(found)
+                return tuple(found)  # type: ignore[arg-type]
+        if odd:
+            path, kind = odd[0]
+            raise DatasetFormatError(f"{path} is not a regular file ({kind}); an IDX file is expected there")
         return None
+
+    @staticmethod
+    def _kind(path: Path, directory: Path) -> str | None:
+        try:
+            return file_kind(path)
+        except OSError as error:  # e.g. a directory this user may not look into
+            raise DatasetNotFoundError(
+                f"cannot look for {path.name} in the data directory {directory}: {error.strerror or error}"
+            ) from None
 
     def _raise_not_found(self, names: Sequence[str]) -> None:
         split = "training" if self.train else "test"
@@ -235,7 +305,8 @@ class MNIST(Dataset):
         if self.foreign_labels:
             # MNIST and Fashion-MNIST files have the same names and sizes, and ``root`` itself is searched:
             # without this check a directory of MNIST digits would load silently as Fashion-MNIST.
-            other = self.foreign_labels.get(hashlib.sha256(_read_bytes(labels_file)).hexdigest())
+            content = struct.pack(">II", LABELS_MAGIC, raw_labels.shape[0]) + raw_labels.tobytes()
+            other = self.foreign_labels.get(hashlib.sha256(content).hexdigest())
             if other is not None:
                 raise DatasetFormatError(
                     f"{labels_file}: these are the {other} files, not {type(self).__name__}; "
@@ -351,11 +422,16 @@ class MNIST(Dataset):
 
 
 def _digest(path: Path, resource: _Resource) -> str:
-    """The checksum of a downloaded .gz file: over its bytes, or over the decompressed IDX content."""
-    data = path.read_bytes()
-    if resource.decompressed:
-        data = _gunzip(data, "")
-    return hashlib.new(resource.algorithm, data, usedforsecurity=False).hexdigest()
+    """The checksum of a downloaded .gz file: over its bytes, or over the decompressed IDX content (streamed,
+    so a hostile mirror's gzip bomb costs time, not memory)."""
+    digest = hashlib.new(resource.algorithm, usedforsecurity=False)
+    try:
+        with open(path, "rb") as raw, gzip.GzipFile(fileobj=raw) if resource.decompressed else raw as stream:
+            while chunk := stream.read(1 << 20):
+                digest.update(chunk)
+    except (EOFError, zlib.error, gzip.BadGzipFile) as error:
+        raise DatasetFormatError(f"corrupt or truncated gzip data ({error})") from None
+    return digest.hexdigest()
 
 
 class FashionMNIST(MNIST):

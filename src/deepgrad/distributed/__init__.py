@@ -18,8 +18,11 @@ from typing import Any
 
 from deepgrad.distributed.functions import all_reduce_sum
 from deepgrad.distributed.process_group import (
+    PeerFailure,
     ReduceOp,
     Work,
+    abort,
+    agree,
     all_gather,
     all_reduce,
     barrier,
@@ -30,6 +33,7 @@ from deepgrad.distributed.process_group import (
     init_process_group,
     is_available,
     is_initialized,
+    is_stopping,
     reduce,
 )
 
@@ -39,6 +43,7 @@ _LAZY = {
     "DistributedDataParallel": "deepgrad.nn.parallel",
     "SyncBatchNorm": "deepgrad.nn.parallel",
     "DistributedSampler": "deepgrad.data.sampler",
+    "ShardedLoader": "deepgrad.distributed.sharding",
 }
 
 
@@ -53,9 +58,13 @@ def __getattr__(name: str) -> Any:
 __all__ = [
     "DistributedDataParallel",
     "DistributedSampler",
+    "PeerFailure",
     "ReduceOp",
+    "ShardedLoader",
     "SyncBatchNorm",
     "Work",
+    "abort",
+    "agree",
     "all_gather",
     "all_reduce",
     "all_reduce_sum",
@@ -67,5 +76,6 @@ __all__ = [
     "init_process_group",
     "is_available",
     "is_initialized",
+    "is_stopping",
     "reduce",
 ]

@@ -41,6 +41,7 @@ class _Group:
     rank = 0
     size = 1
     previous_excepthook: Any = None
+    stopping = False  # `agree` found a failure: every rank is leaving on its own, nobody waits
 
 
 _GROUP = _Group()
@@ -101,6 +102,7 @@ def destroy_process_group() -> None:
         sys.excepthook = _GROUP.previous_excepthook
     _GROUP.comm = _GROUP.mpi = _GROUP.previous_excepthook = None
     _GROUP.rank, _GROUP.size = 0, 1
+    _GROUP.stopping = False
 
 
 def is_available() -> bool:
@@ -308,3 +310,46 @@ def all_gather_object(obj: Any) -> list[Any]:
         out.append(json.loads(buffer[start : start + size].tobytes().decode()))
         start += size
     return out
+
+
+# ---------------------------------------------------------------------------------------------- faults
+
+
+class PeerFailure(RuntimeError):
+    """Another rank failed (and reports it itself): raised by `agree` on the ranks that did not fail."""
+
+    def __init__(self, rank: int, message: str) -> None:
+        self.rank = rank
+        super().__init__(f"rank {rank} failed: {message}")
+
+
+def agree(failure: BaseException | None) -> None:
+    """A collective after work that can fail on some ranks only (reading files, checking settings): every
+    rank says whether it failed. When none did, this returns; otherwise the lowest failing rank raises its
+    own ``failure`` and every other rank raises `PeerFailure` naming it, so the job ends with one report
+    and no rank left waiting in a collective (`is_stopping` is then True everywhere).
+    """
+    _require("agree")
+    outcome = None if failure is None else f"{type(failure).__name__}: {failure}"
+    outcomes = all_gather_object(outcome) if _GROUP.size > 1 else [outcome]
+    failed = [rank for rank, text in enumerate(outcomes) if text is not None]
+    if not failed:
+        return
+    _GROUP.stopping = True
+    if failure is not None and _GROUP.rank == failed[0]:
+        raise failure
+    raise PeerFailure(failed[0], outcomes[failed[0]])
+
+
+def is_stopping() -> bool:
+    """True once `agree` found a failure: every rank is ending by itself, no collective will follow."""
+    return _GROUP.stopping
+
+
+def abort(status: int = 1) -> None:
+    """End every rank of the job now with exit status ``status`` (MPI_Abort): the way out of a failure that
+    the other ranks cannot know about, as they may be waiting for this rank in a collective."""
+    comm = _require("abort")
+    sys.stderr.flush()
+    sys.stdout.flush()
+    comm.Abort(int(status))

@@ -69,7 +69,8 @@ class Neg(Function):
 
 
 class Pow(Function):
-    """z = a ** b;   da = grad * b * a^(b-1),  db = grad * z * log(a)"""
+    """z = a ** b;   da = grad * b * a^(b-1),  db = grad * z * log(a)   (PyTorch's zeros: da = 0 where b = 0,
+    db = 0 where a = 0 and b >= 0, the limits that 0 * inf and 0 * log(0) would turn into nan)"""
 
     uses_result = True
 
@@ -78,8 +79,10 @@ class Pow(Function):
 
     def backward(self, grad, result, a, b):
         needs_a, needs_b = self.needs_input_grad
-        grad_a = grad * b * a ** (b - 1) if needs_a else None
-        grad_b = grad * result * np.log(a) if needs_b else None
+        zero = np.zeros((), dtype=grad.dtype)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            grad_a = np.where(b == 0, zero, grad * b * a ** (b - 1)) if needs_a else None
+            grad_b = np.where((a == 0) & (b >= 0), zero, grad * result * np.log(a)) if needs_b else None
         return grad_a, grad_b
 
 

@@ -8,6 +8,14 @@ from typing import Any
 import numpy as np
 
 
+def unwrapped(model: Any) -> Any:
+    """The model itself, also when it is trained wrapped (`DistributedDataParallel`'s ``module``): weights
+    and checkpoints of a distributed run are then those of a one-process run."""
+    from deepgrad.nn.parallel import DistributedDataParallel
+
+    return model.module if isinstance(model, DistributedDataParallel) else model
+
+
 class Callback:
     """Base class. ``state`` is the running `TrainingState` (model, optimizer, history, ...)."""
 
@@ -69,7 +77,8 @@ class EarlyStopping(Callback):
         if self._improved(value):
             self.best, self.best_epoch, self.wait = value, state.epoch, 0
             if self.restore_best:
-                self.best_state = {k: np.array(v.array, copy=True) for k, v in state.model.state_dict().items()}
+                weights = unwrapped(state.model).state_dict()
+                self.best_state = {k: np.array(v.array, copy=True) for k, v in weights.items()}
         else:
             self.wait += 1
             if self.wait >= self.patience:
@@ -78,7 +87,7 @@ class EarlyStopping(Callback):
 
     def on_train_end(self, state: Any) -> None:
         if self.restore_best and self.best_state is not None and self.stopped_epoch is not None:
-            state.model.load_state_dict(self.best_state)
+            unwrapped(state.model).load_state_dict(self.best_state)
 
     def state_dict(self) -> dict[str, Any]:
         """Best value, its epoch and weights, epochs waited: saved in checkpoints so a resumed run stops

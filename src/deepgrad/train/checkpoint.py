@@ -15,11 +15,11 @@ from typing import Any
 import numpy as np
 
 from deepgrad import backend, io
-from deepgrad.errors import CheckpointError, NotACheckpointError
+from deepgrad.errors import CheckpointError, NotACheckpointError, OutputError
 from deepgrad.tensor import Tensor
-from deepgrad.train.callbacks import Callback
+from deepgrad.train.callbacks import Callback, unwrapped
 
-_META_KEY = "deepgrad.checkpoint"
+_META_KEY = io.CHECKPOINT_KEY
 FORMAT_VERSION = 1
 
 
@@ -82,7 +82,7 @@ def save_checkpoint(
     state = {
         "format": FORMAT_VERSION,
         "epoch": int(epoch),
-        "model": model.state_dict(),
+        "model": unwrapped(model).state_dict(),
         "optimizer_type": type(optimizer).__name__ if optimizer is not None else None,
         "optimizer": optimizer.state_dict() if optimizer is not None else None,
         "scheduler": scheduler.state_dict() if scheduler is not None else None,
@@ -95,6 +95,67 @@ def save_checkpoint(
     arrays: dict[str, np.ndarray] = {}
     skeleton = _encode(state, "ckpt", arrays)
     io.save(arrays, path, metadata={_META_KEY: json.dumps(skeleton)})
+
+
+# What a load of a saved state into an object raises when the state is malformed.
+_MALFORMED = (KeyError, ValueError, RuntimeError, TypeError, IndexError, AttributeError)
+
+
+def read_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
+    """The checkpoint's state (``epoch``, ``model``, ``optimizer``, ``history``, ``rng``, ...) with every field
+    checked for its type; CheckpointError naming the file and the field otherwise. Nothing is restored."""
+    path = os.fspath(path)
+    metadata = io.load_metadata(path)
+    if _META_KEY not in metadata:
+        raise NotACheckpointError(path)
+    skeleton = io.parse_json(metadata[_META_KEY], f"{path}: the checkpoint's metadata", CheckpointError)
+    try:
+        state = _decode(skeleton, dict(io.read_tensors(path)))
+    except (ValueError, KeyError, TypeError, AttributeError) as error:
+        raise CheckpointError(f"{path}: the checkpoint is damaged: {error}") from None
+    if not isinstance(state, dict):
+        raise CheckpointError(f"{path}: the checkpoint is damaged: its metadata is not a dict")
+    if state.get("format") != FORMAT_VERSION:
+        raise CheckpointError(
+            f"{path}: checkpoint format {state.get('format')} is not supported (expected {FORMAT_VERSION})"
+        )
+    _check_fields(path, state)
+    return state
+
+
+def _check_fields(path: str, state: dict[str, Any]) -> None:
+    def bad(field: str, expected: str) -> CheckpointError:
+        return CheckpointError(
+            f"{path}: field {field!r} of the checkpoint must be {expected}, got {state.get(field)!r}"
+        )
+
+    epoch = state.get("epoch")
+    if isinstance(epoch, bool) or not isinstance(epoch, int) or epoch < 0:
+        raise bad("epoch", "a non-negative integer")
+    if not isinstance(state.get("model"), dict) or not all(isinstance(v, Tensor) for v in state["model"].values()):
+        raise bad("model", "a dict of tensors")
+    for field in ("optimizer", "scheduler", "loader"):
+        if state.get(field) is not None and not isinstance(state[field], dict):
+            raise bad(field, "a dict or null")
+    if state.get("optimizer_type") is not None and not isinstance(state["optimizer_type"], str):
+        raise bad("optimizer_type", "a string or null")
+    history = state.get("history")
+    if history is not None and not (
+        isinstance(history, dict)
+        and all(isinstance(k, str) and isinstance(v, list) for k, v in history.items())
+        and all(isinstance(x, (int, float)) or x is None for v in history.values() for x in v)
+    ):
+        raise bad("history", "a dict of lists of numbers")
+    if not isinstance(state.get("rng"), dict):
+        raise bad("rng", "a random generator state (a dict)")
+    for field in ("extra", "callbacks"):
+        if not isinstance(state.get(field, {}), dict):
+            raise bad(field, "a dict")
+
+
+def checkpoint_settings(path: str | os.PathLike) -> dict[str, Any]:
+    """What a training run recorded in its checkpoint beside the state (``extra``: the model's config, the seed)."""
+    return read_checkpoint(path).get("extra") or {}
 
 
 def load_checkpoint(
@@ -112,50 +173,46 @@ def load_checkpoint(
     holds weights only.
     """
     path = os.fspath(path)
-    metadata = io.load_metadata(path)
-    if _META_KEY not in metadata:
-        raise NotACheckpointError(path)
-    try:
-        skeleton = json.loads(metadata[_META_KEY])
-        state = _decode(skeleton, dict(io.load(path)))
-    except (ValueError, KeyError, TypeError) as error:
-        raise CheckpointError(f"{path}: the checkpoint is damaged: {error}") from None
-    if state.get("format") != FORMAT_VERSION:
-        raise CheckpointError(
-            f"{path}: checkpoint format {state.get('format')} is not supported (expected {FORMAT_VERSION})"
+    state = read_checkpoint(path)
+    _restore(path, "model", lambda: unwrapped(model).load_state_dict(state["model"]))
+    if optimizer is not None:
+        _restore_optimizer(path, state, optimizer)
+    if scheduler is not None and state.get("scheduler") is not None:
+        _restore(path, "scheduler", lambda: scheduler.load_state_dict(state["scheduler"]))
+    if train_loader is not None and state.get("loader") is not None and hasattr(train_loader, "load_state_dict"):
+        _restore(
+            path,
+            "data loader (another data set, split or batch size?)",
+            lambda: train_loader.load_state_dict(state["loader"]),
         )
-    try:
-        model.load_state_dict(state["model"])
-    except (KeyError, ValueError, RuntimeError) as error:
-        raise CheckpointError(f"{path}: the checkpoint does not fit this model: {_one_line(error)}") from None
-    if optimizer is not None and state["optimizer"] is not None:
-        saved_type = state.get("optimizer_type")
-        # An optimizer's state of another kind loads without complaint and fails at the next step().
-        if saved_type is not None and saved_type != type(optimizer).__name__:
-            raise CheckpointError(
-                f"{path}: the checkpoint holds the state of optimizer {saved_type}, "
-                f"this run uses {type(optimizer).__name__}"
-            )
-        try:
-            optimizer.load_state_dict(state["optimizer"])
-        except (KeyError, ValueError, RuntimeError) as error:
-            raise CheckpointError(f"{path}: the checkpoint does not fit this optimizer: {_one_line(error)}") from None
-    if scheduler is not None and state["scheduler"] is not None:
-        scheduler.load_state_dict(state["scheduler"])
-    if train_loader is not None and state["loader"] is not None and hasattr(train_loader, "load_state_dict"):
-        try:
-            train_loader.load_state_dict(state["loader"])
-        except ValueError as error:
-            raise CheckpointError(
-                f"{path}: the checkpoint does not fit this data loader (another data set, split or batch size?): "
-                f"{_one_line(error)}"
-            ) from None
     saved_callbacks = state.get("callbacks") or {}
     for key, callback in _stateful(callbacks):
         if key in saved_callbacks:
-            callback.load_state_dict(saved_callbacks[key])
-    backend.set_rng_state(state["rng"])
-    return {"epoch": state["epoch"], "history": state["history"] or {}, "extra": state["extra"]}
+            _restore(path, f"callback {key}", lambda c=callback, k=key: c.load_state_dict(saved_callbacks[k]))
+    _restore(path, "random generator", lambda: backend.set_rng_state(state["rng"]), "its state is malformed")
+    return {"epoch": state["epoch"], "history": state.get("history") or {}, "extra": state.get("extra") or {}}
+
+
+def _restore(path: str, what: str, load: Any, problem: str = "") -> None:
+    try:
+        load()
+    except _MALFORMED as error:
+        raise CheckpointError(
+            f"{path}: the checkpoint does not fit this {what}: {problem or _one_line(error)}"
+        ) from None
+
+
+def _restore_optimizer(path: str, state: dict[str, Any], optimizer: Any) -> None:
+    if state.get("optimizer") is None:
+        raise CheckpointError(f"{path}: the checkpoint holds no optimizer state (field 'optimizer' is null)")
+    saved_type = state.get("optimizer_type")
+    # An optimizer's state of another kind loads without complaint and fails at the next step().
+    if saved_type is not None and saved_type != type(optimizer).__name__:
+        raise CheckpointError(
+            f"{path}: the checkpoint holds the state of optimizer {saved_type}, "
+            f"this run uses {type(optimizer).__name__}"
+        )
+    _restore(path, "optimizer", lambda: optimizer.load_state_dict(state["optimizer"]))
 
 
 def _one_line(error: BaseException) -> str:
@@ -172,15 +229,28 @@ class Checkpoint(Callback):
 
     def on_epoch_end(self, state: Any, logs: dict[str, float]) -> None:
         if (state.epoch + 1) % self.every == 0:
-            save_checkpoint(
-                self.path,
-                state.model,
-                state.optimizer,
-                state.scheduler,
-                state.epoch + 1,
-                state.history,
-                state.train_loader,
-                self.extra,
-                # Put Checkpoint after EarlyStopping in ``callbacks`` so the saved state includes this epoch.
-                [c for c in getattr(state, "callbacks", ()) if c is not self],
-            )
+            try:
+                self._save(state)
+            except OSError as error:
+                kept = f"the file there holds an earlier epoch; continue from it with `resume` {self.path}"
+                if not os.path.exists(self.path):
+                    kept = "no checkpoint was written"
+                reason = error.strerror or _one_line(error)
+                raise OutputError(
+                    f"training stopped after epoch {state.epoch + 1}: cannot write `checkpoint` {self.path}: "
+                    f"{reason}; {kept}"
+                ) from None
+
+    def _save(self, state: Any) -> None:
+        save_checkpoint(
+            self.path,
+            state.model,
+            state.optimizer,
+            state.scheduler,
+            state.epoch + 1,
+            state.history,
+            state.train_loader,
+            self.extra,
+            # Put Checkpoint after EarlyStopping in ``callbacks`` so the saved state includes this epoch.
+            [c for c in getattr(state, "callbacks", ()) if c is not self],
+        )

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 import os
+import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -75,13 +76,18 @@ class OutputConfig:
 
 @dataclass
 class TrainConfig:
-    """Everything `deepgrad.train.run` needs; ``seed`` fixes the initialisation, data order and toy data."""
+    """Everything `deepgrad.train.run` needs; ``seed`` fixes the initialisation, data order and toy data.
+
+    ``distributed``: train data-parallel on the process group (`deepgrad.distributed`, started by
+    ``mpiexec -n N``; without it a world of one); ``optim.batch_size`` is then the global batch, split
+    equally over the ranks, and only rank 0 writes the outputs."""
 
     model: ModelConfig = field(default_factory=ModelConfig)
     data: DataConfig = field(default_factory=DataConfig)
     optim: OptimConfig = field(default_factory=OptimConfig)
     outputs: OutputConfig = field(default_factory=OutputConfig)
     seed: int = 0
+    distributed: bool = False
 
 
 @dataclass
@@ -173,28 +179,59 @@ def check_loss(name: str | None, task: str) -> str:
 
 
 def check_val_split(value: float | None) -> None:
-    if value is not None and not 0 < value < 1:
+    """0 <= ``value`` < 1; 0 (like None) holds nothing out."""
+    if value is not None and not 0 <= value < 1:
         raise ConfigError(f"`val_split` must be between 0 and 1, got {value}")
 
 
 def check_output(path: str | os.PathLike | None, name: str, directory: bool = False) -> None:
-    """Fail before training, not after it, when an output cannot be written where asked."""
+    """Fail before training, not after it, when an output cannot be written where asked: a file (or a
+    directory, for plots) is created and removed where the output will go."""
     if path is None:
         return
     target = Path(path)
-    if directory:
-        if target.exists() and not target.is_dir():
-            raise ConfigError(f"`{name}` {path}: exists and is not a directory")
-        return
-    if target.is_dir():
-        raise ConfigError(f"`{name}` {path}: is a directory; give a file name")
-    if not target.parent.is_dir():
-        raise ConfigError(f"`{name}` {path}: the directory {target.parent} does not exist")
+    try:
+        if directory:
+            if target.exists() and not target.is_dir():
+                raise ConfigError(f"`{name}` {path}: exists and is not a directory")
+            existing = next(p for p in (target, *target.parents) if p.exists())
+            if not existing.is_dir():
+                raise ConfigError(f"`{name}` {path}: {existing} is not a directory")
+            _probe(existing, name, path)
+            return
+        if target.is_dir():
+            raise ConfigError(f"`{name}` {path}: is a directory; give a file name")
+        if target.exists() and not target.is_file():
+            raise ConfigError(f"`{name}` {path}: exists and is not a regular file")
+        if not target.parent.is_dir():
+            raise ConfigError(f"`{name}` {path}: the directory {target.parent} does not exist")
+    except OSError as error:  # e.g. a parent directory this user may not look into
+        raise ConfigError(f"`{name}` {path}: {error.strerror or error}") from None
+    _probe(target.parent, name, path)
+
+
+def _probe(directory: Path, name: str, path: str | os.PathLike) -> None:
+    """Create and remove a file in ``directory``: catches no permission, a read-only disk, ``/proc``, ``/sys``."""
+    try:
+        fd, probe = tempfile.mkstemp(dir=directory, prefix=".deepgrad-probe-")
+    except OSError as error:
+        raise ConfigError(f"`{name}` {path}: cannot write in {directory}: {error.strerror or error}") from None
+    os.close(fd)
+    os.unlink(probe)
 
 
 def check_outputs(outputs: OutputConfig) -> None:
+    """Each output writable, and no two of them the same file (the weights would overwrite the checkpoint)."""
+    seen: dict[str, str] = {}
     for name in ("save", "checkpoint", "metrics_json"):
-        check_output(getattr(outputs, name), name)
+        path = getattr(outputs, name)
+        check_output(path, name)
+        if path is None:
+            continue
+        key = os.path.realpath(path)
+        if key in seen:
+            raise ConfigError(f"`{seen[key]}` and `{name}` are the same file, {path}: give each its own file")
+        seen[key] = name
     check_output(outputs.plots, "plots", directory=True)
 
 

@@ -201,8 +201,9 @@ def _set_sampler_epoch(loader: Any, epoch: int) -> None:
 
 
 def _is_sharded(loader: Any) -> bool:
-    """True when this loader reads one rank's shard (a `DistributedSampler`) inside a process group."""
-    replicas = getattr(getattr(loader, "sampler", None), "num_replicas", 1)
+    """True when this loader reads one rank's shard (a `DistributedSampler`, a `ShardedLoader`) inside a
+    process group."""
+    replicas = getattr(loader, "num_replicas", None) or getattr(getattr(loader, "sampler", None), "num_replicas", 1)
     return replicas > 1 and rank_and_size()[1] > 1
 
 

@@ -126,7 +126,8 @@ def _idx_images(reader_name: str) -> Callable[[DataConfig, int, bool, DatasetEnt
         import deepgrad.data
 
         if data.data_dir is not None and not Path(data.data_dir).is_dir() and not data.download:
-            raise ConfigError(f"`data_dir` {data.data_dir}: no such directory")
+            problem = "is not a directory" if Path(data.data_dir).exists() else "no such directory"
+            raise ConfigError(f"`data_dir` {data.data_dir}: {problem}")
         reader = getattr(deepgrad.data, reader_name)
         train = reader(root=data.data_dir, train=True, flatten=not images, download=data.download)
         test = reader(root=data.data_dir, train=False, flatten=not images, download=data.download)

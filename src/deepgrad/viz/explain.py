@@ -15,6 +15,8 @@ lectures draw it, so its gradient is the sum over both uses.
 from __future__ import annotations
 
 import ast
+import math
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -39,6 +41,10 @@ FUNCTIONS: dict[str, tuple[str, int | None]] = {
     "max": ("maximum", None),
     "min": ("minimum", None),
 }
+
+#: The longest expression accepted, in characters: parsing, building and tracing take time linear in the
+#: length, but the report lists every node, and a page of 10,000 characters is already far beyond a hand check.
+MAX_LENGTH = 10_000
 
 ALLOWED = "allowed are numbers, variable names, + - * / **, unary -, parentheses and calls to " + ", ".join(FUNCTIONS)
 
@@ -93,10 +99,40 @@ def _snippet(node: ast.AST, text: str) -> str:
     return repr(shorten(" ".join(segment.split()), 40))
 
 
+class Source:
+    """The expression's text, cut by the positions of its syntax tree's nodes.
+
+    ``ast.get_source_segment`` splits the whole text into lines at every call, which made naming every node
+    of a long expression quadratic in its length; the lines are split once here, and a segment costs its
+    own length. Columns in the tree count UTF-8 bytes, so the lines are kept encoded.
+    """
+
+    _LINE = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+\Z")
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.lines = [line.encode() for line in self._LINE.findall(text)]
+
+    def segment(self, node: ast.AST) -> str | None:
+        """The text of ``node`` (None for a node without positions)."""
+        end_line, end_column = getattr(node, "end_lineno", None), getattr(node, "end_col_offset", None)
+        if end_line is None or end_column is None:
+            return None
+        line, column = node.lineno - 1, node.col_offset  # type: ignore[attr-defined]
+        if line == end_line - 1:
+            return self.lines[line][column:end_column].decode()
+        parts = [self.lines[line][column:], *self.lines[line + 1 : end_line - 1], self.lines[end_line - 1][:end_column]]
+        return b"".join(parts).decode()
+
+
 def parse_expression(text: str) -> ast.Expression:
     """The expression's syntax tree, after checking every node against the whitelist (ExpressionError otherwise)."""
     if not text.strip():
         raise ExpressionError('the expression is empty; give one such as "z*(x+y)"')
+    if len(text.strip()) > MAX_LENGTH:
+        raise ExpressionError(
+            f"the expression is {len(text.strip()):,} characters long; the limit is {MAX_LENGTH:,} characters"
+        )
     try:
         tree = ast.parse(text.strip(), mode="eval")
     except SyntaxError as error:
@@ -155,8 +191,10 @@ def _check_constant(node: ast.Constant, text: str) -> None:
         kind = "True/False" if isinstance(value, bool) else f"a {type(value).__name__} constant"
         raise ExpressionError(f"{kind} is not allowed at {_where(node, text)}: {_snippet(node, text)}; {ALLOWED}")
     try:
-        float(value)
+        finite = math.isfinite(float(value))
     except OverflowError:
+        finite = False
+    if not finite:  # 1e999 is inf to Python's parser
         raise ExpressionError(f"the number at {_where(node, text)} is too large for a float64") from None
 
 
@@ -231,51 +269,87 @@ def explain(expression: str, values: dict[str, float], precision: int = 2) -> Ex
         )
     if not used:
         raise ExpressionError('the expression has no variables: nothing to differentiate (e.g. "x**2" with x=3)')
+    check_finite(values)
     leaves = {}
     for name, value in values.items():
         leaf = deepgrad.tensor(value, dtype=deepgrad.float64, requires_grad=True)
         leaf.name = name
         leaves[name] = leaf
-    built: dict[str, Any] = {}
+    builder = _Builder(Source(text), leaves)
     with np.errstate(all="ignore"):
         try:
-            output = _build(tree.body, text, leaves, built)
+            output = builder.build(tree.body)[0]
         except RecursionError:
             raise ExpressionError("the expression is nested too deeply") from None
         result = trace(output, precision=precision)
     return Explanation(text, output, leaves, result)
 
 
-def _build(node: ast.AST, text: str, leaves: dict[str, Any], built: dict[str, Any]) -> Any:
-    """Evaluate one checked node on tensors; equal subexpressions share one node (the lectures' graphs)."""
-    if isinstance(node, ast.Name):
-        return leaves[node.id]
-    if isinstance(node, ast.Constant):
-        return deepgrad.tensor(float(node.value), dtype=deepgrad.float64)
-    key = ast.dump(node)
-    if key in built:
-        return built[key]
-    if isinstance(node, ast.BinOp):
-        left = _build(node.left, text, leaves, built)
-        right = _build(node.right, text, leaves, built)
-        out = getattr(left, _BINARY[type(node.op)])(right)
-    elif isinstance(node, ast.UnaryOp):
-        operand = _build(node.operand, text, leaves, built)
-        out = -operand if isinstance(node.op, ast.USub) else operand
-    else:
-        assert isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
-        args = [_build(arg, text, leaves, built) for arg in node.args]
-        method, _arity = FUNCTIONS[node.func.id]
-        if len(args) == 1:
-            out = getattr(args[0], method)()
+def check_finite(values: dict[str, float]) -> None:
+    """ExpressionError for a value that is nan or infinite: a gradient there is not defined (nor is a check by hand)."""
+    for name, value in values.items():
+        try:
+            finite = math.isfinite(float(value))
+        except (TypeError, ValueError, OverflowError):
+            raise ExpressionError(f"the value of {name!r} is {value!r}, not a number") from None
+        if not finite:
+            raise ExpressionError(f"the value of {name!r} is {float(value)}: give a finite number")
+
+
+class _Builder:
+    """Evaluates checked nodes on tensors; equal subexpressions share one node (the lectures' graphs).
+
+    Two nodes are equal when they have the same kind, operator and children: each distinct structure gets a
+    small integer, so comparing a node costs O(1) rather than the size of its subtree (``ast.dump``).
+    """
+
+    def __init__(self, source: Source, leaves: dict[str, Any]) -> None:
+        self.source, self.leaves = source, leaves
+        self.numbers: dict[tuple, int] = {}
+        self.built: dict[int, Any] = {}
+
+    def _number(self, key: tuple) -> int:
+        return self.numbers.setdefault(key, len(self.numbers))
+
+    def build(self, node: ast.AST) -> tuple[Any, int]:
+        """The node's tensor and its structure's number."""
+        if isinstance(node, ast.Name):
+            return self.leaves[node.id], self._number(("name", node.id))
+        if isinstance(node, ast.Constant):
+            number = deepgrad.tensor(float(node.value), dtype=deepgrad.float64)
+            return number, self._number(("number", repr(node.value)))
+        if isinstance(node, ast.BinOp):
+            (left, left_key), (right, right_key) = self.build(node.left), self.build(node.right)
+            key = self._number((type(node.op).__name__, left_key, right_key))
+            if key not in self.built:
+                self._keep(key, node, getattr(left, _BINARY[type(node.op)])(right))
+        elif isinstance(node, ast.UnaryOp):
+            operand, operand_key = self.build(node.operand)
+            key = self._number((type(node.op).__name__, operand_key))
+            if key not in self.built:
+                self._keep(key, node, -operand if isinstance(node.op, ast.USub) else operand)
         else:
-            out = args[0]
-            for arg in args[1:]:
-                out = getattr(out, method)(arg)
-    if out.grad_fn is not None and out.name is None:
-        # Intermediate values are named by the text that computes them (constants show their value).
-        out.name = " ".join((ast.get_source_segment(text, node) or ast.unparse(node)).split())
-    built[key] = out
+            assert isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
+            built = [self.build(arg) for arg in node.args]
+            key = self._number(("call", node.func.id, *(k for _, k in built)))
+            if key not in self.built:
+                self._keep(key, node, _call(node.func.id, [t for t, _ in built]))
+        return self.built[key], key
+
+    def _keep(self, key: int, node: ast.AST, out: Any) -> None:
+        if out.grad_fn is not None and out.name is None:
+            # Intermediate values are named by the text that computes them (constants show their value).
+            out.name = " ".join((self.source.segment(node) or ast.unparse(node)).split())
+        self.built[key] = out
+
+
+def _call(name: str, args: list[Any]) -> Any:
+    method, _arity = FUNCTIONS[name]
+    if len(args) == 1:
+        return getattr(args[0], method)()
+    out = args[0]
+    for arg in args[1:]:
+        out = getattr(out, method)(arg)
     return out
 
 
