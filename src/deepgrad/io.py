@@ -160,11 +160,6 @@ def load(
     >>> deepgrad.io.load(path)["w"]
     tensor([1., 2.])
     """
-    return read_tensors(path, model_only=True)
-
-
-def read_tensors(path: str | os.PathLike, model_only: bool = False) -> OrderedDict[str, Tensor]:
-    """Every tensor of a safetensors file (`load`'s reader); ``model_only``: of a checkpoint, only the model's."""
     path = os.fspath(path)
     if weights_only is False:
         raise ValueError(
@@ -173,6 +168,12 @@ def read_tensors(path: str | os.PathLike, model_only: bool = False) -> OrderedDi
         )
     if map_location is not None and not isinstance(map_location, Mapping) and not callable(map_location):
         check_device(map_location)
+    return read_tensors(path, model_only=True)
+
+
+def read_tensors(path: str | os.PathLike, model_only: bool = False) -> OrderedDict[str, Tensor]:
+    """Every tensor of a safetensors file (`load`'s reader); ``model_only``: of a checkpoint, only the model's."""
+    path = os.fspath(path)
     with _open(path) as handle:
         metadata = handle.metadata() or {}
         names = _ordered_names(list(handle.keys()), metadata)
