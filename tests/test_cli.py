@@ -789,3 +789,27 @@ def test_a_data_directory_that_cannot_be_listed(open_tmp):
     assert done.returncode == 2, done.stderr
     assert "cannot look for train-images-idx3-ubyte in the data directory data/mnist: Permission denied" in done.stderr
     assert _one_line_error(done.stderr)
+
+
+@pytest.mark.parametrize("delay", [0.0, 0.03, 0.06, 0.1, 0.2, 0.5])
+def test_ctrl_c_while_the_command_starts_is_one_line(delay):
+    """SIGINT at any moment after the entry point loaded, even while deepgrad and NumPy are still being
+    imported: one line and status 130, no traceback. (Before the entry point runs, the interpreter itself
+    is starting, which no program can handle.)"""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    code = (
+        "import sys, deepgrad_command; print('ready', flush=True); "
+        "sys.argv = ['deepgrad', 'train', '--plots', 'none']; sys.exit(deepgrad_command.main())"
+    )
+    process = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert process.stdout.readline().strip() == "ready"
+    time.sleep(delay)
+    process.send_signal(signal.SIGINT)
+    out, err = process.communicate(timeout=60)
+    assert "Traceback" not in err and "KeyboardInterrupt" not in err, err
+    assert process.returncode == 130, (process.returncode, err)
+    assert err.strip().splitlines()[-1].startswith("deepgrad") and "interrupted" in err

@@ -201,6 +201,7 @@ class TrainingPlan:
         """The samples of one step on this rank: the global batch divided by the world size."""
         return None if self.batch_size is None else self.batch_size // self.world_size
 
+    @property
     def finished(self) -> bool:
         """Resumed from a checkpoint that has every epoch already: nothing to train, only the outputs to write."""
         return self.start_epoch >= self.epochs
