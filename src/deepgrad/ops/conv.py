@@ -64,9 +64,9 @@ def _offset_slices(i: int, j: int, stride, dilation, out_size) -> tuple:
     )
 
 
-def _col2im(window_grad, input_shape, kernel, stride, padding, dilation, out_size) -> np.ndarray:
-    """Adjoint of ``_windows`` after padding: add each window value back to its place in a zero (*lead, H, W)
-    array. ``window_grad`` is laid out (*lead, k_h, k_w, H_out, W_out), so each kernel offset reads a
+def _window_scatter(window_grad, input_shape, kernel, stride, padding, dilation, out_size) -> np.ndarray:
+    """Adjoint of ``_windows`` after padding (pooling's col2im): add each window value back to its place in a
+    zero (*lead, H, W) array. ``window_grad`` is laid out (*lead, k_h, k_w, H_out, W_out), so each kernel offset reads a
     contiguous block; it may be a broadcast view (average pooling)."""
     top, bottom, left, right = padding
     *lead, height, width = input_shape
@@ -98,23 +98,73 @@ def _out_size(x_shape, weight_shape, padding, stride, dilation) -> tuple[int, in
 
 
 # ---------------------------------------------------------------------------------------------------
-# convolution. Layout of the matrices: per sample and group, im2col is (C/groups k_h k_w, H_out W_out) and
-# the weight (C_out/groups, C/groups k_h k_w), so W @ cols is that sample's output already in (C_out, H_out W_out)
-# order: no transpose of the result, and the im2col copy reads rows of W_out contiguous pixels. The matrix
-# products are batched over (N, groups).
+# convolution. The matrices put the channels first and the whole batch in the columns: im2col is
+# (groups, C/groups k_h k_w, N H_out W_out) and the weight (groups, C_out/groups, C/groups k_h k_w), so a
+# layer is one large GEMM per group. Measured against the earlier layout (one product per sample, summed over
+# the batch for the weight gradient): the weight gradient becomes one product with K = N H_out W_out instead
+# of N products and a sum, and the transposes in and out of this layout are copies of the (small)
+# activations, not of the (k_h k_w times larger) im2col matrix.
+
+# The im2col matrix is kept from forward for the weight gradient when it is at most this large, and
+# recomputed in backward otherwise. It is k_h k_w times the input: for a ResNet-18 step at batch 32 keeping
+# all of them holds ~560 MB (stage 1 alone 4 x 75 MB) where PyTorch's whole step peaks near 300 MB; the
+# recomputation is one strided copy, a few percent of the layer's three products.
+KEEP_COLUMNS_BYTES = 16 * 2**20
 
 
 def _im2col(x, kernel, stride, padding, dilation, groups, out_size) -> np.ndarray:
-    """(N, groups, C/groups k_h k_w, H_out W_out): one column per output position."""
-    batch, channels = x.shape[:2]
+    """(groups, C/groups k_h k_w, N H_out W_out): one column per output position of every sample."""
     windows = _windows(_pad(x, padding), kernel, stride, dilation, out_size)  # (N, C, Ho, Wo, kh, kw), a view
-    return windows.transpose(0, 1, 4, 5, 2, 3).reshape(batch, groups, -1, out_size[0] * out_size[1])  # the copy
+    # the one copy; its inner loop runs along W_out, contiguous in the input for stride 1
+    return windows.transpose(1, 4, 5, 0, 2, 3).reshape(groups, -1, x.shape[0] * out_size[0] * out_size[1])
 
 
-def _grouped(image: np.ndarray, groups: int) -> np.ndarray:
-    """(N, C_out, H_out, W_out) -> (N, groups, C_out/groups, H_out W_out), a view when ``image`` is contiguous."""
+def _col2im(cols, input_shape, kernel, stride, padding, dilation, out_size) -> np.ndarray:
+    """Adjoint of ``_im2col``: cols (groups, C/groups k_h k_w, N H_out W_out) -> (N, C, H, W), each kernel
+    offset's columns added back where they were read (k_h k_w strided adds over the whole batch)."""
+    batch, channels, height, width = input_shape
+    top, bottom, left, right = padding
+    windows = cols.reshape(channels, kernel[0], kernel[1], batch, *out_size)
+    target = np.zeros((batch, channels, height + top + bottom, width + left + right), dtype=cols.dtype, like=cols)
+    for i in range(kernel[0]):
+        for j in range(kernel[1]):
+            target[_offset_slices(i, j, stride, dilation, out_size)] += windows[:, i, j].transpose(1, 0, 2, 3)
+    return target[..., top : top + height, left : left + width]
+
+
+def _channels_first(image: np.ndarray, groups: int) -> np.ndarray:
+    """(N, C, H, W) -> (groups, C/groups, N H W), a copy of the activations."""
     batch, channels, height, width = image.shape
-    return np.reshape(image, (batch, groups, channels // groups, height * width))
+    return image.transpose(1, 0, 2, 3).reshape(groups, channels // groups, batch * height * width)
+
+
+def _batch_first(matrix: np.ndarray, batch: int, out_size, bias=None) -> np.ndarray:
+    """(groups, C/groups, N H W) -> contiguous (N, C, H, W), with the bias added in the same pass."""
+    channels = matrix.shape[0] * matrix.shape[1]
+    view = matrix.reshape(channels, batch, *out_size).transpose(1, 0, 2, 3)
+    out = np.empty_like(view, order="C")
+    if bias is None:
+        out[...] = view
+    else:
+        np.add(view, bias.reshape(-1, 1, 1), out=out)
+    return out
+
+
+def _weight_matrix(weight: np.ndarray, groups: int) -> np.ndarray:
+    """(C_out, C/groups, k_h, k_w) -> (groups, C_out/groups, C/groups k_h k_w), a view."""
+    return weight.reshape(groups, weight.shape[0] // groups, -1)
+
+
+def _is_pointwise(kernel, padding) -> bool:
+    """A 1x1 kernel without padding: a plain matrix product per sample, no im2col at all."""
+    return tuple(kernel) == (1, 1) and not any(padding)
+
+
+def _pointwise_input(x: np.ndarray, stride, out_size) -> np.ndarray:
+    """(N, C, H, W) -> (N, C, H_out W_out): the pixels a 1x1 kernel reads (every stride-th one)."""
+    if stride != (1, 1):
+        x = x[:, :, : stride[0] * (out_size[0] - 1) + 1 : stride[0], : stride[1] * (out_size[1] - 1) + 1 : stride[1]]
+    return np.reshape(x, (x.shape[0], x.shape[1], -1))  # a view for stride 1, a copy of the kept pixels otherwise
 
 
 class Conv2d(Function):
@@ -123,15 +173,20 @@ class Conv2d(Function):
 
     def forward(self, x, weight, bias=None, *, stride, padding, dilation, groups):
         self.geometry = dict(stride=stride, padding=padding, dilation=dilation, groups=groups)
+        batch, kernel = x.shape[0], weight.shape[-2:]
         out_size = _out_size(x.shape, weight.shape, padding, stride, dilation)
-        cols = _im2col(x, weight.shape[-2:], stride, padding, dilation, groups, out_size)
-        if self.needs_input_grad[1]:
-            self.cols = cols  # the weight gradient multiplies the same matrix: keep it instead of rebuilding it
-        matrix = weight.reshape(groups, weight.shape[0] // groups, -1)  # (groups, C_out/groups, C/groups kh kw)
-        out = (matrix @ cols).reshape(x.shape[0], weight.shape[0], *out_size)
-        if bias is not None:
-            out += bias.reshape(-1, 1, 1)
-        return out
+        matrix = _weight_matrix(weight, groups)
+        if _is_pointwise(kernel, padding):
+            pixels = _pointwise_input(x, stride, out_size)  # (N, C, Ho Wo)
+            out = matrix @ pixels.reshape(batch, groups, -1, pixels.shape[-1])  # per-sample GEMMs, no copies
+            out = out.reshape(batch, weight.shape[0], *out_size)
+            if bias is not None:
+                out += bias.reshape(-1, 1, 1)
+            return out
+        cols = _im2col(x, kernel, stride, padding, dilation, groups, out_size)
+        if self.needs_input_grad[1] and cols.nbytes <= KEEP_COLUMNS_BYTES:
+            self.cols = cols  # small enough: the weight gradient multiplies the same matrix, keep it
+        return _batch_first(matrix @ cols, batch, out_size, bias)
 
     def backward(self, grad, result, x, weight, bias=None):
         needs = self.needs_input_grad
@@ -139,9 +194,8 @@ class Conv2d(Function):
         if needs[0]:
             grad_x = Conv2dInputGrad.call(grad, weight, input_shape=tuple(x.shape), **self.geometry)
         if needs[1]:
-            grad_weight = Conv2dWeightGrad.call(
-                x, grad, weight_shape=tuple(weight.shape), cols=self.cols, **self.geometry
-            )
+            cols = self.__dict__.pop("cols", None)  # dropped as soon as it is used
+            grad_weight = Conv2dWeightGrad.call(x, grad, weight_shape=tuple(weight.shape), cols=cols, **self.geometry)
         if bias is not None and needs[2]:
             grad_bias = np.sum(grad, axis=(0, 2, 3))
         return grad_x, grad_weight, grad_bias
@@ -153,13 +207,19 @@ class Conv2dInputGrad(Function):
 
     def forward(self, grad, weight, *, input_shape, stride, padding, dilation, groups):
         self.geometry = dict(stride=stride, padding=padding, dilation=dilation, groups=groups)
-        batch, channels = input_shape[:2]
-        kernel = weight.shape[-2:]
-        out_size = grad.shape[-2:]
-        matrix = weight.reshape(groups, weight.shape[0] // groups, -1)
-        cols = np.swapaxes(matrix, -1, -2) @ _grouped(grad, groups)  # (N, groups, C/groups kh kw, Ho Wo)
-        windows = cols.reshape(batch, channels, *kernel, *out_size)
-        return _col2im(windows, input_shape, kernel, stride, padding, dilation, out_size)
+        kernel, out_size = weight.shape[-2:], grad.shape[-2:]
+        matrix_t = np.swapaxes(_weight_matrix(weight, groups), -1, -2)  # (groups, C/groups kh kw, C_out/groups)
+        if _is_pointwise(kernel, padding):
+            batch = grad.shape[0]
+            picked = matrix_t @ np.reshape(grad, (batch, groups, -1, out_size[0] * out_size[1]))
+            picked = picked.reshape(batch, input_shape[1], *out_size)
+            if stride == (1, 1):
+                return picked
+            out = np.zeros(input_shape, dtype=grad.dtype, like=grad)  # the pixels a strided 1x1 kernel skipped
+            out[:, :, : stride[0] * out_size[0] : stride[0], : stride[1] * out_size[1] : stride[1]] = picked
+            return out
+        cols = matrix_t @ _channels_first(grad, groups)  # (groups, C/groups kh kw, N Ho Wo)
+        return _col2im(cols, input_shape, kernel, stride, padding, dilation, out_size)
 
     def backward(self, upstream, result, grad, weight):
         needs = self.needs_input_grad
@@ -172,16 +232,21 @@ class Conv2dInputGrad(Function):
 
 class Conv2dWeightGrad(Function):
     """The gradient of conv2d for its weight, as an op so it can be differentiated:
-    z = sum_n grad_n @ im2col(x)_n^T;   dx = conv2d_input_grad(grad, upstream),  d(grad) = conv2d(x, upstream)"""
+    z = grad @ im2col(x)^T (over the whole batch);  dx = conv2d_input_grad(grad, upstream),  d(grad) = conv2d(x, upstream)"""
 
     def forward(self, x, grad, *, weight_shape, stride, padding, dilation, groups, cols=None):
         self.geometry = dict(stride=stride, padding=padding, dilation=dilation, groups=groups)
+        kernel, out_size = weight_shape[-2:], grad.shape[-2:]
+        if _is_pointwise(kernel, padding):
+            batch = x.shape[0]
+            pixels = _pointwise_input(x, stride, out_size).reshape(batch, groups, -1, out_size[0] * out_size[1])
+            rows = np.reshape(grad, (batch, groups, -1, out_size[0] * out_size[1]))
+            # per-sample products summed over the batch: measured faster here than transposing both operands
+            # into one GEMM (a 1x1 layer has few FLOPs per byte, so the two copies cost more than they save)
+            return np.sum(rows @ np.swapaxes(pixels, -1, -2), axis=0).reshape(weight_shape)
         if cols is None:
-            cols = _im2col(x, weight_shape[-2:], stride, padding, dilation, groups, grad.shape[-2:])
-        grad_rows = _grouped(grad, groups)  # (N, groups, C_out/groups, Ho Wo)
-        # per-sample products summed over N: measured faster than one product after gathering all samples'
-        # columns into one matrix (that gather copies the whole im2col matrix again)
-        return np.sum(grad_rows @ np.swapaxes(cols, -1, -2), axis=0).reshape(weight_shape)
+            cols = _im2col(x, kernel, stride, padding, dilation, groups, out_size)
+        return (_channels_first(grad, groups) @ np.swapaxes(cols, -1, -2)).reshape(weight_shape)
 
     def backward(self, upstream, result, x, grad):
         needs = self.needs_input_grad
@@ -307,7 +372,7 @@ class AvgPool2dInputGrad(Function):
         self.geometry = dict(kernel=kernel, stride=stride, padding=padding, out_size=out_size, divisor=divisor)
         share = (grad / divisor)[..., None, None, :, :]
         windows = np.broadcast_to(share, (*grad.shape[:-2], *kernel, *out_size))  # each position: the same share
-        return _col2im(windows, input_shape, kernel, stride, padding, (1, 1), out_size)
+        return _window_scatter(windows, input_shape, kernel, stride, padding, (1, 1), out_size)
 
     def backward(self, upstream, result, grad):
         return AvgPool2d.call(upstream, **self.geometry)
