@@ -1,13 +1,15 @@
-"""Convolution and pooling as fused primitives, computed with im2col views and one BLAS product.
+"""Convolution and pooling as fused primitives, computed with im2col views and one BLAS product per layer.
 
 Why fused: composed from primitives, a 5x5 convolution would be 25 shifted slices, products and sums per
 layer, each a graph node with its own copy of the activations. Here one node does the whole layer:
 
 * **im2col**: ``backend.as_strided`` (NumPy's ``as_strided``) gives every k_h x k_w window of the padded input as
   a view of shape (N, C, H_out, W_out, k_h, k_w) without copying; one reshape lays the windows out as the
-  columns of a (C k_h k_w, H_out W_out) matrix per sample (the only copy), and the convolution is a matrix
-  product with the (C_out, C k_h k_w) weight matrix, batched over samples and groups. The forward keeps
-  that matrix for the weight gradient (memory traded for a second im2col; PyTorch recomputes instead).
+  columns of a (C k_h k_w, N H_out W_out) matrix (the only copy: channels first, the whole batch in the
+  columns), and the convolution is one GEMM per group with the (C_out, C k_h k_w) weight matrix. The forward
+  keeps that matrix for the weight gradient only when it is small (``KEEP_COLUMNS_BYTES``); otherwise backward
+  rebuilds it, as PyTorch does, so the unfolded input never outlives the backward of its layer.
+* **1x1 kernels** need no im2col: a per-sample product W @ x[n] on the (C, H W) image as it is.
 * **col2im** (the adjoint, for gradients of the input and for pooling backward) adds each window back to
   where it came from: a loop over the k_h k_w kernel offsets, each one strided add over the whole batch.
   No Python loop runs over samples or pixels.
@@ -232,7 +234,8 @@ class Conv2dInputGrad(Function):
 
 class Conv2dWeightGrad(Function):
     """The gradient of conv2d for its weight, as an op so it can be differentiated:
-    z = grad @ im2col(x)^T (over the whole batch);  dx = conv2d_input_grad(grad, upstream),  d(grad) = conv2d(x, upstream)"""
+    z = grad @ im2col(x)^T over the whole batch;
+    dx = conv2d_input_grad(grad, upstream),  d(grad) = conv2d(x, upstream)"""
 
     def forward(self, x, grad, *, weight_shape, stride, padding, dilation, groups, cols=None):
         self.geometry = dict(stride=stride, padding=padding, dilation=dilation, groups=groups)

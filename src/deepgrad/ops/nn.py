@@ -261,5 +261,7 @@ class BatchNorm(Function):
         normalised = centered * invstd
         sum_grad = np.sum(grad, axis=axes, keepdims=True)
         sum_grad_normalised = np.sum(grad * normalised, axis=axes, keepdims=True)
-        grad_x = np.reshape(weight, shape) * invstd * (grad - sum_grad / count - normalised * sum_grad_normalised / count)
+        grad_x = (
+            np.reshape(weight, shape) * invstd * (grad - sum_grad / count - normalised * sum_grad_normalised / count)
+        )
         return grad_x, np.reshape(sum_grad_normalised, (-1,)), np.reshape(sum_grad, (-1,))
