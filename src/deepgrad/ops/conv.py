@@ -169,6 +169,74 @@ def _pointwise_input(x: np.ndarray, stride, out_size) -> np.ndarray:
     return np.reshape(x, (x.shape[0], x.shape[1], -1))  # a view for stride 1, a copy of the kept pixels otherwise
 
 
+
+# Depthwise convolution (one input channel per group, C_out = groups = C): each output is k_h k_w products
+# with one weight each, so the GEMM route has nothing to multiply (matrices of one row) and its im2col copy is
+# k_h k_w times the activations. Here: k_h k_w multiply-adds over whole strided slices, a few samples at a
+# time so that the slices stay in the core's cache. Measured at 32x64x32x32 (3x3, pad 1): forward 27 ms in
+# chunks of ~512 KiB against 71 ms unchunked and 34 ms for the GEMM route; weight gradient 48 ms against 157 ms.
+DEPTHWISE_CHUNK_BYTES = 512 * 2**10
+
+
+def _is_depthwise(weight_shape, groups: int) -> bool:
+    return groups > 1 and weight_shape[0] == groups and weight_shape[1] == 1
+
+
+def _sample_chunks(array: np.ndarray) -> list[slice]:
+    """Slices of the batch axis, each about ``DEPTHWISE_CHUNK_BYTES`` of ``array``."""
+    sample_bytes = max(1, array[:1].nbytes)
+    step = max(1, DEPTHWISE_CHUNK_BYTES // sample_bytes)
+    return [slice(start, start + step) for start in range(0, array.shape[0], step)]
+
+
+def _depthwise_forward(x, weight, stride, padding, dilation, out_size) -> np.ndarray:
+    """z[n, c] = sum_{i, j} W[c, 0, i, j] x_pad[n, c, window offset (i, j)]"""
+    padded = _pad(x, padding)
+    out = np.empty_like(x, shape=(x.shape[0], weight.shape[0], *out_size))
+    for rows in _sample_chunks(padded):
+        source, target = padded[rows], out[rows]
+        product = np.empty_like(target)
+        for i in range(weight.shape[2]):
+            for j in range(weight.shape[3]):
+                part = source[_offset_slices(i, j, stride, dilation, out_size)]
+                if i == j == 0:
+                    np.multiply(part, weight[:, 0, i, j].reshape(-1, 1, 1), out=target)
+                else:
+                    np.multiply(part, weight[:, 0, i, j].reshape(-1, 1, 1), out=product)
+                    target += product
+    return out
+
+
+def _depthwise_input_grad(grad, weight, input_shape, stride, padding, dilation) -> np.ndarray:
+    """dx_pad[n, c, window offset (i, j)] += W[c, 0, i, j] grad[n, c], cropped to the input"""
+    top, bottom, left, right = padding
+    batch, channels, height, width = input_shape
+    target = np.zeros_like(grad, shape=(batch, channels, height + top + bottom, width + left + right))
+    out_size = grad.shape[-2:]
+    for rows in _sample_chunks(target):
+        source, window = grad[rows], target[rows]
+        product = np.empty_like(source)
+        for i in range(weight.shape[2]):
+            for j in range(weight.shape[3]):
+                np.multiply(source, weight[:, 0, i, j].reshape(-1, 1, 1), out=product)
+                window[_offset_slices(i, j, stride, dilation, out_size)] += product
+    return target[..., top : top + height, left : left + width]
+
+
+def _depthwise_weight_grad(x, grad, weight_shape, stride, padding, dilation) -> np.ndarray:
+    """dW[c, 0, i, j] = sum_{n, h, w} grad[n, c, h, w] x_pad[n, c, window offset (i, j)]"""
+    padded = _pad(x, padding)
+    out_size = grad.shape[-2:]
+    total = np.zeros_like(grad, shape=(weight_shape[0], weight_shape[2], weight_shape[3]))
+    for rows in _sample_chunks(padded):
+        source, upstream = padded[rows], grad[rows]
+        product = np.empty_like(upstream)
+        for i in range(weight_shape[2]):
+            for j in range(weight_shape[3]):
+                np.multiply(upstream, source[_offset_slices(i, j, stride, dilation, out_size)], out=product)
+                total[:, i, j] += product.reshape(product.shape[0], product.shape[1], -1).sum(axis=2).sum(axis=0)
+    return total.reshape(weight_shape)
+
 class Conv2d(Function):
     """z[n, o] = b[o] + sum_{c, i, j} W[o, c, i, j] x_pad[n, c, s h + d i, s w + d j]   (c in o's group);
     dx = conv2d_input_grad(grad, W),  dW = conv2d_weight_grad(x, grad),  db = sum_{n, h, w} grad"""
@@ -177,6 +245,11 @@ class Conv2d(Function):
         self.geometry = dict(stride=stride, padding=padding, dilation=dilation, groups=groups)
         batch, kernel = x.shape[0], weight.shape[-2:]
         out_size = _out_size(x.shape, weight.shape, padding, stride, dilation)
+        if _is_depthwise(weight.shape, groups):
+            out = _depthwise_forward(x, weight, stride, padding, dilation, out_size)
+            if bias is not None:
+                out += bias.reshape(-1, 1, 1)
+            return out
         matrix = _weight_matrix(weight, groups)
         if _is_pointwise(kernel, padding):
             pixels = _pointwise_input(x, stride, out_size)  # (N, C, Ho Wo)
@@ -210,6 +283,8 @@ class Conv2dInputGrad(Function):
     def forward(self, grad, weight, *, input_shape, stride, padding, dilation, groups):
         self.geometry = dict(stride=stride, padding=padding, dilation=dilation, groups=groups)
         kernel, out_size = weight.shape[-2:], grad.shape[-2:]
+        if _is_depthwise(weight.shape, groups):
+            return _depthwise_input_grad(grad, weight, input_shape, stride, padding, dilation)
         matrix_t = np.swapaxes(_weight_matrix(weight, groups), -1, -2)  # (groups, C/groups kh kw, C_out/groups)
         if _is_pointwise(kernel, padding):
             batch = grad.shape[0]
@@ -240,6 +315,8 @@ class Conv2dWeightGrad(Function):
     def forward(self, x, grad, *, weight_shape, stride, padding, dilation, groups, cols=None):
         self.geometry = dict(stride=stride, padding=padding, dilation=dilation, groups=groups)
         kernel, out_size = weight_shape[-2:], grad.shape[-2:]
+        if _is_depthwise(weight_shape, groups):
+            return _depthwise_weight_grad(x, grad, weight_shape, stride, padding, dilation)
         if _is_pointwise(kernel, padding):
             batch = x.shape[0]
             pixels = _pointwise_input(x, stride, out_size).reshape(batch, groups, -1, out_size[0] * out_size[1])
