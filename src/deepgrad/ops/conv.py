@@ -157,6 +157,26 @@ def _weight_matrix(weight: np.ndarray, groups: int) -> np.ndarray:
     return weight.reshape(groups, weight.shape[0] // groups, -1)
 
 
+def _full_correlation_padding(kernel, stride, padding, dilation) -> tuple[int, int, int, int] | None:
+    """For stride 1, the padding (top, bottom, left, right) under which correlating grad with the flipped
+    kernel gives the input gradient (d (k - 1) - p on each side); None when that route does not apply."""
+    if stride != (1, 1):
+        return None
+    reach = (dilation[0] * (kernel[0] - 1),) * 2 + (dilation[1] * (kernel[1] - 1),) * 2
+    full = tuple(r - p for r, p in zip(reach, padding))
+    return full if min(full) >= 0 else None
+
+
+def _flipped_transposed(weight: np.ndarray, groups: int) -> np.ndarray:
+    """(C_out, C/groups, k_h, k_w) -> (C, C_out/groups, k_h, k_w) rotated by 180 degrees, group by group."""
+    out_channels, group_channels, kernel_h, kernel_w = weight.shape
+    per_group = weight.reshape(groups, out_channels // groups, group_channels, kernel_h, kernel_w)
+    swapped = per_group.transpose(0, 2, 1, 3, 4).reshape(
+        groups * group_channels, out_channels // groups, kernel_h, kernel_w
+    )
+    return swapped[..., ::-1, ::-1]
+
+
 def _is_pointwise(kernel, padding) -> bool:
     """A 1x1 kernel without padding: a plain matrix product per sample, no im2col at all."""
     return tuple(kernel) == (1, 1) and not any(padding)
@@ -167,7 +187,6 @@ def _pointwise_input(x: np.ndarray, stride, out_size) -> np.ndarray:
     if stride != (1, 1):
         x = x[:, :, : stride[0] * (out_size[0] - 1) + 1 : stride[0], : stride[1] * (out_size[1] - 1) + 1 : stride[1]]
     return np.reshape(x, (x.shape[0], x.shape[1], -1))  # a view for stride 1, a copy of the kept pixels otherwise
-
 
 
 # Depthwise convolution (one input channel per group, C_out = groups = C): each output is k_h k_w products
@@ -237,6 +256,7 @@ def _depthwise_weight_grad(x, grad, weight_shape, stride, padding, dilation) -> 
                 total[:, i, j] += product.reshape(product.shape[0], product.shape[1], -1).sum(axis=2).sum(axis=0)
     return total.reshape(weight_shape)
 
+
 class Conv2d(Function):
     """z[n, o] = b[o] + sum_{c, i, j} W[o, c, i, j] x_pad[n, c, s h + d i, s w + d j]   (c in o's group);
     dx = conv2d_input_grad(grad, W),  dW = conv2d_weight_grad(x, grad),  db = sum_{n, h, w} grad"""
@@ -295,6 +315,20 @@ class Conv2dInputGrad(Function):
             out = np.zeros(input_shape, dtype=grad.dtype, like=grad)  # the pixels a strided 1x1 kernel skipped
             out[:, :, : stride[0] * out_size[0] : stride[0], : stride[1] * out_size[1] : stride[1]] = picked
             return out
+        full = _full_correlation_padding(kernel, stride, padding, dilation)
+        if full is not None and weight.shape[0] * input_shape[2] * input_shape[3] <= input_shape[1] * grad[0, 0].size:
+            # stride 1, and grad's im2col no larger than W^T @ grad: the input gradient is the "full"
+            # correlation of grad with the flipped, transposed kernel, an im2col + GEMM with K = C_out k_h k_w.
+            # Against W^T @ grad (K = C_out) and col2im: the im2col copy reads what col2im's k_h k_w
+            # read-modify-write passes would read and write twice, and the longer K suits the GEMM kernel (on
+            # this shared machine the two routes' timings overlap run to run; the route is chosen by traffic)
+            flipped = _flipped_transposed(weight, groups)
+            return _batch_first(
+                _weight_matrix(flipped, groups)
+                @ _im2col(grad, kernel, stride, full, dilation, groups, input_shape[-2:]),
+                input_shape[0],
+                input_shape[-2:],
+            )
         cols = matrix_t @ _channels_first(grad, groups)  # (groups, C/groups kh kw, N Ho Wo)
         return _col2im(cols, input_shape, kernel, stride, padding, dilation, out_size)
 
