@@ -1,12 +1,20 @@
-"""Convolution and pooling against PyTorch: conv2d forward + backward for a few layer shapes, max pooling,
-and one LeNet-5 training step (forward, cross-entropy, backward, SGD momentum) at batch 64.
+"""Convolution, pooling and batch norm against PyTorch, forward + backward, float32, same process: every layer
+shape of issue 11 with its BLAS floor, pooling and BatchNorm2d (train mode), a LeNet-5 training step and a
+ResNet-18 training step, and the ResNet-18 step's peak memory.
 
-Both frameworks see the same arrays and weights (float32) and are measured in the same process. No target
-is set: the table reports where the im2col + BLAS route stands.
-Run: python benchmarks/bench_conv.py
+The BLAS floor of a convolution is the time NumPy's matmul takes, in the same run, on the layer's three matrix
+products (forward W @ cols, input gradient W^T @ grad, weight gradient grad @ cols^T, per group, over the whole
+batch): what an im2col + GEMM convolution cannot beat. The ResNet-18 (3x3 stem, no max-pool, 4 stages of 2
+basic blocks, average pool, linear) is built here from layers, the same way in both frameworks.
+Run: python benchmarks/bench_conv.py [--quick]   (--quick: fewer rounds)
 """
 
 from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
 
 import numpy as np
 from _common import blas_description, machine_description, paired_times, print_table
@@ -20,6 +28,20 @@ try:
     import torch
 except ImportError:  # pragma: no cover
     raise SystemExit("this benchmark compares against PyTorch: pip install torch==2.13.0") from None
+
+# (name, input shape, weight shape, conv2d keyword arguments, calls per block, target ratio to PyTorch)
+CONV_CASES = [
+    ("3x3 p1 64->64, 32x64x32x32", (32, 64, 32, 32), (64, 64, 3, 3), dict(padding=1), 2, 1.5),
+    ("3x3 p1 128->128, 32x128x16x16", (32, 128, 16, 16), (128, 128, 3, 3), dict(padding=1), 2, 1.5),
+    ("3x3 p1 256->256, 32x256x8x8", (32, 256, 8, 8), (256, 256, 3, 3), dict(padding=1), 2, 1.5),
+    ("3x3 s2 p1 64->128, 32x64x32x32", (32, 64, 32, 32), (128, 64, 3, 3), dict(stride=2, padding=1), 3, 1.5),
+    ("1x1 256->64, 32x256x16x16", (32, 256, 16, 16), (64, 256, 1, 1), {}, 5, 1.2),
+    ("1x1 64->256, 32x64x16x16", (32, 64, 16, 16), (256, 64, 1, 1), {}, 5, 1.2),
+    ("5x5 p2 1->6, 64x1x28x28", (64, 1, 28, 28), (6, 1, 5, 5), dict(padding=2), 10, 1.5),
+    ("5x5 6->16, 64x6x14x14", (64, 6, 14, 14), (16, 6, 5, 5), {}, 10, 1.5),
+    ("11x11 s4 p2 3->64, 8x3x224x224", (8, 3, 224, 224), (64, 3, 11, 11), dict(stride=4, padding=2), 3, 1.5),
+    ("depthwise 3x3 p1 g64, 32x64x32x32", (32, 64, 32, 32), (64, 1, 3, 3), dict(padding=1, groups=64), 3, 2.0),
+]
 
 
 def conv_case(x_shape, w_shape, **kwargs) -> tuple:
@@ -42,7 +64,26 @@ def conv_case(x_shape, w_shape, **kwargs) -> tuple:
         x_t.grad = w_t.grad = b_t.grad = None
         torch.nn.functional.conv2d(x_t, w_t, b_t, **kwargs).backward(up_t)
 
-    return ours, theirs
+    return ours, theirs, tuple(upstream.shape)
+
+
+def blas_floor(x_shape, w_shape, out_shape, groups: int, number: int) -> float:
+    """Seconds NumPy's matmul takes on the layer's three products (same shapes, float32, per group)."""
+    rng = np.random.default_rng(1)
+    out_g, in_g = w_shape[0] // groups, w_shape[1] * w_shape[2] * w_shape[3]
+    columns = out_shape[0] * out_shape[2] * out_shape[3]
+    weight = rng.standard_normal((groups, out_g, in_g)).astype(np.float32)
+    cols = rng.standard_normal((groups, in_g, columns)).astype(np.float32)
+    grad = rng.standard_normal((groups, out_g, columns)).astype(np.float32)
+    weight_t, cols_t = np.swapaxes(weight, 1, 2), np.swapaxes(cols, 1, 2)
+
+    def products() -> None:
+        weight @ cols  # forward
+        weight_t @ grad  # input gradient (before col2im)
+        grad @ cols_t  # weight gradient
+
+    best, _ = paired_times(products, lambda: None, number, blocks=2, repeat=3)
+    return best
 
 
 def pool_case(x_shape, ours_fn, theirs_fn) -> tuple:
@@ -63,19 +104,14 @@ def pool_case(x_shape, ours_fn, theirs_fn) -> tuple:
     return ours, theirs
 
 
-def lenet_step(batch: int) -> tuple:
-    rng = np.random.default_rng(0)
-    x = rng.standard_normal((batch, 1, 28, 28)).astype(np.float32)
-    y = rng.integers(0, 10, batch)
-    model_dg = LeNet5()
-    model_t = torch.nn.Sequential(
-        torch.nn.Conv2d(1, 6, 5, padding=2), torch.nn.ReLU(), torch.nn.MaxPool2d(2),
-        torch.nn.Conv2d(6, 16, 5), torch.nn.ReLU(), torch.nn.MaxPool2d(2),
-        torch.nn.Flatten(),
-        torch.nn.Linear(400, 120), torch.nn.ReLU(),
-        torch.nn.Linear(120, 84), torch.nn.ReLU(),
-        torch.nn.Linear(84, 10),
-    )  # fmt: skip
+def batch_norm_case(x_shape) -> tuple:
+    channels = x_shape[1]
+    ours_layer, theirs_layer = nn.BatchNorm2d(channels), torch.nn.BatchNorm2d(channels)
+    return pool_case(x_shape, ours_layer, theirs_layer)
+
+
+def training_step(model_dg, model_t, x: np.ndarray, y: np.ndarray) -> tuple:
+    """forward, cross-entropy, backward and SGD momentum, the same weights in both frameworks."""
     model_t.load_state_dict({k: torch.from_numpy(v.array.copy()) for k, v in model_dg.state_dict().items()})
     opt_dg = optim.SGD(model_dg.parameters(), lr=0.01, momentum=0.9)
     opt_t = torch.optim.SGD(model_t.parameters(), lr=0.01, momentum=0.9)
@@ -97,23 +133,138 @@ def lenet_step(batch: int) -> tuple:
     return ours, theirs
 
 
-def main() -> None:
+def lenet_step(batch: int) -> tuple:
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((batch, 1, 28, 28)).astype(np.float32)
+    y = rng.integers(0, 10, batch)
+    model_t = torch.nn.Sequential(
+        torch.nn.Conv2d(1, 6, 5, padding=2), torch.nn.ReLU(), torch.nn.MaxPool2d(2),
+        torch.nn.Conv2d(6, 16, 5), torch.nn.ReLU(), torch.nn.MaxPool2d(2),
+        torch.nn.Flatten(),
+        torch.nn.Linear(400, 120), torch.nn.ReLU(),
+        torch.nn.Linear(120, 84), torch.nn.ReLU(),
+        torch.nn.Linear(84, 10),
+    )  # fmt: skip
+    return training_step(LeNet5(), model_t, x, y)
+
+
+def resnet18(lib) -> object:
+    """ResNet-18 for 3x32x32 images from ``lib``'s layers (deepgrad.nn or torch.nn: the same names, so the
+    state dicts match): 3x3 stem, no max-pool, 4 stages of 2 basic blocks, 4x4 average pool, linear."""
+
+    class BasicBlock(lib.Module):
+        def __init__(self, cin: int, cout: int, stride: int) -> None:
+            super().__init__()
+            self.conv1 = lib.Conv2d(cin, cout, 3, stride, 1, bias=False)
+            self.bn1 = lib.BatchNorm2d(cout)
+            self.conv2 = lib.Conv2d(cout, cout, 3, 1, 1, bias=False)
+            self.bn2 = lib.BatchNorm2d(cout)
+            self.relu = lib.ReLU()
+            self.shortcut = lib.Identity()
+            if stride != 1 or cin != cout:
+                self.shortcut = lib.Sequential(lib.Conv2d(cin, cout, 1, stride, bias=False), lib.BatchNorm2d(cout))
+
+        def forward(self, x):
+            out = self.relu(self.bn1(self.conv1(x)))
+            return self.relu(self.bn2(self.conv2(out)) + self.shortcut(x))
+
+    widths, layers, cin = (64, 128, 256, 512), [], 64
+    for stage, width in enumerate(widths):
+        for block in range(2):
+            layers.append(BasicBlock(cin, width, 2 if stage and not block else 1))
+            cin = width
+    return lib.Sequential(
+        lib.Conv2d(3, 64, 3, 1, 1, bias=False), lib.BatchNorm2d(64), lib.ReLU(),
+        *layers,
+        lib.AvgPool2d(4), lib.Flatten(), lib.Linear(512, 10),
+    )  # fmt: skip
+
+
+def resnet_data(batch: int) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(0)
+    return rng.standard_normal((batch, 3, 32, 32)).astype(np.float32), rng.integers(0, 10, batch)
+
+
+def resnet_step(batch: int) -> tuple:
+    return training_step(resnet18(nn), resnet18(torch.nn), *resnet_data(batch))
+
+
+def _peak_rss_worker(framework: str, batch: int) -> None:
+    """In a fresh process: the peak resident memory a ResNet-18 training step adds, in bytes (printed)."""
+    x, y = resnet_data(batch)
+    if framework == "torch":
+        model, loss_fn = resnet18(torch.nn), torch.nn.CrossEntropyLoss()
+        opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
+        inputs, targets = torch.from_numpy(x), torch.from_numpy(y)
+    else:
+        model, loss_fn = resnet18(nn), nn.CrossEntropyLoss()
+        opt = optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
+        inputs, targets = dg.tensor(x), dg.tensor(y)
+
+    def step() -> None:
+        loss = loss_fn(model(inputs), targets)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+
+    step()  # gradients and momentum buffers exist from here on, in both frameworks
+    time.sleep(0.2)
+    with open("/proc/self/clear_refs", "w") as f:  # reset the high-water mark (Linux)
+        f.write("5")
+    base = _status_kib("VmRSS")
+    for _ in range(2):
+        step()
+    print((_status_kib("VmHWM") - base) * 1024)
+
+
+def _status_kib(field: str) -> int:
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    raise RuntimeError(f"{field} not in /proc/self/status")
+
+
+def peak_memory(batch: int) -> tuple[int, int]:
+    """(deepgrad, PyTorch) peak RSS a ResNet-18 step adds above the memory held between steps (weights,
+    gradients, momentum), each measured the same way in a fresh process of its own."""
+    results = []
+    for framework in ("deepgrad", "torch"):
+        out = subprocess.run(
+            [sys.executable, __file__, "--memory-worker", framework, str(batch)],
+            capture_output=True,
+            text=True,
+            check=True,
+            env=os.environ.copy(),
+        )
+        results.append(int(out.stdout.split()[-1]))
+    return results[0], results[1]
+
+
+def print_conv_table(rows: list) -> None:
+    print("\nconvolution, forward + backward (input, weight and bias gradients), best of alternating blocks")
+    print(f"{'case':<36} {'deepgrad':>10} {'pytorch':>10} {'ratio':>6} {'target':>6} {'floor':>10} {'/floor':>6}")
+    for name, ours, theirs, target, floor in rows:
+        print(
+            f"{name:<36} {ours * 1e3:>8.2f}ms {theirs * 1e3:>8.2f}ms {ours / theirs:>6.2f} {target:>6} "
+            f"{floor * 1e3:>8.2f}ms {ours / floor:>6.2f}"
+        )
+
+
+def main(quick: bool) -> None:
     print(f"machine: {machine_description()}")
     print(f"numpy BLAS: {blas_description()}")
     print(f"torch {torch.__version__}, threads={torch.get_num_threads()}; numpy {np.__version__}")
-    conv_cases = [
-        ("conv 1->6 5x5 pad 2, 64x1x28x28", (64, 1, 28, 28), (6, 1, 5, 5), dict(padding=2), 30),
-        ("conv 6->16 5x5, 64x6x14x14", (64, 6, 14, 14), (16, 6, 5, 5), {}, 30),
-        ("conv 64->64 3x3 pad 1, 32x64x32x32", (32, 64, 32, 32), (64, 64, 3, 3), dict(padding=1), 3),
-        ("conv 32->64 3x3 stride 2, 32x32x32x32", (32, 32, 32, 32), (64, 32, 3, 3), dict(stride=2, padding=1), 10),
-        ("depthwise 64 3x3 pad 1, 32x64x32x32", (32, 64, 32, 32), (64, 1, 3, 3), dict(padding=1, groups=64), 5),
-    ]
+    repeat = 3 if quick else 5
     rows = []
-    for name, x_shape, w_shape, kwargs, number in conv_cases:
-        ours, theirs = conv_case(x_shape, w_shape, **kwargs)
-        rows.append((name, *paired_times(ours, theirs, number), "-"))
+    for name, x_shape, w_shape, kwargs, number, target in CONV_CASES:
+        ours, theirs, out_shape = conv_case(x_shape, w_shape, **kwargs)
+        ours_time, theirs_time = paired_times(ours, theirs, number, repeat=repeat)
+        floor = blas_floor(x_shape, w_shape, out_shape, kwargs.get("groups", 1), number)
+        rows.append((name, ours_time, theirs_time, f"<={target}", floor))
+    print_conv_table(rows)
     TF = torch.nn.functional
-    pools = [
+    others = [
         ("max_pool2d 2x2, 64x6x28x28", (64, 6, 28, 28), lambda t: F.max_pool2d(t, 2), lambda t: TF.max_pool2d(t, 2)),
         (
             "max_pool2d 3x3 s2 p1, 32x64x32x32",
@@ -123,16 +274,31 @@ def main() -> None:
         ),
         ("avg_pool2d 2x2, 64x6x28x28", (64, 6, 28, 28), lambda t: F.avg_pool2d(t, 2), lambda t: TF.avg_pool2d(t, 2)),
     ]
-    for name, shape, ours_fn, theirs_fn in pools:
-        ours, theirs = pool_case(shape, ours_fn, theirs_fn)
-        rows.append((name, *paired_times(ours, theirs, 20), "-"))
-    print_table("forward + backward (best of 15 rounds in alternating blocks)", rows)
-    ours, theirs = lenet_step(64)
-    print_table(
-        "LeNet-5 training step: forward + cross-entropy + backward + SGD momentum",
-        [("LeNet-5, batch 64, 1x28x28", *paired_times(ours, theirs, 20), "-")],
+    table = []
+    for name, shape, ours_fn, theirs_fn in others:
+        table.append((name, *paired_times(*pool_case(shape, ours_fn, theirs_fn), 10, repeat=repeat), "<=1.0"))
+    table.append(
+        (
+            "BatchNorm2d train, 32x64x32x32",
+            *paired_times(*batch_norm_case((32, 64, 32, 32)), 10, repeat=repeat),
+            "<=1.0",
+        )
+    )
+    print_table("pooling and batch norm, forward + backward", table)
+    steps = [
+        ("LeNet-5 step, batch 64", *paired_times(*lenet_step(64), 10, repeat=repeat), "<=1.0"),
+        ("ResNet-18 step, 32x3x32x32", *paired_times(*resnet_step(32), 1, blocks=2, repeat=repeat - 1), "<=1.5"),
+    ]
+    print_table("training steps: forward + cross-entropy + backward + SGD momentum", steps)
+    ours_bytes, theirs_bytes = peak_memory(32)
+    print(
+        f"\nResNet-18 step peak extra RSS, batch 32: deepgrad {ours_bytes / 2**20:.0f} MiB, "
+        f"PyTorch {theirs_bytes / 2**20:.0f} MiB, ratio {ours_bytes / theirs_bytes:.2f} (target <= 1.5)"
     )
 
 
 if __name__ == "__main__":
-    main()
+    if len(sys.argv) > 1 and sys.argv[1] == "--memory-worker":
+        _peak_rss_worker(sys.argv[2], int(sys.argv[3]))
+    else:
+        main(quick="--quick" in sys.argv)

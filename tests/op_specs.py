@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 import deepgrad as dg
+import deepgrad.nn.functional as F
 
 
 @dataclass
@@ -286,5 +287,37 @@ SPECS = [
         lambda a: a.masked_fill(a.array > 0, 0.5),
         lambda t, a: a.masked_fill(a > 0, 0.5),
         [((3, 4),)],
+    ),
+    *[
+        # conv2d (fused im2col + GEMM route, the 1x1 route and the grouped/depthwise route): one line per geometry
+        OpSpec(
+            f"conv2d_{name}",
+            lambda x, w, b=None, kw=kw: F.conv2d(x, w, b, **kw),
+            lambda t, x, w, b=None, kw=kw: t.nn.functional.conv2d(x, w, b, **kw),
+            shapes,
+        )
+        for name, kw, shapes in [
+            ("3x3_pad1", dict(padding=1), [((2, 3, 6, 5), (4, 3, 3, 3), (4,)), ((1, 2, 4, 4), (3, 2, 3, 3))]),
+            ("stride2", dict(stride=2, padding=1), [((2, 3, 7, 7), (4, 3, 3, 3), (4,)), ((1, 2, 8, 6), (2, 2, 3, 3))]),
+            ("dilation2", dict(dilation=2, padding=(2, 1)), [((2, 2, 7, 6), (3, 2, 3, 2), (3,))]),
+            ("groups2", dict(groups=2, padding=1), [((2, 4, 6, 5), (6, 2, 3, 3), (6,))]),
+            (
+                "depthwise",
+                dict(groups=3, padding=1),
+                [((2, 3, 5, 5), (3, 1, 3, 3), (3,)), ((1, 3, 5, 6), (6, 1, 3, 3))],
+            ),
+            ("1x1", {}, [((2, 4, 5, 5), (3, 4, 1, 1), (3,)), ((1, 4, 3, 2), (5, 4, 1, 1))]),
+            ("1x1_stride2", dict(stride=2), [((2, 4, 5, 6), (3, 4, 1, 1), (3,)), ((1, 2, 4, 4), (3, 2, 1, 1))]),
+            ("1x1_groups2", dict(groups=2), [((2, 4, 3, 3), (6, 2, 1, 1), (6,))]),
+            ("odd_5x3_stride2x3", dict(stride=(2, 3), padding=(2, 1)), [((3, 2, 9, 7), (2, 2, 5, 3), (2,))]),
+            ("5x5_pad2_batch1", dict(padding=2), [((1, 1, 7, 7), (2, 1, 5, 5), (2,))]),
+            ("11x11_stride4", dict(stride=4, padding=2), [((1, 2, 15, 13), (2, 2, 11, 11), (2,))]),
+        ]
+    ],
+    OpSpec(
+        "batch_norm_train",
+        lambda x, w, b: F.batch_norm(x, None, None, w, b, training=True),
+        lambda t, x, w, b: t.nn.functional.batch_norm(x, None, None, w, b, training=True),
+        [((4, 3, 2, 3), (3,), (3,)), ((5, 2, 3), (2,), (2,)), ((6, 2), (2,), (2,))],
     ),
 ]

@@ -108,6 +108,65 @@ def test_conv2d_second_derivative_matches_torch():
     np.testing.assert_allclose(gx_d.array, gx_t.numpy(), rtol=1e-10, atol=1e-12)
 
 
+def test_conv2d_columns_are_kept_only_when_small_and_dropped_in_backward(monkeypatch):
+    """The im2col matrix is kept from forward for the weight gradient only under KEEP_COLUMNS_BYTES, and
+    never outlives the backward of its layer; recomputing it gives the same gradients."""
+    from deepgrad.ops import conv as conv_ops
+
+    r = rng(12)
+    x, w, up = r.standard_normal((2, 3, 6, 6)), r.standard_normal((4, 3, 3, 3)), r.standard_normal((2, 4, 6, 6))
+    grads = []
+    for limit in (conv_ops.KEEP_COLUMNS_BYTES, 0):
+        monkeypatch.setattr(conv_ops, "KEEP_COLUMNS_BYTES", limit)
+        xd, wd = (dg.tensor(a, dtype=dg.float64, requires_grad=True) for a in (x, w))
+        out = F.conv2d(xd, wd, padding=1)
+        assert hasattr(out.grad_fn, "cols") == (limit > 0)
+        out.backward(dg.tensor(up, dtype=dg.float64), retain_graph=True)
+        assert not hasattr(out.grad_fn, "cols")
+        grads.append((xd.grad.array, wd.grad.array))
+    np.testing.assert_allclose(grads[0][0], grads[1][0], rtol=1e-12)
+    np.testing.assert_allclose(grads[0][1], grads[1][1], rtol=1e-12)
+
+
+@pytest.mark.parametrize("kwargs", [dict(padding=1), dict(stride=2, padding=(1, 0), dilation=(1, 2))], ids=str)
+def test_depthwise_conv2d_in_several_batch_chunks_matches_torch(monkeypatch, kwargs):
+    from deepgrad.ops import conv as conv_ops
+
+    monkeypatch.setattr(conv_ops, "DEPTHWISE_CHUNK_BYTES", 2000)  # a few samples per chunk
+    r = rng(13)
+    arrays = [r.standard_normal((7, 4, 9, 8)), r.standard_normal((4, 1, 3, 3)), r.standard_normal(4)]
+    compare_with_torch(
+        lambda *t: F.conv2d(*t, groups=4, **kwargs),
+        lambda *t: TF.conv2d(*t, groups=4, **kwargs),
+        arrays,
+        grad_of=(0, 1, 2),
+    )
+
+
+def test_float32_routes_match_torch():
+    """1x1 (plain and strided), depthwise, stride-1 3x3 (the full-correlation input gradient) and strided 3x3,
+    float32 end to end, against PyTorch at float32 tolerance."""
+    r = rng(14)
+    for x_shape, w_shape, kwargs in [
+        ((4, 16, 8, 8), (8, 16, 1, 1), {}),
+        ((4, 16, 8, 8), (8, 16, 1, 1), dict(stride=2)),
+        ((4, 16, 8, 8), (16, 1, 3, 3), dict(padding=1, groups=16)),
+        ((4, 16, 8, 8), (8, 16, 3, 3), dict(padding=1)),
+        ((4, 16, 9, 9), (8, 16, 3, 3), dict(stride=2, padding=1)),
+    ]:
+        x, w, up = (r.standard_normal(s).astype(np.float32) for s in (x_shape, w_shape, (1,)))
+        xd, wd = dg.tensor(x, requires_grad=True), dg.tensor(w, requires_grad=True)
+        xt, wt = torch.tensor(x, requires_grad=True), torch.tensor(w, requires_grad=True)
+        out, expected = F.conv2d(xd, wd, **kwargs), TF.conv2d(xt, wt, **kwargs)
+        upstream = r.standard_normal(tuple(expected.shape)).astype(np.float32)
+        out.backward(dg.tensor(upstream))
+        expected.backward(torch.tensor(upstream))
+        assert out.dtype == xd.grad.dtype == wd.grad.dtype == dg.float32
+        np.testing.assert_allclose(out.array, expected.detach().numpy(), rtol=1e-4, atol=1e-4)
+        np.testing.assert_allclose(xd.grad.array, xt.grad.numpy(), rtol=1e-4, atol=1e-4)
+        np.testing.assert_allclose(wd.grad.array, wt.grad.numpy(), rtol=1e-4, atol=1e-3)
+
+
 # ---------------------------------------------------------------------------------------------------
 # pooling against PyTorch
 
@@ -269,6 +328,21 @@ def test_batchnorm2d_matches_torch(training):
         np.testing.assert_allclose(getattr(ours, name).array, getattr(theirs, name).numpy(), rtol=1e-12, err_msg=name)
     for p, q in zip(ours.parameters(), theirs.parameters()):
         np.testing.assert_allclose(p.grad.array, q.grad.numpy(), rtol=1e-10, atol=1e-12)
+
+
+def test_batchnorm2d_fused_float32_with_a_large_offset_matches_torch():
+    """The fused node centres before squaring: an offset of 100 does not cost float32 its precision."""
+    x = (rng(15).standard_normal((8, 3, 5, 5)) + 100).astype(np.float32)
+    up = rng(16).standard_normal(x.shape).astype(np.float32)
+    ours, theirs = nn.BatchNorm2d(3), torch.nn.BatchNorm2d(3)
+    xd, xt = dg.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
+    out, expected = ours(xd), theirs(xt)
+    out.backward(dg.tensor(up))
+    expected.backward(torch.tensor(up))
+    np.testing.assert_allclose(out.array, expected.detach().numpy(), rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(xd.grad.array, xt.grad.numpy(), rtol=1e-3, atol=1e-3)
+    np.testing.assert_allclose(ours.weight.grad.array, theirs.weight.grad.numpy(), rtol=1e-3, atol=1e-3)
+    np.testing.assert_allclose(ours.running_var.array, theirs.running_var.numpy(), rtol=1e-4)
 
 
 def test_batchnorm2d_wants_4d_input():

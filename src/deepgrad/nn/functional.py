@@ -197,13 +197,20 @@ def batch_norm(
             raise ValueError(
                 f"batch_norm: expected more than 1 value per channel when training, got input of shape {input.shape}"
             )
-        out, mean, var = composites.batch_normalize(input, axes, eps)
+        if weight is not None and bias is not None:  # the affine case as one fused node (ops.nn.BatchNorm)
+            stats: list = []
+            out = nn_ops.BatchNorm.apply(input, weight, bias, eps=eps, stats_out=stats)
+            mean_array, var_array = stats
+            weight = bias = None  # already applied
+        else:
+            out, mean, var = composites.batch_normalize(input, axes, eps)
+            mean_array, var_array = mean.array, var.array
         if running_mean is not None or running_var is not None:
             with no_grad():
                 if running_mean is not None:
-                    running_mean.mul_(1 - momentum).add_(mean.array.reshape(channels), alpha=momentum)
+                    running_mean.mul_(1 - momentum).add_(mean_array.reshape(channels), alpha=momentum)
                 if running_var is not None:
-                    unbiased = var.array.reshape(channels) * (count / (count - 1))
+                    unbiased = var_array.reshape(channels) * (count / (count - 1))
                     running_var.mul_(1 - momentum).add_(unbiased, alpha=momentum)
     else:
         if running_mean is None or running_var is None:

@@ -192,3 +192,76 @@ class Softplus(Function):
     def backward(self, grad, result, x):
         scaled = x * self.beta
         return np.where(scaled > self.threshold, grad, grad * _sigmoid(scaled))
+
+
+def _channel_sums(rows):
+    """Per-channel sum of (N, C, L) rows: contiguous inner reductions, then a small one over N (measured ~3x
+    faster than ``sum(axis=(0, 2))``, which reduces across strides)."""
+    return rows.sum(axis=2).sum(axis=0)
+
+
+def _channel_dots(a, b):
+    """Per-channel sum of a * b for (N, C, L) rows in one pass, without the product array (``np.vecdot``)."""
+    return np.vecdot(a, b, axis=2).sum(axis=0)
+
+
+class BatchNorm(Function):
+    """Training-mode batch norm over every axis but 1: y = (x - mean) / sqrt(var + eps) w + b  (biased var);
+    with M values per channel and x^ the normalised input,
+    dx = w / sqrt(var + eps) (grad - sum(grad) / M - x^ sum(grad x^) / M),  dw = sum(grad x^),  db = sum(grad)
+
+    One node instead of the nine of the composite (mean, subtract, square, mean, add, sqrt, divide, scale,
+    shift), each with its own full-size temporaries: forward makes five passes over the activations and
+    backward seven. ``stats_out``, when given, receives (mean, biased var) for the running statistics. The
+    normalised input is recomputed in backward rather than kept: it would add one activation-sized array per
+    layer to the step's peak memory.
+    """
+
+    def forward(self, x, weight, bias, *, eps, stats_out=None):
+        self.eps = eps
+        rows = np.reshape(x, (x.shape[0], x.shape[1], -1))
+        count = rows.shape[0] * rows.shape[2]
+        mean = _channel_sums(rows) / count
+        centered = rows - mean[:, None]
+        var = _channel_dots(centered, centered) / count
+        invstd = 1 / np.sqrt(var + eps)
+        self.mean, self.invstd = mean, invstd
+        if stats_out is not None:
+            stats_out.extend((mean, var))
+        centered *= (weight * invstd)[:, None]  # y = (x - mean) (w invstd) + b, in the buffer of x - mean
+        centered += bias[:, None]
+        return centered.reshape(x.shape)
+
+    def backward(self, grad, result, x, weight, bias):
+        if not isinstance(grad, np.ndarray):  # create_graph: the same formula from recorded ops
+            return self._recorded_backward(grad, x, weight)
+        needs = self.needs_input_grad
+        rows, grad_rows = np.reshape(x, (x.shape[0], x.shape[1], -1)), np.reshape(grad, (x.shape[0], x.shape[1], -1))
+        count = rows.shape[0] * rows.shape[2]
+        mean, invstd = self.mean[:, None], self.invstd[:, None]
+        sum_grad = _channel_sums(grad_rows)
+        centered = rows - mean
+        sum_grad_centered = _channel_dots(grad_rows, centered)  # = sum(grad x^) / invstd
+        grad_x = None
+        if needs[0]:  # in the buffer of x - mean: ((grad - k (x - mean)) - sum(grad) / M) w invstd
+            centered *= -(invstd * invstd * sum_grad_centered[:, None] / count)
+            centered += grad_rows
+            centered -= (sum_grad / count)[:, None]
+            centered *= weight[:, None] * invstd
+            grad_x = centered.reshape(x.shape)
+        grad_weight = sum_grad_centered * self.invstd if needs[1] else None
+        return grad_x, grad_weight, sum_grad if needs[2] else None
+
+    def _recorded_backward(self, grad, x, weight):
+        axes = (0,) + tuple(range(2, x.ndim))
+        shape = (1, -1) + (1,) * (x.ndim - 2)
+        count = int(np.prod(x.shape)) // x.shape[1]  # (Tensor.size is a method)
+        centered = x - np.sum(x, axis=axes, keepdims=True) / count
+        invstd = 1 / np.sqrt(np.sum(centered * centered, axis=axes, keepdims=True) / count + self.eps)
+        normalised = centered * invstd
+        sum_grad = np.sum(grad, axis=axes, keepdims=True)
+        sum_grad_normalised = np.sum(grad * normalised, axis=axes, keepdims=True)
+        grad_x = (
+            np.reshape(weight, shape) * invstd * (grad - sum_grad / count - normalised * sum_grad_normalised / count)
+        )
+        return grad_x, np.reshape(sum_grad_normalised, (-1,)), np.reshape(sum_grad, (-1,))
