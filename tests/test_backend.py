@@ -61,6 +61,7 @@ class DuckArray:
     size = property(lambda self: self.host.size)
     dtype = property(lambda self: self.host.dtype)
     strides = property(lambda self: self.host.strides)
+    nbytes = property(lambda self: self.host.nbytes)
     flags = property(lambda self: self.host.flags)
     T = property(lambda self: DuckArray(self.host.T))
     base = property(lambda self: None if self.host.base is None else _wrap(self.host.base))

@@ -12,7 +12,7 @@ The contract an array library meets to plug in:
   ``np.empty_like(x)``, or NumPy's ``like=`` argument (``np.zeros(shape, dtype=x.dtype, like=x)``,
   ``np.arange(n, like=x)``), which ``__array_function__`` receives too.
 * **Array methods and attributes** as NumPy's: ``shape``, ``ndim``, ``size``, ``dtype`` (a ``numpy.dtype``),
-  ``strides``, ``astype``, ``copy``, ``reshape``, ``sum``/``max``/``min``/``all``/``any``, ``T``, indexing,
+  ``strides``, ``nbytes``, ``astype``, ``copy``, ``reshape``, ``sum``/``max``/``min``/``all``/``any``, ``T``, indexing,
   in-place operators; scalars come back as NumPy or Python scalars.
 * **The few calls outside the protocols**, given to ``register_array_type`` as a module (or any object) with
   ``as_strided(x, shape, strides)`` (the im2col window view), ``scatter_add(target, index, values)``
