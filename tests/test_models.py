@@ -307,3 +307,89 @@ def test_vision_models_reexports_the_builders():
 
     assert torchvision_port.models.resnet18 is models.resnet18
     assert torchvision_port.models.googlenet is models.googlenet
+
+
+# ---------------------------------------------------------------------------------------------------
+# the command line and the registry: --model for the architectures, --dataset cifar10, --augment
+
+
+def write_cifar(directory, n=8):
+    """CIFAR-10's binary batches in the real format (label byte + 3072 pixel bytes), ``n`` records each."""
+    directory.mkdir(parents=True, exist_ok=True)
+    names = [f"data_batch_{i}.bin" for i in range(1, 6)] + ["test_batch.bin"]
+    for seed, name in enumerate(names):
+        rng = np.random.default_rng(seed)
+        images = rng.integers(0, 256, (n, 3072), dtype=np.uint8)
+        labels = rng.integers(0, 10, (n, 1)).astype(np.uint8)
+        (directory / name).write_bytes(np.concatenate([labels, images], axis=1).tobytes())
+
+
+def test_training_defaults_follow_the_model_on_image_data():
+    from deepgrad.train.registry import training_defaults
+
+    lenet = training_defaults("lenet", "mnist")
+    assert (lenet["epochs"], lenet["optimizer"], lenet["schedule"]) == (10, "adam", "cosine")
+    cnn = training_defaults("cnn", "mnist")
+    assert (cnn["epochs"], cnn["batch_size"], cnn["lr_adam"]) == (3, 64, 0.001)
+    assert training_defaults("mlp", "mnist")["epochs"] == 15 and "optimizer" not in training_defaults("mlp", "mnist")
+    assert training_defaults("lenet", "spirals") == training_defaults(None, "spirals")
+
+
+@pytest.mark.parametrize(
+    "model,params",
+    [("cnn", "1,199,882"), ("resnet18", "11,172,810"), ("alexnet", None), ("vgg11", None), ("googlenet", None)],
+)
+def test_summary_command_builds_each_architecture_for_mnist(capsys, model, params):
+    from deepgrad.cli import main
+
+    assert main(["summary", "--model", model, "--dataset", "mnist"]) == 0
+    text = capsys.readouterr().out
+    assert "Input shape: (1, 1, 28, 28)" in text and "Output shape: (1, 10)" in text
+    if params:
+        assert params in text
+
+
+def test_summary_for_cifar10_uses_three_channels(capsys):
+    from deepgrad.cli import main
+
+    assert main(["summary", "--model", "resnet34", "--dataset", "cifar10"]) == 0
+    assert "Input shape: (1, 3, 32, 32)" in capsys.readouterr().out
+
+
+def test_train_cnn_on_cifar10_files_with_augment_then_eval(tmp_path, capsys):
+    import json
+
+    from deepgrad.cli import main
+
+    write_cifar(tmp_path / "data" / "cifar10" / "cifar-10-batches-bin")
+    metrics, weights = tmp_path / "metrics.json", tmp_path / "cnn.safetensors"
+    common = ["--dataset", "cifar10", "--data-dir", str(tmp_path / "data")]
+    status = main(
+        ["train", "--model", "cnn", *common, "--epochs", "2", "--batch-size", "8", "--augment", "--quiet"]
+        + ["--plots", "none", "--metrics-json", str(metrics), "--save", str(weights)]
+    )
+    assert status == 0
+    report = json.loads(metrics.read_text())
+    assert report["epochs_run"] == 2 and report["config"]["model"] == "cnn"
+    assert "adam lr 0.001" in capsys.readouterr().out  # the model's defaults
+    assert main(["eval", "--weights", str(weights), *common, "--quiet"]) == 0
+
+
+def test_augment_and_schedule_settings_are_checked(tmp_path, capsys):
+    from deepgrad.cli import main
+
+    assert main(["train", "--dataset", "moons", "--model", "mlp", "--augment", "--quiet", "--plots", "none"]) == 2
+    assert "--augment" in capsys.readouterr().err
+    assert main(["train", "--dataset", "moons", "--schedule", "linear", "--quiet", "--plots", "none"]) == 2
+    assert "schedule" in capsys.readouterr().err
+
+
+def test_cosine_schedule_lowers_the_learning_rate_each_epoch():
+    from deepgrad.train import DataConfig, ModelConfig, OptimConfig, TrainConfig
+    from deepgrad.train.runner import prepare, run
+
+    config = TrainConfig(ModelConfig("mlp", [8]), DataConfig("moons"), OptimConfig(epochs=4, schedule="cosine"))
+    plan = prepare(config)
+    assert plan.scheduler is not None and plan.lr == pytest.approx(0.1)
+    run(plan)
+    assert plan.lr == pytest.approx(0.0, abs=1e-12)  # cosine to zero after T_max = epochs
