@@ -92,6 +92,8 @@ def _mlp(spec: ModelSpec) -> Any:
 def _lenet(spec: ModelSpec) -> Any:
     from deepgrad.models import LeNet5
 
+    if DATASETS[spec.dataset].image_shape != (1, 28, 28):
+        raise ConfigError(f"`model=lenet` is for 28x28 one-channel images (mnist, fashion-mnist), not {spec.dataset}")
     try:
         return LeNet5(spec.out_features, activation=spec.activation)
     except ValueError as error:  # an activation LeNet-5 does not offer
