@@ -420,3 +420,351 @@ def test_float32_stays_float32(name, kwargs):
         assert p.dtype == dg.float32 and p.grad.dtype == dg.float32
     for b in layer.buffers():
         assert b.dtype in (dg.float32, dg.int64)
+
+
+# ---------------------------------------------------------------------------------------------------
+# the CNN architectures' layers (issue 12): composites of conv2d, pooling, slicing and padding. Each line:
+# ours, PyTorch's (same arguments), input shapes, the inputs to differentiate, the input domain.
+
+CNN_FUNCTIONALS = {
+    "adaptive_avg_pool2d_exact": (
+        lambda x: F.adaptive_avg_pool2d(x, (2, 3)),
+        lambda x: TF.adaptive_avg_pool2d(x, (2, 3)),
+        [(2, 3, 4, 6)],
+    ),
+    "adaptive_avg_pool2d_uneven": (
+        lambda x: F.adaptive_avg_pool2d(x, (3, 4)),
+        lambda x: TF.adaptive_avg_pool2d(x, (3, 4)),
+        [(2, 2, 7, 5)],
+    ),
+    "adaptive_avg_pool2d_global_unbatched": (
+        lambda x: F.adaptive_avg_pool2d(x, 1),
+        lambda x: TF.adaptive_avg_pool2d(x, 1),
+        [(3, 5, 4)],
+    ),
+    "adaptive_avg_pool2d_none_upsample": (
+        lambda x: F.adaptive_avg_pool2d(x, (None, 5)),
+        lambda x: TF.adaptive_avg_pool2d(x, (None, 5)),
+        [(1, 2, 3, 3)],
+    ),
+    "adaptive_max_pool2d_exact": (
+        lambda x: F.adaptive_max_pool2d(x, 2),
+        lambda x: TF.adaptive_max_pool2d(x, 2),
+        [(2, 3, 4, 6)],
+    ),
+    "adaptive_max_pool2d_uneven": (
+        lambda x: F.adaptive_max_pool2d(x, (3, 2)),
+        lambda x: TF.adaptive_max_pool2d(x, (3, 2)),
+        [(2, 2, 5, 7)],
+    ),
+    "local_response_norm": (
+        lambda x: F.local_response_norm(x, 3, alpha=0.5, beta=0.75, k=2.0),
+        lambda x: TF.local_response_norm(x, 3, alpha=0.5, beta=0.75, k=2.0),
+        [(2, 5, 3, 3)],
+    ),
+    "local_response_norm_even_3d": (
+        lambda x: F.local_response_norm(x, 4, alpha=0.3),
+        lambda x: TF.local_response_norm(x, 4, alpha=0.3),
+        [(2, 6, 4)],
+    ),
+    "conv_transpose2d": (
+        lambda x, w, b: F.conv_transpose2d(x, w, b),
+        lambda x, w, b: TF.conv_transpose2d(x, w, b),
+        [(2, 3, 4, 4), (3, 2, 3, 3), (2,)],
+    ),
+    "conv_transpose2d_stride_padding_output_padding": (
+        lambda x, w: F.conv_transpose2d(x, w, stride=2, padding=1, output_padding=1),
+        lambda x, w: TF.conv_transpose2d(x, w, stride=2, padding=1, output_padding=1),
+        [(2, 3, 3, 4), (3, 2, 3, 3)],
+    ),
+    "conv_transpose2d_groups_dilation_rect": (
+        lambda x, w, b: F.conv_transpose2d(x, w, b, stride=(3, 2), padding=(2, 0), groups=2, dilation=(2, 1)),
+        lambda x, w, b: TF.conv_transpose2d(x, w, b, stride=(3, 2), padding=(2, 0), groups=2, dilation=(2, 1)),
+        [(1, 4, 3, 3), (4, 3, 3, 2), (6,)],
+    ),
+    "conv_transpose2d_padding_beyond_kernel": (
+        lambda x, w: F.conv_transpose2d(x, w, padding=3),
+        lambda x, w: TF.conv_transpose2d(x, w, padding=3),
+        [(1, 2, 7, 8), (2, 1, 2, 2)],
+    ),
+    "conv_transpose2d_unbatched": (
+        lambda x, w: F.conv_transpose2d(x, w, stride=2),
+        lambda x, w: TF.conv_transpose2d(x, w, stride=2),
+        [(2, 3, 3), (2, 2, 2, 2)],
+    ),
+    "conv1d": (
+        lambda x, w, b: F.conv1d(x, w, b, stride=2, padding=1, dilation=2, groups=2),
+        lambda x, w, b: TF.conv1d(x, w, b, stride=2, padding=1, dilation=2, groups=2),
+        [(2, 4, 11), (6, 2, 3), (6,)],
+    ),
+    "conv1d_same_unbatched": (
+        lambda x, w: F.conv1d(x, w, padding="same"),
+        lambda x, w: TF.conv1d(x, w, padding="same"),
+        [(3, 9), (2, 3, 3)],
+    ),
+    "max_pool1d": (
+        lambda x: F.max_pool1d(x, 3, 2, 1),
+        lambda x: TF.max_pool1d(x, 3, 2, 1),
+        [(2, 3, 10)],
+    ),
+    "max_pool1d_ceil_dilation": (
+        lambda x: F.max_pool1d(x, 2, 2, dilation=2, ceil_mode=True),
+        lambda x: TF.max_pool1d(x, 2, 2, dilation=2, ceil_mode=True),
+        [(2, 11)],
+    ),
+    "avg_pool1d": (
+        lambda x: F.avg_pool1d(x, 3, 2, 1, count_include_pad=False),
+        lambda x: TF.avg_pool1d(x, 3, 2, 1, count_include_pad=False),
+        [(2, 3, 10)],
+    ),
+    "avg_pool1d_ceil": (
+        lambda x: F.avg_pool1d(x, 4, ceil_mode=True),
+        lambda x: TF.avg_pool1d(x, 4, ceil_mode=True),
+        [(1, 2, 10)],
+    ),
+}
+
+# max-based entries need inputs without ties or near-ties (a subgradient is not a derivative)
+_DISTINCT = {"adaptive_max_pool2d_exact", "adaptive_max_pool2d_uneven", "max_pool1d", "max_pool1d_ceil_dilation"}
+
+
+def _cnn_inputs(name, seed):
+    _, _, shapes = CNN_FUNCTIONALS[name]
+    generator = rng(seed)
+    arrays = []
+    for shape in shapes:
+        if name in _DISTINCT:
+            count = int(np.prod(shape))
+            arrays.append((generator.permutation(count) * 0.37 - count * 0.18 + 0.05).reshape(shape))
+        else:
+            arrays.append(generator.standard_normal(shape))
+    return arrays
+
+
+@pytest.mark.parametrize("name", list(CNN_FUNCTIONALS))
+def test_cnn_functional_matches_torch(name):
+    ours, theirs, shapes = CNN_FUNCTIONALS[name]
+    compare_with_torch(ours, theirs, _cnn_inputs(name, 30), grad_of=tuple(range(len(shapes))))
+
+
+@pytest.mark.parametrize("name", list(CNN_FUNCTIONALS))
+def test_cnn_functional_gradcheck(name):
+    ours, _, _ = CNN_FUNCTIONALS[name]
+    assert gradcheck(ours, [as_ours(a, True) for a in _cnn_inputs(name, 31)])
+
+
+@pytest.mark.parametrize("name", list(CNN_FUNCTIONALS))
+def test_cnn_functional_gradgradcheck(name):
+    ours, _, _ = CNN_FUNCTIONALS[name]
+    assert gradgradcheck(ours, [as_ours(a, True) for a in _cnn_inputs(name, 32)])
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["local_response_norm", "local_response_norm_even_3d", "conv_transpose2d_stride_padding_output_padding", "conv1d"],
+)
+def test_cnn_functional_second_derivative_matches_torch(name):
+    ours, theirs, shapes = CNN_FUNCTIONALS[name]
+    arrays = _cnn_inputs(name, 33)
+    ours_in = [as_ours(a, True) for a in arrays]
+    theirs_in = [torch.tensor(a, requires_grad=True) for a in arrays]
+    out, expected = ours(*ours_in), theirs(*theirs_in)
+    upstream = rng(34).standard_normal(out.shape)
+    (grad,) = dg.autograd.grad(out, ours_in[0], dg.tensor(upstream, dtype=dg.float64), create_graph=True)
+    (t_grad,) = torch.autograd.grad(expected, theirs_in[0], torch.tensor(upstream), create_graph=True)
+    (grad * grad).sum().backward()
+    (t_grad * t_grad).sum().backward()
+    for i, (a, t) in enumerate(zip(ours_in, theirs_in)):
+        if t.grad is None:  # the gradient for x of an op linear in x does not depend on x
+            assert a.grad is None or not a.grad.array.any(), f"input {i}"
+            continue
+        np.testing.assert_allclose(a.grad.array, t.grad.numpy(), rtol=1e-9, atol=1e-11, err_msg=f"input {i}")
+
+
+def test_adaptive_max_pool2d_return_indices_match_torch():
+    x = rng(40).permutation(2 * 3 * 7 * 9).reshape(2, 3, 7, 9).astype(np.float64)
+    for size in [(3, 4), (7, 3), 2, (1, 1)]:
+        out, indices = F.adaptive_max_pool2d(dg.tensor(x), size, return_indices=True)
+        t_out, t_indices = TF.adaptive_max_pool2d(torch.tensor(x), size, return_indices=True)
+        np.testing.assert_array_equal(out.array, t_out.numpy())
+        np.testing.assert_array_equal(indices.array, t_indices.numpy())
+        assert indices.dtype == dg.int64
+    layer = nn.AdaptiveMaxPool2d((2, 2), return_indices=True)
+    _, unbatched = layer(dg.tensor(x[0]))
+    assert unbatched.shape == (3, 2, 2)
+
+
+def test_max_pool1d_return_indices_match_torch():
+    x = rng(41).permutation(2 * 3 * 10).reshape(2, 3, 10).astype(np.float64)
+    out, indices = F.max_pool1d(dg.tensor(x), 3, 2, 1, return_indices=True)
+    t_out, t_indices = TF.max_pool1d(torch.tensor(x), 3, 2, 1, return_indices=True)
+    np.testing.assert_array_equal(out.array, t_out.numpy())
+    np.testing.assert_array_equal(indices.array, t_indices.numpy())
+
+
+CNN_LAYERS = [
+    (lambda m: m.AdaptiveAvgPool2d((6, 6)), (2, 3, 13, 11)),
+    (lambda m: m.AdaptiveAvgPool2d(1), (2, 3, 5, 5)),
+    (lambda m: m.AdaptiveAvgPool2d((None, 2)), (2, 3, 5, 5)),
+    (lambda m: m.AdaptiveMaxPool2d((2, 3)), (2, 3, 5, 7)),
+    (lambda m: m.LocalResponseNorm(5), (2, 7, 3, 3)),
+    (lambda m: m.LocalResponseNorm(2, alpha=0.1, beta=0.5, k=2.0), (2, 4, 3)),
+    (lambda m: m.Conv1d(4, 6, 3), (2, 4, 9)),
+    (lambda m: m.Conv1d(4, 6, 3, stride=2, padding=2, dilation=2, groups=2, bias=False), (2, 4, 12)),
+    (lambda m: m.Conv1d(3, 2, 4, padding="same", padding_mode="reflect"), (2, 3, 8)),
+    (lambda m: m.Conv1d(3, 2, 3, padding=1, padding_mode="circular"), (3, 7)),
+    (lambda m: m.ConvTranspose2d(4, 6, 3), (2, 4, 5, 5)),
+    (lambda m: m.ConvTranspose2d(4, 6, 3, stride=2, padding=1, output_padding=1, groups=2), (2, 4, 4, 5)),
+    (lambda m: m.ConvTranspose2d(2, 3, (2, 3), stride=(2, 1), dilation=2, bias=False), (1, 2, 3, 3)),
+    (lambda m: m.MaxPool1d(3, stride=2, padding=1), (2, 3, 10)),
+    (lambda m: m.MaxPool1d(2, ceil_mode=True), (2, 3, 9)),
+    (lambda m: m.AvgPool1d(3, stride=2), (2, 3, 10)),
+    (lambda m: m.AvgPool1d(3, padding=1, count_include_pad=False, ceil_mode=True), (2, 3, 10)),
+]
+
+
+@pytest.mark.parametrize("make,shape", CNN_LAYERS, ids=lambda v: "" if isinstance(v, tuple) else None)
+def test_cnn_layers_match_torch(make, shape):
+    ours = make(nn)
+    ours.double()
+    theirs = make(torch.nn).double()
+    assert repr(ours) == repr(theirs)
+    assert [(n, p.shape) for n, p in ours.named_parameters()] == [
+        (n, tuple(p.shape)) for n, p in theirs.named_parameters()
+    ]
+    copy_parameters(ours, theirs)
+    x = rng(50).standard_normal(shape)
+    if isinstance(ours, (nn.MaxPool1d, nn.AdaptiveMaxPool2d)):
+        x = rng(50).permutation(x.size).reshape(shape).astype(np.float64)
+    compare_with_torch(ours, theirs, [x])
+    if list(ours.parameters()):
+        compare_parameter_grads(ours, theirs)
+
+
+def test_conv_transpose2d_output_size_argument_matches_torch():
+    ours = nn.ConvTranspose2d(3, 2, 3, stride=2, padding=1, dtype=dg.float64)
+    theirs = torch.nn.ConvTranspose2d(3, 2, 3, stride=2, padding=1, dtype=torch.float64)
+    copy_parameters(ours, theirs)
+    x = rng(51).standard_normal((1, 3, 4, 4))
+    for size in [(7, 7), (8, 8), (1, 2, 8, 7)]:
+        compare_with_torch(lambda t, s=size: ours(t, s), lambda t, s=size: theirs(t, output_size=s), [x])
+    with pytest.raises(ValueError, match=r"output_size \(9, 9\) is not reachable from input of shape \(1, 3, 4, 4\)"):
+        ours(dg.tensor(x), (9, 9))
+
+
+def test_conv_transpose2d_inverts_conv2d_shapes_and_is_its_adjoint():
+    """<conv2d(x, W), y> = <x, conv_transpose2d(y, W)>: the transposed convolution is the adjoint map."""
+    x, y = rng(52).standard_normal((2, 3, 9, 9)), rng(53).standard_normal((2, 4, 5, 5))
+    w = rng(54).standard_normal((4, 3, 3, 3))
+    forward = F.conv2d(as_ours(x), as_ours(w), stride=2, padding=1)
+    adjoint = F.conv_transpose2d(as_ours(y), as_ours(w), stride=2, padding=1)
+    assert adjoint.shape == x.shape
+    np.testing.assert_allclose((forward.array * y).sum(), (x * adjoint.array).sum(), rtol=1e-12)
+
+
+def test_cnn_layers_default_initialisation_ranges():
+    dg.manual_seed(0)
+    up = nn.ConvTranspose2d(64, 8, 4, groups=2)
+    bound = 1 / np.sqrt(4 * 4 * 4)  # fan_in = (out_channels / groups) k_h k_w, as PyTorch
+    assert up.weight.shape == (64, 4, 4, 4)
+    assert np.abs(up.weight.array).max() <= bound and np.abs(up.weight.array).max() > 0.9 * bound
+    assert np.abs(up.bias.array).max() <= bound
+    conv = nn.Conv1d(16, 8, 5)
+    bound = 1 / np.sqrt(16 * 5)
+    assert np.abs(conv.weight.array).max() <= bound and np.abs(conv.weight.array).max() > 0.9 * bound
+
+
+def test_dropout2d_drops_whole_channels():
+    dg.manual_seed(3)
+    layer = nn.Dropout2d(0.3)
+    y = layer(dg.ones(64, 32, 4, 4)).array
+    per_channel = y.reshape(64, 32, -1)
+    assert (per_channel == per_channel[..., :1]).all()  # one draw per (sample, channel)
+    assert set(np.unique(y).tolist()) == {0.0, float(np.float32(1.0 / 0.7))}
+    assert abs((y == 0).mean() - 0.3) < 0.03
+    x = dg.randn(4, 3, 2, 2, requires_grad=True)
+    out = F.dropout2d(x, 0.5)
+    out.backward(dg.ones_like(out))
+    np.testing.assert_array_equal(x.grad.array, out.array / np.where(x.array == 0, 1, x.array))
+    assert layer.eval()(x) is x
+    assert F.dropout2d(x, 1.0).array.max() == 0
+    with pytest.warns(UserWarning, match="3-D input"):
+        assert F.dropout2d(dg.ones(2, 3, 4), 0.5).shape == (2, 3, 4)
+    assert repr(nn.Dropout2d(0.2, inplace=True)) == repr(torch.nn.Dropout2d(0.2, inplace=True))
+
+
+def test_dropout2d_gradcheck_with_fixed_mask():
+    def fn(x):
+        dg.manual_seed(7)
+        return F.dropout2d(x, 0.4)
+
+    assert gradcheck(fn, [as_ours(rng(55).standard_normal((3, 4, 2, 2)), True)])
+
+
+def test_inplace_is_accepted_where_pytorch_has_it():
+    x = dg.randn(2, 3, 4, 4)
+    for layer in [nn.ReLU(inplace=True), nn.Dropout(0.5, inplace=True), nn.Dropout2d(0.5, inplace=True)]:
+        layer.eval()
+        out = layer(x)
+        assert out.shape == x.shape
+    assert repr(nn.ReLU(inplace=True)) == "ReLU(inplace=True)"
+    np.testing.assert_array_equal(F.relu(x, inplace=True).array, np.maximum(x.array, 0))
+
+
+def test_flatten_function_and_method_match_torch():
+    x = rng(56).standard_normal((2, 3, 4, 5))
+    for args in [(), (1,), (1, 2), (0, -2)]:
+        np.testing.assert_array_equal(
+            dg.flatten(dg.tensor(x, dtype=dg.float64), *args).array, torch.flatten(torch.tensor(x), *args)
+        )
+        assert dg.tensor(x).flatten(*args).shape == tuple(torch.tensor(x).flatten(*args).shape)
+
+
+def test_cnn_layer_errors_name_the_shapes():
+    with pytest.raises(ValueError, match=r"output_size entries must be positive"):
+        F.adaptive_avg_pool2d(dg.zeros(1, 1, 4, 4), (0, 2))
+    with pytest.raises(ValueError, match=r"expected a 4-D input \(N, C, H, W\).*shape \(4, 4\)"):
+        F.adaptive_max_pool2d(dg.zeros(4, 4), 2)
+    with pytest.raises(
+        ValueError, match=r"input of shape \(1, 3, 4, 4\) has 3 channels.*weight of shape \(2, 1, 3, 3\)"
+    ):
+        F.conv_transpose2d(dg.zeros(1, 3, 4, 4), dg.zeros(2, 1, 3, 3))
+    with pytest.raises(ValueError, match=r"output_padding \(2, 2\) must be smaller than either stride"):
+        F.conv_transpose2d(dg.zeros(1, 2, 4, 4), dg.zeros(2, 1, 3, 3), stride=2, output_padding=2)
+    with pytest.raises(ValueError, match=r"ConvTranspose2d\(3, 2\): input of shape \(1, 4, 5, 5\) has 4 channels"):
+        nn.ConvTranspose2d(3, 2, 3)(dg.zeros(1, 4, 5, 5))
+    with pytest.raises(ValueError, match=r"conv1d: expected a 3-D input \(N, C, L\).*shape \(1, 2, 3, 4\)"):
+        F.conv1d(dg.zeros(1, 2, 3, 4), dg.zeros(1, 2, 3))
+    with pytest.raises(ValueError, match=r"Conv1d\(3, 2\): input of shape \(1, 4, 9\) has 4 channels"):
+        nn.Conv1d(3, 2, 3)(dg.zeros(1, 4, 9))
+    with pytest.raises(ValueError, match=r"kernel_size must be an integer >= 1"):
+        nn.MaxPool1d(0)
+    with pytest.raises(ValueError, match=r"local_response_norm: expected input \(N, C, \*\).*shape \(3, 4\)"):
+        F.local_response_norm(dg.zeros(3, 4), 2)
+    with pytest.raises(ValueError, match=r"size must be a positive integer"):
+        nn.LocalResponseNorm(0)
+    with pytest.raises(ValueError, match=r"dropout probability"):
+        nn.Dropout2d(1.5)
+
+
+@pytest.mark.parametrize(
+    "layer,shape",
+    [
+        (lambda: nn.AdaptiveAvgPool2d((3, 2)), (2, 3, 7, 5)),
+        (lambda: nn.AdaptiveMaxPool2d(3), (2, 3, 7, 5)),
+        (lambda: nn.LocalResponseNorm(3), (2, 4, 3, 3)),
+        (lambda: nn.ConvTranspose2d(3, 2, 3, stride=2), (2, 3, 4, 4)),
+        (lambda: nn.Conv1d(3, 2, 3), (2, 3, 8)),
+        (lambda: nn.MaxPool1d(2), (2, 3, 8)),
+        (lambda: nn.AvgPool1d(2), (2, 3, 8)),
+        (lambda: nn.Dropout2d(0.3), (2, 3, 4, 4)),
+    ],
+)
+def test_cnn_layers_keep_float32(layer, shape):
+    module = layer()
+    x = dg.randn(*shape, requires_grad=True)
+    out = module(x)
+    assert out.dtype == dg.float32
+    out.backward(dg.ones_like(out))
+    assert x.grad.dtype == dg.float32
+    assert all(p.grad.dtype == dg.float32 for p in module.parameters())

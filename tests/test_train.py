@@ -412,7 +412,10 @@ def test_run_early_stopping_reports_the_restored_epoch():
         ({"optim": {"momentum": 1.5}}, "momentum must be in [0, 1), got 1.5"),
         ({"optim": {"optimizer": "adam", "momentum": 0.5}}, "momentum applies to optimizer=sgd, not adam"),
         ({"optim": {"loss": "mse"}}, "loss=mse is for regression"),
-        ({"model": {"name": "lenet"}}, "model=lenet needs an image dataset (mnist, fashion-mnist), not spirals"),
+        (
+            {"model": {"name": "lenet"}},
+            "model=lenet needs an image dataset (mnist, fashion-mnist, cifar10), not spirals",
+        ),
         ({"model": {"name": "linear", "hidden": [8]}}, "hidden does not apply to model=linear"),
         ({"model": {"hidden": [8, 0]}}, "hidden sizes must be positive integers, got [8, 0]"),
         ({"model": {"dropout": 1.0}}, "dropout must be in [0, 1), got 1.0"),

@@ -41,7 +41,9 @@ def model_config(args: argparse.Namespace) -> ModelConfig:
 
 
 def data_config(args: argparse.Namespace) -> DataConfig:
-    return DataConfig(args.dataset, args.data_dir, args.download, getattr(args, "val_split", None))
+    return DataConfig(
+        args.dataset, args.data_dir, args.download, getattr(args, "val_split", None), getattr(args, "augment", False)
+    )
 
 
 def plots_dir(args: argparse.Namespace) -> str | None:
@@ -63,6 +65,7 @@ def train_config(args: argparse.Namespace) -> TrainConfig:
         batch_size=parse_batch_size(args.batch_size),
         tol=args.tol,
         early_stopping=args.early_stopping,
+        schedule=args.schedule,
     )
     outputs = OutputConfig(args.save, args.checkpoint, args.resume, plots_dir(args), args.metrics_json)
     distributed = bool(getattr(args, "distributed", False))

@@ -24,12 +24,18 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument(
         "--tol", type=float, default=None, help="with --batch-size full: stop when the loss improves by less"
     )
-    train.add_argument("--optimizer", default="sgd", help="sgd, adam or adamw")
+    train.add_argument("--optimizer", default=None, help="sgd, adam or adamw (default: the model's, else sgd)")
+    train.add_argument(
+        "--schedule", default=None, help="learning rate per epoch: none or cosine (default: the model's, else none)"
+    )
     train.add_argument("--lr", type=float, default=None, help="learning rate")
     train.add_argument("--momentum", type=float, default=None, help="SGD momentum")
     train.add_argument("--weight-decay", type=float, default=0.0, help="L2 weight decay")
     train.add_argument("--l1", type=float, default=0.0, help="L1 penalty strength (lambda * sum |w|)")
     train.add_argument("--val-split", type=float, default=None, help="fraction of the training data held out")
+    train.add_argument(
+        "--augment", action="store_true", help="image models: random shifts (and flips on CIFAR-10) of each batch"
+    )
     train.add_argument(
         "--early-stopping",
         type=int,
@@ -81,7 +87,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _add_model_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--model", default=None, help="linear, mlp or lenet (images only) (default: mlp)")
+    parser.add_argument(
+        "--model",
+        default=None,
+        help="linear, mlp; on images also lenet, cnn, alexnet, vgg11, vgg16, resnet18, resnet34, resnet50, googlenet "
+        "(default: mlp)",
+    )
     parser.add_argument("--hidden", default=None, help="hidden layer sizes, e.g. 512,256 (default: by dataset)")
     parser.add_argument(
         "--activation", default=None, help="relu, tanh, sigmoid, leaky_relu, elu, gelu, silu (default: relu)"
@@ -93,11 +104,15 @@ def _add_model_options(parser: argparse.ArgumentParser) -> None:
 
 def _add_data_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "--dataset", default=None, help="spirals, circles, moons, xor, sine, mnist, fashion-mnist (default: spirals)"
+        "--dataset",
+        default=None,
+        help="spirals, circles, moons, xor, sine, mnist, fashion-mnist, cifar10 (default: spirals)",
     )
-    parser.add_argument("--data-dir", default=None, metavar="DIR", help="where the MNIST files are (or $DEEPGRAD_DATA)")
     parser.add_argument(
-        "--download", action="store_true", help="fetch missing MNIST files from the public mirrors (SHA-256 checked)"
+        "--data-dir", default=None, metavar="DIR", help="where the MNIST / CIFAR-10 files are (or $DEEPGRAD_DATA)"
+    )
+    parser.add_argument(
+        "--download", action="store_true", help="fetch missing data files from the public mirrors (checksums checked)"
     )
 
 

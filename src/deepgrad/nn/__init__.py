@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from deepgrad.nn import functional, init, parallel, utils
 from deepgrad.nn.activation import ELU, GELU, LeakyReLU, LogSoftmax, ReLU, Sigmoid, SiLU, Softmax, Softplus, Tanh
+from deepgrad.nn.convolution import Conv1d, ConvTranspose2d
 from deepgrad.nn.layers import (
     AvgPool2d,
     BatchNorm1d,
@@ -28,17 +29,25 @@ from deepgrad.nn.layers import (
 from deepgrad.nn.loss import BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, KLDivLoss, L1Loss, MSELoss, NLLLoss
 from deepgrad.nn.module import Module, ModuleDict, ModuleList, Parameter, RemovableHandle, Sequential
 from deepgrad.nn.parallel import SyncBatchNorm
+from deepgrad.nn.normalization import Dropout2d, LocalResponseNorm
+from deepgrad.nn.pooling import AdaptiveAvgPool2d, AdaptiveMaxPool2d, AvgPool1d, MaxPool1d
 from deepgrad.nn.summary import ModelSummary, summary
 
 __all__ = [
+    "AdaptiveAvgPool2d",
+    "AdaptiveMaxPool2d",
+    "AvgPool1d",
     "AvgPool2d",
     "BCELoss",
     "BCEWithLogitsLoss",
     "BatchNorm1d",
     "BatchNorm2d",
+    "Conv1d",
     "Conv2d",
+    "ConvTranspose2d",
     "CrossEntropyLoss",
     "Dropout",
+    "Dropout2d",
     "ELU",
     "Flatten",
     "GELU",
@@ -47,8 +56,10 @@ __all__ = [
     "L1Loss",
     "LeakyReLU",
     "Linear",
+    "LocalResponseNorm",
     "LogSoftmax",
     "MSELoss",
+    "MaxPool1d",
     "MaxPool2d",
     "ModelSummary",
     "Module",

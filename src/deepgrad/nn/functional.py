@@ -38,24 +38,33 @@ from deepgrad.ops import conv as conv_ops
 from deepgrad.ops import linalg
 from deepgrad.ops import loss as loss_ops
 from deepgrad.ops import nn as nn_ops
-from deepgrad.tensor import Tensor, where
+from deepgrad.tensor import Tensor, as_tensor, where
+from deepgrad.tensor import cat as cat_tensors
 from deepgrad.tensor import pad as constant_pad
 
 __all__ = [
+    "adaptive_avg_pool2d",
+    "adaptive_max_pool2d",
+    "avg_pool1d",
     "avg_pool2d",
     "batch_norm",
     "binary_cross_entropy",
     "binary_cross_entropy_with_logits",
+    "conv1d",
     "conv2d",
+    "conv_transpose2d",
     "cross_entropy",
     "dropout",
+    "dropout2d",
     "elu",
     "gelu",
     "kl_div",
     "l1_loss",
     "leaky_relu",
     "linear",
+    "local_response_norm",
     "log_softmax",
+    "max_pool1d",
     "max_pool2d",
     "mse_loss",
     "nll_loss",
@@ -736,3 +745,360 @@ def kl_div(
             stacklevel=2,
         )
     return _reduce(loss, reduction)
+
+
+# ---------------------------------------------------------------------------------------------------
+# composites for the CNN architectures (issue 12): no derivative code of their own. Each is written with
+# conv2d, the pooling primitives, slicing, padding and reductions, so its gradient (and its gradient's
+# gradient) comes from theirs, and a faster conv2d or pooling kernel speeds these up too.
+
+
+def adaptive_output_size(output_size: Any, input_size: tuple[int, int], name: str) -> tuple[int, int]:
+    """An adaptive pooling target: an int, or a pair whose entries are ints >= 1 or None (keep that size)."""
+    pair = (output_size, output_size) if not isinstance(output_size, (tuple, list)) else tuple(output_size)
+    if len(pair) != 2:
+        raise ValueError(f"{name}: output_size must be an int or a pair (h, w), got {output_size!r}")
+    sizes = []
+    for value, size in zip(pair, input_size):
+        value = size if value is None else value
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+            raise ValueError(f"{name}: output_size entries must be positive integers or None, got {output_size!r}")
+        sizes.append(int(value))
+    return sizes[0], sizes[1]
+
+
+def _adaptive_bins(size: int, out: int) -> list[tuple[int, int]]:
+    """PyTorch's adaptive windows along one axis: bin i covers [floor(i size / out), ceil((i + 1) size / out))."""
+    return [((i * size) // out, -((-(i + 1) * size) // out)) for i in range(out)]
+
+
+def _adaptive_reduce(input: Tensor, out_size: tuple[int, int], reduce: str) -> Tensor:
+    """Pool (N, C, H, W) over PyTorch's adaptive bins, one axis at a time: a rectangle's mean (or max) is
+    the mean (max) over its rows of the mean (max) over its columns, so H_out + W_out slices suffice."""
+    out = input
+    for axis in (2, 3):
+        bins = _adaptive_bins(input.shape[axis], out_size[axis - 2])
+        if len(bins) == out.shape[axis]:  # output as large as the input: every bin is one element
+            continue
+        parts = []
+        for start, end in bins:
+            index = [slice(None)] * 4
+            index[axis] = slice(start, end)
+            window = out[tuple(index)]
+            parts.append(window.mean(axis, keepdim=True) if reduce == "mean" else window.amax(axis, keepdim=True))
+        out = parts[0] if len(parts) == 1 else cat_tensors(parts, axis)
+    return out
+
+
+def adaptive_avg_pool2d(input: Tensor, output_size: int | tuple[int | None, int | None]) -> Tensor:
+    """y[n, c, i, j] = mean of x[n, c] over rows floor(i H / H_out) .. ceil((i + 1) H / H_out) - 1 and the same
+    columns rule: output (N, C, H_out, W_out) whatever the input size. An exact division is average pooling
+    with kernel = stride = H / H_out; otherwise the windows (which may overlap) are pooled axis by axis.
+
+    >>> import deepgrad
+    >>> import deepgrad.nn.functional as F
+    >>> F.adaptive_avg_pool2d(deepgrad.arange(16.0).reshape(1, 1, 4, 4), 1).tolist()
+    [[[[7.5]]]]
+    """
+    input, unbatched = _image_input(input, "adaptive_avg_pool2d")
+    height, width = input.shape[2:]
+    out_size = adaptive_output_size(output_size, (height, width), "adaptive_avg_pool2d")
+    if out_size == (1, 1):
+        out = input.mean((2, 3), keepdim=True)
+    elif height % out_size[0] == 0 and width % out_size[1] == 0:
+        kernel = (height // out_size[0], width // out_size[1])
+        out = input if kernel == (1, 1) else avg_pool2d(input, kernel, kernel)
+    else:
+        out = _adaptive_reduce(input, out_size, "mean")
+    return out.squeeze(0) if unbatched else out
+
+
+def _adaptive_max_indices(data: np.ndarray, out_size: tuple[int, int]) -> np.ndarray:
+    """The flat (H, W) index of each adaptive window's first maximum, int64, as PyTorch's ``return_indices``."""
+    batch, channels, height, width = data.shape
+    indices = np.empty((batch, channels, *out_size), dtype=np.int64)
+    for i, (top, bottom) in enumerate(_adaptive_bins(height, out_size[0])):
+        for j, (left, right) in enumerate(_adaptive_bins(width, out_size[1])):
+            window = data[:, :, top:bottom, left:right].reshape(batch, channels, -1)
+            row, col = np.divmod(np.argmax(window, axis=-1), right - left)
+            indices[:, :, i, j] = (top + row) * width + left + col
+    return indices
+
+
+def adaptive_max_pool2d(
+    input: Tensor, output_size: int | tuple[int | None, int | None], return_indices: bool = False
+) -> Tensor | tuple[Tensor, Tensor]:
+    """y[n, c, i, j] = max of x[n, c] over the adaptive window (i, j) (rows floor(i H / H_out) .. ceil((i + 1) H /
+    H_out) - 1, columns alike); ``return_indices`` also gives each maximum's flat index in its (H, W) plane.
+
+    >>> import deepgrad
+    >>> import deepgrad.nn.functional as F
+    >>> F.adaptive_max_pool2d(deepgrad.arange(16.0).reshape(1, 1, 4, 4), (1, 2)).tolist()
+    [[[[13.0, 15.0]]]]
+    """
+    input, unbatched = _image_input(input, "adaptive_max_pool2d")
+    height, width = input.shape[2:]
+    out_size = adaptive_output_size(output_size, (height, width), "adaptive_max_pool2d")
+    if height % out_size[0] == 0 and width % out_size[1] == 0:
+        kernel = (height // out_size[0], width // out_size[1])
+        out = max_pool2d(input, kernel, kernel)
+    else:
+        out = _adaptive_reduce(input, out_size, "max")
+    if unbatched:
+        out = out.squeeze(0)
+    if not return_indices:
+        return out
+    indices = Tensor._make(_adaptive_max_indices(input.array, out_size), False, None)
+    return out, (indices.squeeze(0) if unbatched else indices)
+
+
+def local_response_norm(input: Tensor, size: int, alpha: float = 1e-4, beta: float = 0.75, k: float = 1.0) -> Tensor:
+    """AlexNet's normalisation across channels: y_c = x_c / (k + alpha / size * sum_{c'} x_{c'}^2)^beta, the sum
+    over the ``size`` channels c - size // 2 .. c + (size - 1) // 2 (zeros beyond the edges), for (N, C, *) input.
+
+    >>> import deepgrad
+    >>> import deepgrad.nn.functional as F
+    >>> F.local_response_norm(deepgrad.ones(1, 3, 1, 1), 2, alpha=1.0, beta=1.0, k=0.0).flatten().tolist()
+    [2.0, 1.0, 1.0]
+    """
+    input = _tensor(input, "local_response_norm")
+    if input.ndim < 3:
+        raise ValueError(
+            f"local_response_norm: expected input (N, C, *) of 3 or more dimensions, got shape {input.shape}"
+        )
+    if isinstance(size, bool) or not isinstance(size, (int, np.integer)) or size < 1:
+        raise ValueError(f"local_response_norm: size must be a positive integer, got {size!r}")
+    channels = input.shape[1]
+    squares = input * input
+    padding = [0, 0] * (input.ndim - 2) + [size // 2, (size - 1) // 2]  # F.pad's order: last dimension first
+    padded = pad(squares, padding)
+    total = padded[:, 0:channels]
+    for offset in range(1, size):
+        total = total + padded[:, offset : offset + channels]
+    return input / (total * (alpha / size) + k) ** beta
+
+
+def dropout2d(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool = False) -> Tensor:
+    """Channel dropout: in training, zero each whole channel x[n, c] with probability p and scale the others by
+    1/(1-p) (one draw per sample and channel, for (N, C, H, W) input); outside training, the identity.
+    A 3-D input is read as (N, C, L), as PyTorch does with a warning. ``inplace`` is accepted (new tensor).
+
+    >>> import deepgrad
+    >>> import deepgrad.nn.functional as F
+    >>> y = F.dropout2d(deepgrad.ones(2, 8, 3, 3), 0.5)
+    >>> all(len(set(y[n, c].flatten().tolist())) == 1 for n in range(2) for c in range(8))
+    True
+    """
+    if not 0.0 <= p <= 1.0:
+        raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
+    input = _tensor(input, "dropout2d")
+    if input.ndim not in (3, 4):
+        raise ValueError(f"dropout2d: expected a 4-D input (N, C, H, W) (or 3-D), got shape {input.shape}")
+    if input.ndim == 3:
+        warnings.warn(
+            "dropout2d: received a 3-D input; it is read as (N, C, L) and whole channels of length L are dropped "
+            "(use dropout1d for that, or add the batch dimension for one (C, H, W) image)",
+            stacklevel=2,
+        )
+    if not training or p == 0.0:
+        return input
+    if input.dtype.kind != "f":
+        raise TypeError(f"dropout2d: expected a floating-point input, got {input.dtype} (shape {input.shape})")
+    if p == 1.0:
+        return input * np.zeros((), dtype=input.dtype)
+    mask_shape = input.shape[:2] + (1,) * (input.ndim - 2)
+    keep = backend.generator().random(mask_shape) >= p
+    scale = keep.astype(input.dtype)
+    scale *= 1.0 / (1.0 - p)
+    return input * scale
+
+
+def _zero_insert(input: Tensor, stride: tuple[int, int]) -> Tensor:
+    """(N, C, H, W) -> (N, C, (H - 1) s_h + 1, (W - 1) s_w + 1) with s_h - 1 (s_w - 1) zero rows (columns) between
+    the input's: each value gets a block of zeros after it (pad of a unit axis), the blocks are merged into the
+    rows (reshape), and the zeros after the last row and column are cut off."""
+    batch, channels, height, width = input.shape
+    s_h, s_w = stride
+    if stride == (1, 1):
+        return input
+    spread = pad(input.reshape(batch, channels, height, 1, width, 1), (0, s_w - 1, 0, 0, 0, s_h - 1))
+    spread = spread.reshape(batch, channels, height * s_h, width * s_w)
+    return spread[:, :, : (height - 1) * s_h + 1, : (width - 1) * s_w + 1]
+
+
+def conv_transpose2d(
+    input: Tensor,
+    weight: Tensor,
+    bias: Tensor | None = None,
+    stride: int | tuple[int, int] = 1,
+    padding: int | tuple[int, int] = 0,
+    output_padding: int | tuple[int, int] = 0,
+    groups: int = 1,
+    dilation: int | tuple[int, int] = 1,
+) -> Tensor:
+    """The adjoint of conv2d ("deconvolution"): y[n, o, s h + d i - p, s w + d j - p] += W[c, o, i, j] x[n, c, h, w].
+
+    ``weight`` is (C_in, C_out/groups, k_h, k_w); the output is (N, C_out, H_out, W_out) with
+    H_out = (H - 1) s - 2 p + d (k - 1) + output_padding + 1. Computed as a stride-1 conv2d of the input with
+    s - 1 zeros inserted between its pixels and d (k - 1) - p zeros around it (output_padding more at the
+    bottom/right), with the kernel flipped and its in/out axes swapped within each group.
+
+    >>> import deepgrad
+    >>> import deepgrad.nn.functional as F
+    >>> F.conv_transpose2d(deepgrad.ones(1, 1, 2, 2), deepgrad.ones(1, 1, 2, 2)).tolist()
+    [[[[1.0, 2.0, 1.0], [2.0, 4.0, 2.0], [1.0, 2.0, 1.0]]]]
+    """
+    input, unbatched = _image_input(input, "conv_transpose2d")
+    weight = _tensor(weight, "conv_transpose2d", "weight")
+    if weight.ndim != 4:
+        raise ValueError(
+            f"conv_transpose2d: weight must be 4-D (in_channels, out_channels/groups, kH, kW), got shape {weight.shape}"
+        )
+    if isinstance(groups, bool) or not isinstance(groups, (int, np.integer)) or groups < 1:
+        raise ValueError(f"conv_transpose2d: groups must be a positive integer, got {groups!r}")
+    in_channels, group_out, kernel_h, kernel_w = weight.shape
+    if in_channels != input.shape[1] or in_channels % groups:
+        raise ValueError(
+            f"conv_transpose2d: input of shape {input.shape} has {input.shape[1]} channels (axis 1), but weight of "
+            f"shape {weight.shape} expects {in_channels} (weight.shape[0]), divisible by groups={groups}"
+        )
+    stride = int_pair(stride, "stride", "conv_transpose2d", 1)
+    padding_pair = int_pair(padding, "padding", "conv_transpose2d", 0)
+    extra = int_pair(output_padding, "output_padding", "conv_transpose2d", 0)
+    dilation = int_pair(dilation, "dilation", "conv_transpose2d", 1)
+    if any(e >= max(s, d) for e, s, d in zip(extra, stride, dilation)):
+        raise ValueError(
+            f"conv_transpose2d: output_padding {extra} must be smaller than either stride {stride} or dilation "
+            f"{dilation}"
+        )
+    spread = _zero_insert(input, stride)
+    borders = [dilation[a] * (k - 1) - padding_pair[a] for a, k in enumerate((kernel_h, kernel_w))]
+    # F.pad's order (left, right, top, bottom); a negative amount crops (padding larger than the kernel)
+    framed = pad(spread, (borders[1], borders[1] + extra[1], borders[0], borders[0] + extra[0]))
+    if framed.shape[2] < dilation[0] * (kernel_h - 1) + 1 or framed.shape[3] < dilation[1] * (kernel_w - 1) + 1:
+        raise ValueError(
+            f"conv_transpose2d: padding {padding_pair} leaves no output for input of shape {input.shape} and kernel "
+            f"{(kernel_h, kernel_w)} (stride {stride}, dilation {dilation})"
+        )
+    # (C_in, C_out/g, kh, kw) -> (C_out, C_in/g, kh, kw): swap the channel axes within each group, flip the kernel
+    grouped = weight.reshape(groups, in_channels // groups, group_out, kernel_h, kernel_w).transpose(1, 2)
+    kernel = grouped.reshape(groups * group_out, in_channels // groups, kernel_h, kernel_w)[:, :, ::-1, ::-1]
+    out = conv2d(framed, kernel, bias, 1, 0, dilation, groups)
+    return out.squeeze(0) if unbatched else out
+
+
+def _signal_input(input: Any, name: str) -> tuple[Tensor, bool]:
+    """Batched (N, C, L) floating-point input, and whether it came unbatched as (C, L)."""
+    input = _tensor(input, name)
+    if input.ndim not in (2, 3):
+        raise ValueError(
+            f"{name}: expected a 3-D input (N, C, L) or a 2-D unbatched one (C, L), got {input.ndim}-D input of "
+            f"shape {input.shape}"
+        )
+    if input.ndim == 2:
+        return input.unsqueeze(0), True
+    return input, False
+
+
+def int_single(value: Any, what: str, name: str, minimum: int) -> int:
+    """An int, or a one-element tuple of it, at least ``minimum`` (used by the 1-d layers and functions)."""
+    if isinstance(value, (tuple, list)) and len(value) == 1:
+        value = value[0]
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
+        raise ValueError(f"{name}: {what} must be an integer >= {minimum}, got {value!r}")
+    return int(value)
+
+
+def conv1d(
+    input: Tensor,
+    weight: Tensor,
+    bias: Tensor | None = None,
+    stride: int | tuple[int] = 1,
+    padding: int | tuple[int] | str = 0,
+    dilation: int | tuple[int] = 1,
+    groups: int = 1,
+) -> Tensor:
+    """1-D cross-correlation: y[n, o, l] = b[o] + sum_{c, i} W[o, c, i] x_pad[n, g(o) C/groups + c, s l + d i], for
+    (N, C, L) or unbatched (C, L) input and weight (C_out, C/groups, k): conv2d with a unit height.
+
+    >>> import deepgrad
+    >>> import deepgrad.nn.functional as F
+    >>> F.conv1d(deepgrad.ones(1, 1, 4), deepgrad.ones(1, 1, 2)).tolist()
+    [[[2.0, 2.0, 2.0]]]
+    """
+    input, unbatched = _signal_input(input, "conv1d")
+    weight = _tensor(weight, "conv1d", "weight")
+    if weight.ndim != 3:
+        raise ValueError(f"conv1d: weight must be 3-D (out_channels, in_channels/groups, k), got shape {weight.shape}")
+    stride_1 = int_single(stride, "stride", "conv1d", 1)
+    dilation_1 = int_single(dilation, "dilation", "conv1d", 1)
+    padding_2: Any
+    if isinstance(padding, str):
+        padding_2 = padding
+        if padding == "same" and stride_1 != 1:
+            raise ValueError(f"conv1d: padding='same' is not supported for strided convolutions (stride={stride})")
+    else:
+        padding_2 = (0, int_single(padding, "padding", "conv1d", 0))
+    out = conv2d(input.unsqueeze(2), weight.unsqueeze(2), bias, (1, stride_1), padding_2, (1, dilation_1), groups)
+    out = out.squeeze(2)
+    return out.squeeze(0) if unbatched else out
+
+
+def max_pool1d(
+    input: Tensor,
+    kernel_size: int | tuple[int],
+    stride: int | tuple[int] | None = None,
+    padding: int | tuple[int] = 0,
+    dilation: int | tuple[int] = 1,
+    ceil_mode: bool = False,
+    return_indices: bool = False,
+) -> Tensor | tuple[Tensor, Tensor]:
+    """y[n, c, l] = max of x[n, c, s l + d i - p] over i < k (padding -inf): max_pool2d with a unit height.
+
+    >>> import deepgrad
+    >>> import deepgrad.nn.functional as F
+    >>> F.max_pool1d(deepgrad.tensor([[[1.0, 3.0, 2.0, 0.0]]]), 2).tolist()
+    [[[3.0, 2.0]]]
+    """
+    input, unbatched = _signal_input(input, "max_pool1d")
+    kernel = int_single(kernel_size, "kernel_size", "max_pool1d", 1)
+    step = kernel if stride is None or (isinstance(stride, (tuple, list)) and not stride) else stride
+    step = int_single(step, "stride", "max_pool1d", 1)
+    pad_1 = int_single(padding, "padding", "max_pool1d", 0)
+    dilation_1 = int_single(dilation, "dilation", "max_pool1d", 1)
+    result = max_pool2d(
+        input.unsqueeze(2), (1, kernel), (1, step), (0, pad_1), (1, dilation_1), ceil_mode, return_indices
+    )
+    out, indices = result if return_indices else (result, None)
+    out = out.squeeze(2)
+    out = out.squeeze(0) if unbatched else out
+    if indices is None:
+        return out
+    indices = indices.squeeze(2)
+    return out, (indices.squeeze(0) if unbatched else indices)
+
+
+def avg_pool1d(
+    input: Tensor,
+    kernel_size: int | tuple[int],
+    stride: int | tuple[int] | None = None,
+    padding: int | tuple[int] = 0,
+    ceil_mode: bool = False,
+    count_include_pad: bool = True,
+) -> Tensor:
+    """y[n, c, l] = mean of x_pad[n, c, s l .. s l + k - 1] (zero padding, counted unless ``count_include_pad`` is
+    False): avg_pool2d with a unit height.
+
+    >>> import deepgrad
+    >>> import deepgrad.nn.functional as F
+    >>> F.avg_pool1d(deepgrad.tensor([[[1.0, 3.0, 2.0, 0.0]]]), 2).tolist()
+    [[[2.0, 1.0]]]
+    """
+    input, unbatched = _signal_input(input, "avg_pool1d")
+    kernel = int_single(kernel_size, "kernel_size", "avg_pool1d", 1)
+    step = kernel if stride is None or (isinstance(stride, (tuple, list)) and not stride) else stride
+    step = int_single(step, "stride", "avg_pool1d", 1)
+    pad_1 = int_single(padding, "padding", "avg_pool1d", 0)
+    out = avg_pool2d(input.unsqueeze(2), (1, kernel), (1, step), (0, pad_1), ceil_mode, count_include_pad)
+    out = out.squeeze(2)
+    return out.squeeze(0) if unbatched else out

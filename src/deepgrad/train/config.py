@@ -23,6 +23,7 @@ from deepgrad.errors import ConfigError
 ACTIVATIONS = ("relu", "tanh", "sigmoid", "leaky_relu", "elu", "gelu", "silu")
 LOSSES = ("cross-entropy", "mse", "l1")
 OPTIMIZERS = ("sgd", "adam", "adamw")
+SCHEDULES = ("none", "cosine")
 
 
 @dataclass
@@ -43,6 +44,7 @@ class DataConfig:
     data_dir: str | os.PathLike | None = None  # image sets: default $DEEPGRAD_DATA or ~/.cache/deepgrad
     download: bool = False
     val_split: float | None = None  # fraction of the training data held out (0.1 with early stopping)
+    augment: bool = False  # image sets: random shifts (crop of the padded image) and, for CIFAR-10, flips
 
 
 @dataclass
@@ -50,7 +52,7 @@ class OptimConfig:
     """How to train: loss, optimizer and its settings, epochs, batch size ('full': full-batch gradient
     descent, with ``tol`` its stopping rule), L1 penalty, early-stopping patience."""
 
-    optimizer: str = "sgd"
+    optimizer: str | None = None  # default: the model's (adam for lenet and cnn on images), else sgd
     lr: float | None = None
     momentum: float | None = None  # SGD only; default 0.9
     weight_decay: float = 0.0
@@ -60,6 +62,7 @@ class OptimConfig:
     batch_size: int | str | None = None
     tol: float | None = None
     early_stopping: int | None = None
+    schedule: str | None = None  # learning rate per epoch: 'none' or 'cosine' (to 0); default: the model's
 
 
 @dataclass
@@ -152,11 +155,13 @@ def check_schedule(optim: OptimConfig, epochs: int) -> None:
     check_positive(optim.l1, "l1", allow_zero=True)
     if optim.early_stopping is not None and optim.early_stopping <= 0:
         raise ConfigError(f"`early_stopping` patience must be positive, got {optim.early_stopping}")
+    if optim.schedule is not None:
+        choice(optim.schedule, SCHEDULES, "schedule")
 
 
 def check_optimizer(optim: OptimConfig, lr: float) -> str:
     """The optimizer's name, once its settings are checked."""
-    name = choice(optim.optimizer, OPTIMIZERS, "optimizer")
+    name = choice(optim.optimizer or "sgd", OPTIMIZERS, "optimizer")
     check_positive(lr, "lr")
     check_positive(optim.weight_decay, "weight_decay", allow_zero=True)
     if name == "sgd" and optim.momentum is not None:

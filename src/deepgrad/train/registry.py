@@ -46,6 +46,9 @@ class ModelEntry:
     images: bool = False
     hidden: bool = True
     label: str | None = None
+    # training defaults of this architecture on image data sets (epochs, optimizer, lr_sgd / lr_adam,
+    # schedule, batch_size), over the data set's own; chosen so the plain command reaches the README's figures
+    defaults: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -89,16 +92,62 @@ def _mlp(spec: ModelSpec) -> Any:
 def _lenet(spec: ModelSpec) -> Any:
     from deepgrad.models import LeNet5
 
+    if DATASETS[spec.dataset].image_shape != (1, 28, 28):
+        raise ConfigError(f"`model=lenet` is for 28x28 one-channel images (mnist, fashion-mnist), not {spec.dataset}")
     try:
         return LeNet5(spec.out_features, activation=spec.activation)
     except ValueError as error:  # an activation LeNet-5 does not offer
         raise ConfigError(str(error)) from None
 
 
+def _image_shape(spec: ModelSpec) -> tuple[int, int, int]:
+    shape = DATASETS[spec.dataset].image_shape
+    if shape is None:  # resolve_model refuses image models on vectors first; this is a safety net
+        raise ConfigError(f"`model={spec.model}` needs an image dataset, not {spec.dataset}")
+    return shape
+
+
+# below this image side the torchvision architectures use their small-image variants (3x3 stride-1 stems,
+# no early max-pool, small classifiers): on 28x28 or 32x32 the ImageNet stems leave 1x1 maps or nothing
+SMALL_IMAGE_SIDE = 64
+
+
+def _torchvision_style(name: str) -> Callable[[ModelSpec], Any]:
+    def build(spec: ModelSpec) -> Any:
+        import deepgrad.models
+
+        channels, height, width = _image_shape(spec)
+        kwargs: dict[str, Any] = {"num_classes": spec.out_features, "in_channels": channels}
+        kwargs["small_input"] = min(height, width) < SMALL_IMAGE_SIDE
+        if name == "googlenet":
+            kwargs["aux_logits"] = False  # the training loop wants one output; the heads are for ImageNet depth
+        return getattr(deepgrad.models, name)(**kwargs)
+
+    return build
+
+
+def _cnn(spec: ModelSpec) -> Any:
+    from deepgrad.models import cnn
+
+    channels, height, width = _image_shape(spec)
+    if height != width:
+        raise ConfigError(f"`model=cnn` needs square images, {spec.dataset} has {height}x{width}")
+    return cnn(spec.out_features, channels, height)
+
+
+_LENET_DEFAULTS = {"epochs": 10, "optimizer": "adam", "lr_adam": 0.002, "lr_sgd": 0.05, "schedule": "cosine"}
+_CNN_DEFAULTS = {"epochs": 3, "optimizer": "adam", "lr_adam": 0.001, "lr_sgd": 0.05, "schedule": "cosine"}
+_DEEP_DEFAULTS = {"epochs": 10, "optimizer": "sgd", "lr_sgd": 0.05, "lr_adam": 0.001, "schedule": "cosine"}
+
 MODELS: dict[str, ModelEntry] = {
     "linear": ModelEntry(_linear, hidden=False),
     "mlp": ModelEntry(_mlp),
-    "lenet": ModelEntry(_lenet, images=True, hidden=False, label="lenet5"),
+    "lenet": ModelEntry(_lenet, images=True, hidden=False, label="lenet5", defaults=_LENET_DEFAULTS),
+    "cnn": ModelEntry(_cnn, images=True, hidden=False, label="cnn", defaults={**_CNN_DEFAULTS, "batch_size": 64}),
+    **{
+        name: ModelEntry(_torchvision_style(name), images=True, hidden=False, label=name, defaults=_DEEP_DEFAULTS)
+        for name in ("alexnet", "vgg11", "vgg16", "resnet18", "resnet34", "resnet50", "googlenet")
+    },
 }
 
 
@@ -141,7 +190,32 @@ def _toy_defaults(hidden: list[int], epochs: int = 40, lr_sgd: float = 0.1, n_tr
     return {"hidden": hidden, "epochs": epochs, "batch_size": 32, "lr_sgd": lr_sgd, "lr_adam": 0.01, "n_train": n_train}
 
 
-_IMAGE_DEFAULTS = {"hidden": [512, 256], "epochs": 15, "batch_size": 128, "lr_sgd": 0.05, "lr_adam": 0.001}
+_IMAGE_DEFAULTS = {
+    "hidden": [512, 256],
+    "epochs": 15,
+    "batch_size": 128,
+    "lr_sgd": 0.05,
+    "lr_adam": 0.001,
+    "augment": {"crop": 28, "padding": 2, "flip": 0.0},  # --augment: shifts of up to 2 pixels; digits don't flip
+}
+_CIFAR_DEFAULTS = {**_IMAGE_DEFAULTS, "epochs": 30, "augment": {"crop": 32, "padding": 4, "flip": 0.5}}
+
+
+def _cifar10(data: DataConfig, seed: int, images: bool, entry: DatasetEntry) -> DataBundle:
+    """CIFAR-10 from its binary files: (3, 32, 32) images for image models, flat 3072-vectors otherwise."""
+    from deepgrad.data import CIFAR10, TensorDataset
+
+    if data.data_dir is not None and not Path(data.data_dir).is_dir() and not data.download:
+        raise ConfigError(f"`data_dir` {data.data_dir}: no such directory")
+    train = CIFAR10(root=data.data_dir, train=True, download=data.download)
+    test = CIFAR10(root=data.data_dir, train=False, download=data.download)
+    if not images:  # an MLP on CIFAR-10: the same pixels as vectors (x / 255, as the image path)
+        train, test = (
+            TensorDataset((part.images.reshape(len(part.images), -1) / 255.0).astype("float32"), part.labels)
+            for part in (train, test)
+        )
+    return DataBundle(train, test, entry.task, list(CIFAR10.classes))
+
 
 DATASETS: dict[str, DatasetEntry] = {
     "spirals": DatasetEntry(_toy("spirals"), 2, 3, defaults=_toy_defaults([64, 64], epochs=60, n_train=1500)),
@@ -153,4 +227,16 @@ DATASETS: dict[str, DatasetEntry] = {
     "fashion-mnist": DatasetEntry(
         _idx_images("FashionMNIST"), 28 * 28, 10, image_shape=(1, 28, 28), defaults=_IMAGE_DEFAULTS
     ),
+    "cifar10": DatasetEntry(_cifar10, 3 * 32 * 32, 10, image_shape=(3, 32, 32), defaults=_CIFAR_DEFAULTS),
 }
+
+
+def training_defaults(model: str | None, dataset: str) -> dict[str, Any]:
+    """The defaults of a run: the data set's, with the model's own (`ModelEntry.defaults`) over them on
+    image data sets."""
+    entry = DATASETS[dataset]
+    defaults = dict(entry.defaults)
+    name = str(model or "mlp").lower()
+    if entry.image_shape is not None and name in MODELS:
+        defaults.update(MODELS[name].defaults)
+    return defaults

@@ -15,7 +15,7 @@ import os
 import tempfile
 import time
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -45,7 +45,7 @@ from deepgrad.train.config import (
     is_full_batch,
 )
 from deepgrad.train.loop import EvaluationResult, History, evaluate, fit
-from deepgrad.train.registry import DATASETS, MODELS, DataBundle, ModelSpec
+from deepgrad.train.registry import DATASETS, MODELS, DataBundle, ModelSpec, training_defaults
 
 _WEIGHTS_MODEL_KEY, _WEIGHTS_SEED_KEY = "deepgrad.model", "deepgrad.seed"
 
@@ -183,6 +183,7 @@ class TrainingPlan:
     val_loader: Any
     test_loader: Any
     regularizer: Any = None
+    scheduler: Any = None
     stopper: EarlyStopping | None = None
     convergence: ConvergenceStop | None = None
     checkpoint: Checkpoint | None = None
@@ -262,8 +263,16 @@ def prepare(config: TrainConfig) -> TrainingPlan:
 def _prepare(config: TrainConfig, world: tuple[int, int] | None) -> TrainingPlan:
     dataset = choice(config.data.dataset or "spirals", tuple(DATASETS), "dataset")
     entry = DATASETS[dataset]
+    defaults = training_defaults(config.model.name, dataset)
     optim = config.optim
-    epochs = optim.epochs if optim.epochs is not None else entry.defaults["epochs"]
+    if optim.optimizer is None or optim.schedule is None:
+        optim = replace(
+            optim,
+            optimizer=optim.optimizer or defaults.get("optimizer", "sgd"),
+            schedule=optim.schedule or defaults.get("schedule", "none"),
+        )
+        config = replace(config, optim=optim)
+    epochs = optim.epochs if optim.epochs is not None else defaults["epochs"]
     check_schedule(optim, epochs)
     val_split = config.data.val_split
     check_val_split(val_split)
@@ -275,7 +284,7 @@ def _prepare(config: TrainConfig, world: tuple[int, int] | None) -> TrainingPlan
     check_outputs(config.outputs)
     loss_name = check_loss(optim.loss, entry.task)
     lr_key = "lr_sgd" if str(optim.optimizer).lower() == "sgd" else "lr_adam"
-    lr = optim.lr if optim.lr is not None else entry.defaults[lr_key]
+    lr = optim.lr if optim.lr is not None else defaults[lr_key]
     optimizer_name = check_optimizer(optim, lr)
 
     backend.manual_seed(config.seed)
@@ -284,6 +293,8 @@ def _prepare(config: TrainConfig, world: tuple[int, int] | None) -> TrainingPlan
     _check_not_empty(bundle, spec)
     model = build_model(spec)
     plan = _assemble(config, spec, bundle, model, epochs, val_split, loss_name, optimizer_name, lr, world)
+    if config.data.augment:
+        plan.train_loader = _augmented(plan.train_loader, spec, defaults)
     if config.outputs.resume:
         _resume(plan, str(config.outputs.resume))
     return plan
@@ -304,6 +315,17 @@ def _check_not_empty(bundle: DataBundle, spec: ModelSpec, parts: Sequence[str] =
             raise ConfigError(f"the {part} set of `dataset={spec.dataset}` has no samples{where}")
 
 
+def _augmented(loader: Any, spec: ModelSpec, defaults: dict[str, Any]) -> Any:
+    from deepgrad.train.augment import AugmentedLoader
+
+    settings = defaults.get("augment")
+    if settings is None or not MODELS[spec.model].images:
+        raise ConfigError(
+            f"`augment` is for image models on image data sets, not `model={spec.model}` on {spec.dataset}"
+        )
+    return AugmentedLoader(loader, **settings)
+
+
 def _assemble(
     config: TrainConfig,
     spec: ModelSpec,
@@ -320,9 +342,8 @@ def _assemble(
     from deepgrad.data import random_split
 
     optim, seed = config.optim, config.seed
-    batch_size = (
-        None if is_full_batch(optim.batch_size) else optim.batch_size or DATASETS[spec.dataset].defaults["batch_size"]
-    )
+    default_batch = training_defaults(spec.model, spec.dataset)["batch_size"]
+    batch_size = None if is_full_batch(optim.batch_size) else optim.batch_size or default_batch
     rank, world_size = world or (0, 1)
     if world is not None:
         distributed.check_global_batch(batch_size, world_size)
@@ -358,6 +379,10 @@ def _assemble(
         strength = float(optim.l1)
         weights = [p for name, p in model.named_parameters() if name.endswith("weight")]
         plan.regularizer = lambda: strength * nn.utils.l1_penalty(weights)
+    if optim.schedule == "cosine":
+        from deepgrad.optim.lr_scheduler import CosineAnnealingLR
+
+        plan.scheduler = CosineAnnealingLR(plan.optimizer, T_max=epochs)
     if optim.early_stopping:
         plan.stopper = EarlyStopping("val_loss", patience=optim.early_stopping)
     if optim.tol is not None:
@@ -403,7 +428,9 @@ def _stateful_callbacks(plan: TrainingPlan) -> list[Callback]:
 
 
 def _resume(plan: TrainingPlan, path: str) -> None:
-    restored = load_checkpoint(path, plan.model, plan.optimizer, None, plan.train_loader, _stateful_callbacks(plan))
+    restored = load_checkpoint(
+        path, plan.model, plan.optimizer, plan.scheduler, plan.train_loader, _stateful_callbacks(plan)
+    )
     plan.start_epoch, plan.history = restored["epoch"], History(dict(restored["history"]))
     if plan.stopper and plan.stopper.stopped_epoch is not None:
         raise ConfigError(
@@ -440,6 +467,7 @@ def run(
             plan.train_loader,
             plan.epochs,
             val_loader=plan.val_loader,
+            scheduler=plan.scheduler,
             callbacks=[*streams, *callbacks, *_stateful_callbacks(plan)],
             regularizer=plan.regularizer,
             quiet=None if progress is None else not progress,

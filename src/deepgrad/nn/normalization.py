@@ -1,0 +1,62 @@
+"""`LocalResponseNorm` (AlexNet's normalisation across channels) and `Dropout2d` (channel dropout), with
+PyTorch's arguments and reprs; the computations are composites in ``deepgrad.nn.functional``."""
+
+from __future__ import annotations
+
+from deepgrad.nn import functional as F
+from deepgrad.nn.module import Module
+from deepgrad.tensor import Tensor
+
+__all__ = ["Dropout2d", "LocalResponseNorm"]
+
+
+class LocalResponseNorm(Module):
+    """y_c = x_c / (k + alpha / size * sum of x_{c'}^2 over the ``size`` neighbouring channels)^beta, for
+    (N, C, *) input (Krizhevsky et al., 2012). See ``F.local_response_norm``.
+
+    >>> import deepgrad
+    >>> from deepgrad import nn
+    >>> nn.LocalResponseNorm(5)(deepgrad.zeros(2, 8, 3, 3)).shape
+    (2, 8, 3, 3)
+    >>> nn.LocalResponseNorm(5)
+    LocalResponseNorm(5, alpha=0.0001, beta=0.75, k=1.0)
+    """
+
+    def __init__(self, size: int, alpha: float = 1e-4, beta: float = 0.75, k: float = 1.0) -> None:
+        super().__init__()
+        if isinstance(size, bool) or not isinstance(size, int) or size < 1:
+            raise ValueError(f"LocalResponseNorm: size must be a positive integer, got {size!r}")
+        self.size, self.alpha, self.beta, self.k = size, alpha, beta, k
+
+    def forward(self, input: Tensor) -> Tensor:
+        return F.local_response_norm(input, self.size, self.alpha, self.beta, self.k)
+
+    def extra_repr(self) -> str:
+        return f"{self.size}, alpha={self.alpha}, beta={self.beta}, k={self.k}"
+
+
+class Dropout2d(Module):
+    """Channel dropout for (N, C, H, W) input: in training each whole channel is zeroed with probability p
+    and the others scaled by 1/(1-p); in eval mode, the identity. ``inplace`` is accepted (the result is a
+    new tensor: an in-place write would overwrite a value autograd may need).
+
+    >>> import deepgrad
+    >>> from deepgrad import nn
+    >>> nn.Dropout2d(0.2).eval()(deepgrad.ones(1, 2, 2, 2)).sum().item()
+    8.0
+    >>> nn.Dropout2d(0.2)
+    Dropout2d(p=0.2, inplace=False)
+    """
+
+    def __init__(self, p: float = 0.5, inplace: bool = False) -> None:
+        super().__init__()
+        if not isinstance(p, (int, float)) or isinstance(p, bool) or not 0.0 <= p <= 1.0:
+            raise ValueError(f"dropout probability has to be between 0 and 1, but got {p!r}")
+        self.p = float(p)
+        self.inplace = inplace
+
+    def forward(self, input: Tensor) -> Tensor:
+        return F.dropout2d(input, self.p, self.training, self.inplace)
+
+    def extra_repr(self) -> str:
+        return f"p={self.p}, inplace={self.inplace}"
