@@ -28,8 +28,8 @@ from deepgrad.nn.layers import (
 )
 from deepgrad.nn.loss import BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, KLDivLoss, L1Loss, MSELoss, NLLLoss
 from deepgrad.nn.module import Module, ModuleDict, ModuleList, Parameter, RemovableHandle, Sequential
-from deepgrad.nn.parallel import SyncBatchNorm
 from deepgrad.nn.normalization import Dropout2d, LocalResponseNorm
+from deepgrad.nn.parallel import SyncBatchNorm
 from deepgrad.nn.pooling import AdaptiveAvgPool2d, AdaptiveMaxPool2d, AvgPool1d, MaxPool1d
 from deepgrad.nn.summary import ModelSummary, summary
 

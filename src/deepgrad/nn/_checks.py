@@ -240,3 +240,25 @@ def pool_geometry(
         overhang.append(max(0, (out - 1) * s + extent - (size + 2 * p)))
     pads = (pad[0], pad[0] + overhang[0], pad[1], pad[1] + overhang[1])
     return kernel, stride, dilation, pad, pads, tuple(out_size)
+
+
+def signal_input(input: Any, name: str) -> tuple[Tensor, bool]:
+    """Batched (N, C, L) floating-point input, and whether it came unbatched as (C, L)."""
+    input = as_input(input, name)
+    if input.ndim not in (2, 3):
+        raise ValueError(
+            f"{name}: expected a 3-D input (N, C, L) or a 2-D unbatched one (C, L), got {input.ndim}-D input of "
+            f"shape {input.shape}"
+        )
+    if input.ndim == 2:
+        return input.unsqueeze(0), True
+    return input, False
+
+
+def int_single(value: Any, what: str, name: str, minimum: int) -> int:
+    """An int, or a one-element tuple of it, at least ``minimum`` (used by the 1-d layers and functions)."""
+    if isinstance(value, (tuple, list)) and len(value) == 1:
+        value = value[0]
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
+        raise ValueError(f"{name}: {what} must be an integer >= {minimum}, got {value!r}")
+    return int(value)

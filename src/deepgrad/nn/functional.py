@@ -31,14 +31,16 @@ from deepgrad.nn._checks import (
     class_weights,
     conv2d_geometry,
     image_input,
+    int_single,
     pool_geometry,
+    signal_input,
 )
 from deepgrad.nn._checks import int_pair as int_pair  # re-exported: layers and older callers use F.int_pair
 from deepgrad.ops import conv as conv_ops
 from deepgrad.ops import linalg
 from deepgrad.ops import loss as loss_ops
 from deepgrad.ops import nn as nn_ops
-from deepgrad.tensor import Tensor, as_tensor, where
+from deepgrad.tensor import Tensor, where
 from deepgrad.tensor import cat as cat_tensors
 from deepgrad.tensor import pad as constant_pad
 
@@ -800,7 +802,7 @@ def adaptive_avg_pool2d(input: Tensor, output_size: int | tuple[int | None, int 
     >>> F.adaptive_avg_pool2d(deepgrad.arange(16.0).reshape(1, 1, 4, 4), 1).tolist()
     [[[[7.5]]]]
     """
-    input, unbatched = _image_input(input, "adaptive_avg_pool2d")
+    input, unbatched = image_input(input, "adaptive_avg_pool2d")
     height, width = input.shape[2:]
     out_size = adaptive_output_size(output_size, (height, width), "adaptive_avg_pool2d")
     if out_size == (1, 1):
@@ -836,7 +838,7 @@ def adaptive_max_pool2d(
     >>> F.adaptive_max_pool2d(deepgrad.arange(16.0).reshape(1, 1, 4, 4), (1, 2)).tolist()
     [[[[13.0, 15.0]]]]
     """
-    input, unbatched = _image_input(input, "adaptive_max_pool2d")
+    input, unbatched = image_input(input, "adaptive_max_pool2d")
     height, width = input.shape[2:]
     out_size = adaptive_output_size(output_size, (height, width), "adaptive_max_pool2d")
     if height % out_size[0] == 0 and width % out_size[1] == 0:
@@ -861,7 +863,7 @@ def local_response_norm(input: Tensor, size: int, alpha: float = 1e-4, beta: flo
     >>> F.local_response_norm(deepgrad.ones(1, 3, 1, 1), 2, alpha=1.0, beta=1.0, k=0.0).flatten().tolist()
     [2.0, 1.0, 1.0]
     """
-    input = _tensor(input, "local_response_norm")
+    input = as_input(input, "local_response_norm")
     if input.ndim < 3:
         raise ValueError(
             f"local_response_norm: expected input (N, C, *) of 3 or more dimensions, got shape {input.shape}"
@@ -891,7 +893,7 @@ def dropout2d(input: Tensor, p: float = 0.5, training: bool = True, inplace: boo
     """
     if not 0.0 <= p <= 1.0:
         raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
-    input = _tensor(input, "dropout2d")
+    input = as_input(input, "dropout2d")
     if input.ndim not in (3, 4):
         raise ValueError(f"dropout2d: expected a 4-D input (N, C, H, W) (or 3-D), got shape {input.shape}")
     if input.ndim == 3:
@@ -948,8 +950,8 @@ def conv_transpose2d(
     >>> F.conv_transpose2d(deepgrad.ones(1, 1, 2, 2), deepgrad.ones(1, 1, 2, 2)).tolist()
     [[[[1.0, 2.0, 1.0], [2.0, 4.0, 2.0], [1.0, 2.0, 1.0]]]]
     """
-    input, unbatched = _image_input(input, "conv_transpose2d")
-    weight = _tensor(weight, "conv_transpose2d", "weight")
+    input, unbatched = image_input(input, "conv_transpose2d")
+    weight = as_input(weight, "conv_transpose2d", "weight")
     if weight.ndim != 4:
         raise ValueError(
             f"conv_transpose2d: weight must be 4-D (in_channels, out_channels/groups, kH, kW), got shape {weight.shape}"
@@ -987,28 +989,6 @@ def conv_transpose2d(
     return out.squeeze(0) if unbatched else out
 
 
-def _signal_input(input: Any, name: str) -> tuple[Tensor, bool]:
-    """Batched (N, C, L) floating-point input, and whether it came unbatched as (C, L)."""
-    input = _tensor(input, name)
-    if input.ndim not in (2, 3):
-        raise ValueError(
-            f"{name}: expected a 3-D input (N, C, L) or a 2-D unbatched one (C, L), got {input.ndim}-D input of "
-            f"shape {input.shape}"
-        )
-    if input.ndim == 2:
-        return input.unsqueeze(0), True
-    return input, False
-
-
-def int_single(value: Any, what: str, name: str, minimum: int) -> int:
-    """An int, or a one-element tuple of it, at least ``minimum`` (used by the 1-d layers and functions)."""
-    if isinstance(value, (tuple, list)) and len(value) == 1:
-        value = value[0]
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
-        raise ValueError(f"{name}: {what} must be an integer >= {minimum}, got {value!r}")
-    return int(value)
-
-
 def conv1d(
     input: Tensor,
     weight: Tensor,
@@ -1026,8 +1006,8 @@ def conv1d(
     >>> F.conv1d(deepgrad.ones(1, 1, 4), deepgrad.ones(1, 1, 2)).tolist()
     [[[2.0, 2.0, 2.0]]]
     """
-    input, unbatched = _signal_input(input, "conv1d")
-    weight = _tensor(weight, "conv1d", "weight")
+    input, unbatched = signal_input(input, "conv1d")
+    weight = as_input(weight, "conv1d", "weight")
     if weight.ndim != 3:
         raise ValueError(f"conv1d: weight must be 3-D (out_channels, in_channels/groups, k), got shape {weight.shape}")
     stride_1 = int_single(stride, "stride", "conv1d", 1)
@@ -1060,7 +1040,7 @@ def max_pool1d(
     >>> F.max_pool1d(deepgrad.tensor([[[1.0, 3.0, 2.0, 0.0]]]), 2).tolist()
     [[[3.0, 2.0]]]
     """
-    input, unbatched = _signal_input(input, "max_pool1d")
+    input, unbatched = signal_input(input, "max_pool1d")
     kernel = int_single(kernel_size, "kernel_size", "max_pool1d", 1)
     step = kernel if stride is None or (isinstance(stride, (tuple, list)) and not stride) else stride
     step = int_single(step, "stride", "max_pool1d", 1)
@@ -1094,7 +1074,7 @@ def avg_pool1d(
     >>> F.avg_pool1d(deepgrad.tensor([[[1.0, 3.0, 2.0, 0.0]]]), 2).tolist()
     [[[2.0, 1.0]]]
     """
-    input, unbatched = _signal_input(input, "avg_pool1d")
+    input, unbatched = signal_input(input, "avg_pool1d")
     kernel = int_single(kernel_size, "kernel_size", "avg_pool1d", 1)
     step = kernel if stride is None or (isinstance(stride, (tuple, list)) and not stride) else stride
     step = int_single(step, "stride", "avg_pool1d", 1)
