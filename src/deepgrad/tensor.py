@@ -138,17 +138,11 @@ class Tensor:
 
     @grad.setter
     def grad(self, value: Tensor | None) -> None:
-        # As PyTorch: only a Tensor of this tensor's shape (or None) can be a gradient.
-        if value is not None:
-            if not isinstance(value, Tensor):
-                raise TypeError(
-                    f"assigned grad expected to be a Tensor or None but got grad of type {type(value).__name__}"
-                )
-            if value.array.shape != self.array.shape:
-                raise RuntimeError(
-                    f"assigned grad has shape {tuple(value.array.shape)}, but the tensor has shape "
-                    f"{tuple(self.array.shape)}"
-                )
+        # As PyTorch: a gradient is a Tensor or None (a wrong shape is reported by the optimizer's step).
+        if value is not None and not isinstance(value, Tensor):
+            raise TypeError(
+                f"assigned grad expected to be a Tensor or None but got grad of type {type(value).__name__}"
+            )
         self._grad = value
 
     @property
