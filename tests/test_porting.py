@@ -372,6 +372,37 @@ def test_vision_transforms_and_make_grid(tmp_path, monkeypatch):
 # deliberate differences and clear errors
 
 
+UTILS_DATA_AND_LEGACY = """
+import numpy as np
+import torch
+
+features = torch.tensor(np.linspace(-1, 1, 12, dtype=np.float32).reshape(6, 2))
+labels = torch.LongTensor([0, 1, 0, 1, 1, 0])
+loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(features, labels), batch_size=4)
+for xb, yb in loader:
+    print(list(xb.shape), yb.tolist(), yb.dtype == torch.int64)
+w = torch.FloatTensor([0.5, -0.25])
+print(w.dtype == torch.float32, torch.DoubleTensor([1, 2]).dtype == torch.float64, list(torch.FloatTensor(2, 3).shape))
+x = torch.linspace(-1, 1, 5)
+print(torch.matmul(input=x, other=x).item(), torch.matmul(x, other=x.pow(2)).item())
+"""
+
+
+def test_utils_data_legacy_constructors_and_matmul_keywords(tmp_path, monkeypatch):
+    check_program(UTILS_DATA_AND_LEGACY, tmp_path, monkeypatch)
+
+
+def test_assigning_a_non_tensor_to_grad_raises_type_error():
+    torch = pytest.importorskip("torch")
+    for module in (deepgrad, torch):
+        x = module.ones(2, requires_grad=True)
+        with pytest.raises(TypeError, match="assigned grad expected to be a Tensor or None"):
+            x.grad = 0.0
+        x.grad = module.full((2,), 3.0)
+        x.grad = None
+        assert x.grad is None
+
+
 def test_cuda_raises_one_clear_line():
     for call in (
         lambda: deepgrad.ones(2).to("cuda"),

@@ -28,6 +28,12 @@ from deepgrad.backend import (
     uint8,
 )
 from deepgrad.creation import (
+    BoolTensor,
+    ByteTensor,
+    DoubleTensor,
+    FloatTensor,
+    IntTensor,
+    LongTensor,
     arange,
     empty,
     empty_like,
@@ -76,6 +82,7 @@ _SUBPACKAGES = (
     "nn",
     "optim",
     "train",
+    "utils",
     "vision",
     "viz",
 )
@@ -90,6 +97,12 @@ def __getattr__(name: str) -> object:
 
 
 __all__ = [
+    "BoolTensor",
+    "ByteTensor",
+    "DoubleTensor",
+    "FloatTensor",
+    "IntTensor",
+    "LongTensor",
     "Size",
     "Tensor",
     "arange",

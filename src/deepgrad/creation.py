@@ -170,3 +170,26 @@ def rand_like(t: Tensor, dtype: Any = None, device: Any = None, requires_grad: b
 
 def randn_like(t: Tensor, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
     return randn(t.shape, dtype=dtype or t.dtype, device=device, requires_grad=requires_grad)
+
+
+def _legacy_constructor(name: str, dtype: Any) -> Any:
+    """PyTorch's legacy typed constructor ``torch.<name>``: sizes give a new tensor, data is copied."""
+
+    def construct(*args: Any, device: Any = None) -> Tensor:
+        if all(isinstance(a, (int, np.integer)) and not isinstance(a, bool) for a in args):
+            return empty(*args, dtype=dtype, device=device)  # torch.FloatTensor(2, 3); () gives shape (0,)
+        if len(args) != 1:
+            raise TypeError(f"{name}() takes sizes (ints) or one sequence of data, got {len(args)} arguments")
+        return tensor(args[0], dtype=dtype, device=device)
+
+    construct.__name__ = construct.__qualname__ = name
+    construct.__doc__ = f"Legacy ``torch.{name}(data)`` / ``torch.{name}(*sizes)``: as ``tensor(data, dtype=...)``."
+    return construct
+
+
+FloatTensor = _legacy_constructor("FloatTensor", backend.float32)
+DoubleTensor = _legacy_constructor("DoubleTensor", backend.float64)
+LongTensor = _legacy_constructor("LongTensor", backend.int64)
+IntTensor = _legacy_constructor("IntTensor", backend.int32)
+ByteTensor = _legacy_constructor("ByteTensor", backend.uint8)
+BoolTensor = _legacy_constructor("BoolTensor", backend.bool_)

@@ -90,7 +90,7 @@ class Tensor:
 
     __slots__ = (
         "array",
-        "grad",
+        "_grad",
         "grad_fn",
         "_requires_grad",
         "_counter",
@@ -105,7 +105,7 @@ class Tensor:
 
     def __init__(self, data: Any, dtype: Any = None, requires_grad: bool = False) -> None:
         self.array = _to_array(data, dtype)
-        self.grad = None
+        self._grad: Tensor | None = None
         self.grad_fn = None
         self._requires_grad = False
         self._counter: _VersionCounter | None = None
@@ -120,7 +120,7 @@ class Tensor:
         """Fast constructor for op outputs: ``data`` is already an ndarray of the right dtype."""
         t = object.__new__(Tensor)
         t.array = data
-        t.grad = None
+        t._grad = None
         t.grad_fn = grad_fn
         t._requires_grad = requires_grad
         t._counter = None
@@ -130,6 +130,20 @@ class Tensor:
         return t
 
     # ------------------------------------------------------------------ attributes
+
+    @property
+    def grad(self) -> Tensor | None:
+        """The gradient ``backward`` accumulated into this leaf (None until then)."""
+        return self._grad
+
+    @grad.setter
+    def grad(self, value: Tensor | None) -> None:
+        # As PyTorch: a gradient is a Tensor or None (a wrong shape is reported by the optimizer's step).
+        if value is not None and not isinstance(value, Tensor):
+            raise TypeError(
+                f"assigned grad expected to be a Tensor or None but got grad of type {type(value).__name__}"
+            )
+        self._grad = value
 
     @property
     def requires_grad(self) -> bool:
@@ -1249,11 +1263,12 @@ def mm(input: Any, mat2: Any, *, out: Tensor | None = None) -> Tensor:
     return matmul(a, b, out=out)
 
 
-def matmul(a: Any, b: Any, *, out: Tensor | None = None) -> Tensor:
+def matmul(input: Any, other: Any, *, out: Tensor | None = None) -> Tensor:
     """Matrix product with NumPy/PyTorch rules: 1-d operands are promoted and the added axis removed;
-    leading (batch) dimensions broadcast. ``out=`` as in PyTorch."""
+    leading (batch) dimensions broadcast. ``out=`` and the argument names as in PyTorch."""
     if out is not None:
-        return write_out(matmul(a, b), out, "matmul")
+        return write_out(matmul(input, other), out, "matmul")
+    a, b = input, other
     a = as_tensor(a) if not isinstance(a, Tensor) else a
     b = _operand(b, a) if not isinstance(b, Tensor) else b
     if a.ndim == 0 or b.ndim == 0:
