@@ -5,10 +5,10 @@ copying torchvision's (random) weights; the small-image variants, the compact CN
 from __future__ import annotations
 
 import os
-import sys
 
 import numpy as np
 import pytest
+from torchvision_helpers import import_torchvision
 
 import deepgrad as dg
 from deepgrad import models, nn
@@ -21,33 +21,10 @@ slow = [
     pytest.mark.skipif(not os.environ.get("DEEPGRAD_SLOW"), reason="slow: set DEEPGRAD_SLOW=1 to run"),
 ]
 
-_torchvision_library = None  # keeps the schema definitions alive
-
-
-def _import_torchvision():
-    """torchvision 0.28 with the CPU torch: its two C++ ops need schemas before the import registers fake kernels
-    (its models are pure Python)."""
-    global _torchvision_library
-    if "torchvision" in sys.modules:
-        return sys.modules["torchvision"]
-    try:
-        import torchvision
-    except ImportError:
-        pytest.skip("torchvision is not installed")
-    except RuntimeError:
-        _torchvision_library = torch.library.Library("torchvision", "FRAGMENT")
-        for op in ("nms", "qnms"):
-            try:
-                _torchvision_library.define(f"{op}(Tensor dets, Tensor scores, float iou_threshold) -> Tensor")
-            except RuntimeError:
-                pass  # already defined
-        import torchvision
-    return torchvision
-
 
 @pytest.fixture(scope="module")
 def tv():
-    return _import_torchvision()
+    return import_torchvision()
 
 
 def count(model) -> int:

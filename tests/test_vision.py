@@ -1,12 +1,12 @@
 """deepgrad.vision (transforms, datasets, make_grid, models) against torchvision; batch augmentation."""
 
 import importlib
-import sys
 
 import numpy as np
 import pytest
 from test_cifar import write_batches
 from test_mnist import write_split
+from torchvision_helpers import import_torchvision
 
 import deepgrad
 import deepgrad.vision as torchvision_port
@@ -15,33 +15,10 @@ from deepgrad.data import transforms as batch_transforms
 from deepgrad.vision import datasets, transforms, utils
 from deepgrad.vision.transforms import functional as F
 
-_torchvision_library = None  # keeps the schema definitions alive
-
-
-def _import_torchvision():
-    """torchvision 0.28 with the CPU torch: its two C++ ops need schemas before the import registers fake kernels."""
-    global _torchvision_library
-    torch = pytest.importorskip("torch")
-    if "torchvision" in sys.modules:
-        return sys.modules["torchvision"]
-    try:
-        import torchvision
-    except ImportError:
-        pytest.skip("torchvision is not installed")
-    except RuntimeError:
-        _torchvision_library = torch.library.Library("torchvision", "FRAGMENT")
-        for op in ("nms", "qnms"):
-            try:
-                _torchvision_library.define(f"{op}(Tensor dets, Tensor scores, float iou_threshold) -> Tensor")
-            except RuntimeError:
-                pass  # already defined
-        import torchvision
-    return torchvision
-
 
 @pytest.fixture(scope="module")
 def tv():
-    torchvision = _import_torchvision()
+    torchvision = import_torchvision()
     for module in ("torchvision.transforms.functional", "torchvision.transforms.v2", "torchvision.utils"):
         importlib.import_module(module)
     return torchvision

@@ -4,60 +4,19 @@ flipped kernel), so they share its speed and its exact, twice-differentiable gra
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
-from deepgrad import backend
 from deepgrad.nn import functional as F
-from deepgrad.nn import init
+from deepgrad.nn.layers import check_device, conv_channels, float_dtype, reset_weight_and_bias
 from deepgrad.nn.module import Module, Parameter
 from deepgrad.tensor import Tensor
 
 __all__ = ["Conv1d", "ConvTranspose2d"]
 
 _PADDING_MODES = ("zeros", "reflect", "replicate", "circular")
-
-
-def _float_dtype(dtype: Any) -> np.dtype:
-    dtype = backend.DEFAULT_FLOAT if dtype is None else backend.to_dtype(dtype)
-    if dtype.kind != "f":
-        raise TypeError(f"layer parameters must be floating point, got dtype {dtype}")
-    return dtype
-
-
-def _check_device(device: Any, owner: str) -> None:
-    if device is not None and str(device) not in ("cpu", "cpu:0"):
-        raise ValueError(f"{owner}: deepgrad runs on the CPU only, got device={device!r}")
-
-
-def _positive_int(value: Any, name: str, owner: str, allow_zero: bool = True) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < (0 if allow_zero else 1):
-        raise ValueError(f"{owner}: {name} must be a positive integer, got {value!r}")
-    return int(value)
-
-
-def _reset_weight_and_bias(weight: Parameter, bias: Parameter | None, fan_in: int) -> None:
-    """PyTorch's default for convolutions: kaiming_uniform_(a=sqrt(5)) for the weight, i.e.
-    U(-1/sqrt(fan_in), 1/sqrt(fan_in)), and the same range for the bias."""
-    init.kaiming_uniform_(weight, a=math.sqrt(5))
-    if bias is not None:
-        bound = 1 / math.sqrt(fan_in) if fan_in > 0 else 0.0
-        init.uniform_(bias, -bound, bound)
-
-
-def _channels(in_channels: Any, out_channels: Any, groups: Any, owner: str) -> tuple[int, int, int]:
-    in_channels = _positive_int(in_channels, "in_channels", owner, allow_zero=False)
-    out_channels = _positive_int(out_channels, "out_channels", owner, allow_zero=False)
-    groups = _positive_int(groups, "groups", owner, allow_zero=False)
-    if in_channels % groups or out_channels % groups:
-        raise ValueError(
-            f"{owner}: in_channels ({in_channels}) and out_channels ({out_channels}) must both be divisible by "
-            f"groups ({groups})"
-        )
-    return in_channels, out_channels, groups
 
 
 class Conv1d(Module):
@@ -90,8 +49,8 @@ class Conv1d(Module):
         dtype: Any = None,
     ) -> None:
         super().__init__()
-        _check_device(device, "Conv1d")
-        self.in_channels, self.out_channels, self.groups = _channels(in_channels, out_channels, groups, "Conv1d")
+        check_device(device, "Conv1d")
+        self.in_channels, self.out_channels, self.groups = conv_channels(in_channels, out_channels, groups, "Conv1d")
         self.kernel_size = (F.int_single(kernel_size, "kernel_size", "Conv1d", 1),)
         self.stride = (F.int_single(stride, "stride", "Conv1d", 1),)
         self.dilation = (F.int_single(dilation, "dilation", "Conv1d", 1),)
@@ -106,7 +65,7 @@ class Conv1d(Module):
         if padding_mode not in _PADDING_MODES:
             raise ValueError(f"Conv1d: padding_mode must be one of {', '.join(_PADDING_MODES)}, got {padding_mode!r}")
         self.padding_mode = padding_mode
-        dtype = _float_dtype(dtype)
+        dtype = float_dtype(dtype)
         self.weight = Parameter(
             np.zeros((self.out_channels, self.in_channels // self.groups, *self.kernel_size), dtype)
         )
@@ -118,7 +77,7 @@ class Conv1d(Module):
 
     def reset_parameters(self) -> None:
         """Draw fresh weights: kaiming_uniform_(a=sqrt(5)) for W, U(-1/sqrt(fan_in), 1/sqrt(fan_in)) for b."""
-        _reset_weight_and_bias(self.weight, self.bias, self.weight.shape[1] * self.kernel_size[0])
+        reset_weight_and_bias(self.weight, self.bias, self.weight.shape[1] * self.kernel_size[0])
 
     def _explicit_padding(self) -> tuple[int, int]:
         if self.padding == "valid":
@@ -186,9 +145,9 @@ class ConvTranspose2d(Module):
         dtype: Any = None,
     ) -> None:
         super().__init__()
-        _check_device(device, "ConvTranspose2d")
+        check_device(device, "ConvTranspose2d")
         owner = "ConvTranspose2d"
-        self.in_channels, self.out_channels, self.groups = _channels(in_channels, out_channels, groups, owner)
+        self.in_channels, self.out_channels, self.groups = conv_channels(in_channels, out_channels, groups, owner)
         self.kernel_size = F.int_pair(kernel_size, "kernel_size", owner, 1)
         self.stride = F.int_pair(stride, "stride", owner, 1)
         self.padding = F.int_pair(padding, "padding", owner, 0)
@@ -197,7 +156,7 @@ class ConvTranspose2d(Module):
         if padding_mode != "zeros":
             raise ValueError(f"ConvTranspose2d: only padding_mode='zeros' is supported, got {padding_mode!r}")
         self.padding_mode = padding_mode
-        dtype = _float_dtype(dtype)
+        dtype = float_dtype(dtype)
         shape = (self.in_channels, self.out_channels // self.groups, *self.kernel_size)
         self.weight = Parameter(np.zeros(shape, dtype=dtype))
         if bias:
@@ -208,7 +167,7 @@ class ConvTranspose2d(Module):
 
     def reset_parameters(self) -> None:
         """Draw fresh weights: kaiming_uniform_(a=sqrt(5)) for W, U(-1/sqrt(fan_in), 1/sqrt(fan_in)) for b."""
-        _reset_weight_and_bias(self.weight, self.bias, self.weight.shape[1] * self.kernel_size[0] * self.kernel_size[1])
+        reset_weight_and_bias(self.weight, self.bias, self.weight.shape[1] * self.kernel_size[0] * self.kernel_size[1])
 
     def _output_padding(self, input: Tensor, output_size: Sequence[int] | None) -> tuple[int, int]:
         """The output_padding that makes the output ``output_size`` ((H, W), or with N and C in front)."""

@@ -29,19 +29,19 @@ __all__ = [
 ]
 
 
-def _float_dtype(dtype: Any) -> np.dtype:
+def float_dtype(dtype: Any) -> np.dtype:
     dtype = backend.DEFAULT_FLOAT if dtype is None else backend.to_dtype(dtype)
     if dtype.kind != "f":
         raise TypeError(f"layer parameters must be floating point, got dtype {dtype}")
     return dtype
 
 
-def _check_device(device: Any, owner: str) -> None:
+def check_device(device: Any, owner: str) -> None:
     if device is not None and str(device) not in ("cpu", "cpu:0"):
         raise ValueError(f"{owner}: deepgrad runs on the CPU only, got device={device!r}")
 
 
-def _positive_int(value: Any, name: str, owner: str, allow_zero: bool = True) -> int:
+def positive_int(value: Any, name: str, owner: str, allow_zero: bool = True) -> int:
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < (0 if allow_zero else 1):
         raise ValueError(
             f"{owner}: {name} must be a {'non-negative' if allow_zero else 'positive'} integer, got {value!r}"
@@ -78,10 +78,10 @@ class Linear(Module):
         self, in_features: int, out_features: int, bias: bool = True, device: Any = None, dtype: Any = None
     ) -> None:
         super().__init__()
-        _check_device(device, "Linear")
-        self.in_features = _positive_int(in_features, "in_features", "Linear")
-        self.out_features = _positive_int(out_features, "out_features", "Linear")
-        dtype = _float_dtype(dtype)
+        check_device(device, "Linear")
+        self.in_features = positive_int(in_features, "in_features", "Linear")
+        self.out_features = positive_int(out_features, "out_features", "Linear")
+        dtype = float_dtype(dtype)
         self.weight = Parameter(np.zeros((self.out_features, self.in_features), dtype=dtype))
         if bias:
             self.bias = Parameter(np.zeros(self.out_features, dtype=dtype))
@@ -91,7 +91,7 @@ class Linear(Module):
 
     def reset_parameters(self) -> None:
         """Draw fresh weights: kaiming_uniform_(a=sqrt(5)) for W, U(-1/sqrt(fan_in), 1/sqrt(fan_in)) for b."""
-        _reset_weight_and_bias(self.weight, self.bias, self.in_features)
+        reset_weight_and_bias(self.weight, self.bias, self.in_features)
 
     def forward(self, input: Tensor) -> Tensor:
         input = checks.as_input(input, "Linear")
@@ -158,13 +158,25 @@ class Dropout(Module):
         return f"p={self.p}, inplace={self.inplace}"
 
 
-def _reset_weight_and_bias(weight: Parameter, bias: Parameter | None, fan_in: int) -> None:
+def reset_weight_and_bias(weight: Parameter, bias: Parameter | None, fan_in: int) -> None:
     """PyTorch's default for Linear and Conv2d: kaiming_uniform_(a=sqrt(5)) for the weight, i.e.
     U(-1/sqrt(fan_in), 1/sqrt(fan_in)), and the same range for the bias."""
     init.kaiming_uniform_(weight, a=math.sqrt(5))
     if bias is not None:
         bound = 1 / math.sqrt(fan_in) if fan_in > 0 else 0.0
         init.uniform_(bias, -bound, bound)
+
+
+def conv_channels(in_channels: Any, out_channels: Any, groups: Any, owner: str) -> tuple[int, int, int]:
+    in_channels = positive_int(in_channels, "in_channels", owner, allow_zero=False)
+    out_channels = positive_int(out_channels, "out_channels", owner, allow_zero=False)
+    groups = positive_int(groups, "groups", owner, allow_zero=False)
+    if in_channels % groups or out_channels % groups:
+        raise ValueError(
+            f"{owner}: in_channels ({in_channels}) and out_channels ({out_channels}) must both be divisible by "
+            f"groups ({groups})"
+        )
+    return in_channels, out_channels, groups
 
 
 class Conv2d(Module):
@@ -200,15 +212,8 @@ class Conv2d(Module):
         dtype: Any = None,
     ) -> None:
         super().__init__()
-        _check_device(device, "Conv2d")
-        self.in_channels = _positive_int(in_channels, "in_channels", "Conv2d", allow_zero=False)
-        self.out_channels = _positive_int(out_channels, "out_channels", "Conv2d", allow_zero=False)
-        self.groups = _positive_int(groups, "groups", "Conv2d", allow_zero=False)
-        if self.in_channels % self.groups or self.out_channels % self.groups:
-            raise ValueError(
-                f"Conv2d: in_channels ({in_channels}) and out_channels ({out_channels}) must both be divisible by "
-                f"groups ({groups})"
-            )
+        check_device(device, "Conv2d")
+        self.in_channels, self.out_channels, self.groups = conv_channels(in_channels, out_channels, groups, "Conv2d")
         self.kernel_size = checks.int_pair(kernel_size, "kernel_size", "Conv2d", 1)
         self.stride = checks.int_pair(stride, "stride", "Conv2d", 1)
         self.dilation = checks.int_pair(dilation, "dilation", "Conv2d", 1)
@@ -225,7 +230,7 @@ class Conv2d(Module):
                 f"Conv2d: padding_mode must be 'zeros', 'reflect', 'replicate' or 'circular', got {padding_mode!r}"
             )
         self.padding_mode = padding_mode
-        dtype = _float_dtype(dtype)
+        dtype = float_dtype(dtype)
         shape = (self.out_channels, self.in_channels // self.groups, *self.kernel_size)
         self.weight = Parameter(np.zeros(shape, dtype=dtype))
         if bias:
@@ -236,7 +241,7 @@ class Conv2d(Module):
 
     def reset_parameters(self) -> None:
         """Draw fresh weights: kaiming_uniform_(a=sqrt(5)) for W, U(-1/sqrt(fan_in), 1/sqrt(fan_in)) for b."""
-        _reset_weight_and_bias(self.weight, self.bias, self.weight.shape[1] * self.kernel_size[0] * self.kernel_size[1])
+        reset_weight_and_bias(self.weight, self.bias, self.weight.shape[1] * self.kernel_size[0] * self.kernel_size[1])
 
     def _explicit_padding(self) -> tuple[int, int, int, int]:
         """(left, right, top, bottom), F.pad's order, for the non-zero padding modes."""
@@ -389,8 +394,8 @@ class _BatchNorm(Module):
         bias: bool = True,
     ) -> None:
         super().__init__()
-        _check_device(device, type(self).__name__)
-        self.num_features = _positive_int(num_features, "num_features", type(self).__name__, allow_zero=False)
+        check_device(device, type(self).__name__)
+        self.num_features = positive_int(num_features, "num_features", type(self).__name__, allow_zero=False)
         if eps <= 0:
             raise ValueError(f"{type(self).__name__}: eps must be positive, got {eps}")
         if momentum is not None and not 0.0 <= momentum <= 1.0:
@@ -399,7 +404,7 @@ class _BatchNorm(Module):
         self.momentum = momentum
         self.affine = affine
         self.track_running_stats = track_running_stats
-        dtype = _float_dtype(dtype)
+        dtype = float_dtype(dtype)
         if affine:
             self.weight = Parameter(np.ones(num_features, dtype=dtype))
             if bias:

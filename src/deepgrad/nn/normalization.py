@@ -4,6 +4,7 @@ PyTorch's arguments and reprs; the computations are composites in ``deepgrad.nn.
 from __future__ import annotations
 
 from deepgrad.nn import functional as F
+from deepgrad.nn.layers import Dropout
 from deepgrad.nn.module import Module
 from deepgrad.tensor import Tensor
 
@@ -35,7 +36,7 @@ class LocalResponseNorm(Module):
         return f"{self.size}, alpha={self.alpha}, beta={self.beta}, k={self.k}"
 
 
-class Dropout2d(Module):
+class Dropout2d(Dropout):
     """Channel dropout for (N, C, H, W) input: in training each whole channel is zeroed with probability p
     and the others scaled by 1/(1-p); in eval mode, the identity. ``inplace`` is accepted (the result is a
     new tensor: an in-place write would overwrite a value autograd may need).
@@ -48,15 +49,5 @@ class Dropout2d(Module):
     Dropout2d(p=0.2, inplace=False)
     """
 
-    def __init__(self, p: float = 0.5, inplace: bool = False) -> None:
-        super().__init__()
-        if not isinstance(p, (int, float)) or isinstance(p, bool) or not 0.0 <= p <= 1.0:
-            raise ValueError(f"dropout probability has to be between 0 and 1, but got {p!r}")
-        self.p = float(p)
-        self.inplace = inplace
-
     def forward(self, input: Tensor) -> Tensor:
         return F.dropout2d(input, self.p, self.training, self.inplace)
-
-    def extra_repr(self) -> str:
-        return f"p={self.p}, inplace={self.inplace}"
