@@ -474,3 +474,32 @@ def test_port_style_program(tmp_path):
     assert model(images).shape == (4, 10)
     grid = torchvision.utils.make_grid(images, nrow=2, normalize=True)
     assert grid.shape == (3, 2 * 30 + 2, 2 * 30 + 2) and 0.0 <= grid.min().item() <= grid.max().item() <= 1.0
+
+
+def test_read_image_as_torchvision(tmp_path):
+    Image = pytest.importorskip("PIL.Image")
+    from deepgrad.vision.io import ImageReadMode, decode_image, read_image
+
+    pixels = np.arange(4 * 5 * 3, dtype=np.uint8).reshape(4, 5, 3)
+    Image.fromarray(pixels).save(tmp_path / "rgb.png")
+    image = read_image(tmp_path / "rgb.png")
+    assert image.dtype == np.uint8 and image.shape == (3, 4, 5)
+    np.testing.assert_array_equal(image.array, pixels.transpose(2, 0, 1))
+    gray = read_image(str(tmp_path / "rgb.png"), ImageReadMode.GRAY)
+    assert gray.shape == (1, 4, 5)
+    encoded = np.frombuffer((tmp_path / "rgb.png").read_bytes(), dtype=np.uint8)
+    np.testing.assert_array_equal(decode_image(encoded).array, image.array)
+    try:
+        tv = import_torchvision()
+        theirs = tv.io.read_image(str(tmp_path / "rgb.png"))
+    except Exception:  # torchvision's image decoders are C++ ops, missing beside the CPU torch
+        theirs = None
+    if theirs is not None:
+        np.testing.assert_array_equal(image.array, theirs.numpy())
+    (tmp_path / "bad.png").write_bytes(b"not an image")
+    with pytest.raises(ValueError, match="bad.png: not an image"):
+        read_image(tmp_path / "bad.png")
+    with pytest.raises(FileNotFoundError, match="no such image file"):
+        read_image(tmp_path / "missing.png")
+    with pytest.raises(FileNotFoundError, match="is not a regular file"):
+        read_image(tmp_path)

@@ -4,6 +4,7 @@
   (and `transforms.functional`), with torchvision's arguments and semantics;
 - `datasets`: MNIST, FashionMNIST, CIFAR10 with torchvision's signatures, over deepgrad's readers;
 - `utils`: make_grid, save_image;
+- `io`: read_image, decode_image (Pillow);
 - `models`: `deepgrad.models`.
 
 >>> import numpy as np
@@ -14,6 +15,6 @@
 
 from __future__ import annotations
 
-from deepgrad.vision import datasets, models, transforms, utils
+from deepgrad.vision import datasets, io, models, transforms, utils
 
-__all__ = ["datasets", "models", "transforms", "utils"]
+__all__ = ["datasets", "io", "models", "transforms", "utils"]
