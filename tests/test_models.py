@@ -370,3 +370,15 @@ def test_cosine_schedule_lowers_the_learning_rate_each_epoch():
     assert plan.scheduler is not None and plan.lr == pytest.approx(0.1)
     run(plan)
     assert plan.lr == pytest.approx(0.0, abs=1e-12)  # cosine to zero after T_max = epochs
+
+
+def test_torchvision_weight_enums_import_and_say_how_to_load_weights():
+    from deepgrad.vision.models import ResNet18_Weights, ResNet50_Weights, VGG16_Weights, resnet18
+
+    assert ResNet18_Weights.DEFAULT is ResNet18_Weights.IMAGENET1K_V1
+    assert ResNet50_Weights.DEFAULT is ResNet50_Weights.IMAGENET1K_V2 and len(list(ResNet50_Weights)) == 2
+    assert VGG16_Weights.DEFAULT is VGG16_Weights.IMAGENET1K_V1
+    with pytest.raises(
+        ValueError, match=r"weights=ResNet18_Weights.IMAGENET1K_V1 asks for pretrained weights.*load_state_dict"
+    ):
+        resnet18(weights=ResNet18_Weights.DEFAULT)

@@ -10,6 +10,8 @@ from deepgrad.models.lenet import LeNet5
 from deepgrad.models.mlp import MLP
 from deepgrad.models.resnet import BasicBlock, Bottleneck, ResNet, resnet18, resnet34, resnet50, resnet101, resnet152
 from deepgrad.models.vgg import VGG, vgg11, vgg11_bn, vgg13, vgg13_bn, vgg16, vgg16_bn, vgg19, vgg19_bn
+from deepgrad.models.weights import *  # noqa: F403  (torchvision's ResNet18_Weights, ...: names only)
+from deepgrad.models.weights import __all__ as _weight_names
 
 __all__ = [
     "MLP",
@@ -38,4 +40,5 @@ __all__ = [
     "vgg16_bn",
     "vgg19",
     "vgg19_bn",
+    *_weight_names,
 ]
