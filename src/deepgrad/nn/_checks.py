@@ -262,3 +262,10 @@ def int_single(value: Any, what: str, name: str, minimum: int) -> int:
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
         raise ValueError(f"{name}: {what} must be an integer >= {minimum}, got {value!r}")
     return int(value)
+
+
+def pool1d_geometry(kernel_size: Any, stride: Any, padding: Any, name: str) -> tuple[int, int, int]:
+    """(kernel, stride, padding) of a 1-d pooling; stride None (or empty) means the kernel size, as PyTorch."""
+    kernel = int_single(kernel_size, "kernel_size", name, 1)
+    step = kernel if stride is None or (isinstance(stride, (tuple, list)) and not stride) else stride
+    return kernel, int_single(step, "stride", name, 1), int_single(padding, "padding", name, 0)

@@ -32,6 +32,7 @@ from deepgrad.nn._checks import (
     conv2d_geometry,
     image_input,
     int_single,
+    pool1d_geometry,
     pool_geometry,
     signal_input,
 )
@@ -1041,10 +1042,7 @@ def max_pool1d(
     [[[3.0, 2.0]]]
     """
     input, unbatched = signal_input(input, "max_pool1d")
-    kernel = int_single(kernel_size, "kernel_size", "max_pool1d", 1)
-    step = kernel if stride is None or (isinstance(stride, (tuple, list)) and not stride) else stride
-    step = int_single(step, "stride", "max_pool1d", 1)
-    pad_1 = int_single(padding, "padding", "max_pool1d", 0)
+    kernel, step, pad_1 = pool1d_geometry(kernel_size, stride, padding, "max_pool1d")
     dilation_1 = int_single(dilation, "dilation", "max_pool1d", 1)
     result = max_pool2d(
         input.unsqueeze(2), (1, kernel), (1, step), (0, pad_1), (1, dilation_1), ceil_mode, return_indices
@@ -1075,10 +1073,7 @@ def avg_pool1d(
     [[[2.0, 1.0]]]
     """
     input, unbatched = signal_input(input, "avg_pool1d")
-    kernel = int_single(kernel_size, "kernel_size", "avg_pool1d", 1)
-    step = kernel if stride is None or (isinstance(stride, (tuple, list)) and not stride) else stride
-    step = int_single(step, "stride", "avg_pool1d", 1)
-    pad_1 = int_single(padding, "padding", "avg_pool1d", 0)
+    kernel, step, pad_1 = pool1d_geometry(kernel_size, stride, padding, "avg_pool1d")
     out = avg_pool2d(input.unsqueeze(2), (1, kernel), (1, step), (0, pad_1), ceil_mode, count_include_pad)
     out = out.squeeze(2)
     return out.squeeze(0) if unbatched else out
