@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 import time
@@ -17,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from mpi_helpers import mpiexec, needs_mpi
 
 import deepgrad
 from deepgrad import nn
@@ -26,29 +26,11 @@ from deepgrad.nn import functional as F
 WORKER = Path(__file__).with_name("distributed_worker.py")
 
 
-def _mpiexec() -> str | None:
-    beside = Path(sys.executable).with_name("mpiexec")
-    return str(beside) if beside.exists() else shutil.which("mpiexec")
-
-
-def _have_mpi() -> bool:
-    try:
-        import mpi4py  # noqa: F401
-    except ImportError:
-        return False
-    return _mpiexec() is not None
-
-
-needs_mpi = pytest.mark.skipif(
-    not _have_mpi(), reason='needs the distributed extra: pip install "deepgrad[distributed]"'
-)
-
-
 def _run(ranks: int, scenario: str, timeout: float = 60) -> tuple[subprocess.CompletedProcess, float]:
     env = dict(os.environ, OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1")
     src = str(Path(__file__).resolve().parents[1] / "src")
     env["PYTHONPATH"] = os.pathsep.join(p for p in (src, env.get("PYTHONPATH")) if p)
-    command = [_mpiexec(), "-n", str(ranks), sys.executable, str(WORKER), scenario]
+    command = [mpiexec(), "-n", str(ranks), sys.executable, str(WORKER), scenario]
     started = time.monotonic()
     done = subprocess.run(command, capture_output=True, text=True, timeout=timeout, env=env)
     return done, time.monotonic() - started

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 import time
@@ -17,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from mpi_helpers import mpiexec, needs_mpi
 
 import deepgrad as dg
 from deepgrad.cli import build_parser, main
@@ -28,29 +28,11 @@ WORKER = Path(__file__).with_name("distributed_cli_worker.py")
 SRC = Path(__file__).resolve().parents[1] / "src"
 
 
-def _mpiexec() -> str | None:
-    beside = Path(sys.executable).with_name("mpiexec")
-    return str(beside) if beside.exists() else shutil.which("mpiexec")
-
-
-def _have_mpi() -> bool:
-    try:
-        import mpi4py  # noqa: F401
-    except ImportError:
-        return False
-    return _mpiexec() is not None
-
-
-needs_mpi = pytest.mark.skipif(
-    not _have_mpi(), reason='needs the distributed extra: pip install "deepgrad[distributed]"'
-)
-
-
 def _launch(ranks: int, args: list[str], cwd: Path, fault: str = "none", timeout: float = 90):
     """``mpiexec -n ranks`` of the worker in ``cwd``: (completed process, seconds)."""
     env = dict(os.environ, OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1")
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(SRC), env.get("PYTHONPATH")) if p)
-    command = [_mpiexec(), "-n", str(ranks), sys.executable, str(WORKER), fault, "train", "--distributed", *args]
+    command = [mpiexec(), "-n", str(ranks), sys.executable, str(WORKER), fault, "train", "--distributed", *args]
     started = time.monotonic()
     done = subprocess.run(command, cwd=cwd, capture_output=True, text=True, timeout=timeout, env=env)
     return done, time.monotonic() - started
