@@ -1,11 +1,8 @@
 """CIFAR-10 (binary version): record parsing, file search, the archive, damaged files, pickled files, download."""
 
 import hashlib
-import http.server
 import io
 import tarfile
-import threading
-from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -288,26 +285,6 @@ def test_pickled_root_file_and_pickled_bin_and_python_archive(tmp_path):
 
 
 # ---------------------------------------------------------------------------------------------- download
-
-
-class _QuietHandler(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, *args):
-        pass
-
-
-@pytest.fixture
-def server(tmp_path):
-    """A local HTTP server on 127.0.0.1 serving tmp_path/served; yields its base URL and directory."""
-    served = tmp_path / "served"
-    served.mkdir()
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), partial(_QuietHandler, directory=str(served)))
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{httpd.server_address[1]}/", served
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
 
 
 def test_published_checksum():

@@ -2,12 +2,9 @@
 
 import gzip
 import hashlib
-import http.server
 import os
 import struct
-import threading
 import zlib
-from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -375,35 +372,6 @@ def test_real_mnist_loader_epoch(real_train):
 
 
 # ---------------------------------------------------------------------------------------------- download
-
-
-class _QuietHandler(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, *args):
-        pass
-
-    def do_GET(self):
-        if self.path.startswith("/cut/"):  # announce 100 kB, send 100 bytes, hang up: a dropped connection
-            self.send_response(200)
-            self.send_header("Content-Length", "100000")
-            self.end_headers()
-            self.wfile.write(b"\x1f\x8b" + b"\x00" * 98)
-            return
-        super().do_GET()
-
-
-@pytest.fixture
-def server(tmp_path):
-    """A local HTTP server on 127.0.0.1 serving tmp_path/served; yields its base URL."""
-    served = tmp_path / "served"
-    served.mkdir()
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), partial(_QuietHandler, directory=str(served)))
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{httpd.server_address[1]}/", served
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
 
 
 def _serve_all(served, gz_mutator=None):
