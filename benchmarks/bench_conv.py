@@ -6,11 +6,13 @@ The BLAS floor of a convolution is the time NumPy's matmul takes, in the same ru
 products (forward W @ cols, input gradient W^T @ grad, weight gradient grad @ cols^T, per group, over the whole
 batch): what an im2col + GEMM convolution cannot beat. The ResNet-18 (3x3 stem, no max-pool, 4 stages of 2
 basic blocks, average pool, linear) is built here from layers, the same way in both frameworks.
-Run: python benchmarks/bench_conv.py [--quick]   (--quick: fewer rounds)
+Run: python benchmarks/bench_conv.py [--quick] [--only TEXT] [--threads N]
+(--quick: fewer rounds; --only: the cases whose name contains TEXT; --threads: both frameworks on N threads)
 """
 
 from __future__ import annotations
 
+import argparse
 import os
 import subprocess
 import sys
@@ -251,18 +253,25 @@ def print_conv_table(rows: list) -> None:
         )
 
 
-def main(quick: bool) -> None:
+def main(quick: bool, only: str | None) -> None:
     print(f"machine: {machine_description()}")
     print(f"numpy BLAS: {blas_description()}")
     print(f"torch {torch.__version__}, threads={torch.get_num_threads()}; numpy {np.__version__}")
     repeat = 3 if quick else 5
+
+    def wanted(name: str) -> bool:
+        return only is None or only in name
+
     rows = []
     for name, x_shape, w_shape, kwargs, number, target in CONV_CASES:
+        if not wanted(name):
+            continue
         ours, theirs, out_shape = conv_case(x_shape, w_shape, **kwargs)
         ours_time, theirs_time = paired_times(ours, theirs, number, repeat=repeat)
         floor = blas_floor(x_shape, w_shape, out_shape, kwargs.get("groups", 1), number)
         rows.append((name, ours_time, theirs_time, f"<={target}", floor))
-    print_conv_table(rows)
+    if rows:
+        print_conv_table(rows)
     TF = torch.nn.functional
     others = [
         ("max_pool2d 2x2, 64x6x28x28", (64, 6, 28, 28), lambda t: F.max_pool2d(t, 2), lambda t: TF.max_pool2d(t, 2)),
@@ -276,29 +285,46 @@ def main(quick: bool) -> None:
     ]
     table = []
     for name, shape, ours_fn, theirs_fn in others:
-        table.append((name, *paired_times(*pool_case(shape, ours_fn, theirs_fn), 10, repeat=repeat), "<=1.0"))
-    table.append(
-        (
-            "BatchNorm2d train, 32x64x32x32",
-            *paired_times(*batch_norm_case((32, 64, 32, 32)), 10, repeat=repeat),
-            "<=1.0",
+        if wanted(name):
+            table.append((name, *paired_times(*pool_case(shape, ours_fn, theirs_fn), 10, repeat=repeat), "<=1.0"))
+    name = "BatchNorm2d train, 32x64x32x32"
+    if wanted(name):
+        table.append((name, *paired_times(*batch_norm_case((32, 64, 32, 32)), 10, repeat=repeat), "<=1.0"))
+    if table:
+        print_table("pooling and batch norm, forward + backward", table)
+    steps = []
+    if wanted("LeNet-5 step, batch 64"):
+        steps.append(("LeNet-5 step, batch 64", *paired_times(*lenet_step(64), 10, repeat=repeat), "<=1.0"))
+    if wanted("ResNet-18 step, 32x3x32x32"):
+        times = paired_times(*resnet_step(32), 1, blocks=2, repeat=repeat - 1)
+        steps.append(("ResNet-18 step, 32x3x32x32", *times, "<=1.5"))
+    if steps:
+        print_table("training steps: forward + cross-entropy + backward + SGD momentum", steps)
+    if wanted("ResNet-18 peak memory"):
+        ours_bytes, theirs_bytes = peak_memory(32)
+        print(
+            f"\nResNet-18 peak memory, step at batch 32 (extra RSS): deepgrad {ours_bytes / 2**20:.0f} MiB, "
+            f"PyTorch {theirs_bytes / 2**20:.0f} MiB, ratio {ours_bytes / theirs_bytes:.2f} (target <= 1.5)"
         )
-    )
-    print_table("pooling and batch norm, forward + backward", table)
-    steps = [
-        ("LeNet-5 step, batch 64", *paired_times(*lenet_step(64), 10, repeat=repeat), "<=1.0"),
-        ("ResNet-18 step, 32x3x32x32", *paired_times(*resnet_step(32), 1, blocks=2, repeat=repeat - 1), "<=1.5"),
-    ]
-    print_table("training steps: forward + cross-entropy + backward + SGD momentum", steps)
-    ours_bytes, theirs_bytes = peak_memory(32)
-    print(
-        f"\nResNet-18 step peak extra RSS, batch 32: deepgrad {ours_bytes / 2**20:.0f} MiB, "
-        f"PyTorch {theirs_bytes / 2**20:.0f} MiB, ratio {ours_bytes / theirs_bytes:.2f} (target <= 1.5)"
-    )
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="fewer rounds")
+    parser.add_argument("--only", metavar="TEXT", help="only the cases whose name contains TEXT")
+    parser.add_argument("--threads", type=int, help="run both frameworks (BLAS, PyTorch) on this many threads")
+    return parser.parse_args()
 
 
 if __name__ == "__main__":
     if len(sys.argv) > 1 and sys.argv[1] == "--memory-worker":
         _peak_rss_worker(sys.argv[2], int(sys.argv[3]))
     else:
-        main(quick="--quick" in sys.argv)
+        args = parse_args()
+        if args.threads:
+            from threadpoolctl import threadpool_limits
+
+            torch.set_num_threads(args.threads)
+            threadpool_limits(args.threads)
+            dg.set_num_threads(args.threads) if hasattr(dg, "set_num_threads") else None
+        main(args.quick, args.only)

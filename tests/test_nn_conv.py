@@ -128,6 +128,32 @@ def test_conv2d_columns_are_kept_only_when_small_and_dropped_in_backward(monkeyp
     np.testing.assert_allclose(grads[0][1], grads[1][1], rtol=1e-12)
 
 
+def test_transient_columns_in_the_workspace_do_not_leak_between_layers(monkeypatch):
+    """Matrices that die inside their op share one reused buffer: two layers of different sizes, whose
+    forwards and backwards interleave, give the same gradients as with the workspace off (every matrix new)."""
+    from deepgrad.ops import conv as conv_ops
+
+    r = rng(13)
+    x = r.standard_normal((3, 2, 7, 7))
+    w1, w2 = r.standard_normal((5, 2, 3, 3)), r.standard_normal((4, 5, 2, 2))
+    monkeypatch.setattr(conv_ops, "KEEP_COLUMNS_BYTES", 0)  # every im2col transient
+    results = []
+    for workspace in (conv_ops.WORKSPACE_BYTES, 0):
+        monkeypatch.setattr(conv_ops, "WORKSPACE_BYTES", workspace)
+        xd, w1d, w2d = (dg.tensor(a, dtype=dg.float64, requires_grad=True) for a in (x, w1, w2))
+        hidden = F.conv2d(xd, w1d, padding=1)
+        out = F.conv2d(dg.tanh(hidden), w2d, stride=2)
+        (out * out).sum().backward()
+        results.append([t.array.copy() for t in (out, xd.grad, w1d.grad, w2d.grad)])
+    for ours, fresh in zip(*results):
+        np.testing.assert_allclose(ours, fresh, rtol=1e-12)
+    xt, w1t, w2t = (torch.tensor(a, requires_grad=True) for a in (x, w1, w2))
+    out_t = torch.nn.functional.conv2d(torch.tanh(torch.nn.functional.conv2d(xt, w1t, padding=1)), w2t, stride=2)
+    (out_t * out_t).sum().backward()
+    for ours, theirs in zip(results[0], (out_t, xt.grad, w1t.grad, w2t.grad)):
+        np.testing.assert_allclose(ours, theirs.detach().numpy(), rtol=1e-10, atol=1e-12)
+
+
 @pytest.mark.parametrize("kwargs", [dict(padding=1), dict(stride=2, padding=(1, 0), dilation=(1, 2))], ids=str)
 def test_depthwise_conv2d_in_several_batch_chunks_matches_torch(monkeypatch, kwargs):
     from deepgrad.ops import conv as conv_ops
