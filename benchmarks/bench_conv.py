@@ -326,5 +326,5 @@ if __name__ == "__main__":
 
             torch.set_num_threads(args.threads)
             threadpool_limits(args.threads)
-            dg.set_num_threads(args.threads) if hasattr(dg, "set_num_threads") else None
+            dg.set_num_threads(args.threads)
         main(args.quick, args.only)

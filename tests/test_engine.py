@@ -633,3 +633,19 @@ def test_protocol_array_gradcheck_and_anomaly_checks(protocol_array):
     with detect_anomaly():
         (x * w).exp().sum().backward()
     np.testing.assert_allclose(_values(x.grad), np.exp(x.array.values * w.array.values) * w.array.values)
+
+
+def test_backward_gradient_is_read_not_copied_and_never_written():
+    """backward(gradient) hands the ops a read-only view of the caller's array (no copy); the caller's values
+    stay as they were, and a leaf reached directly gets its own copy as .grad."""
+    gradient = np.arange(6.0).reshape(2, 3)
+    before = gradient.copy()
+    x = dg.tensor(np.ones((2, 3)), requires_grad=True)
+    y = dg.tensor(np.full((2, 3), 2.0), requires_grad=True)
+    (x * y + x).backward(dg.tensor(gradient))
+    np.testing.assert_array_equal(gradient, before)
+    np.testing.assert_array_equal(x.grad.array, before * 3)
+    z = dg.tensor(np.ones((2, 3)), requires_grad=True)
+    z.backward(dg.tensor(gradient))
+    z.grad.array[0, 0] = 100.0  # the leaf's .grad is its own memory, writable
+    np.testing.assert_array_equal(gradient, before)

@@ -336,6 +336,31 @@ def test_max_pool_layer_return_indices():
     assert indices.tolist() == [[[[5, 7], [13, 15]]]]
 
 
+@pytest.mark.parametrize("threads", [1, 2])
+def test_batchnorm_in_blocks_on_threads_matches_torch(monkeypatch, threads):
+    """The fused batch norm's block passes (here several samples' blocks, run on 1 and 2 threads) give
+    PyTorch's output and gradients."""
+    from deepgrad import threads as thread_pool
+
+    monkeypatch.setattr(thread_pool, "BLOCK_BYTES", 3 * 5 * 6 * 8)  # about one float64 sample per block
+    previous = dg.get_num_threads()
+    dg.set_num_threads(threads)
+    try:
+        x = rng(14).standard_normal((7, 3, 5, 6)) * 4 + 50
+        up = rng(15).standard_normal(x.shape)
+        w, b = np.array([0.5, 1.5, -1.0]), np.array([0.1, -0.2, 0.3])
+        xd, wd, bd = (dg.tensor(a, requires_grad=True) for a in (x, w, b))
+        out = F.batch_norm(xd, None, None, wd, bd, training=True)
+        out.backward(dg.tensor(up))
+    finally:
+        dg.set_num_threads(previous)
+    xt, wt, bt = (torch.tensor(a, requires_grad=True) for a in (x, w, b))
+    out_t = TF.batch_norm(xt, None, None, wt, bt, training=True)
+    out_t.backward(torch.tensor(up))
+    for ours, theirs in zip((out, xd.grad, wd.grad, bd.grad), (out_t, xt.grad, wt.grad, bt.grad)):
+        np.testing.assert_allclose(ours.array, theirs.detach().numpy(), rtol=1e-9, atol=1e-10)
+
+
 @pytest.mark.parametrize("training", [True, False])
 def test_batchnorm2d_matches_torch(training):
     ours = nn.BatchNorm2d(3, momentum=0.2, dtype=dg.float64)

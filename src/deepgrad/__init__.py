@@ -59,6 +59,7 @@ from deepgrad.functions import *  # noqa: F403  (exp, log, cat, stack, where, ..
 from deepgrad.functions import __all__ as _function_names
 from deepgrad.io import load, save
 from deepgrad.tensor import Size, Tensor
+from deepgrad.threads import get_num_threads, set_num_threads
 
 bool = bool_  # noqa: A001  (deepgrad.bool, as torch.bool)
 float = float32  # noqa: A001
@@ -129,6 +130,8 @@ __all__ = [
     "is_grad_enabled",
     "linspace",
     "load",
+    "get_num_threads",
+    "set_num_threads",
     "long",
     "manual_seed",
     "no_grad",

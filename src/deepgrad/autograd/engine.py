@@ -394,7 +394,14 @@ def root_gradient(root: Any, gradient: Any, name: str, create_graph: bool) -> An
         raise RuntimeError(f"{name}: gradient has shape {gradient.shape} but the output has shape {root.shape}")
     if create_graph:
         return gradient
-    return np.array(gradient.array, dtype=root.dtype, copy=True, like=root.array)
+    array = gradient.array
+    if type(array) is np.ndarray and array.dtype == root.dtype:
+        # a read-only view instead of a copy (an activation-sized copy in every backward(gradient)): the
+        # backward functions never write into their upstream gradient, and this view makes sure of it
+        view = array.view()
+        view.flags.writeable = False
+        return view
+    return np.array(array, dtype=root.dtype, copy=True, like=root.array)
 
 
 def _as_list(x: Any) -> list:

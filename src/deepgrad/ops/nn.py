@@ -20,6 +20,7 @@ import numpy as np
 from deepgrad import backend
 from deepgrad.autograd.function import Function
 from deepgrad.ops.reduce import Softmax
+from deepgrad.threads import batch_blocks, parallel_for
 
 
 def _sigmoid(z):
@@ -194,15 +195,21 @@ class Softplus(Function):
         return np.where(scaled > self.threshold, grad, grad * _sigmoid(scaled))
 
 
-def _channel_sums(rows):
-    """Per-channel sum of (N, C, L) rows: contiguous inner reductions, then a small one over N (measured ~3x
+def _per_block(blocks, partial_of, channels, like):
+    """Sum over the blocks of ``partial_of(block)`` (a per-channel vector), the blocks run in parallel."""
+    partial = np.empty((len(blocks), channels), dtype=like.dtype, like=like)
+
+    def one(index):
+        partial[index] = partial_of(blocks[index])
+
+    parallel_for(one, range(len(blocks)))
+    return partial.sum(axis=0)
+
+
+def _channel_sum(rows):
+    """Per-channel sum of (n, C, L) rows: contiguous inner reductions, then a small one over n (measured ~3x
     faster than ``sum(axis=(0, 2))``, which reduces across strides)."""
     return rows.sum(axis=2).sum(axis=0)
-
-
-def _channel_dots(a, b):
-    """Per-channel sum of a * b for (N, C, L) rows in one pass, without the product array (``np.vecdot``)."""
-    return np.vecdot(a, b, axis=2).sum(axis=0)
 
 
 class BatchNorm(Function):
@@ -211,44 +218,75 @@ class BatchNorm(Function):
     dx = w / sqrt(var + eps) (grad - sum(grad) / M - x^ sum(grad x^) / M),  dw = sum(grad x^),  db = sum(grad)
 
     One node instead of the nine of the composite (mean, subtract, square, mean, add, sqrt, divide, scale,
-    shift), each with its own full-size temporaries: forward makes five passes over the activations and
-    backward seven. ``stats_out``, when given, receives (mean, biased var) for the running statistics. The
-    normalised input is recomputed in backward rather than kept: it would add one activation-sized array per
-    layer to the step's peak memory.
+    shift), each with its own full-size temporaries. The passes run over blocks of samples small enough for
+    the cache (``threads.batch_blocks``), in parallel: forward reads x three times (sum; squared deviations;
+    normalise) and writes y once; backward reads grad and x twice and writes dx once. Measured at
+    32x64x32x32 on one thread, against whole-array passes (five forward, seven backward, each to memory):
+    forward + backward 2.3x faster. ``stats_out``, when given, receives (mean, biased var) for the running
+    statistics. x - mean is recomputed in each pass rather than kept: keeping it would add one
+    activation-sized array per layer to the step's peak memory.
     """
 
     def forward(self, x, weight, bias, *, eps, stats_out=None):
         self.eps = eps
         rows = np.reshape(x, (x.shape[0], x.shape[1], -1))
-        count = rows.shape[0] * rows.shape[2]
-        mean = _channel_sums(rows) / count
-        centered = rows - mean[:, None]
-        var = _channel_dots(centered, centered) / count
+        channels, count = rows.shape[1], rows.shape[0] * rows.shape[2]
+        blocks = batch_blocks(rows.shape[0], rows[:1].nbytes)
+        mean = _per_block(blocks, lambda b: _channel_sum(rows[b]), channels, x) / count
+        column_mean = mean[:, None]
+
+        def squared_deviations(b):
+            centered = rows[b] - column_mean
+            return np.vecdot(centered, centered, axis=2).sum(axis=0)
+
+        var = _per_block(blocks, squared_deviations, channels, x) / count
         invstd = 1 / np.sqrt(var + eps)
         self.mean, self.invstd = mean, invstd
         if stats_out is not None:
             stats_out.extend((mean, var))
-        centered *= (weight * invstd)[:, None]  # y = (x - mean) (w invstd) + b, in the buffer of x - mean
-        centered += bias[:, None]
-        return centered.reshape(x.shape)
+        scale, shift = (weight * invstd)[:, None], bias[:, None]
+        out = np.empty_like(x)  # its own memory (not a view of a reshape): a leaf can take it as .grad
+        out_rows = np.reshape(out, rows.shape)
+
+        def normalise(b):  # y = (x - mean) (w invstd) + b, in the output's block
+            target = out_rows[b]
+            np.subtract(rows[b], column_mean, out=target)
+            target *= scale
+            target += shift
+
+        parallel_for(normalise, blocks)
+        return out
 
     def backward(self, grad, result, x, weight, bias):
         if not isinstance(grad, np.ndarray):  # create_graph: the same formula from recorded ops
             return self._recorded_backward(grad, x, weight)
         needs = self.needs_input_grad
         rows, grad_rows = np.reshape(x, (x.shape[0], x.shape[1], -1)), np.reshape(grad, (x.shape[0], x.shape[1], -1))
-        count = rows.shape[0] * rows.shape[2]
-        mean, invstd = self.mean[:, None], self.invstd[:, None]
-        sum_grad = _channel_sums(grad_rows)
-        centered = rows - mean
-        sum_grad_centered = _channel_dots(grad_rows, centered)  # = sum(grad x^) / invstd
+        channels, count = rows.shape[1], rows.shape[0] * rows.shape[2]
+        blocks = batch_blocks(rows.shape[0], rows[:1].nbytes)
+        column_mean = self.mean[:, None]
+        sum_grad = _per_block(blocks, lambda b: _channel_sum(grad_rows[b]), channels, x)
+        # sum(grad (x - mean)) = sum(grad x^) / invstd
+        sum_grad_centered = _per_block(
+            blocks, lambda b: np.vecdot(grad_rows[b], rows[b] - column_mean, axis=2).sum(axis=0), channels, x
+        )
         grad_x = None
-        if needs[0]:  # in the buffer of x - mean: ((grad - k (x - mean)) - sum(grad) / M) w invstd
-            centered *= -(invstd * invstd * sum_grad_centered[:, None] / count)
-            centered += grad_rows
-            centered -= (sum_grad / count)[:, None]
-            centered *= weight[:, None] * invstd
-            grad_x = centered.reshape(x.shape)
+        if needs[0]:  # ((grad - k (x - mean)) - sum(grad) / M) w invstd, block by block in dx
+            slope = (self.invstd * self.invstd * sum_grad_centered / count)[:, None]
+            mean_grad = (sum_grad / count)[:, None]
+            scale = (weight * self.invstd)[:, None]
+            grad_x = np.empty_like(x)
+            grad_x_rows = np.reshape(grad_x, rows.shape)
+
+            def input_grad(b):
+                target = grad_x_rows[b]
+                np.subtract(rows[b], column_mean, out=target)
+                target *= -slope
+                target += grad_rows[b]
+                target -= mean_grad
+                target *= scale
+
+            parallel_for(input_grad, blocks)
         grad_weight = sum_grad_centered * self.invstd if needs[1] else None
         return grad_x, grad_weight, sum_grad if needs[2] else None
 
