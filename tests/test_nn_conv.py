@@ -41,6 +41,8 @@ CONV_CASES = [
     ((1, 2, 6, 6), (3, 2, 4, 4), 1, "same", 1, 1),  # even kernel: asymmetric 'same' padding
     ((1, 2, 6, 5), (3, 2, 3, 2), 1, "same", (2, 1), 1),
     ((1, 2, 6, 5), (3, 2, 3, 3), 1, "valid", 1, 1),
+    ((2, 4, 9, 10), (6, 2, 3, 3), 1, (2, 1), (2, 1), 2),  # stride 1: col2im on padded rows, groups + dilation
+    ((3, 6, 14, 14), (16, 6, 5, 5), 1, 0, 1, 1),  # LeNet's second layer
 ]
 
 
@@ -154,8 +156,17 @@ def test_transient_columns_in_the_workspace_do_not_leak_between_layers(monkeypat
         np.testing.assert_allclose(ours, theirs.detach().numpy(), rtol=1e-10, atol=1e-12)
 
 
+@pytest.fixture(params=[1, 2], ids=lambda n: f"{n} thread(s)")
+def num_threads(request):
+    """Run the test with the kernels' block loops on 1 and on 2 threads."""
+    previous = dg.get_num_threads()
+    dg.set_num_threads(request.param)
+    yield request.param
+    dg.set_num_threads(previous)
+
+
 @pytest.mark.parametrize("kwargs", [dict(padding=1), dict(stride=2, padding=(1, 0), dilation=(1, 2))], ids=str)
-def test_depthwise_conv2d_in_several_batch_chunks_matches_torch(monkeypatch, kwargs):
+def test_depthwise_conv2d_in_several_batch_chunks_matches_torch(monkeypatch, kwargs, num_threads):
     from deepgrad.ops import conv as conv_ops
 
     monkeypatch.setattr(conv_ops, "DEPTHWISE_CHUNK_BYTES", 2000)  # a few samples per chunk
@@ -359,6 +370,18 @@ def test_batchnorm_in_blocks_on_threads_matches_torch(monkeypatch, threads):
     out_t.backward(torch.tensor(up))
     for ours, theirs in zip((out, xd.grad, wd.grad, bd.grad), (out_t, xt.grad, wt.grad, bt.grad)):
         np.testing.assert_allclose(ours.array, theirs.detach().numpy(), rtol=1e-9, atol=1e-10)
+
+
+@pytest.mark.parametrize(
+    "args", [(2,), (3, 2, 1), (3, 1, 1), (2, 2, 0, 1, True)], ids=["2x2", "3x3 s2 p1", "3x3 s1 p1", "ceil"]
+)
+def test_max_pool2d_in_blocks_of_planes_matches_torch(monkeypatch, args, num_threads):
+    """Max pooling and its gradient over several blocks of image planes (ties from ReLU-like zeros included)."""
+    from deepgrad import threads as thread_pool
+
+    monkeypatch.setattr(thread_pool, "BLOCK_BYTES", 3 * 9 * 8 * 8)  # a few planes per block
+    x = np.maximum(rng(16).standard_normal((5, 4, 9, 8)), 0)
+    compare_with_torch(lambda t: F.max_pool2d(t, *args), lambda t: TF.max_pool2d(t, *args), [x])
 
 
 @pytest.mark.parametrize("training", [True, False])

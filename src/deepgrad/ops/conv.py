@@ -37,6 +37,7 @@ import numpy as np
 
 from deepgrad import backend
 from deepgrad.autograd.function import Function
+from deepgrad.threads import batch_blocks, parallel_for
 
 # ---------------------------------------------------------------------------------------------------
 # window helpers (plain NumPy, used by the forwards)
@@ -84,14 +85,18 @@ def _window_scatter(window_grad, input_shape, kernel, stride, padding, dilation,
     return target[..., top : top + height, left : left + width]
 
 
-def _window_sum(padded: np.ndarray, kernel, stride, out_size) -> np.ndarray:
-    """Sum of each (undilated) window: k_h k_w strided adds, faster than reducing the 6-d window view."""
-    total = None
+def _window_sum(padded: np.ndarray, kernel, stride, out: np.ndarray) -> np.ndarray:
+    """Sum of each (undilated) window into ``out``: k_h k_w strided adds, faster than reducing the 6-d window
+    view."""
+    out_size = out.shape[-2:]
     for i in range(kernel[0]):
         for j in range(kernel[1]):
             part = padded[_offset_slices(i, j, stride, (1, 1), out_size)]
-            total = part.copy() if total is None else np.add(total, part, out=total)
-    return total
+            if i == j == 0:
+                np.copyto(out, part)
+            else:
+                out += part
+    return out
 
 
 def _out_size(x_shape, weight_shape, padding, stride, dilation) -> tuple[int, int]:
@@ -120,10 +125,11 @@ KEEP_COLUMNS_BYTES = 16 * 2**20
 
 
 # The im2col matrix of a large layer is built up to three times a step (forward, input gradient, weight
-# gradient) and dropped each time. New memory costs the kernel's zeroing of every page on first touch:
-# measured at 75 MB (ResNet stage 1, batch 32), the copy takes 19 ms into fresh memory and 10 ms into a
-# reused buffer. So the matrices that die inside their op are written into one buffer per thread and dtype,
-# kept (at most WORKSPACE_BYTES of it) for the next layer; larger ones are allocated as they come.
+# gradient) and dropped each time, and so is the product of each GEMM before it is transposed into the
+# output's layout. New memory costs the kernel's zeroing of every page on first touch: measured at 75 MB
+# (ResNet stage 1, batch 32), the im2col copy takes 19 ms into fresh memory and 10 ms into a reused buffer.
+# So the matrices that die inside their op are written into buffers kept per thread, dtype and role
+# ("columns", "product"), at most WORKSPACE_BYTES each; larger ones are allocated as they come.
 WORKSPACE_BYTES = 256 * 2**20
 
 
@@ -131,19 +137,38 @@ class _Workspace(threading.local):
     def __init__(self) -> None:
         self.buffers: dict = {}
 
-    def take(self, shape: tuple, like: np.ndarray) -> np.ndarray:
-        """An uninitialised array of ``shape`` and ``like``'s dtype, valid until the next ``take``."""
+    def take(self, shape: tuple, like: np.ndarray, role: str) -> np.ndarray:
+        """An uninitialised array of ``shape`` and ``like``'s dtype, valid until the next ``take`` of ``role``."""
         size = int(np.prod(shape))
         if size * like.dtype.itemsize > WORKSPACE_BYTES:
             return np.empty(shape, dtype=like.dtype, like=like)
-        key = (type(like), like.dtype)
+        key = (type(like), like.dtype, role)
         buffer = self.buffers.get(key)
         if buffer is None or buffer.size < size:
             buffer = self.buffers[key] = np.empty(size, dtype=like.dtype, like=like)
         return buffer[:size].reshape(shape)
 
 
+def _transient_product(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """a @ b in the workspace: for a product the op consumes before it returns."""
+    if a.dtype != b.dtype:
+        return a @ b
+    shape = (*np.broadcast_shapes(a.shape[:-2], b.shape[:-2]), a.shape[-2], b.shape[-1])
+    return np.matmul(a, b, out=_workspace.take(shape, like=b, role="product"))
+
+
 _workspace = _Workspace()
+
+
+def _copy_in_blocks(target: np.ndarray, source: np.ndarray) -> np.ndarray:
+    """``target[...] = source`` in blocks of the first axis, on the threads (these strided copies run at a
+    few ns per element, compute-bound rather than memory-bound)."""
+
+    def copy(b):
+        np.copyto(target[b], source[b])
+
+    parallel_for(copy, batch_blocks(target.shape[0], target[:1].nbytes))
+    return target
 
 
 def _im2col(x, kernel, stride, padding, dilation, groups, out_size, transient: bool = False) -> np.ndarray:
@@ -151,32 +176,69 @@ def _im2col(x, kernel, stride, padding, dilation, groups, out_size, transient: b
     1x1 kernel, the input's transposed copy). ``transient``: the caller drops it before the next im2col, so
     it may live in the workspace."""
     windows = _windows(_pad(x, padding), kernel, stride, dilation, out_size)  # (N, C, Ho, Wo, kh, kw), a view
-    by_row = windows.transpose(1, 4, 5, 0, 2, 3)
-    shape = (groups, by_row.size // (groups * x.shape[0] * out_size[0] * out_size[1]), -1)
-    if not transient:
-        return by_row.reshape(shape)  # the one copy; its inner loop runs along W_out
-    cols = _workspace.take(by_row.shape, like=x)
-    np.copyto(cols, by_row)
-    return cols.reshape(shape)
+    by_row = windows.transpose(1, 4, 5, 0, 2, 3)  # the one copy; its inner loop runs along W_out
+    cols = _workspace.take(by_row.shape, like=x, role="columns") if transient else np.empty_like(by_row, order="C")
+    _copy_in_blocks(cols, by_row)
+    return cols.reshape(groups, -1, x.shape[0] * out_size[0] * out_size[1])
 
 
 def _col2im(cols, input_shape, kernel, stride, padding, dilation, out_size) -> np.ndarray:
     """Adjoint of ``_im2col``: cols (groups, C/groups k_h k_w, N H_out W_out) -> (N, C, H, W), each kernel
-    offset's columns added back where they were read (k_h k_w strided adds over the whole batch)."""
+    offset's columns added back where they were read (k_h k_w strided adds over the whole batch, in blocks of
+    channels on the threads)."""
     batch, channels, height, width = input_shape
     top, bottom, left, right = padding
     windows = cols.reshape(channels, kernel[0], kernel[1], batch, *out_size)
     target = np.zeros((batch, channels, height + top + bottom, width + left + right), dtype=cols.dtype, like=cols)
-    for i in range(kernel[0]):
-        for j in range(kernel[1]):
-            target[_offset_slices(i, j, stride, dilation, out_size)] += windows[:, i, j].transpose(1, 0, 2, 3)
+
+    def add(c):
+        for i in range(kernel[0]):
+            for j in range(kernel[1]):
+                where = _offset_slices(i, j, stride, dilation, out_size)
+                target[:, c][where] += windows[c, i, j].transpose(1, 0, 2, 3)
+
+    parallel_for(add, batch_blocks(channels, windows[:1].nbytes))
     return target[..., top : top + height, left : left + width]
+
+
+def _grad_on_padded_rows(grad: np.ndarray, groups: int, row_length: int) -> np.ndarray:
+    """(N, C_out, H_out, W_out) -> (groups, C_out/groups, N H_out row_length): channels first, each output row
+    widened with zeros to the padded input's width, for ``_col2im_rows``."""
+    batch, channels, out_h, out_w = grad.shape
+    grid = np.zeros_like(grad, shape=(channels, batch, out_h, row_length))
+    grid[..., :out_w] = grad.transpose(1, 0, 2, 3)
+    return grid.reshape(groups, channels // groups, -1)
+
+
+def _col2im_rows(cols, input_shape, kernel, padding, dilation, out_h) -> np.ndarray:
+    """``_col2im`` for stride 1, with the columns on padded-width rows (``_grad_on_padded_rows``): in the
+    flattened padded plane, kernel offset (i, j) is a shift by i d_h W_pad + j d_w, so each offset is one add of
+    contiguous runs of H_out W_pad values (the zero columns add nothing where they wrap). Measured on LeNet's
+    5x5 6->16 layer (64x6x14x14): 0.5 ms against 2.4 ms for the strided adds, whose rows are 10 values long."""
+    batch, channels, height, width = input_shape
+    top, bottom, left, right = padding
+    padded_h, padded_w = height + top + bottom, width + left + right
+    run = out_h * padded_w
+    windows = cols.reshape(channels, kernel[0], kernel[1], batch, run)
+    spill = dilation[1] * (kernel[1] - 1)  # how far the last offset's zero columns reach past the plane
+    target = np.zeros_like(cols, shape=(batch, channels, padded_h * padded_w + spill))
+
+    def add(c):
+        for i in range(kernel[0]):
+            for j in range(kernel[1]):
+                shift = i * dilation[0] * padded_w + j * dilation[1]
+                target[:, c, shift : shift + run] += windows[c, i, j].transpose(1, 0, 2)
+
+    parallel_for(add, batch_blocks(channels, windows[:1].nbytes))
+    planes = target[..., : padded_h * padded_w].reshape(batch, channels, padded_h, padded_w)
+    return planes[..., top : top + height, left : left + width]
 
 
 def _channels_first(image: np.ndarray, groups: int) -> np.ndarray:
     """(N, C, H, W) -> (groups, C/groups, N H W), a copy of the activations."""
     batch, channels, height, width = image.shape
-    return image.transpose(1, 0, 2, 3).reshape(groups, channels // groups, batch * height * width)
+    by_channel = image.transpose(1, 0, 2, 3)
+    return _copy_in_blocks(np.empty_like(by_channel, order="C"), by_channel).reshape(groups, channels // groups, -1)
 
 
 def _batch_first(matrix: np.ndarray, batch: int, out_size, bias=None) -> np.ndarray:
@@ -185,9 +247,13 @@ def _batch_first(matrix: np.ndarray, batch: int, out_size, bias=None) -> np.ndar
     view = matrix.reshape(channels, batch, *out_size).transpose(1, 0, 2, 3)
     out = np.empty_like(view, order="C")
     if bias is None:
-        out[...] = view
-    else:
-        np.add(view, bias.reshape(-1, 1, 1), out=out)
+        return _copy_in_blocks(out, view)
+    column_bias = bias.reshape(-1, 1, 1)
+
+    def add_bias(b):
+        np.add(view[b], column_bias, out=out[b])
+
+    parallel_for(add_bias, batch_blocks(batch, out[:1].nbytes))
     return out
 
 
@@ -228,18 +294,17 @@ def _is_depthwise(weight_shape, groups: int) -> bool:
     return groups > 1 and weight_shape[0] == groups and weight_shape[1] == 1
 
 
-def _sample_chunks(array: np.ndarray) -> list[slice]:
+def _sample_blocks(array: np.ndarray) -> list[slice]:
     """Slices of the batch axis, each about ``DEPTHWISE_CHUNK_BYTES`` of ``array``."""
-    sample_bytes = max(1, array[:1].nbytes)
-    step = max(1, DEPTHWISE_CHUNK_BYTES // sample_bytes)
-    return [slice(start, start + step) for start in range(0, array.shape[0], step)]
+    return batch_blocks(array.shape[0], array[:1].nbytes, DEPTHWISE_CHUNK_BYTES)
 
 
 def _depthwise_forward(x, weight, stride, padding, dilation, out_size) -> np.ndarray:
     """z[n, c] = sum_{i, j} W[c, 0, i, j] x_pad[n, c, window offset (i, j)]"""
     padded = _pad(x, padding)
     out = np.empty_like(x, shape=(x.shape[0], weight.shape[0], *out_size))
-    for rows in _sample_chunks(padded):
+
+    def block(rows):
         source, target = padded[rows], out[rows]
         product = np.empty_like(target)
         for i in range(weight.shape[2]):
@@ -250,6 +315,8 @@ def _depthwise_forward(x, weight, stride, padding, dilation, out_size) -> np.nda
                 else:
                     np.multiply(part, weight[:, 0, i, j].reshape(-1, 1, 1), out=product)
                     target += product
+
+    parallel_for(block, _sample_blocks(padded))
     return out
 
 
@@ -259,13 +326,16 @@ def _depthwise_input_grad(grad, weight, input_shape, stride, padding, dilation) 
     batch, channels, height, width = input_shape
     target = np.zeros_like(grad, shape=(batch, channels, height + top + bottom, width + left + right))
     out_size = grad.shape[-2:]
-    for rows in _sample_chunks(target):
+
+    def block(rows):
         source, window = grad[rows], target[rows]
         product = np.empty_like(source)
         for i in range(weight.shape[2]):
             for j in range(weight.shape[3]):
                 np.multiply(source, weight[:, 0, i, j].reshape(-1, 1, 1), out=product)
                 window[_offset_slices(i, j, stride, dilation, out_size)] += product
+
+    parallel_for(block, _sample_blocks(target))
     return target[..., top : top + height, left : left + width]
 
 
@@ -273,15 +343,19 @@ def _depthwise_weight_grad(x, grad, weight_shape, stride, padding, dilation) -> 
     """dW[c, 0, i, j] = sum_{n, h, w} grad[n, c, h, w] x_pad[n, c, window offset (i, j)]"""
     padded = _pad(x, padding)
     out_size = grad.shape[-2:]
-    total = np.zeros_like(grad, shape=(weight_shape[0], weight_shape[2], weight_shape[3]))
-    for rows in _sample_chunks(padded):
-        source, upstream = padded[rows], grad[rows]
+    blocks = _sample_blocks(padded)
+    partial = np.zeros_like(grad, shape=(len(blocks), weight_shape[0], weight_shape[2], weight_shape[3]))
+
+    def block(index):
+        source, upstream = padded[blocks[index]], grad[blocks[index]]
         product = np.empty_like(upstream)
         for i in range(weight_shape[2]):
             for j in range(weight_shape[3]):
                 np.multiply(upstream, source[_offset_slices(i, j, stride, dilation, out_size)], out=product)
-                total[:, i, j] += product.reshape(product.shape[0], product.shape[1], -1).sum(axis=2).sum(axis=0)
-    return total.reshape(weight_shape)
+                partial[index, :, i, j] = product.reshape(product.shape[0], product.shape[1], -1).sum(axis=2).sum(axis=0)
+
+    parallel_for(block, range(len(blocks)))
+    return partial.sum(axis=0).reshape(weight_shape)
 
 
 class Conv2d(Function):
@@ -303,7 +377,7 @@ class Conv2d(Function):
         cols = _im2col(x, kernel, stride, padding, dilation, groups, out_size, transient=not keep)
         if keep:
             self.cols = cols  # small enough: the weight gradient multiplies the same matrix, keep it
-        return _batch_first(matrix @ cols, batch, out_size, bias)
+        return _batch_first(_transient_product(matrix, cols), batch, out_size, bias)
 
     def backward(self, grad, result, x, weight, bias=None):
         needs = self.needs_input_grad
@@ -336,13 +410,15 @@ class Conv2dInputGrad(Function):
             # read-modify-write passes would read and write twice, and the longer K suits the GEMM kernel (on
             # this shared machine the two routes' timings overlap run to run; the route is chosen by traffic)
             flipped = _flipped_transposed(weight, groups)
-            return _batch_first(
-                _weight_matrix(flipped, groups)
-                @ _im2col(grad, kernel, stride, full, dilation, groups, input_shape[-2:], transient=True),
-                input_shape[0],
-                input_shape[-2:],
-            )
-        cols = matrix_t @ _channels_first(grad, groups)  # (groups, C/groups kh kw, N Ho Wo)
+            grad_cols = _im2col(grad, kernel, stride, full, dilation, groups, input_shape[-2:], transient=True)
+            product = _transient_product(_weight_matrix(flipped, groups), grad_cols)
+            return _batch_first(product, input_shape[0], input_shape[-2:])
+        if stride == (1, 1):
+            padded_w = input_shape[3] + padding[2] + padding[3]
+            # (groups, C/groups kh kw, N Ho W_pad)
+            cols = _transient_product(matrix_t, _grad_on_padded_rows(grad, groups, padded_w))
+            return _col2im_rows(cols, input_shape, kernel, padding, dilation, out_size[0])
+        cols = _transient_product(matrix_t, _channels_first(grad, groups))  # (groups, C/groups kh kw, N Ho Wo)
         return _col2im(cols, input_shape, kernel, stride, padding, dilation, out_size)
 
     def backward(self, upstream, result, grad, weight):
@@ -388,31 +464,57 @@ def _argmax_indices(argmax, input_shape, kernel, stride, padding, dilation) -> n
     return row * input_shape[-1] + col
 
 
+def _planes(x: np.ndarray) -> np.ndarray:
+    """(*lead, H, W) -> (P, H, W): every image plane on one axis, for blocks of planes."""
+    return np.reshape(x, (-1, *x.shape[-2:]))
+
+
+def _plane_blocks(planes: np.ndarray) -> list[slice]:
+    return batch_blocks(planes.shape[0], planes[:1].nbytes)
+
+
+def _max_pool_block(source, best, argmax, kernel, stride, padding, dilation) -> None:
+    """Max pooling of the planes ``source`` (p, H, W) into ``best`` and ``argmax`` (p, H_out, W_out)."""
+    out_size = best.shape[-2:]
+    padded = _pad(source, padding, -np.inf)
+    # running maximum over the k_h k_w kernel offsets, each a strided slice of the block: cheaper than
+    # copying the windows into a (..., k_h k_w) array for np.argmax
+    np.copyto(best, padded[_offset_slices(0, 0, stride, dilation, out_size)])
+    # the argmax as small integers, updated arithmetically: masked writes (copyto/where with a random mask)
+    # measured 10-20x slower than compare, maximum and a multiply-add
+    argmax[...] = 0
+    step = np.empty_like(argmax)
+    better = np.empty(best.shape, dtype=bool, like=best)
+    for offset in range(1, kernel[0] * kernel[1]):
+        value = padded[_offset_slices(*divmod(offset, kernel[1]), stride, dilation, out_size)]
+        np.greater(value, best, out=better)  # strict: ties keep the first maximum, as PyTorch
+        np.maximum(best, value, out=best)
+        np.subtract(argmax.dtype.type(offset), argmax, out=step)  # argmax += better * (offset - argmax)
+        step *= better
+        argmax += step
+
+
 class MaxPool2d(Function):
     """z[n, c, h, w] = max over the window at (h, w) of x_pad (padding -inf);
-    dx = grad routed to each window's argmax (the first maximum), summed where windows overlap"""
+    dx = grad routed to each window's argmax (the first maximum), summed where windows overlap
+
+    Forward and backward run over blocks of image planes small enough for the cache, on the threads.
+    """
 
     uses_inputs = False  # backward reads only the argmax positions saved in forward
 
     def forward(self, x, *, kernel, stride, padding, dilation, out_size, indices_out=None):
         self.geometry = dict(kernel=kernel, stride=stride, padding=padding, dilation=dilation)
-        padded = _pad(x, padding, -np.inf)
-        # running maximum over the k_h k_w kernel offsets, each a strided slice of the whole batch: cheaper
-        # than copying the windows into a (..., k_h k_w) array for np.argmax
-        best = padded[_offset_slices(0, 0, stride, dilation, out_size)].copy()
-        # the argmax as small integers, updated arithmetically: masked writes (copyto/where with a random mask)
-        # measured 10-20x slower than compare, maximum and a multiply-add
-        argmax = np.zeros_like(best, dtype=np.uint8 if kernel[0] * kernel[1] <= 256 else np.int32)
-        step = np.empty_like(argmax)
-        for offset in range(1, kernel[0] * kernel[1]):
-            value = padded[_offset_slices(*divmod(offset, kernel[1]), stride, dilation, out_size)]
-            better = value > best  # strict: ties keep the first maximum, as PyTorch
-            np.maximum(best, value, out=best)
-            np.subtract(argmax.dtype.type(offset), argmax, out=step)  # argmax += better * (offset - argmax)
-            step *= better
-            argmax += step
+        best = np.empty_like(x, shape=(*x.shape[:-2], *out_size))
+        argmax = np.empty_like(best, dtype=np.uint8 if kernel[0] * kernel[1] <= 256 else np.int32)
+        source, best_planes, argmax_planes = _planes(x), _planes(best), _planes(argmax)
+
+        def pool(b):
+            _max_pool_block(source[b], best_planes[b], argmax_planes[b], **self.geometry)
+
+        parallel_for(pool, _plane_blocks(source))
         if np.isnan(best).any() or (padding != (0, 0, 0, 0) and np.isneginf(best).any()):
-            argmax = self._fix_special(x, padded, argmax, best, out_size)
+            argmax = self._fix_special(x, _pad(x, padding, -np.inf), argmax, best, out_size)
         self.argmax = argmax
         self.input_shape = x.shape
         if indices_out is not None:  # return_indices: the functional form passes a list to receive them
@@ -448,16 +550,39 @@ class MaxPool2dInputGrad(Function):
         self.argmax, self.input_shape = argmax, input_shape
         self.geometry = dict(kernel=kernel, stride=stride, padding=padding, dilation=dilation)
         top, bottom, left, right = padding
-        *lead, height, width = input_shape
-        target = np.zeros((*lead, height + top + bottom, width + left + right), dtype=grad.dtype, like=grad)
+        height, width = input_shape[-2:]
+        out = np.empty_like(grad, shape=input_shape)
+        grad_planes, argmax_planes, out_planes = _planes(grad), _planes(argmax), _planes(out)
         # grad * mask is an order of magnitude faster than np.where, but spreads inf/NaN over the window (0 * inf)
         finite = bool(np.isfinite(grad).all())
         zero = grad.dtype.type(0)
-        for offset in range(kernel[0] * kernel[1]):
-            hit = argmax == offset
-            routed = grad * hit if finite else np.where(hit, grad, zero)
-            target[_offset_slices(*divmod(offset, kernel[1]), stride, dilation, grad.shape[-2:])] += routed
-        return target[..., top : top + height, left : left + width]
+
+        out_size = grad.shape[-2:]
+        # windows that tile the input (2x2 stride 2, ...): each input position has one window, so each kernel
+        # offset's share is written straight into the output, without a zeroed target and adds
+        tiles = stride == kernel and dilation == (1, 1) and (height, width) == (kernel[0] * out_size[0], kernel[1] * out_size[1])
+
+        def scatter(b):
+            upstream, positions = grad_planes[b], argmax_planes[b]
+            if tiles and finite and padding == (0, 0, 0, 0):
+                for offset in range(kernel[0] * kernel[1]):
+                    where = _offset_slices(*divmod(offset, kernel[1]), stride, dilation, out_size)
+                    np.multiply(upstream, positions == offset, out=out_planes[b][where])
+                return
+            target = np.zeros_like(upstream, shape=(upstream.shape[0], height + top + bottom, width + left + right))
+            hit = np.empty(upstream.shape, dtype=bool, like=upstream)
+            routed = np.empty_like(upstream)
+            for offset in range(kernel[0] * kernel[1]):
+                np.equal(positions, offset, out=hit)
+                if finite:
+                    np.multiply(upstream, hit, out=routed)
+                else:
+                    routed = np.where(hit, upstream, zero)
+                target[_offset_slices(*divmod(offset, kernel[1]), stride, dilation, out_size)] += routed
+            out_planes[b] = target[..., top : top + height, left : left + width]
+
+        parallel_for(scatter, _plane_blocks(out_planes))
+        return out
 
     def backward(self, upstream, result, grad):
         batch, channels, height, width = upstream.shape
@@ -475,9 +600,15 @@ class AvgPool2d(Function):
     def forward(self, x, *, kernel, stride, padding, out_size, divisor):
         self.geometry = dict(kernel=kernel, stride=stride, padding=padding, out_size=out_size, divisor=divisor)
         self.input_shape = x.shape
-        total = _window_sum(_pad(x, padding), kernel, stride, out_size)
-        total /= divisor
-        return total
+        out = np.empty_like(x, shape=(*x.shape[:-2], *out_size))
+        source, target = _planes(x), _planes(out)
+
+        def pool(b):  # in blocks of planes, on the threads
+            _window_sum(_pad(source[b], padding), kernel, stride, out=target[b])
+            target[b] /= divisor
+
+        parallel_for(pool, _plane_blocks(source))
+        return out
 
     def backward(self, grad, result, x):
         return AvgPool2dInputGrad.call(grad, input_shape=self.input_shape, **self.geometry)
@@ -490,9 +621,17 @@ class AvgPool2dInputGrad(Function):
 
     def forward(self, grad, *, input_shape, kernel, stride, padding, out_size, divisor):
         self.geometry = dict(kernel=kernel, stride=stride, padding=padding, out_size=out_size, divisor=divisor)
-        share = (grad / divisor)[..., None, None, :, :]
-        windows = np.broadcast_to(share, (*grad.shape[:-2], *kernel, *out_size))  # each position: the same share
-        return _window_scatter(windows, input_shape, kernel, stride, padding, (1, 1), out_size)
+        share = _planes(grad / divisor)
+        out = np.empty_like(grad, shape=input_shape)
+        out_planes = _planes(out)
+
+        def scatter(b):  # in blocks of planes, on the threads
+            part = share[b]
+            windows = np.broadcast_to(part[:, None, None], (part.shape[0], *kernel, *out_size))  # the same share
+            out_planes[b] = _window_scatter(windows, out_planes[b].shape, kernel, stride, padding, (1, 1), out_size)
+
+        parallel_for(scatter, _plane_blocks(out_planes))
+        return out
 
     def backward(self, upstream, result, grad):
         return AvgPool2d.call(upstream, **self.geometry)
