@@ -352,7 +352,8 @@ def _depthwise_weight_grad(x, grad, weight_shape, stride, padding, dilation) -> 
         for i in range(weight_shape[2]):
             for j in range(weight_shape[3]):
                 np.multiply(upstream, source[_offset_slices(i, j, stride, dilation, out_size)], out=product)
-                partial[index, :, i, j] = product.reshape(product.shape[0], product.shape[1], -1).sum(axis=2).sum(axis=0)
+                per_sample = product.reshape(product.shape[0], product.shape[1], -1).sum(axis=2)
+                partial[index, :, i, j] = per_sample.sum(axis=0)
 
     parallel_for(block, range(len(blocks)))
     return partial.sum(axis=0).reshape(weight_shape)
@@ -560,7 +561,8 @@ class MaxPool2dInputGrad(Function):
         out_size = grad.shape[-2:]
         # windows that tile the input (2x2 stride 2, ...): each input position has one window, so each kernel
         # offset's share is written straight into the output, without a zeroed target and adds
-        tiles = stride == kernel and dilation == (1, 1) and (height, width) == (kernel[0] * out_size[0], kernel[1] * out_size[1])
+        covered = (kernel[0] * out_size[0], kernel[1] * out_size[1])
+        tiles = stride == kernel and dilation == (1, 1) and (height, width) == covered
 
         def scatter(b):
             upstream, positions = grad_planes[b], argmax_planes[b]
