@@ -13,9 +13,12 @@ layer, each a graph node with its own copy of the activations. Here one node doe
   it. One GEMM over the batch rather than per-sample products W @ x[n] (which need no copy): measured on
   1x1 64->256 at 32x64x16x16 with OpenBLAS's 2 threads, the 32 small products cost 6-15x the one-GEMM
   floor, the per-call thread hand-off dominating; single-threaded they were on a par.
-* **col2im** (the adjoint, for gradients of the input and for pooling backward) adds each window back to
-  where it came from: a loop over the k_h k_w kernel offsets, each one strided add over the whole batch.
-  No Python loop runs over samples or pixels.
+* **col2im** (the adjoint, for the input gradient) adds each window back to where it came from: a loop over
+  the k_h k_w kernel offsets, each one add of contiguous runs over the whole batch (see ``_col2im``: the
+  columns are laid out on rows of the padded input's width, per stride phase). Pooling's scatter is the
+  same loop with strided adds. No Python loop runs over samples or pixels.
+* **Blocks on threads**: the copies, scatters and elementwise kernels run over blocks of the batch (or of
+  the channels) on ``deepgrad.threads``; the matrix products use the BLAS library's own threads.
 
 Second derivatives: the backward of a convolution is itself a pair of linear maps, the gradient with
 respect to the input (a transposed convolution) and with respect to the weight (a correlation of the input
@@ -120,8 +123,9 @@ def _out_size(x_shape, weight_shape, padding, stride, dilation) -> tuple[int, in
 # The im2col matrix is kept from forward for the weight gradient when it is at most this large, and
 # recomputed in backward otherwise. It is k_h k_w times the input: for a ResNet-18 step at batch 32 keeping
 # all of them holds ~560 MB (stage 1 alone 4 x 75 MB) where PyTorch's whole step peaks near 300 MB; the
-# recomputation is one strided copy, a few percent of the layer's three products.
-KEEP_COLUMNS_BYTES = 16 * 2**20
+# recomputation is one strided copy, a few percent of the layer's three products. 24 MiB keeps the stride-2
+# 64->128 layer's (18.9 MB at batch 32), whose strided copy costs as much as a third of its products.
+KEEP_COLUMNS_BYTES = 24 * 2**20
 
 
 # The im2col matrix of a large layer is built up to three times a step (forward, input gradient, weight
@@ -182,56 +186,57 @@ def _im2col(x, kernel, stride, padding, dilation, groups, out_size, transient: b
     return cols.reshape(groups, -1, x.shape[0] * out_size[0] * out_size[1])
 
 
-def _col2im(cols, input_shape, kernel, stride, padding, dilation, out_size) -> np.ndarray:
-    """Adjoint of ``_im2col``: cols (groups, C/groups k_h k_w, N H_out W_out) -> (N, C, H, W), each kernel
-    offset's columns added back where they were read (k_h k_w strided adds over the whole batch, in blocks of
-    channels on the threads)."""
-    batch, channels, height, width = input_shape
-    top, bottom, left, right = padding
-    windows = cols.reshape(channels, kernel[0], kernel[1], batch, *out_size)
-    target = np.zeros((batch, channels, height + top + bottom, width + left + right), dtype=cols.dtype, like=cols)
-
-    def add(c):
-        for i in range(kernel[0]):
-            for j in range(kernel[1]):
-                where = _offset_slices(i, j, stride, dilation, out_size)
-                target[:, c][where] += windows[c, i, j].transpose(1, 0, 2, 3)
-
-    parallel_for(add, batch_blocks(channels, windows[:1].nbytes))
-    return target[..., top : top + height, left : left + width]
-
-
 def _grad_on_padded_rows(grad: np.ndarray, groups: int, row_length: int) -> np.ndarray:
     """(N, C_out, H_out, W_out) -> (groups, C_out/groups, N H_out row_length): channels first, each output row
-    widened with zeros to the padded input's width, for ``_col2im_rows``."""
+    widened with zeros to the row length of ``_col2im``'s phase planes."""
     batch, channels, out_h, out_w = grad.shape
     grid = np.zeros_like(grad, shape=(channels, batch, out_h, row_length))
     grid[..., :out_w] = grad.transpose(1, 0, 2, 3)
     return grid.reshape(groups, channels // groups, -1)
 
 
-def _col2im_rows(cols, input_shape, kernel, padding, dilation, out_h) -> np.ndarray:
-    """``_col2im`` for stride 1, with the columns on padded-width rows (``_grad_on_padded_rows``): in the
-    flattened padded plane, kernel offset (i, j) is a shift by i d_h W_pad + j d_w, so each offset is one add of
-    contiguous runs of H_out W_pad values (the zero columns add nothing where they wrap). Measured on LeNet's
-    5x5 6->16 layer (64x6x14x14): 0.5 ms against 2.4 ms for the strided adds, whose rows are 10 values long."""
+def _col2im(cols, input_shape, kernel, stride, padding, dilation, out_h) -> np.ndarray:
+    """Adjoint of ``_im2col``: cols (groups, C/groups k_h k_w, N H_out W_q), its columns on rows of length
+    W_q = ceil(W_pad / s_w) (``_grad_on_padded_rows``), added back where they were read -> (N, C, H, W).
+
+    Phase (a, b) of the padded input holds the positions (s_h r + a, s_w q + b). Kernel offset (i, j), with
+    d_h i = s_h ii + a and d_w j = s_w jj + b, adds its columns at phase position (h + ii, w + jj): in the
+    flattened phase plane, one shift by ii W_q + jj, so each offset is one add of contiguous runs of H_out W_q
+    values (the zero columns add nothing where they wrap). For stride 1 the one phase is the padded plane;
+    otherwise the s_h s_w phases are interleaved into it at the end. Measured against k_h k_w strided adds in
+    the padded plane: LeNet's 5x5 6->16 layer (rows of 10 values) 0.5 ms against 2.4 ms.
+    """
     batch, channels, height, width = input_shape
     top, bottom, left, right = padding
     padded_h, padded_w = height + top + bottom, width + left + right
-    run = out_h * padded_w
+    row_length = -(-padded_w // stride[1])
+    run = out_h * row_length
     windows = cols.reshape(channels, kernel[0], kernel[1], batch, run)
-    spill = dilation[1] * (kernel[1] - 1)  # how far the last offset's zero columns reach past the plane
-    target = np.zeros_like(cols, shape=(batch, channels, padded_h * padded_w + spill))
+    reach_h, reach_w = dilation[0] * (kernel[0] - 1) // stride[0], dilation[1] * (kernel[1] - 1) // stride[1]
+    phase_rows = max(-(-padded_h // stride[0]), out_h + reach_h)
+    phases = np.zeros_like(cols, shape=(*stride, batch, channels, phase_rows * row_length + reach_w))
 
     def add(c):
         for i in range(kernel[0]):
             for j in range(kernel[1]):
-                shift = i * dilation[0] * padded_w + j * dilation[1]
-                target[:, c, shift : shift + run] += windows[c, i, j].transpose(1, 0, 2)
+                (ii, a), (jj, b) = divmod(dilation[0] * i, stride[0]), divmod(dilation[1] * j, stride[1])
+                shift = ii * row_length + jj
+                phases[a, b, :, c, shift : shift + run] += windows[c, i, j].transpose(1, 0, 2)
 
     parallel_for(add, batch_blocks(channels, windows[:1].nbytes))
-    planes = target[..., : padded_h * padded_w].reshape(batch, channels, padded_h, padded_w)
-    return planes[..., top : top + height, left : left + width]
+    planes = phases[..., : phase_rows * row_length].reshape(*stride, batch, channels, phase_rows, row_length)
+    if stride == (1, 1):
+        return planes[0, 0, :, :, top : top + height, left : left + width]
+    full = np.empty_like(cols, shape=(batch, channels, padded_h, padded_w))
+
+    def interleave(c):
+        for a in range(stride[0]):
+            for b in range(stride[1]):
+                rows, columns = -(-(padded_h - a) // stride[0]), -(-(padded_w - b) // stride[1])
+                full[:, c, a :: stride[0], b :: stride[1]] = planes[a, b, :, c, :rows, :columns]
+
+    parallel_for(interleave, batch_blocks(channels, full[:, :1].nbytes))
+    return full[..., top : top + height, left : left + width]
 
 
 def _channels_first(image: np.ndarray, groups: int) -> np.ndarray:
@@ -414,13 +419,10 @@ class Conv2dInputGrad(Function):
             grad_cols = _im2col(grad, kernel, stride, full, dilation, groups, input_shape[-2:], transient=True)
             product = _transient_product(_weight_matrix(flipped, groups), grad_cols)
             return _batch_first(product, input_shape[0], input_shape[-2:])
-        if stride == (1, 1):
-            padded_w = input_shape[3] + padding[2] + padding[3]
-            # (groups, C/groups kh kw, N Ho W_pad)
-            cols = _transient_product(matrix_t, _grad_on_padded_rows(grad, groups, padded_w))
-            return _col2im_rows(cols, input_shape, kernel, padding, dilation, out_size[0])
-        cols = _transient_product(matrix_t, _channels_first(grad, groups))  # (groups, C/groups kh kw, N Ho Wo)
-        return _col2im(cols, input_shape, kernel, stride, padding, dilation, out_size)
+        row_length = -(-(input_shape[3] + padding[2] + padding[3]) // stride[1])
+        # (groups, C/groups kh kw, N Ho W_q)
+        cols = _transient_product(matrix_t, _grad_on_padded_rows(grad, groups, row_length))
+        return _col2im(cols, input_shape, kernel, stride, padding, dilation, out_size[0])
 
     def backward(self, upstream, result, grad, weight):
         needs = self.needs_input_grad
