@@ -43,6 +43,7 @@ CONV_CASES = [
     ((1, 2, 6, 5), (3, 2, 3, 3), 1, "valid", 1, 1),
     ((2, 4, 9, 10), (6, 2, 3, 3), 1, (2, 1), (2, 1), 2),  # stride 1: col2im on padded rows, groups + dilation
     ((3, 6, 14, 14), (16, 6, 5, 5), 1, 0, 1, 1),  # LeNet's second layer
+    ((2, 4, 9, 7), (4, 1, 3, 2), 1, "same", (2, 1), 4),  # depthwise, stride 1 on padded rows: dilated, asymmetric
 ]
 
 
