@@ -240,10 +240,12 @@ def _col2im(cols, input_shape, kernel, stride, padding, dilation, out_h) -> np.n
 
 
 def _channels_first(image: np.ndarray, groups: int) -> np.ndarray:
-    """(N, C, H, W) -> (groups, C/groups, N H W), a copy of the activations."""
+    """(N, C, H, W) -> (groups, C/groups, N H W), a copy of the activations in the workspace (the weight
+    gradient's product consumes it)."""
     batch, channels, height, width = image.shape
     by_channel = image.transpose(1, 0, 2, 3)
-    return _copy_in_blocks(np.empty_like(by_channel, order="C"), by_channel).reshape(groups, channels // groups, -1)
+    target = _workspace.take(by_channel.shape, like=image, role="channels first")
+    return _copy_in_blocks(target, by_channel).reshape(groups, channels // groups, -1)
 
 
 def _batch_first(matrix: np.ndarray, batch: int, out_size, bias=None) -> np.ndarray:
@@ -487,7 +489,7 @@ class Conv2d(Function):
             cols = self.__dict__.pop("cols", None)  # dropped as soon as it is used
             grad_weight = Conv2dWeightGrad.call(x, grad, weight_shape=tuple(weight.shape), cols=cols, **self.geometry)
         if bias is not None and needs[2]:
-            grad_bias = np.sum(grad, axis=(0, 2, 3))
+            grad_bias = np.reshape(grad, (*grad.shape[:2], -1)).sum(axis=2).sum(axis=0)  # contiguous inner sums
         return grad_x, grad_weight, grad_bias
 
 
@@ -502,9 +504,11 @@ class Conv2dInputGrad(Function):
             return _depthwise_input_grad(grad, weight, input_shape, stride, padding, dilation)
         matrix_t = np.swapaxes(_weight_matrix(weight, groups), -1, -2)  # (groups, C/groups kh kw, C_out/groups)
         full = _full_correlation_padding(kernel, stride, padding, dilation)
-        if full is not None and weight.shape[0] * input_shape[2] * input_shape[3] <= input_shape[1] * grad[0, 0].size:
-            # stride 1, and grad's im2col no larger than W^T @ grad: the input gradient is the "full"
-            # correlation of grad with the flipped, transposed kernel, an im2col + GEMM with K = C_out k_h k_w.
+        grad_cols_smaller = weight.shape[0] * input_shape[2] * input_shape[3] <= input_shape[1] * grad[0, 0].size
+        if full is not None and (grad_cols_smaller or kernel == (1, 1)):
+            # stride 1, and grad's im2col no larger than W^T @ grad (or a 1x1 kernel, whose im2col is the
+            # channels-first copy either route makes): the input gradient is the "full" correlation of grad
+            # with the flipped, transposed kernel, an im2col + GEMM with K = C_out k_h k_w.
             # Against W^T @ grad (K = C_out) and col2im: the im2col copy reads what col2im's k_h k_w
             # read-modify-write passes would read and write twice, and the longer K suits the GEMM kernel (on
             # this shared machine the two routes' timings overlap run to run; the route is chosen by traffic)
