@@ -3,9 +3,9 @@
 Each scheduler sets ``group["lr"]`` of every parameter group of its optimizer. ``last_epoch`` counts
 the calls to ``step()``: constructing a scheduler performs one step (``last_epoch`` -1 -> 0) that
 records ``initial_lr`` in each group and leaves the lr as it is, and each ``scheduler.step()`` after
-``optimizer.step()`` (normally once per epoch) advances it. Like PyTorch's, the epoch-based schedules
-are "chainable": each new lr is computed from the current ``group["lr"]``, so two schedulers on one
-optimizer combine their effects.
+``optimizer.step()`` (normally once per epoch; once per batch for `OneCycleLR`) advances it. Like
+PyTorch's, the epoch-based schedules are "chainable": each new lr is computed from the current
+``group["lr"]``, so two schedulers on one optimizer combine their effects.
 
 >>> import deepgrad
 >>> from deepgrad.optim import SGD
