@@ -307,7 +307,7 @@ def test_training_defaults_follow_the_model_on_image_data():
     lenet = training_defaults("lenet", "mnist")
     assert (lenet["epochs"], lenet["optimizer"], lenet["schedule"]) == (10, "adam", "cosine")
     cnn = training_defaults("cnn", "mnist")
-    assert (cnn["epochs"], cnn["batch_size"], cnn["lr_adam"]) == (3, 64, 0.001)
+    assert (cnn["epochs"], cnn["batch_size"], cnn["lr_adam"], cnn["schedule"]) == (3, 64, 0.003, "onecycle")
     assert training_defaults("mlp", "mnist")["epochs"] == 15 and "optimizer" not in training_defaults("mlp", "mnist")
     assert training_defaults("lenet", "spirals") == training_defaults(None, "spirals")
 
@@ -348,7 +348,8 @@ def test_train_cnn_on_cifar10_files_with_augment_then_eval(tmp_path, capsys):
     assert status == 0
     report = json.loads(metrics.read_text())
     assert report["epochs_run"] == 2 and report["config"]["model"] == "cnn"
-    assert "adam lr 0.001" in capsys.readouterr().out  # the model's defaults
+    assert "adam lr 0.003" in capsys.readouterr().out  # the model's defaults (the one-cycle peak)
+    assert report["history"]["lr"][-1] == pytest.approx(0.003 / 25 / 1e4)  # onecycle, annealed to its end
     assert main(["eval", "--weights", str(weights), *common, "--quiet"]) == 0
 
 

@@ -26,9 +26,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     train.add_argument("--optimizer", default=None, help="sgd, adam or adamw (default: the model's, else sgd)")
     train.add_argument(
-        "--schedule", default=None, help="learning rate per epoch: none or cosine (default: the model's, else none)"
+        "--schedule",
+        default=None,
+        help="learning-rate schedule: none; cosine (per epoch, from --lr down to 0); onecycle (per batch: up "
+        "from --lr/25 to --lr in the first 30%% of the steps, then down to --lr/25e4, with SGD momentum or "
+        "Adam's beta1 cycling 0.95-0.85-0.95 unless --momentum is given) (default: the model's, else none)",
     )
-    train.add_argument("--lr", type=float, default=None, help="learning rate")
+    train.add_argument("--lr", type=float, default=None, help="learning rate (with --schedule onecycle: the peak)")
     train.add_argument("--momentum", type=float, default=None, help="SGD momentum")
     train.add_argument("--weight-decay", type=float, default=0.0, help="L2 weight decay")
     train.add_argument("--l1", type=float, default=0.0, help="L1 penalty strength (lambda * sum |w|)")

@@ -3,9 +3,9 @@
 Each scheduler sets ``group["lr"]`` of every parameter group of its optimizer. ``last_epoch`` counts
 the calls to ``step()``: constructing a scheduler performs one step (``last_epoch`` -1 -> 0) that
 records ``initial_lr`` in each group and leaves the lr as it is, and each ``scheduler.step()`` after
-``optimizer.step()`` (normally once per epoch) advances it. Like PyTorch's, the epoch-based schedules
-are "chainable": each new lr is computed from the current ``group["lr"]``, so two schedulers on one
-optimizer combine their effects.
+``optimizer.step()`` (normally once per epoch; once per batch for `OneCycleLR`) advances it. Like
+PyTorch's, the epoch-based schedules are "chainable": each new lr is computed from the current
+``group["lr"]``, so two schedulers on one optimizer combine their effects.
 
 >>> import deepgrad
 >>> from deepgrad.optim import SGD
@@ -37,6 +37,7 @@ __all__ = [
     "LRScheduler",
     "LambdaLR",
     "MultiStepLR",
+    "OneCycleLR",
     "ReduceLROnPlateau",
     "StepLR",
 ]
@@ -312,6 +313,130 @@ class CosineAnnealingLR(LRScheduler):
         return [ratio * (lr - eta_min) + eta_min for lr in self._current_lrs()]
 
 
+class OneCycleLR(LRScheduler):
+    r"""The 1cycle policy: lr warms up from max_lr / div_factor to max_lr, then anneals to
+    max_lr / (div_factor * final_div_factor); stepped after every batch, not every epoch.
+
+    Phases (as PyTorch's, step counts from 0 to ``total_steps - 1``): up until step
+    ``pct_start * total_steps - 1``, then down until the last step. ``three_phase=True``: up, back down to the
+    start lr by step ``2 * pct_start * total_steps - 2``, then down to the minimum. Within a phase,
+    ``lr = anneal(start, end, pct)`` with pct in [0, 1] and "cos": ``end + (start - end) * (1 + cos(pi * pct)) / 2``
+    or "linear": ``start + (end - start) * pct``. With ``cycle_momentum`` SGD's ``momentum`` (or Adam's beta1)
+    moves the other way, between ``max_momentum`` and ``base_momentum``. Each param group keeps ``initial_lr``,
+    ``max_lr``, ``min_lr`` (and ``max_momentum``, ``base_momentum``), so an optimizer state dict resumes the
+    schedule. Where PyTorch would divide by zero (a phase of zero length) the phase's end value is taken.
+
+    >>> import deepgrad
+    >>> from deepgrad.optim import SGD
+    >>> from deepgrad.optim.lr_scheduler import OneCycleLR
+    >>> opt = SGD([deepgrad.zeros(1, requires_grad=True)], lr=0.1, momentum=0.9)
+    >>> sched = OneCycleLR(opt, max_lr=1.0, total_steps=5, anneal_strategy="linear", div_factor=10)
+    >>> lrs = [sched.get_last_lr()[0]]
+    >>> for _ in range(4):
+    ...     opt.step(); sched.step(); lrs.append(round(sched.get_last_lr()[0], 6))
+    >>> lrs, round(opt.param_groups[0]["momentum"], 6)
+    ([0.1, 0.857144, 0.571433, 0.285721, 1e-05], 0.95)
+    """
+
+    def __init__(
+        self,
+        optimizer: Optimizer,
+        max_lr: float | Sequence[float],
+        total_steps: int | None = None,
+        epochs: int | None = None,
+        steps_per_epoch: int | None = None,
+        pct_start: float = 0.3,
+        anneal_strategy: str = "cos",
+        cycle_momentum: bool = True,
+        base_momentum: float | Sequence[float] = 0.85,
+        max_momentum: float | Sequence[float] = 0.95,
+        div_factor: float = 25.0,
+        final_div_factor: float = 1e4,
+        three_phase: bool = False,
+        last_epoch: int = -1,
+    ) -> None:
+        _check_optimizer(self, optimizer)
+        self.total_steps = _one_cycle_length(total_steps, epochs, steps_per_epoch)
+        if isinstance(pct_start, bool) or not isinstance(pct_start, numbers.Real) or not 0 <= pct_start <= 1:
+            raise ValueError(f"OneCycleLR: pct_start must be a number in [0, 1], got {pct_start!r}")
+        if anneal_strategy not in ("cos", "linear"):
+            raise ValueError(f"OneCycleLR: anneal_strategy must be 'cos' or 'linear', got {anneal_strategy!r}")
+        for name, value in (("div_factor", div_factor), ("final_div_factor", final_div_factor)):
+            if isinstance(value, bool) or not isinstance(value, numbers.Real) or not value > 0:
+                raise ValueError(f"OneCycleLR: {name} must be a number > 0, got {value!r}")
+        self._anneal_func_type = anneal_strategy
+        self._schedule_phases = _one_cycle_phases(float(pct_start), self.total_steps, bool(three_phase))
+        max_lrs = _per_group(self, "max_lr", max_lr, optimizer, low=0.0, high=math.inf)
+        self.cycle_momentum = bool(cycle_momentum)
+        self.use_beta1 = "betas" in optimizer.defaults
+        if self.cycle_momentum:
+            if "momentum" not in optimizer.defaults and not self.use_beta1:
+                raise ValueError(
+                    f"OneCycleLR: cycle_momentum=True needs an optimizer with momentum or betas (SGD, Adam, ...), "
+                    f"{type(optimizer).__name__} has neither; pass cycle_momentum=False"
+                )
+            max_momentums = _per_group(self, "max_momentum", max_momentum, optimizer, low=0.0, high=1.0)
+            base_momentums = _per_group(self, "base_momentum", base_momentum, optimizer, low=0.0, high=1.0)
+        if last_epoch == -1:
+            for group, peak in zip(optimizer.param_groups, max_lrs):
+                group["initial_lr"] = peak / div_factor
+                group["max_lr"] = peak
+                group["min_lr"] = group["initial_lr"] / final_div_factor
+            if self.cycle_momentum:
+                for group, high, low in zip(optimizer.param_groups, max_momentums, base_momentums):
+                    self._set_momentum(group, high)
+                    group["max_momentum"] = high
+                    group["base_momentum"] = low
+        elif isinstance(last_epoch, int) and last_epoch >= 0:  # other values: the base class's error
+            self._check_resumable(optimizer, last_epoch)
+        super().__init__(optimizer, last_epoch)
+
+    def _check_resumable(self, optimizer: Optimizer, last_epoch: int) -> None:
+        keys = ["initial_lr", "max_lr", "min_lr"] + (["max_momentum", "base_momentum"] if self.cycle_momentum else [])
+        for i, group in enumerate(optimizer.param_groups):
+            missing = [key for key in keys if key not in group]
+            if missing:
+                raise KeyError(
+                    f"OneCycleLR: param_groups[{i}] has no {', '.join(map(repr, missing))}, needed to resume a "
+                    f"schedule with last_epoch={last_epoch}; load the optimizer's state dict saved with the "
+                    "schedule first, or start with last_epoch=-1"
+                )
+
+    def _set_momentum(self, group: dict[str, Any], value: float) -> None:
+        if self.use_beta1:
+            group["betas"] = (value, *group["betas"][1:])
+        else:
+            group["momentum"] = value
+
+    def _anneal(self, start: float, end: float, pct: float) -> float:
+        if self._anneal_func_type == "cos":
+            return end + (start - end) / 2.0 * (math.cos(math.pi * pct) + 1)
+        return (end - start) * pct + start
+
+    def get_lr(self) -> list[float]:
+        step = self.last_epoch
+        if step > self.total_steps:
+            raise ValueError(
+                f"Tried to step {step} times. The specified number of total steps is {self.total_steps} "
+                "(OneCycleLR: one step per batch; make a new scheduler to train longer)"
+            )
+        lrs = []
+        for group in self.optimizer.param_groups:
+            start_step = 0.0
+            for i, phase in enumerate(self._schedule_phases):
+                end_step = phase["end_step"]
+                if step <= end_step or i == len(self._schedule_phases) - 1:
+                    span = end_step - start_step
+                    pct = (step - start_step) / span if span else 1.0
+                    break
+                start_step = end_step
+            lrs.append(self._anneal(group[phase["start_lr"]], group[phase["end_lr"]], pct))
+            if self.cycle_momentum:
+                momentum = self._anneal(group[phase["start_momentum"]], group[phase["end_momentum"]], pct)
+                self._set_momentum(group, momentum)
+        return lrs
+
+
 class ReduceLROnPlateau(LRScheduler):
     """Multiply the lr by ``factor`` when a metric has not improved for more than ``patience`` epochs.
 
@@ -466,3 +591,65 @@ def _check_gamma(scheduler: Any, gamma: Any) -> float:
     if isinstance(gamma, bool) or not isinstance(gamma, numbers.Real) or not gamma > 0:
         raise ValueError(f"{type(scheduler).__name__}: gamma must be a number > 0, got {gamma!r}")
     return gamma
+
+
+def _one_cycle_length(total_steps: Any, epochs: Any, steps_per_epoch: Any) -> int:
+    """``total_steps``, or ``epochs * steps_per_epoch``; each a positive integer."""
+
+    def positive(value: Any, name: str) -> int:
+        if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value <= 0:
+            raise ValueError(f"OneCycleLR: {name} must be a positive integer, got {value!r}")
+        return int(value)
+
+    if total_steps is not None:
+        return positive(total_steps, "total_steps")
+    if epochs is not None and steps_per_epoch is not None:
+        return positive(epochs, "epochs") * positive(steps_per_epoch, "steps_per_epoch")
+    raise ValueError("OneCycleLR: give either total_steps or both epochs and steps_per_epoch")
+
+
+def _one_cycle_phases(pct_start: float, total_steps: int, three_phase: bool) -> list[dict[str, Any]]:
+    """The phases as PyTorch lays them out: last step of each, and the group keys it anneals between."""
+
+    def phase(end_step: float, lr: tuple[str, str], momentum: tuple[str, str]) -> dict[str, Any]:
+        return {
+            "end_step": end_step,
+            "start_lr": lr[0],
+            "end_lr": lr[1],
+            "start_momentum": momentum[0],
+            "end_momentum": momentum[1],
+        }
+
+    up = phase(float(pct_start * total_steps) - 1, ("initial_lr", "max_lr"), ("max_momentum", "base_momentum"))
+    if not three_phase:
+        return [up, phase(total_steps - 1, ("max_lr", "min_lr"), ("base_momentum", "max_momentum"))]
+    return [
+        up,
+        phase(float(2 * pct_start * total_steps) - 2, ("max_lr", "initial_lr"), ("base_momentum", "max_momentum")),
+        phase(total_steps - 1, ("initial_lr", "min_lr"), ("max_momentum", "max_momentum")),
+    ]
+
+
+def _per_group(scheduler: Any, name: str, value: Any, optimizer: Optimizer, low: float, high: float) -> list[float]:
+    """One number per param group: ``value`` repeated, or a list of one per group; each in (low, high] for
+    max_lr (``high`` infinite), [low, high) for momenta."""
+    n_groups = len(optimizer.param_groups)
+    if isinstance(value, (list, tuple)):
+        if len(value) != n_groups:
+            raise ValueError(
+                f"{type(scheduler).__name__}: expected {n_groups} values of {name} (one per param group), "
+                f"got {len(value)}"
+            )
+        values = list(value)
+    else:
+        values = [value] * n_groups
+    for v in values:
+        bad = isinstance(v, bool) or not isinstance(v, numbers.Real) or math.isnan(v)
+        if not bad and math.isinf(high):
+            bad = not low < v < high
+        elif not bad:
+            bad = not low <= v < high
+        if bad:
+            bound = "a finite number > 0" if math.isinf(high) else f"a number in [{low}, {high})"
+            raise ValueError(f"{type(scheduler).__name__}: {name} must be {bound} (or one per group), got {value!r}")
+    return values

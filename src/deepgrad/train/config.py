@@ -23,7 +23,7 @@ from deepgrad.errors import ConfigError
 ACTIVATIONS = ("relu", "tanh", "sigmoid", "leaky_relu", "elu", "gelu", "silu")
 LOSSES = ("cross-entropy", "mse", "l1")
 OPTIMIZERS = ("sgd", "adam", "adamw")
-SCHEDULES = ("none", "cosine")
+SCHEDULES = ("none", "cosine", "onecycle")
 
 
 @dataclass
@@ -62,7 +62,10 @@ class OptimConfig:
     batch_size: int | str | None = None
     tol: float | None = None
     early_stopping: int | None = None
-    schedule: str | None = None  # learning rate per epoch: 'none' or 'cosine' (to 0); default: the model's
+    # 'none'; 'cosine': per epoch, from lr to 0; 'onecycle': per batch, up from lr/25 to lr in the first 30% of
+    # the steps and down to lr/25e4 (with SGD momentum, or Adam's beta1, cycling 0.95-0.85-0.95 unless
+    # `momentum` is given). Default: the model's
+    schedule: str | None = None
 
 
 @dataclass

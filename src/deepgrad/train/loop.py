@@ -97,17 +97,23 @@ def fit(
     quiet: bool | None = None,
     start_epoch: int = 0,
     history: History | None = None,
+    scheduler_interval: str = "epoch",
 ) -> History:
     """Train ``model`` for ``epochs`` epochs and return the per-epoch `History`.
 
     Each step: ``loss = loss_fn(model(x), y) (+ regularizer())``, ``zero_grad``, ``backward``, ``step``.
     After each epoch: validation (if ``val_loader``), the scheduler, then the callbacks, which may stop
-    training. ``start_epoch``/``history`` continue an earlier run (see `Checkpoint`).
+    training. ``scheduler_interval="step"`` steps the scheduler after every optimizer step instead (a
+    per-batch schedule such as `OneCycleLR`). The history's ``lr`` is the lr of the epoch's last step.
+    ``start_epoch``/``history`` continue an earlier run (see `Checkpoint`).
 
     >>> # history = fit(model, nn.CrossEntropyLoss(), optim.SGD(model.parameters(), lr=0.1), loader, epochs=5)
     """
     if not isinstance(epochs, int) or epochs <= 0:
         raise ValueError(f"fit: epochs must be a positive integer, got {epochs!r}")
+    if scheduler_interval not in ("epoch", "step"):
+        raise ValueError(f"fit: scheduler_interval must be 'epoch' or 'step', got {scheduler_interval!r}")
+    per_step = scheduler if scheduler_interval == "step" else None
     unknown = set(metrics) - {"accuracy"}
     if unknown:
         raise ValueError(f"fit: unknown metrics {sorted(unknown)}; available: ['accuracy']")
@@ -122,15 +128,18 @@ def fit(
         for epoch in epoch_bar:
             state.epoch = epoch
             _set_sampler_epoch(train_loader, epoch)
-            logs = _train_one_epoch(model, loss_fn, optimizer, train_loader, regularizer, metrics, show, epoch, epochs)
+            logs, lr = _train_one_epoch(
+                model, loss_fn, optimizer, train_loader, regularizer, metrics, show, (epoch, epochs), per_step
+            )
             if val_loader is not None:
                 result = evaluate(model, val_loader, loss_fn, quiet=True)
                 logs["val_loss"] = result.loss
                 if result.accuracy is not None and "accuracy" in metrics:
                     logs["val_accuracy"] = result.accuracy
-            logs["lr"] = float(optimizer.param_groups[0]["lr"])
+            logs["lr"] = lr
             state.history.append(logs)
-            _step_scheduler(scheduler, logs)
+            if per_step is None:
+                _step_scheduler(scheduler, logs)
             for callback in callbacks:
                 callback.on_epoch_end(state, logs)
             epoch_bar.postfix(force=True, **{k: v for k, v in logs.items() if k != "lr"})
@@ -151,10 +160,14 @@ def _train_one_epoch(
     regularizer: Callable | None,
     metrics: Sequence[str],
     show: bool,
-    epoch: int,
-    epochs: int,
-) -> dict[str, float]:
+    position: tuple[int, int],
+    scheduler: Any = None,
+) -> tuple[dict[str, float], float]:
+    """One pass over ``loader``: the epoch's mean loss (and accuracy), and the lr of its last step.
+    ``position``: (epoch, epochs) for the progress bar and messages; ``scheduler``: stepped after every step."""
+    epoch, epochs = position
     model.train()
+    lr = float(optimizer.param_groups[0]["lr"])
     total_loss, correct, seen, classification = 0.0, 0, 0, None
     bar = Progress(loader, show, total=_len_or_none(loader), desc=f"epoch {epoch + 1}/{epochs}", leave=False)
     try:
@@ -165,7 +178,10 @@ def _train_one_epoch(
                 loss = loss + regularizer()
             optimizer.zero_grad()
             loss.backward()
+            lr = optimizer.param_groups[0]["lr"]
             optimizer.step()
+            if scheduler is not None:
+                scheduler.step()
             n = _batch_size(x)
             value = loss.item()
             if not np.isfinite(value):
@@ -190,7 +206,7 @@ def _train_one_epoch(
     logs = {"loss": total_loss / seen}
     if classification:
         logs["accuracy"] = correct / seen
-    return logs
+    return logs, float(lr)
 
 
 def _set_sampler_epoch(loader: Any, epoch: int) -> None:

@@ -126,17 +126,23 @@ def _torchvision_style(name: str) -> Callable[[ModelSpec], Any]:
     return build
 
 
+# the command's cnn drops less than PyTorch's example (0.25, 0.5): in 3 epochs the net underfits more than it
+# overfits (issue 12: 99.10% with the example's rates, 99.22% with these, same net and loop in PyTorch)
+CNN_DROPOUT = (0.1, 0.25)
+
+
 def _cnn(spec: ModelSpec) -> Any:
-    from deepgrad.models import cnn
+    from deepgrad.models.cnn import SmallCNN
 
     channels, height, width = _image_shape(spec)
     if height != width:
         raise ConfigError(f"`model=cnn` needs square images, {spec.dataset} has {height}x{width}")
-    return cnn(spec.out_features, channels, height)
+    return SmallCNN(spec.out_features, channels, height, dropout=CNN_DROPOUT)
 
 
 _LENET_DEFAULTS = {"epochs": 10, "optimizer": "adam", "lr_adam": 0.002, "lr_sgd": 0.05, "schedule": "cosine"}
-_CNN_DEFAULTS = {"epochs": 3, "optimizer": "adam", "lr_adam": 0.001, "lr_sgd": 0.05, "schedule": "cosine"}
+# cnn: a per-batch one-cycle schedule (lr_adam is its peak); issue 12 asks for >= 99.2% on MNIST in 3 epochs
+_CNN_DEFAULTS = {"epochs": 3, "optimizer": "adam", "lr_adam": 0.003, "lr_sgd": 0.05, "schedule": "onecycle"}
 _DEEP_DEFAULTS = {"epochs": 10, "optimizer": "sgd", "lr_sgd": 0.05, "lr_adam": 0.001, "schedule": "cosine"}
 
 MODELS: dict[str, ModelEntry] = {

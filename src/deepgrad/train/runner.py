@@ -184,6 +184,7 @@ class TrainingPlan:
     test_loader: Any
     regularizer: Any = None
     scheduler: Any = None
+    scheduler_interval: str = "epoch"  # "step": the scheduler steps after every batch (onecycle)
     stopper: EarlyStopping | None = None
     convergence: ConvergenceStop | None = None
     checkpoint: Checkpoint | None = None
@@ -195,7 +196,9 @@ class TrainingPlan:
 
     @property
     def lr(self) -> float:
-        return float(self.optimizer.param_groups[0]["lr"])
+        """The learning rate the run was given: the first group's, or its peak with a one-cycle schedule."""
+        group = self.optimizer.param_groups[0]
+        return float(group.get("max_lr", group["lr"]))
 
     @property
     def local_batch_size(self) -> int | None:
@@ -379,10 +382,7 @@ def _assemble(
         strength = float(optim.l1)
         weights = [p for name, p in model.named_parameters() if name.endswith("weight")]
         plan.regularizer = lambda: strength * nn.utils.l1_penalty(weights)
-    if optim.schedule == "cosine":
-        from deepgrad.optim.lr_scheduler import CosineAnnealingLR
-
-        plan.scheduler = CosineAnnealingLR(plan.optimizer, T_max=epochs)
+    _add_schedule(plan, optim.schedule, lr, optim.momentum)
     if optim.early_stopping:
         plan.stopper = EarlyStopping("val_loss", patience=optim.early_stopping)
     if optim.tol is not None:
@@ -390,6 +390,24 @@ def _assemble(
     if config.outputs.checkpoint and rank == 0:
         plan.checkpoint = Checkpoint(config.outputs.checkpoint, extra={"config": asdict(spec), "seed": seed})
     return plan
+
+
+def _add_schedule(plan: TrainingPlan, schedule: str | None, lr: float, momentum: float | None) -> None:
+    """'cosine': `CosineAnnealingLR` over the epochs; 'onecycle': `OneCycleLR` peaking at ``lr``, stepped after
+    every batch, with PyTorch's momentum (beta1) cycle unless SGD's ``momentum`` was given."""
+    from deepgrad.optim import lr_scheduler
+
+    if schedule == "cosine":
+        plan.scheduler = lr_scheduler.CosineAnnealingLR(plan.optimizer, T_max=plan.epochs)
+    elif schedule == "onecycle":
+        plan.scheduler = lr_scheduler.OneCycleLR(
+            plan.optimizer,
+            max_lr=lr,
+            epochs=plan.epochs,
+            steps_per_epoch=len(plan.train_loader),
+            cycle_momentum=momentum is None,
+        )
+        plan.scheduler_interval = "step"
 
 
 def _optimizer(name: str, params: list, lr: float, momentum: float | None, weight_decay: float) -> Any:
@@ -444,6 +462,19 @@ def _resume(plan: TrainingPlan, path: str) -> None:
             f"`resume` {path}: the checkpoint is at epoch {plan.start_epoch}, past `epochs={plan.epochs}`; "
             f"give `epochs` of at least {plan.start_epoch}"
         )
+    _check_resumed_cycle(plan, path)
+
+
+def _check_resumed_cycle(plan: TrainingPlan, path: str) -> None:
+    """A one-cycle schedule spans the run's steps: resuming it with other epochs or batches would step past its end."""
+    total = getattr(plan.scheduler, "total_steps", None)
+    steps = len(plan.train_loader)
+    if total is not None and total != plan.epochs * steps and not plan.finished:
+        raise ConfigError(
+            f"`resume` {path}: the checkpoint's onecycle schedule spans {total} steps, but `epochs={plan.epochs}` "
+            f"of {steps} batches are {plan.epochs * steps}; resume with the `epochs` and `batch_size` it was "
+            "started with"
+        )
 
 
 def run(
@@ -473,6 +504,7 @@ def run(
             quiet=None if progress is None else not progress,
             start_epoch=plan.start_epoch,
             history=plan.history,
+            scheduler_interval=plan.scheduler_interval,
         )
     seconds = time.perf_counter() - started
     result = TrainResult(
