@@ -158,8 +158,11 @@ def test_transient_columns_in_the_workspace_do_not_leak_between_layers(monkeypat
 
 
 @pytest.fixture(params=[1, 2], ids=lambda n: f"{n} thread(s)")
-def num_threads(request):
-    """Run the test with the kernels' block loops on 1 and on 2 threads."""
+def num_threads(request, monkeypatch):
+    """Run the test with the kernels' block loops on 1 and on 2 threads, blocks even for small arrays."""
+    from deepgrad import threads as thread_pool
+
+    monkeypatch.setattr(thread_pool, "PARALLEL_MIN_BYTES", 0)
     previous = dg.get_num_threads()
     dg.set_num_threads(request.param)
     yield request.param
@@ -355,6 +358,7 @@ def test_batchnorm_in_blocks_on_threads_matches_torch(monkeypatch, threads):
     from deepgrad import threads as thread_pool
 
     monkeypatch.setattr(thread_pool, "BLOCK_BYTES", 3 * 5 * 6 * 8)  # about one float64 sample per block
+    monkeypatch.setattr(thread_pool, "PARALLEL_MIN_BYTES", 0)
     previous = dg.get_num_threads()
     dg.set_num_threads(threads)
     try:

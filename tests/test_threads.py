@@ -78,7 +78,9 @@ def test_parallel_for_raises_a_blocks_exception_and_nests_serially(two_threads):
     assert all(len(names) == 1 for names in by_block.values())  # each nested loop ran on its caller's thread
 
 
-def test_batch_blocks_cover_the_batch(two_threads):
+def test_batch_blocks_cover_the_batch(two_threads, monkeypatch):
+    assert threads.batch_blocks(10, item_bytes=1000, block_bytes=300) == [slice(0, 10)]  # small: one block
+    monkeypatch.setattr(threads, "PARALLEL_MIN_BYTES", 0)
     blocks = threads.batch_blocks(10, item_bytes=100, block_bytes=300)
     assert [(b.start, b.stop) for b in blocks] == [(0, 3), (3, 6), (6, 9), (9, 10)]
     # a batch that fits one block is still split so that each thread gets a share
