@@ -195,15 +195,19 @@ class Softplus(Function):
         return np.where(scaled > self.threshold, grad, grad * _sigmoid(scaled))
 
 
-def _per_block(blocks, partial_of, channels, like):
-    """Sum over the blocks of ``partial_of(block)`` (a per-channel vector), the blocks run in parallel."""
-    partial = np.empty((len(blocks), channels), dtype=like.dtype, like=like)
+def _per_block(blocks, partial_of, channels, like, count=1):
+    """Sum over the blocks of ``partial_of(block)`` (a per-channel vector, or ``count`` of them as a tuple),
+    the blocks run in parallel."""
+    partial = np.empty((len(blocks), count, channels), dtype=like.dtype, like=like)
 
     def one(index):
-        partial[index] = partial_of(blocks[index])
+        values = partial_of(blocks[index])
+        for k, value in enumerate((values,) if count == 1 else values):
+            partial[index, k] = value
 
     parallel_for(one, range(len(blocks)))
-    return partial.sum(axis=0)
+    total = partial.sum(axis=0)
+    return total[0] if count == 1 else tuple(total)
 
 
 def _channel_sum(rows):
@@ -265,11 +269,12 @@ class BatchNorm(Function):
         channels, count = rows.shape[1], rows.shape[0] * rows.shape[2]
         blocks = batch_blocks(rows.shape[0], rows[:1].nbytes)
         column_mean = self.mean[:, None]
-        sum_grad = _per_block(blocks, lambda b: _channel_sum(grad_rows[b]), channels, x)
-        # sum(grad (x - mean)) = sum(grad x^) / invstd
-        sum_grad_centered = _per_block(
-            blocks, lambda b: np.vecdot(grad_rows[b], rows[b] - column_mean, axis=2).sum(axis=0), channels, x
-        )
+
+        def sums(b):  # sum(grad) and sum(grad (x - mean)) = sum(grad x^) / invstd, in one pass over the block
+            upstream = grad_rows[b]
+            return _channel_sum(upstream), np.vecdot(upstream, rows[b] - column_mean, axis=2).sum(axis=0)
+
+        sum_grad, sum_grad_centered = _per_block(blocks, sums, channels, x, count=2)
         grad_x = None
         if needs[0]:  # ((grad - k (x - mean)) - sum(grad) / M) w invstd, block by block in dx
             slope = (self.invstd * self.invstd * sum_grad_centered / count)[:, None]
