@@ -153,15 +153,15 @@ class _Workspace(threading.local):
         return buffer[:size].reshape(shape)
 
 
+_workspace = _Workspace()
+
+
 def _transient_product(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """a @ b in the workspace: for a product the op consumes before it returns."""
     if a.dtype != b.dtype:
         return a @ b
     shape = (*np.broadcast_shapes(a.shape[:-2], b.shape[:-2]), a.shape[-2], b.shape[-1])
     return np.matmul(a, b, out=_workspace.take(shape, like=b, role="product"))
-
-
-_workspace = _Workspace()
 
 
 def _copy_in_blocks(target: np.ndarray, source: np.ndarray) -> np.ndarray:
@@ -326,10 +326,8 @@ class _Rows:
 
     def flat_input(self, x):
         """(n, C, H, W) -> (n, C, plane): zero-padded planes, flattened."""
-        top, _, left, _ = self.padding
         flat = np.zeros_like(x, shape=(*x.shape[:2], self.plane))
-        planes = flat[..., : self.padded_h * self.padded_w].reshape(*x.shape[:2], self.padded_h, self.padded_w)
-        planes[..., top : top + x.shape[2], left : left + x.shape[3]] = x
+        self.input_planes(flat, x.shape[-2:])[...] = x
         return flat
 
     def output_rows(self, out):
@@ -376,10 +374,8 @@ def _depthwise_forward_rows(x, weight, rows: _Rows) -> np.ndarray:
 
     def block(b):
         source = rows.flat_input(x[b])
-        total, product = (
-            np.empty_like(x, shape=(*source.shape[:2], rows.run)),
-            np.empty_like(x, shape=(*source.shape[:2], rows.run)),
-        )
+        total = np.empty_like(x, shape=(*source.shape[:2], rows.run))
+        product = np.empty_like(total)
         for (i, j), shift in rows.shifts:
             scale = weight[:, 0, i, j].reshape(-1, 1)
             if (i, j) == (0, 0):
@@ -438,9 +434,8 @@ def _depthwise_weight_grad(x, grad, weight_shape, stride, padding, dilation) -> 
         def block_rows(index):
             source, upstream = rows.flat_input(x[blocks[index]]), rows.output_rows(grad[blocks[index]])
             for (i, j), shift in rows.shifts:
-                partial[index, :, i, j] = np.vecdot(upstream, source[..., shift : shift + rows.run], axis=-1).sum(
-                    axis=0
-                )
+                per_sample = np.vecdot(upstream, source[..., shift : shift + rows.run], axis=-1)
+                partial[index, :, i, j] = per_sample.sum(axis=0)
 
         parallel_for(block_rows, range(len(blocks)))
         return partial.sum(axis=0).reshape(weight_shape)
@@ -661,11 +656,11 @@ class MaxPool2dInputGrad(Function):
         # windows that tile the input (2x2 stride 2, ...): each input position has one window, so each kernel
         # offset's share is written straight into the output, without a zeroed target and adds
         covered = (kernel[0] * out_size[0], kernel[1] * out_size[1])
-        tiles = stride == kernel and dilation == (1, 1) and (height, width) == covered
+        tiles = stride == kernel and dilation == (1, 1) and padding == (0, 0, 0, 0) and (height, width) == covered
 
         def scatter(b):
             upstream, positions = grad_planes[b], argmax_planes[b]
-            if tiles and finite and padding == (0, 0, 0, 0):
+            if tiles and finite:
                 for offset in range(kernel[0] * kernel[1]):
                     where = _offset_slices(*divmod(offset, kernel[1]), stride, dilation, out_size)
                     np.multiply(upstream, positions == offset, out=out_planes[b][where])
