@@ -322,9 +322,6 @@ if __name__ == "__main__":
     else:
         args = parse_args()
         if args.threads:
-            from threadpoolctl import threadpool_limits
-
             torch.set_num_threads(args.threads)
-            threadpool_limits(args.threads)
-            dg.set_num_threads(args.threads)
+            dg.set_num_threads(args.threads)  # deepgrad's kernels and, through threadpoolctl, NumPy's BLAS
         main(args.quick, args.only)
