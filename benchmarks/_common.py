@@ -76,3 +76,18 @@ def print_table(title: str, rows: list[tuple[str, float, float, str]]) -> None:
     print(f"{'case':<44} {'deepgrad':>12} {'pytorch':>12} {'ratio':>7}  target")
     for case, ours, theirs, target in rows:
         print(f"{case:<44} {ours * 1e6:>10.1f}us {theirs * 1e6:>10.1f}us {ours / theirs:>7.2f}  {target}")
+
+
+def torch_lenet5():
+    """PyTorch's twin of ``deepgrad.models.LeNet5()`` (the same layers and ``state_dict`` keys); torch is
+    imported here, so the scripts that do not compare against it need not have it."""
+    import torch.nn as tnn
+
+    return tnn.Sequential(
+        tnn.Conv2d(1, 6, 5, padding=2), tnn.ReLU(), tnn.MaxPool2d(2),
+        tnn.Conv2d(6, 16, 5), tnn.ReLU(), tnn.MaxPool2d(2),
+        tnn.Flatten(),
+        tnn.Linear(400, 120), tnn.ReLU(),
+        tnn.Linear(120, 84), tnn.ReLU(),
+        tnn.Linear(84, 10),
+    )  # fmt: skip

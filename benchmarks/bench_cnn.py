@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 
 import numpy as np
-from _common import blas_description, machine_description, paired_times, print_table
+from _common import blas_description, machine_description, paired_times, print_table, torch_lenet5
 
 import deepgrad as dg
 from deepgrad import models, nn, optim
@@ -96,17 +96,6 @@ def vgg11_bn_small(tv) -> tuple:
     return training_step(ours, torch_twin(ours, theirs), (32, 3, 32, 32))
 
 
-def torch_lenet() -> torch.nn.Module:
-    return torch.nn.Sequential(
-        torch.nn.Conv2d(1, 6, 5, padding=2), torch.nn.ReLU(), torch.nn.MaxPool2d(2),
-        torch.nn.Conv2d(6, 16, 5), torch.nn.ReLU(), torch.nn.MaxPool2d(2),
-        torch.nn.Flatten(),
-        torch.nn.Linear(400, 120), torch.nn.ReLU(),
-        torch.nn.Linear(120, 84), torch.nn.ReLU(),
-        torch.nn.Linear(84, 10),
-    )  # fmt: skip
-
-
 def torch_cnn() -> torch.nn.Module:
     return torch.nn.Sequential(
         torch.nn.Conv2d(1, 32, 3), torch.nn.ReLU(), torch.nn.Conv2d(32, 64, 3), torch.nn.ReLU(),
@@ -123,7 +112,7 @@ def mnist_epoch(name: str, data_dir: str, samples: int, batch: int, lr: float) -
     train = MNIST(root=data_dir, train=True, flatten=False)
     subset = Subset(train, list(range(samples))) if samples < len(train) else train
     ours = models.LeNet5() if name == "lenet" else models.cnn()
-    theirs = torch_twin(ours, torch_lenet() if name == "lenet" else torch_cnn())
+    theirs = torch_twin(ours, torch_lenet5() if name == "lenet" else torch_cnn())
     loader = DataLoader(subset, batch_size=batch, shuffle=True, seed=0)
     start = time.perf_counter()
     fit(ours, nn.CrossEntropyLoss(), optim.Adam(ours.parameters(), lr=lr), loader, 1, quiet=True)

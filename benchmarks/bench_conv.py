@@ -19,7 +19,7 @@ import sys
 import time
 
 import numpy as np
-from _common import blas_description, machine_description, paired_times, print_table
+from _common import blas_description, machine_description, paired_times, print_table, torch_lenet5
 
 import deepgrad as dg
 import deepgrad.nn.functional as F
@@ -139,15 +139,7 @@ def lenet_step(batch: int) -> tuple:
     rng = np.random.default_rng(0)
     x = rng.standard_normal((batch, 1, 28, 28)).astype(np.float32)
     y = rng.integers(0, 10, batch)
-    model_t = torch.nn.Sequential(
-        torch.nn.Conv2d(1, 6, 5, padding=2), torch.nn.ReLU(), torch.nn.MaxPool2d(2),
-        torch.nn.Conv2d(6, 16, 5), torch.nn.ReLU(), torch.nn.MaxPool2d(2),
-        torch.nn.Flatten(),
-        torch.nn.Linear(400, 120), torch.nn.ReLU(),
-        torch.nn.Linear(120, 84), torch.nn.ReLU(),
-        torch.nn.Linear(84, 10),
-    )  # fmt: skip
-    return training_step(LeNet5(), model_t, x, y)
+    return training_step(LeNet5(), torch_lenet5(), x, y)
 
 
 def resnet18(lib) -> object:

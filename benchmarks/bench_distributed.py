@@ -117,11 +117,9 @@ def _torch_model(name: str):
 
     if name == "mlp":
         return tnn.Sequential(tnn.Linear(784, 512), tnn.ReLU(), tnn.Linear(512, 256), tnn.ReLU(), tnn.Linear(256, 10))
-    return tnn.Sequential(
-        tnn.Conv2d(1, 6, 5, padding=2), tnn.ReLU(), tnn.MaxPool2d(2), tnn.Conv2d(6, 16, 5), tnn.ReLU(),
-        tnn.MaxPool2d(2), tnn.Flatten(), tnn.Linear(400, 120), tnn.ReLU(), tnn.Linear(120, 84), tnn.ReLU(),
-        tnn.Linear(84, 10),
-    )  # fmt: skip
+    from _common import torch_lenet5
+
+    return torch_lenet5()
 
 
 def torch_worker(model_name: str, rank: int, size: int, threads: int) -> dict:
