@@ -17,6 +17,7 @@ import deepgrad
 # module whose doctests need an optional extra -> the package that extra installs
 OPTIONAL_EXTRAS = {
     "deepgrad.io": "safetensors",
+    "deepgrad.compiled": "numba",
 }
 
 

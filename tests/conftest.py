@@ -11,6 +11,20 @@ import pytest
 sys.path.insert(0, str(Path(__file__).parent))
 
 import deepgrad  # noqa: E402
+import deepgrad.compiled  # noqa: E402
+
+
+@pytest.fixture(params=["compiled", "numpy"])
+def kernel_route(request):
+    """Run the test through the ops' compiled kernels (numba; skipped without it) and through their NumPy
+    formulations."""
+    if request.param == "compiled":
+        pytest.importorskip("numba")
+        assert deepgrad.compiled.enabled()
+        yield "compiled"
+    else:
+        with deepgrad.compiled.disabled():
+            yield "numpy"
 
 
 @pytest.fixture(autouse=True)

@@ -16,6 +16,9 @@ from deepgrad.autograd import gradcheck, gradgradcheck
 from deepgrad.models import LeNet5
 
 torch = pytest.importorskip("torch")
+
+# every test here runs through the compiled kernels and through the NumPy formulations
+pytestmark = pytest.mark.usefixtures("kernel_route")
 TF = torch.nn.functional
 
 
@@ -244,6 +247,24 @@ def test_max_pool2d_ties_nan_and_overlap_as_torch():
     compare_with_torch(
         lambda t: F.max_pool2d(t, 2, 2, 1), lambda t: TF.max_pool2d(t, 2, 2, 1), [all_neg_inf], atol=0, rtol=0
     )
+
+
+@pytest.mark.parametrize(
+    "kwargs", [dict(kernel_size=3, stride=2, padding=1), dict(kernel_size=3, dilation=2, padding=1)]
+)
+def test_max_pool2d_several_nans_in_a_window_point_at_the_last_as_torch(kwargs):
+    """NaNs at a window's first position, and two NaNs in one window: the value is NaN and the index (and the
+    gradient) goes to the last NaN, as PyTorch's."""
+    x = rng(6).standard_normal((2, 3, 9, 9))
+    x[0, 0, 0, 0] = x[0, 1, 4, 4] = x[0, 1, 4, 5] = x[1, 2, 8, 8] = np.nan
+    ours, expected = (
+        F.max_pool2d(dg.tensor(x), return_indices=True, **kwargs),
+        TF.max_pool2d(torch.tensor(x), return_indices=True, **kwargs),
+    )
+    np.testing.assert_array_equal(ours[0].array, expected[0].numpy())
+    np.testing.assert_array_equal(ours[1].array, expected[1].numpy())
+    # (overlapping windows: their gradients are summed in another order than PyTorch's)
+    compare_with_torch(lambda t: F.max_pool2d(t, **kwargs), lambda t: TF.max_pool2d(t, **kwargs), [x], rtol=1e-12)
 
 
 @pytest.mark.parametrize("kwargs", POOL_CASES, ids=str)

@@ -323,7 +323,7 @@ BN_CONFIGS = [
 
 @pytest.mark.parametrize("config", BN_CONFIGS, ids=lambda c: ",".join(f"{k}={v}" for k, v in c.items()) or "default")
 @pytest.mark.parametrize("shape", [(8, 3), (4, 3, 5)], ids=str)
-def test_batchnorm1d_matches_torch_over_several_steps(config, shape):
+def test_batchnorm1d_matches_torch_over_several_steps(config, shape, kernel_route):
     ours = nn.BatchNorm1d(3, dtype=dg.float64, **config)
     theirs = torch.nn.BatchNorm1d(3, dtype=torch.float64, **config)
     assert repr(ours) == repr(theirs)
@@ -386,7 +386,7 @@ def test_batchnorm1d_bad_input():
         nn.BatchNorm1d(0)
 
 
-def test_batch_norm_functional_matches_torch():
+def test_batch_norm_functional_matches_torch(kernel_route):
     x = rng(11).standard_normal((6, 4))
     mean_ours, var_ours = dg.zeros(4, dtype=dg.float64), dg.ones(4, dtype=dg.float64)
     mean_theirs, var_theirs = torch.zeros(4, dtype=torch.float64), torch.ones(4, dtype=torch.float64)

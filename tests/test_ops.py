@@ -7,6 +7,7 @@ import pytest
 from op_specs import SPECS, draw
 
 import deepgrad as dg
+from deepgrad import compiled
 from deepgrad.autograd import gradcheck, gradgradcheck
 
 CASES = [(spec, shapes) for spec in SPECS for shapes in spec.shapes]
@@ -25,6 +26,19 @@ def as_tensors(arrays, spec):
 @pytest.mark.parametrize("spec,shapes", CASES, ids=IDS)
 def test_gradcheck(spec, shapes):
     assert gradcheck(spec.ours, as_tensors(make_inputs(spec, shapes), spec))
+
+
+# the ops with compiled kernels (deepgrad.compiled), checked again on their NumPy route
+NUMPY_ROUTE_CASES = [(spec, shapes) for spec, shapes in CASES if spec.name.startswith(("conv2d", "batch_norm"))]
+
+
+@pytest.mark.parametrize(
+    "spec,shapes", NUMPY_ROUTE_CASES, ids=[f"{s.name}-{'x'.join(map(str, sh))}" for s, sh in NUMPY_ROUTE_CASES]
+)
+def test_gradcheck_and_pytorch_on_the_numpy_route(spec, shapes):
+    with compiled.disabled():
+        test_gradcheck(spec, shapes)
+        test_matches_pytorch(spec, shapes)
 
 
 @pytest.mark.parametrize("spec", SPECS, ids=[s.name for s in SPECS])

@@ -38,8 +38,9 @@ import threading
 
 import numpy as np
 
-from deepgrad import backend
+from deepgrad import backend, compiled
 from deepgrad.autograd.function import Function
+from deepgrad.ops import kernels
 from deepgrad.threads import batch_blocks, parallel_for
 
 # ---------------------------------------------------------------------------------------------------
@@ -564,8 +565,8 @@ def _planes(x: np.ndarray) -> np.ndarray:
     return np.reshape(x, (-1, *x.shape[-2:]))
 
 
-def _plane_blocks(planes: np.ndarray) -> list[slice]:
-    return batch_blocks(planes.shape[0], planes[:1].nbytes)
+def _plane_blocks(planes: np.ndarray, compiled: bool = False) -> list[slice]:
+    return batch_blocks(planes.shape[0], planes[:1].nbytes, compiled=compiled)
 
 
 def _max_pool_block(source, best, argmax, kernel, stride, padding, dilation) -> None:
@@ -603,13 +604,25 @@ class MaxPool2d(Function):
         best = np.empty_like(x, shape=(*x.shape[:-2], *out_size))
         argmax = np.empty_like(best, dtype=np.uint8 if kernel[0] * kernel[1] <= 256 else np.int32)
         source, best_planes, argmax_planes = _planes(x), _planes(best), _planes(argmax)
+        if compiled.usable(x):  # one pass per block; the loop clips each window to the plane
+            geometry = (*kernel, *stride, padding[0], padding[2], *dilation)
+            source = np.ascontiguousarray(source)
 
-        def pool(b):
-            _max_pool_block(source[b], best_planes[b], argmax_planes[b], **self.geometry)
+            def pool(b):
+                if kernels.max_pool_planes(source[b], best_planes[b], argmax_planes[b], *geometry):  # NaNs read
+                    kernels.max_pool_planes.variant(NAN_WINS=True)(
+                        source[b], best_planes[b], argmax_planes[b], *geometry
+                    )
 
-        parallel_for(pool, _plane_blocks(source))
-        if np.isnan(best).any() or (padding != (0, 0, 0, 0) and np.isneginf(best).any()):
-            argmax = self._fix_special(x, _pad(x, padding, -np.inf), argmax, best, out_size)
+            parallel_for(pool, _plane_blocks(source, compiled=True))
+        else:
+
+            def pool(b):
+                _max_pool_block(source[b], best_planes[b], argmax_planes[b], **self.geometry)
+
+            parallel_for(pool, _plane_blocks(source))
+            if np.isnan(best).any() or (padding != (0, 0, 0, 0) and np.isneginf(best).any()):
+                argmax = self._fix_special(x, _pad(x, padding, -np.inf), argmax, best, out_size)
         self.argmax = argmax
         self.input_shape = x.shape
         if indices_out is not None:  # return_indices: the functional form passes a list to receive them
@@ -648,6 +661,15 @@ class MaxPool2dInputGrad(Function):
         height, width = input_shape[-2:]
         out = np.empty_like(grad, shape=input_shape)
         grad_planes, argmax_planes, out_planes = _planes(grad), _planes(argmax), _planes(out)
+        if compiled.usable(grad, argmax):  # one pass per block, inf and NaN added as they are
+            geometry = (*kernel, *stride, top, left, *dilation)
+            grad_planes = np.ascontiguousarray(grad_planes)
+
+            def scatter_compiled(b):
+                kernels.max_pool_scatter(grad_planes[b], argmax_planes[b], out_planes[b], *geometry)
+
+            parallel_for(scatter_compiled, _plane_blocks(out_planes, compiled=True))
+            return out
         # grad * mask is an order of magnitude faster than np.where, but spreads inf/NaN over the window (0 * inf)
         finite = bool(np.isfinite(grad).all())
         zero = grad.dtype.type(0)

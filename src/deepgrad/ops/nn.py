@@ -17,8 +17,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from deepgrad import backend
+from deepgrad import backend, compiled
 from deepgrad.autograd.function import Function
+from deepgrad.ops import kernels
 from deepgrad.ops.reduce import Softmax
 from deepgrad.threads import batch_blocks, parallel_for
 
@@ -213,6 +214,37 @@ def _channel_sum(rows):
     return rows.sum(axis=2).sum(axis=0)
 
 
+def _moments(rows, blocks):
+    """Per-channel mean and biased variance of (N, C, L) rows: a pass for the sums, one for the squared
+    deviations."""
+    count = rows.shape[0] * rows.shape[2]
+    (total,) = _block_sums(blocks, lambda b: (_channel_sum(rows[b]),))
+    mean = total / count
+
+    def squared_deviations(b):
+        centered = rows[b] - mean[:, None]
+        return (np.vecdot(centered, centered, axis=2).sum(axis=0),)
+
+    (squares,) = _block_sums(blocks, squared_deviations)
+    return mean, squares / count
+
+
+def _compiled_moments(rows, blocks):
+    """``_moments`` in one compiled pass: float64 sums of x - x[0, c, 0] and of its square."""
+    count = rows.shape[0] * rows.shape[2]
+    shift = rows[0, :, 0].copy()
+
+    def moments(b):
+        sums, squares = np.empty(rows.shape[1]), np.empty(rows.shape[1])
+        kernels.channel_moments(rows[b], shift, sums, squares)
+        return sums, squares
+
+    sums, squares = _block_sums(blocks, moments)
+    offset = sums / count
+    var = np.maximum(squares / count - offset * offset, 0)
+    return (shift + offset).astype(rows.dtype), var.astype(rows.dtype)
+
+
 class BatchNorm(Function):
     """Training-mode batch norm over every axis but 1: y = (x - mean) / sqrt(var + eps) w + b  (biased var);
     with M values per channel and x^ the normalised input,
@@ -231,31 +263,25 @@ class BatchNorm(Function):
     def forward(self, x, weight, bias, *, eps, stats_out=None):
         self.eps = eps
         rows = np.reshape(x, (x.shape[0], x.shape[1], -1))
-        count = rows.shape[0] * rows.shape[2]
-        blocks = batch_blocks(rows.shape[0], rows[:1].nbytes)
-        (total,) = _block_sums(blocks, lambda b: (_channel_sum(rows[b]),))
-        mean = total / count
-        column_mean = mean[:, None]
-
-        def squared_deviations(b):
-            centered = rows[b] - column_mean
-            return (np.vecdot(centered, centered, axis=2).sum(axis=0),)
-
-        (squares,) = _block_sums(blocks, squared_deviations)
-        var = squares / count
+        self.compiled = compiled.usable(x, weight, bias)
+        blocks = batch_blocks(rows.shape[0], rows[:1].nbytes, compiled=self.compiled)
+        mean, var = (_compiled_moments if self.compiled else _moments)(rows, blocks)
         invstd = 1 / np.sqrt(var + eps)
         self.mean, self.invstd = mean, invstd
         if stats_out is not None:
             stats_out.extend((mean, var))
-        scale, shift = (weight * invstd)[:, None], bias[:, None]
+        scale = weight * invstd
         out = np.empty_like(x)  # its own memory (not a view of a reshape): a leaf can take it as .grad
         out_rows = np.reshape(out, rows.shape)
 
         def normalise(b):  # y = (x - mean) (w invstd) + b, in the output's block
+            if self.compiled:
+                kernels.batch_norm_normalise(rows[b], mean, scale, bias, out_rows[b])
+                return
             target = out_rows[b]
-            np.subtract(rows[b], column_mean, out=target)
-            target *= scale
-            target += shift
+            np.subtract(rows[b], mean[:, None], out=target)
+            target *= scale[:, None]
+            target += bias[:, None]
 
         parallel_for(normalise, blocks)
         return out
@@ -266,29 +292,37 @@ class BatchNorm(Function):
         needs = self.needs_input_grad
         rows, grad_rows = np.reshape(x, (x.shape[0], x.shape[1], -1)), np.reshape(grad, (x.shape[0], x.shape[1], -1))
         count = rows.shape[0] * rows.shape[2]
-        blocks = batch_blocks(rows.shape[0], rows[:1].nbytes)
-        column_mean = self.mean[:, None]
+        use_kernels = self.compiled and compiled.usable(grad)
+        blocks = batch_blocks(rows.shape[0], rows[:1].nbytes, compiled=use_kernels)
+        mean = self.mean
 
         def sums(b):  # sum(grad) and sum(grad (x - mean)) = sum(grad x^) / invstd, in one pass over the block
+            if use_kernels:
+                sum_grad, sum_grad_centered = np.empty(len(mean)), np.empty(len(mean))
+                kernels.batch_norm_grad_sums(grad_rows[b], rows[b], mean, sum_grad, sum_grad_centered)
+                return sum_grad, sum_grad_centered
             upstream = grad_rows[b]
-            return _channel_sum(upstream), np.vecdot(upstream, rows[b] - column_mean, axis=2).sum(axis=0)
+            return _channel_sum(upstream), np.vecdot(upstream, rows[b] - mean[:, None], axis=2).sum(axis=0)
 
-        sum_grad, sum_grad_centered = _block_sums(blocks, sums)
+        sum_grad, sum_grad_centered = (part.astype(x.dtype, copy=False) for part in _block_sums(blocks, sums))
         grad_x = None
         if needs[0]:  # ((grad - k (x - mean)) - sum(grad) / M) w invstd, block by block in dx
-            slope = (self.invstd * self.invstd * sum_grad_centered / count)[:, None]
-            mean_grad = (sum_grad / count)[:, None]
-            scale = (weight * self.invstd)[:, None]
+            slope = self.invstd * self.invstd * sum_grad_centered / count
+            mean_grad = sum_grad / count
+            scale = weight * self.invstd
             grad_x = np.empty_like(x)
             grad_x_rows = np.reshape(grad_x, rows.shape)
 
             def input_grad(b):
+                if use_kernels:
+                    kernels.batch_norm_input_grad(grad_rows[b], rows[b], mean, slope, mean_grad, scale, grad_x_rows[b])
+                    return
                 target = grad_x_rows[b]
-                np.subtract(rows[b], column_mean, out=target)
-                target *= -slope
+                np.subtract(rows[b], mean[:, None], out=target)
+                target *= -slope[:, None]
                 target += grad_rows[b]
-                target -= mean_grad
-                target *= scale
+                target -= mean_grad[:, None]
+                target *= scale[:, None]
 
             parallel_for(input_grad, blocks)
         grad_weight = sum_grad_centered * self.invstd if needs[1] else None

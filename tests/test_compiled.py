@@ -1,0 +1,70 @@
+"""deepgrad.compiled: the switch, what the kernels take, and the NumPy route when numba is absent."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import deepgrad as dg
+import deepgrad.nn.functional as F
+from deepgrad import compiled
+
+
+def test_disabled_switches_the_ops_to_numpy_and_back():
+    pytest.importorskip("numba")
+    assert compiled.enabled()
+    with compiled.disabled():
+        assert not compiled.enabled()
+        assert not compiled.usable(np.zeros(3, np.float32))
+    assert compiled.enabled()
+
+
+def test_usable_only_for_numpy_arrays_of_compiled_dtypes():
+    pytest.importorskip("numba")
+    assert compiled.usable(np.zeros(2, np.float32), np.zeros(2, np.float64), np.zeros(2, np.uint8))
+    assert not compiled.usable(np.zeros(2, np.float16))  # numba has no float16 arithmetic
+    assert not compiled.usable(np.zeros(2, np.complex64))
+    assert not compiled.usable([1.0, 2.0])  # not an array: the NumPy-protocol route
+
+
+def test_environment_variable_turns_compilation_off():
+    code = "import deepgrad.compiled as c; print(c.enabled())"
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env={"DEEPGRAD_COMPILED": "0", "PATH": ""}
+    )
+    assert result.stdout.strip() == "False", result.stderr
+
+
+def test_without_numba_the_ops_take_the_numpy_route(monkeypatch):
+    """numba missing: enabled() is False, the pooling and batch-norm ops give the same values on their NumPy
+    route, and calling a kernel directly says what to install."""
+    x = np.random.default_rng(0).standard_normal((2, 3, 6, 6))
+    expected = F.max_pool2d(dg.tensor(x), 3, 2, 1).array
+    monkeypatch.setattr(compiled._state, "numba", None)
+    monkeypatch.setattr(compiled._state, "numba_missing", True)
+    assert not compiled.enabled()
+    np.testing.assert_array_equal(F.max_pool2d(dg.tensor(x), 3, 2, 1).array, expected)
+
+    @compiled.kernel
+    def double(values):
+        return values * 2
+
+    with pytest.raises(RuntimeError, match=r"pip install 'deepgrad\[fast\]'"):
+        double(np.ones(2))
+
+
+def test_a_kernel_calls_another_and_a_variant_folds_its_constant():
+    pytest.importorskip("numba")
+    from deepgrad.ops import kernels
+
+    offsets = kernels.window_offsets(2, 3, 1, 2, 10)  # i d_h W + j d_w
+    np.testing.assert_array_equal(offsets, [0, 2, 4, 10, 12, 14])
+    planes = np.array([[[1.0, np.nan], [3.0, 2.0]]])
+    best, argmax = np.empty((1, 1, 1)), np.empty((1, 1, 1), np.uint8)
+    nans = kernels.max_pool_planes(planes, best, argmax, 2, 2, 2, 2, 0, 0, 1, 1)
+    assert nans == 1 and best[0, 0, 0] == 3.0  # the fast build ignores the NaN and counts it
+    kernels.max_pool_planes.variant(NAN_WINS=True)(planes, best, argmax, 2, 2, 2, 2, 0, 0, 1, 1)
+    assert np.isnan(best[0, 0, 0]) and argmax[0, 0, 0] == 1  # the NaN build lets it win
