@@ -19,6 +19,11 @@ layer, each a graph node with its own copy of the activations. Here one node doe
   same loop with strided adds. No Python loop runs over samples or pixels.
 * **Blocks on threads**: the copies, scatters and elementwise kernels run over blocks of the batch (or of
   the channels) on ``deepgrad.threads``; the matrix products use the BLAS library's own threads.
+* **Compiled max pooling**: with numba installed (``deepgrad.compiled``), max pooling's forward and scatter
+  are one compiled loop per block of planes (``ops/kernels.py``); the NumPy formulation below stays the
+  route without it. Measured at 32x64x32x32, 3x3 stride 2, forward + backward on 2 threads: 27 ms on the
+  NumPy route, 7-9 ms compiled (PyTorch 13 ms). Compiled im2col/col2im loops were tried and measured 2-3x
+  slower than the NumPy copies below at LeNet's sizes, so the convolutions keep NumPy's.
 
 Second derivatives: the backward of a convolution is itself a pair of linear maps, the gradient with
 respect to the input (a transposed convolution) and with respect to the weight (a correlation of the input
@@ -594,7 +599,8 @@ class MaxPool2d(Function):
     """z[n, c, h, w] = max over the window at (h, w) of x_pad (padding -inf);
     dx = grad routed to each window's argmax (the first maximum), summed where windows overlap
 
-    Forward and backward run over blocks of image planes small enough for the cache, on the threads.
+    Forward and backward run over blocks of image planes small enough for the cache, on the threads, each
+    block one compiled loop when ``compiled.usable`` (``kernels.max_pool_planes`` / ``max_pool_scatter``).
     """
 
     uses_inputs = False  # backward reads only the argmax positions saved in forward

@@ -258,6 +258,9 @@ class BatchNorm(Function):
     noisy run); the gain is the second thread (10.9 ms against 17.3 ms before, PyTorch 6.7). ``stats_out``,
     when given, receives (mean, biased var) for the running statistics. x - mean is recomputed in each pass
     rather than kept: keeping it would add one activation-sized array per layer to the step's peak memory.
+    With numba (``deepgrad.compiled``) each pass is one compiled loop per block (``ops/kernels.py``), and the
+    statistics take one pass (float64 sums of x - x[0, c] and their squares): measured at 32x64x32x32 on 2
+    threads, 4.7-6.1 ms against 10.9 ms on the NumPy route (PyTorch 6.3-6.5 ms).
     """
 
     def forward(self, x, weight, bias, *, eps, stats_out=None):
