@@ -160,4 +160,3 @@ def batch_norm_input_grad(grad, rows, mean, slope, mean_grad, scale, out):
             upstream, row, target = grad[n, c], rows[n, c], out[n, c]
             for k in range(length):
                 target[k] = (upstream[k] - k_c * (row[k] - m) - g_c) * s
-
