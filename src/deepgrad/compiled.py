@@ -1,16 +1,17 @@
 """Compiled loops: the few kernels that NumPy's whole-array calls cannot make fast, compiled with numba.
 
-Pooling, batch norm and the im2col copies are loops over windows and channels. Written as NumPy calls they
-become one pass over memory per kernel offset or per arithmetic step, each pass at a few nanoseconds per
-element on strided data; the same loop compiled runs in one pass with every value in a register. numba is an
+Max pooling and batch norm are loops over windows and channels. Written as NumPy calls they become one pass
+over memory per kernel offset or per arithmetic step, each pass at a few nanoseconds per element on strided
+data; the same loop compiled runs in one pass with every value in a register (measured: max pooling 3x3
+stride 2 and batch norm at ResNet sizes 3x and 2x faster than their NumPy formulations). numba is an
 optional extra (``pip install deepgrad[fast]``, included in ``all``): without it, or with the environment
 variable ``DEEPGRAD_COMPILED=0``, every op runs its NumPy formulation, which gives the same values.
 
 A kernel is an ordinary Python function over NumPy arrays and numbers (the subset numba compiles: loops,
 arithmetic, indexing), decorated with ``@kernel``. Nothing is imported or compiled until the first call:
 importing deepgrad stays cheap and never touches numba. Compiled code is cached on disk (numba's
-``cache=True``), so a process pays the compilation (about a second per kernel and dtype) only the first
-time. Kernels release the GIL (``nogil``): the ops run them over blocks of the batch on ``deepgrad.threads``,
+``cache=True``), so only the first process after a change pays the compilation (one to three seconds per
+kernel and dtype); later processes pay about a second once, to import numba and load the first kernel. Kernels release the GIL (``nogil``): the ops run them over blocks of the batch on ``deepgrad.threads``,
 and the blocks then really run on all cores.
 
 >>> import numpy as np
@@ -40,7 +41,7 @@ __all__ = ["kernel", "enabled", "set_enabled", "disabled", "usable"]
 class _State:
     def __init__(self) -> None:
         self.wanted = os.environ.get("DEEPGRAD_COMPILED", "1").strip().lower() not in ("0", "false", "no", "off")
-        self.numba: Any = None  # the module, once imported; False when it is not installed
+        self.numba: Any = None  # the module, once imported
         self.numba_missing = False
 
 
