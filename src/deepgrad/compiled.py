@@ -11,8 +11,9 @@ A kernel is an ordinary Python function over NumPy arrays and numbers (the subse
 arithmetic, indexing), decorated with ``@kernel``. Nothing is imported or compiled until the first call:
 importing deepgrad stays cheap and never touches numba. Compiled code is cached on disk (numba's
 ``cache=True``), so only the first process after a change pays the compilation (one to three seconds per
-kernel and dtype); later processes pay about a second once, to import numba and load the first kernel. Kernels release the GIL (``nogil``): the ops run them over blocks of the batch on ``deepgrad.threads``,
-and the blocks then really run on all cores.
+kernel and dtype); later processes pay about a second once, to import numba and load the first kernel.
+Kernels release the GIL (``nogil``): the ops run them over blocks of the batch on ``deepgrad.threads``, and
+the blocks then really run on all cores.
 
 >>> import numpy as np
 >>> @kernel
