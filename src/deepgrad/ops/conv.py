@@ -517,6 +517,17 @@ class Conv2dInputGrad(Function):
             grad_cols = _im2col(grad, kernel, stride, full, dilation, groups, input_shape[-2:], transient=True)
             product = _transient_product(_weight_matrix(flipped, groups), grad_cols)
             return _batch_first(product, input_shape[0], input_shape[-2:])
+        if compiled.usable(grad, weight):  # W^T @ grad, then one compiled col2im per block of samples
+            product = _transient_product(matrix_t, _channels_first(grad, groups))  # (groups, C/g kh kw, N Ho Wo)
+            cols = product.reshape(input_shape[1], *kernel, input_shape[0], *out_size)
+            out = np.empty(input_shape, dtype=product.dtype)
+            geometry = (*kernel, *stride, padding[0], padding[2], *dilation)
+
+            def add_rows(b):
+                kernels.col2im(cols, out, b.start, b.stop, *geometry)
+
+            parallel_for(add_rows, batch_blocks(input_shape[0], cols[:, :, :, :1].nbytes, compiled=True))
+            return out
         row_length = -(-(input_shape[3] + padding[2] + padding[3]) // stride[1])
         # (groups, C/groups kh kw, N Ho W_q)
         cols = _transient_product(matrix_t, _grad_on_padded_rows(grad, groups, row_length))
