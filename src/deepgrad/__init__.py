@@ -11,7 +11,7 @@
 
 from __future__ import annotations
 
-from deepgrad import autograd
+from deepgrad import allocator, autograd
 from deepgrad.autograd import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
 from deepgrad.backend import (
     bool_,
@@ -68,6 +68,9 @@ long = int64
 half = float16
 
 __version__ = "0.1.0"
+
+# glibc's malloc keeps freed blocks for the next step instead of faulting fresh pages in (deepgrad.allocator)
+allocator.tune()
 
 # Subpackages load on first use (`deepgrad.nn.Linear` after a plain `import deepgrad`), so importing the
 # core stays cheap and never touches the optional extras.
