@@ -308,6 +308,11 @@ def _is_depthwise(weight_shape, groups: int) -> bool:
     return groups > 1 and weight_shape[0] == groups and weight_shape[1] == 1
 
 
+def _compiled_sample_blocks(array: np.ndarray) -> list[slice]:
+    """Slices of the batch axis for a compiled kernel's blocks (``threads.batch_blocks``)."""
+    return batch_blocks(array.shape[0], array[:1].nbytes, compiled=True)
+
+
 def _sample_blocks(array: np.ndarray) -> list[slice]:
     """Slices of the batch axis, each about ``DEPTHWISE_CHUNK_BYTES`` of ``array``."""
     return batch_blocks(array.shape[0], array[:1].nbytes, DEPTHWISE_CHUNK_BYTES)
@@ -351,6 +356,16 @@ class _Rows:
 
 def _depthwise_forward(x, weight, stride, padding, dilation, out_size) -> np.ndarray:
     """z[n, c] = sum_{i, j} W[c, 0, i, j] x_pad[n, c, window offset (i, j)]"""
+    if compiled.usable(x, weight):  # one compiled multiply-add loop per block of samples
+        padded = np.ascontiguousarray(_pad(x, padding))
+        out = np.empty((x.shape[0], weight.shape[0], *out_size), dtype=np.result_type(x, weight))
+        channels, geometry = x.shape[1], (*stride, *dilation)
+
+        def block_compiled(b):
+            kernels.depthwise_forward(padded, weight, out, b.start * channels, b.stop * channels, *geometry)
+
+        parallel_for(block_compiled, _compiled_sample_blocks(padded))
+        return out
     if stride == (1, 1):
         return _depthwise_forward_rows(x, weight, _Rows(x.shape[-2:], weight.shape[-2:], padding, dilation, out_size))
     padded = _pad(x, padding)
@@ -400,6 +415,24 @@ def _depthwise_input_grad(grad, weight, input_shape, stride, padding, dilation) 
     top, bottom, left, right = padding
     batch, channels, height, width = input_shape
     out_size = grad.shape[-2:]
+    full = _full_correlation_padding(weight.shape[-2:], stride, padding, dilation)
+    if compiled.usable(grad, weight) and full is not None:
+        # stride 1: the input gradient is the forward loop on grad padded by d (k - 1) - p, with the kernel
+        # rotated by 180 degrees (measured 3.3 ms against 6.7 ms for the scatter loop below, one thread)
+        flipped = np.ascontiguousarray(weight[..., ::-1, ::-1])
+        return _depthwise_forward(grad, flipped, (1, 1), full, dilation, (height, width))
+    if compiled.usable(grad, weight):
+        upstream = np.ascontiguousarray(grad)
+        target = np.empty((batch, channels, height + top + bottom, width + left + right), dtype=grad.dtype)
+        weight = weight.astype(grad.dtype, copy=False)
+
+        def block_compiled(b):
+            kernels.depthwise_input_grad(
+                upstream, weight, target, b.start * channels, b.stop * channels, *stride, *dilation
+            )
+
+        parallel_for(block_compiled, _compiled_sample_blocks(target))
+        return target[..., top : top + height, left : left + width]
     if stride == (1, 1):
         rows = _Rows((height, width), weight.shape[-2:], padding, dilation, out_size)
         out = np.empty_like(grad, shape=input_shape)
@@ -432,6 +465,19 @@ def _depthwise_input_grad(grad, weight, input_shape, stride, padding, dilation) 
 def _depthwise_weight_grad(x, grad, weight_shape, stride, padding, dilation) -> np.ndarray:
     """dW[c, 0, i, j] = sum_{n, h, w} grad[n, c, h, w] x_pad[n, c, window offset (i, j)]"""
     out_size = grad.shape[-2:]
+    if compiled.usable(x, grad):
+        padded, upstream = np.ascontiguousarray(_pad(x, padding)), np.ascontiguousarray(grad)
+        blocks, channels = _compiled_sample_blocks(padded), x.shape[1]
+        partial = np.empty((len(blocks), weight_shape[0], *weight_shape[2:]), dtype=np.result_type(x, grad))
+
+        def block_compiled(index):
+            b = blocks[index]
+            kernels.depthwise_weight_grad(
+                padded, upstream, partial[index], b.start * channels, b.stop * channels, *stride, *dilation
+            )
+
+        parallel_for(block_compiled, range(len(blocks)))
+        return partial.sum(axis=0).reshape(weight_shape)
     blocks = _sample_blocks(x)
     partial = np.zeros_like(grad, shape=(len(blocks), weight_shape[0], weight_shape[2], weight_shape[3]))
     if stride == (1, 1):  # each offset one dot product of contiguous runs per plane

@@ -202,3 +202,88 @@ def col2im(cols, out, start, stop, kernel_h, kernel_w, stride_h, stride_w, top, 
                         else:
                             for w in range(np.uintp(w_hi - w_lo)):
                                 target[target_first + w * step] += source[first + w]
+
+
+# depthwise convolution (one input channel per group) on the zero-padded input, a range of image planes p =
+# n C + c at a time; unsigned flat indices as above, so the unit-stride row loops vectorise
+
+
+@kernel
+def depthwise_forward(padded, weight, out, start, stop, stride_h, stride_w, dilation_h, dilation_w):
+    """out[n, c, h, w] = sum_{i, j} W[c, 0, i, j] x_pad[n, c, s_h h + d_h i, s_w w + d_w j]"""
+    channels, padded_h, padded_w = padded.shape[1], padded.shape[2], padded.shape[3]
+    kernel_h, kernel_w = weight.shape[2], weight.shape[3]
+    out_h, out_w = out.shape[2], out.shape[3]
+    source, target = padded.reshape(-1), out.reshape(-1)
+    step = np.uintp(stride_w)
+    for p in range(start, stop):
+        c = p % channels
+        for h in range(out_h):
+            row = np.uintp((p * out_h + h) * out_w)
+            for w in range(np.uintp(out_w)):
+                target[row + w] = 0
+            for i in range(kernel_h):
+                for j in range(kernel_w):
+                    value = weight[c, 0, i, j]
+                    first = np.uintp((p * padded_h + h * stride_h + i * dilation_h) * padded_w + j * dilation_w)
+                    if stride_w == 1:
+                        for w in range(np.uintp(out_w)):
+                            target[row + w] += value * source[first + w]
+                    else:
+                        for w in range(np.uintp(out_w)):
+                            target[row + w] += value * source[first + w * step]
+
+
+@kernel
+def depthwise_input_grad(grad, weight, padded_out, start, stop, stride_h, stride_w, dilation_h, dilation_w):
+    """The adjoint of ``depthwise_forward``: dx_pad[n, c] = 0, then W[c, 0, i, j] grad[n, c, h, w] added at
+    x_pad[n, c, s_h h + d_h i, s_w w + d_w j] (the caller crops the padding)."""
+    channels, padded_h, padded_w = padded_out.shape[1], padded_out.shape[2], padded_out.shape[3]
+    kernel_h, kernel_w = weight.shape[2], weight.shape[3]
+    out_h, out_w = grad.shape[2], grad.shape[3]
+    source, target = grad.reshape(-1), padded_out.reshape(-1)
+    step = np.uintp(stride_w)
+    for p in range(start, stop):
+        c = p % channels
+        plane = np.uintp(p * padded_h * padded_w)
+        for k in range(np.uintp(padded_h * padded_w)):
+            target[plane + k] = 0
+        for h in range(out_h):
+            row = np.uintp((p * out_h + h) * out_w)
+            for i in range(kernel_h):
+                for j in range(kernel_w):
+                    value = weight[c, 0, i, j]
+                    first = np.uintp((p * padded_h + h * stride_h + i * dilation_h) * padded_w + j * dilation_w)
+                    if stride_w == 1:
+                        for w in range(np.uintp(out_w)):
+                            target[first + w] += value * source[row + w]
+                    else:
+                        for w in range(np.uintp(out_w)):
+                            target[first + w * step] += value * source[row + w]
+
+
+@kernel(reorder=True)
+def depthwise_weight_grad(padded, grad, partial, start, stop, stride_h, stride_w, dilation_h, dilation_w):
+    """partial[c, i, j] = sum over the planes p = n C + c in [start, stop) of
+    sum_{h, w} grad[n, c, h, w] x_pad[n, c, s_h h + d_h i, s_w w + d_w j]"""
+    channels, padded_h, padded_w = padded.shape[1], padded.shape[2], padded.shape[3]
+    kernel_h, kernel_w = partial.shape[1], partial.shape[2]
+    out_h, out_w = grad.shape[2], grad.shape[3]
+    source, upstream = padded.reshape(-1), grad.reshape(-1)
+    step = np.uintp(stride_w)
+    partial[:, :, :] = 0
+    for p in range(start, stop):
+        c = p % channels
+        for i in range(kernel_h):
+            for j in range(kernel_w):
+                total = 0.0
+                for h in range(out_h):
+                    row = np.uintp((p * out_h + h) * out_w)
+                    first = np.uintp((p * padded_h + h * stride_h + i * dilation_h) * padded_w + j * dilation_w)
+                    if stride_w == 1:
+                        for w in range(np.uintp(out_w)):
+                            total += upstream[row + w] * source[first + w]
+                    else:
+                        for w in range(np.uintp(out_w)):
+                            total += upstream[row + w] * source[first + w * step]
+                partial[c, i, j] += total
