@@ -19,11 +19,12 @@ layer, each a graph node with its own copy of the activations. Here one node doe
   same loop with strided adds. No Python loop runs over samples or pixels.
 * **Blocks on threads**: the copies, scatters and elementwise kernels run over blocks of the batch (or of
   the channels) on ``deepgrad.threads``; the matrix products use the BLAS library's own threads.
-* **Compiled max pooling**: with numba installed (``deepgrad.compiled``), max pooling's forward and scatter
-  are one compiled loop per block of planes (``ops/kernels.py``); the NumPy formulation below stays the
-  route without it. Measured at 32x64x32x32, 3x3 stride 2, forward + backward on 2 threads: 27 ms on the
-  NumPy route, 7-9 ms compiled (PyTorch 13 ms). Compiled im2col/col2im loops were tried and measured 2-3x
-  slower than the NumPy copies below at LeNet's sizes, so the convolutions keep NumPy's.
+* **Compiled loops**: with numba installed (``deepgrad.compiled``), max pooling's forward and scatter,
+  col2im and the depthwise convolution are one compiled loop per block (``ops/kernels.py``); the NumPy
+  formulations below stay the route without it. Measured on 2 threads, forward + backward: max pooling 3x3
+  stride 2 at 32x64x32x32 27 ms on the NumPy route, 8.5-9.8 ms compiled (PyTorch 13-14 ms); the stride-2
+  64->128 layer 74 -> 59 ms (compiled col2im); depthwise 3x3 at 32x64x32x32 35 -> 19-22 ms. A compiled
+  im2col tied NumPy's copy or lost (8x8 planes, 1x1 kernels), so im2col stays NumPy's.
 
 Second derivatives: the backward of a convolution is itself a pair of linear maps, the gradient with
 respect to the input (a transposed convolution) and with respect to the weight (a correlation of the input
