@@ -309,9 +309,10 @@ def _is_depthwise(weight_shape, groups: int) -> bool:
     return groups > 1 and weight_shape[0] == groups and weight_shape[1] == 1
 
 
-def _compiled_sample_blocks(array: np.ndarray) -> list[slice]:
-    """Slices of the batch axis for a compiled kernel's blocks (``threads.batch_blocks``)."""
-    return batch_blocks(array.shape[0], array[:1].nbytes, compiled=True)
+def _first_axis_blocks(array: np.ndarray, compiled: bool = False) -> list[slice]:
+    """Slices of ``array``'s first axis (samples or image planes) for a block loop (``threads.batch_blocks``;
+    ``compiled``: each block is one compiled kernel call)."""
+    return batch_blocks(array.shape[0], array[:1].nbytes, compiled=compiled)
 
 
 def _sample_blocks(array: np.ndarray) -> list[slice]:
@@ -365,7 +366,7 @@ def _depthwise_forward(x, weight, stride, padding, dilation, out_size) -> np.nda
         def block_compiled(b):
             kernels.depthwise_forward(padded, weight, out, b.start * channels, b.stop * channels, *geometry)
 
-        parallel_for(block_compiled, _compiled_sample_blocks(padded))
+        parallel_for(block_compiled, _first_axis_blocks(padded, compiled=True))
         return out
     if stride == (1, 1):
         return _depthwise_forward_rows(x, weight, _Rows(x.shape[-2:], weight.shape[-2:], padding, dilation, out_size))
@@ -432,7 +433,7 @@ def _depthwise_input_grad(grad, weight, input_shape, stride, padding, dilation) 
                 upstream, weight, target, b.start * channels, b.stop * channels, *stride, *dilation
             )
 
-        parallel_for(block_compiled, _compiled_sample_blocks(target))
+        parallel_for(block_compiled, _first_axis_blocks(target, compiled=True))
         return target[..., top : top + height, left : left + width]
     if stride == (1, 1):
         rows = _Rows((height, width), weight.shape[-2:], padding, dilation, out_size)
@@ -468,7 +469,7 @@ def _depthwise_weight_grad(x, grad, weight_shape, stride, padding, dilation) -> 
     out_size = grad.shape[-2:]
     if compiled.usable(x, grad):
         padded, upstream = np.ascontiguousarray(_pad(x, padding)), np.ascontiguousarray(grad)
-        blocks, channels = _compiled_sample_blocks(padded), x.shape[1]
+        blocks, channels = _first_axis_blocks(padded, compiled=True), x.shape[1]
         partial = np.empty((len(blocks), weight_shape[0], *weight_shape[2:]), dtype=np.result_type(x, grad))
 
         def block_compiled(index):
@@ -647,10 +648,6 @@ def _planes(x: np.ndarray) -> np.ndarray:
     return np.reshape(x, (-1, *x.shape[-2:]))
 
 
-def _plane_blocks(planes: np.ndarray, compiled: bool = False) -> list[slice]:
-    return batch_blocks(planes.shape[0], planes[:1].nbytes, compiled=compiled)
-
-
 def _max_pool_block(source, best, argmax, kernel, stride, padding, dilation) -> None:
     """Max pooling of the planes ``source`` (p, H, W) into ``best`` and ``argmax`` (p, H_out, W_out)."""
     out_size = best.shape[-2:]
@@ -697,13 +694,13 @@ class MaxPool2d(Function):
                         source[b], best_planes[b], argmax_planes[b], *geometry
                     )
 
-            parallel_for(pool, _plane_blocks(source, compiled=True))
+            parallel_for(pool, _first_axis_blocks(source, compiled=True))
         else:
 
             def pool(b):
                 _max_pool_block(source[b], best_planes[b], argmax_planes[b], **self.geometry)
 
-            parallel_for(pool, _plane_blocks(source))
+            parallel_for(pool, _first_axis_blocks(source))
             if np.isnan(best).any() or (padding != (0, 0, 0, 0) and np.isneginf(best).any()):
                 argmax = self._fix_special(x, _pad(x, padding, -np.inf), argmax, best, out_size)
         self.argmax = argmax
@@ -751,7 +748,7 @@ class MaxPool2dInputGrad(Function):
             def scatter_compiled(b):
                 kernels.max_pool_scatter(grad_planes[b], argmax_planes[b], out_planes[b], *geometry)
 
-            parallel_for(scatter_compiled, _plane_blocks(out_planes, compiled=True))
+            parallel_for(scatter_compiled, _first_axis_blocks(out_planes, compiled=True))
             return out
         # grad * mask is an order of magnitude faster than np.where, but spreads inf/NaN over the window (0 * inf)
         finite = bool(np.isfinite(grad).all())
@@ -782,7 +779,7 @@ class MaxPool2dInputGrad(Function):
                 target[_offset_slices(*divmod(offset, kernel[1]), stride, dilation, out_size)] += routed
             out_planes[b] = target[..., top : top + height, left : left + width]
 
-        parallel_for(scatter, _plane_blocks(out_planes))
+        parallel_for(scatter, _first_axis_blocks(out_planes))
         return out
 
     def backward(self, upstream, result, grad):
@@ -808,7 +805,7 @@ class AvgPool2d(Function):
             _window_sum(_pad(source[b], padding), kernel, stride, out=target[b])
             target[b] /= divisor
 
-        parallel_for(pool, _plane_blocks(source))
+        parallel_for(pool, _first_axis_blocks(source))
         return out
 
     def backward(self, grad, result, x):
@@ -831,7 +828,7 @@ class AvgPool2dInputGrad(Function):
             windows = np.broadcast_to(part[:, None, None], (part.shape[0], *kernel, *out_size))  # the same share
             out_planes[b] = _window_scatter(windows, out_planes[b].shape, kernel, stride, padding, (1, 1), out_size)
 
-        parallel_for(scatter, _plane_blocks(out_planes))
+        parallel_for(scatter, _first_axis_blocks(out_planes))
         return out
 
     def backward(self, upstream, result, grad):
