@@ -6,6 +6,17 @@ import os
 import platform
 import time
 from collections.abc import Callable
+from pathlib import Path
+
+
+def mnist_dir(given: str | None) -> str:
+    """The MNIST directory: ``given`` (--data-dir), else $DEEPGRAD_MNIST, else ../shared/data/mnist beside the
+    project."""
+    return (
+        given
+        or os.environ.get("DEEPGRAD_MNIST")
+        or str(Path(__file__).resolve().parents[2] / "shared" / "data" / "mnist")
+    )
 
 
 def best_time(fn: Callable[[], object], number: int, repeat: int = 7, warmup: int = 3) -> float:

@@ -10,13 +10,11 @@ Run: python benchmarks/bench_cnn.py [--data-dir DIR] [--samples N] [--skip-epoch
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import time
-from pathlib import Path
 
 import numpy as np
-from _common import blas_description, machine_description, paired_times, print_table, torch_lenet5
+from _common import blas_description, machine_description, mnist_dir, paired_times, print_table, torch_lenet5
 
 import deepgrad as dg
 from deepgrad import models, nn, optim
@@ -172,11 +170,7 @@ def main() -> None:
     print_table("training step: forward + cross-entropy + backward + SGD momentum", rows)
     if args.skip_epochs:
         return
-    data_dir = (
-        args.data_dir
-        or os.environ.get("DEEPGRAD_MNIST")
-        or str(Path(__file__).resolve().parents[2] / "shared" / "data" / "mnist")
-    )
+    data_dir = mnist_dir(args.data_dir)
     rows = []
     for name, batch, lr in [("lenet", 128, 0.002), ("cnn", 64, 0.001)]:
         ours_s, theirs_s = mnist_epoch(name, data_dir, args.samples, batch, lr)

@@ -13,14 +13,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-from _common import blas_description, machine_description
+from _common import blas_description, machine_description, mnist_dir
 
 RUNS = [
     ("softmax regression", ["--model", "linear", "--epochs", "10", "--lr", "0.1"], 92.0),
@@ -41,11 +40,7 @@ def main() -> None:
     if args.only:
         wanted = {name.strip() for name in args.only.split(",")}
         runs = [run for run in runs if run[0] in wanted]
-    data_dir = (
-        args.data_dir
-        or os.environ.get("DEEPGRAD_MNIST")
-        or str(Path(__file__).resolve().parents[2] / "shared" / "data" / "mnist")
-    )
+    data_dir = mnist_dir(args.data_dir)
     print(f"machine: {machine_description()}")
     print(f"numpy BLAS: {blas_description()}\n")
     rows = []

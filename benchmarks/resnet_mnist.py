@@ -12,11 +12,9 @@ Run: python benchmarks/resnet_mnist.py [--data-dir DIR] [--samples N]
 from __future__ import annotations
 
 import argparse
-import os
 import time
-from pathlib import Path
 
-from _common import blas_description, machine_description
+from _common import blas_description, machine_description, mnist_dir
 
 import deepgrad as dg
 from deepgrad import models, nn, optim
@@ -29,11 +27,7 @@ def main() -> None:
     parser.add_argument("--data-dir", default=None)
     parser.add_argument("--samples", type=int, default=10000, help="training images in the epoch")
     args = parser.parse_args()
-    data_dir = (
-        args.data_dir
-        or os.environ.get("DEEPGRAD_MNIST")
-        or str(Path(__file__).resolve().parents[2] / "shared" / "data" / "mnist")
-    )
+    data_dir = mnist_dir(args.data_dir)
     print(f"machine: {machine_description()}")
     print(f"numpy BLAS: {blas_description()}; deepgrad threads: {dg.get_num_threads()}")
     dg.manual_seed(0)
