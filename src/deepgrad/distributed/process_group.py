@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import enum
 import sys
+import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -21,6 +22,8 @@ import numpy as np
 from deepgrad.tensor import Tensor
 
 _INSTALL_HINT = 'deepgrad.distributed needs mpi4py and an MPI library: pip install "deepgrad[distributed]"'
+# how long a failing rank waits, after writing its one-line error, before it aborts the job
+ABORT_GRACE_SECONDS = 0.2
 _DTYPES = (np.dtype(np.float32), np.dtype(np.float64), np.dtype(np.int64))
 
 
@@ -92,6 +95,10 @@ def _abort_on_exception(kind: type, error: BaseException, traceback: Any) -> Non
     message = f"deepgrad.distributed: rank {_GROUP.rank} of {_GROUP.size} failed: {kind.__name__}: {error}"
     sys.stderr.write(message + "\n")  # one write: the ranks' lines must not interleave
     sys.stderr.flush()
+    # a moment for mpiexec to forward the line: MPI_Abort tears the job down at once, and output still in
+    # the pipe to mpiexec's proxy is lost (a fresh-clone CI run once got the mismatch error's exit status
+    # with an empty stderr)
+    time.sleep(ABORT_GRACE_SECONDS)
     _GROUP.comm.Abort(1)
 
 
