@@ -100,3 +100,30 @@ def test_pow_of_zero_gradient_is_zero_as_in_pytorch(make):
     x = dg.tensor(0.0, dtype=dg.float64, requires_grad=True)
     make(x).backward()
     assert x.grad.item() == 0.0
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_relu_on_both_routes_keeps_nan_and_signed_zero_as_pytorch(kernel_route, dtype):
+    # large enough for the compiled kernel (elementwise.COMPILED_MIN_SIZE), and a non-contiguous view that
+    # takes NumPy's route on either
+    specials = np.array([np.nan, -0.0, 0.0, np.inf, -np.inf, 2.5, -2.5], dtype=dtype)
+    x = np.tile(specials, 3000).reshape(50, 420)
+    grad = np.arange(1, x.size + 1, dtype=dtype).reshape(x.shape)
+    expected_out = np.tile(np.array([np.nan, 0.0, 0.0, np.inf, 0.0, 2.5, 0.0], dtype=dtype), 3000).reshape(x.shape)
+    expected_grad = grad * np.tile(np.array([1, 0, 0, 1, 0, 1, 0], dtype=dtype), 3000).reshape(x.shape)
+    for source, upstream, out_expected, grad_expected in [
+        (x, grad, expected_out, expected_grad),
+        (x.T, grad.T, expected_out.T, expected_grad.T),
+    ]:
+        t = dg.tensor(source, requires_grad=True)
+        out = dg.relu(t)
+        out.backward(dg.tensor(upstream))
+        np.testing.assert_array_equal(out.detach().numpy(), out_expected)
+        assert not np.signbit(out.detach().numpy()).any()  # max(-0.0, 0) is +0.0, as PyTorch's relu gives
+        np.testing.assert_array_equal(t.grad.numpy(), grad_expected)
+        assert out.dtype == t.grad.dtype == (dg.float32 if dtype == np.float32 else dg.float64)
+    torch = pytest.importorskip("torch")
+    tx = torch.from_numpy(x).requires_grad_()
+    torch.relu(tx).backward(torch.from_numpy(grad))
+    np.testing.assert_array_equal(tx.grad.numpy(), expected_grad)
+    np.testing.assert_array_equal(torch.relu(torch.from_numpy(x)).numpy(), expected_out)

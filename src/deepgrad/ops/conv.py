@@ -621,6 +621,12 @@ class Conv2dWeightGrad(Function):
         if cols is None:
             cols = _im2col(x, kernel, stride, padding, dilation, groups, out_size, transient=True)
         by_channel = _channels_first(grad, groups) if grad_columns is None else grad_columns
+        if by_channel.shape[1] >= 8:
+            # im2col's rows as the product's rows: measured (best of 9 alternating runs, K = N H_out W_out),
+            # LeNet's 6->16 layer (16 x 6400 x 150) 0.22 against 0.26 ms, 1->32 3x3 (32 x 43264 x 9) 0.35
+            # against 0.41, ResNet's 64->128 stride 2 (128 x 8192 x 576) 6.7 against 7.4, the rest of
+            # ResNet's shapes within 3%; with 6 output channels (LeNet's first layer) 12% slower
+            return np.swapaxes(cols @ np.swapaxes(by_channel, -1, -2), -1, -2).reshape(weight_shape)
         return (by_channel @ np.swapaxes(cols, -1, -2)).reshape(weight_shape)
 
     def backward(self, upstream, result, x, grad):

@@ -289,3 +289,24 @@ def depthwise_weight_grad(padded, grad, partial, start, stop, stride_h, stride_w
                         for w in range(np.uintp(out_w)):
                             total += upstream[row + w] * source[first + w * step]
                 partial[c, i, j] += total
+
+
+# ReLU, one pass over contiguous memory. NumPy's maximum(x, 0) runs at a quarter of the speed of a plain copy
+# here (0.11 against 0.03 ms on 64x6x28x28 float32: it handles NaN by a slower loop), and the mask the
+# backward needs is a second pass.
+
+
+@kernel
+def relu_forward(x, out, mask):
+    """out = max(x, 0) and mask = [not x <= 0]: a NaN stays NaN and passes its gradient (as in PyTorch)."""
+    for k in range(np.uintp(x.size)):
+        value = x[k]
+        out[k] = 0 if value <= 0 else value
+        mask[k] = not value <= 0
+
+
+@kernel
+def relu_backward(grad, mask, out):
+    """out = grad where mask, else 0; flat contiguous arrays."""
+    for k in range(np.uintp(grad.size)):
+        out[k] = grad[k] if mask[k] else 0
