@@ -27,6 +27,20 @@ def kernel_route(request):
             yield "numpy"
 
 
+@pytest.fixture(params=["one GEMM", "by sample"])
+def conv_layout(request, monkeypatch):
+    """Run the test with every non-grouped convolution in the one-GEMM im2col layout, and then in the
+    per-sample layout (``ops.conv.BY_SAMPLE_PARTIALS_BYTES``), whatever the layer's size would choose."""
+    from deepgrad.ops import conv
+
+    if request.param == "by sample":
+        monkeypatch.setattr(conv, "BY_SAMPLE_PARTIALS_BYTES", float("inf"))
+        monkeypatch.setattr(conv, "BY_SAMPLE_MIN_POSITIONS", 0)
+    else:
+        monkeypatch.setattr(conv, "BY_SAMPLE_PARTIALS_BYTES", -1)
+    yield request.param
+
+
 @pytest.fixture(autouse=True)
 def _seed():
     deepgrad.manual_seed(0)

@@ -18,7 +18,7 @@ from deepgrad.models import LeNet5
 torch = pytest.importorskip("torch")
 
 # every test here runs through the compiled kernels and through the NumPy formulations
-pytestmark = pytest.mark.usefixtures("kernel_route")
+pytestmark = pytest.mark.usefixtures("kernel_route", "conv_layout")
 TF = torch.nn.functional
 
 
@@ -132,6 +132,22 @@ def test_conv2d_columns_are_kept_only_when_small_and_dropped_in_backward(monkeyp
         grads.append((xd.grad.array, wd.grad.array))
     np.testing.assert_allclose(grads[0][0], grads[1][0], rtol=1e-12)
     np.testing.assert_allclose(grads[0][1], grads[1][1], rtol=1e-12)
+
+
+def test_the_layout_rule_picks_the_per_sample_im2col_for_small_weights_on_large_planes(conv_layout, monkeypatch):
+    from deepgrad.ops import conv as conv_ops
+
+    if conv_layout == "by sample":
+        pytest.skip("the rule itself is what this test checks: it runs once, under the default limits")
+    rule = conv_ops._by_sample
+    limits = {"BY_SAMPLE_PARTIALS_BYTES": 2**20, "BY_SAMPLE_MIN_POSITIONS": 256}
+    for name, value in limits.items():
+        monkeypatch.setattr(conv_ops, name, value)
+    assert rule((64, 1, 28, 28), (6, 1, 5, 5), 1, 4, (28, 28))  # LeNet's first layer
+    assert rule((32, 3, 32, 32), (64, 3, 3, 3), 1, 4, (32, 32))  # a 3x3 stem
+    assert not rule((64, 6, 14, 14), (16, 6, 5, 5), 1, 4, (10, 10))  # 100 positions: products too small
+    assert not rule((32, 256, 16, 16), (64, 256, 1, 1), 1, 4, (16, 16))  # 2 MiB of partials
+    assert not rule((32, 64, 32, 32), (64, 1, 3, 3), 64, 4, (32, 32))  # grouped
 
 
 def test_transient_columns_in_the_workspace_do_not_leak_between_layers(monkeypatch):
