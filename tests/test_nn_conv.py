@@ -140,13 +140,15 @@ def test_the_layout_rule_picks_the_per_sample_im2col_for_small_weights_on_large_
     if conv_layout == "by sample":
         pytest.skip("the rule itself is what this test checks: it runs once, under the default limits")
     rule = conv_ops._by_sample
-    limits = {"BY_SAMPLE_PARTIALS_BYTES": 2**20, "BY_SAMPLE_MIN_POSITIONS": 256}
+    limits = {"BY_SAMPLE_PARTIALS_BYTES": 8 * 2**20, "BY_SAMPLE_MIN_POSITIONS": 256}
     for name, value in limits.items():
         monkeypatch.setattr(conv_ops, name, value)
     assert rule((64, 1, 28, 28), (6, 1, 5, 5), 1, 4, (28, 28))  # LeNet's first layer
     assert rule((32, 3, 32, 32), (64, 3, 3, 3), 1, 4, (32, 32))  # a 3x3 stem
     assert not rule((64, 6, 14, 14), (16, 6, 5, 5), 1, 4, (10, 10))  # 100 positions: products too small
-    assert not rule((32, 256, 16, 16), (64, 256, 1, 1), 1, 4, (16, 16))  # 2 MiB of partials
+    assert rule((64, 32, 26, 26), (64, 32, 3, 3), 1, 4, (24, 24))  # the MNIST cnn's second layer, 4.5 MiB
+    assert not rule((32, 128, 16, 16), (128, 128, 3, 3), 1, 4, (16, 16))  # 18 MiB of partials
+    assert not rule((32, 256, 16, 16), (64, 256, 1, 1), 1, 4, (16, 16))  # 1x1
     assert not rule((32, 64, 32, 32), (64, 1, 3, 3), 64, 4, (32, 32))  # grouped
 
 

@@ -193,16 +193,18 @@ def _im2col(x, kernel, stride, padding, dilation, groups, out_size, transient: b
     return cols.reshape(groups, -1, x.shape[0] * out_size[0] * out_size[1])
 
 
-# Layers with few weights and large output planes (LeNet's first, a 3-channel stem) take the other layout:
-# im2col per sample, (N, C k_h k_w, H_out W_out), and the forward as N products W @ cols[n] written straight
-# into the (N, C_out, H_out W_out) output; the weight gradient is the sum over the batch of grad[n] @ cols[n]^T,
-# whose N partial products (N, C_out, C k_h k_w) limit the route to small weights, and whose products are
-# too small for the GEMM kernel below ~256 output positions. Measured f+b in alternating runs against the
-# one-GEMM layout: 1->32 3x3 at 28x28, batch 64, 2.2 against 3.3 ms; a 3->64 3x3 stem at 32x32, batch 32,
-# 4.8 against 7.3 ms; LeNet 1->6 at batch 128 4.0 against 4.8 ms (batch 64: even); but LeNet's 6->16 at
-# 10x10 outputs 3.6 against 2.9 ms, and the 1x1 bottleneck layers at batch 32 (2 MiB of partials) 5% slower.
-# The copy reads one sample's planes at a time, and no transposing copy of the output follows.
-BY_SAMPLE_PARTIALS_BYTES = 2**20
+# Layers with large output planes and not too many weights (LeNet's first, a 3-channel stem, the compact
+# MNIST cnn, ResNet's 64-channel stage at batch 32) take the other layout: im2col per sample,
+# (N, C k_h k_w, H_out W_out), and the forward as N products W @ cols[n] written straight into the
+# (N, C_out, H_out W_out) output; the weight gradient is the sum over the batch of grad[n] @ cols[n]^T, whose
+# N partial products (N, C_out, C k_h k_w) limit the route to smaller weights, and whose products are too
+# small for the GEMM kernel below ~256 output positions. Measured f+b in alternating runs against the one-GEMM
+# layout: 1->32 3x3 at 28x28, batch 64, 2.2 against 3.3 ms; a 3->64 3x3 stem at 32x32, batch 32, 4.8 against
+# 7.3 ms; 32->64 3x3 at 26x26, batch 64, 42.9 against 46.5 ms; LeNet 1->6 at batch 128 4.0 against 4.8 ms
+# (batch 64 and ResNet's 64->64: within 3%); but LeNet's 6->16 at 10x10 outputs 3.6 against 2.9 ms, and 1x1
+# kernels 2-8% slower (their one-GEMM im2col is a plain transposed copy). The per-sample copy reads one
+# sample's planes at a time, and no transposing copy of the output follows.
+BY_SAMPLE_PARTIALS_BYTES = 8 * 2**20
 BY_SAMPLE_MIN_POSITIONS = 256
 
 
@@ -211,6 +213,7 @@ def _by_sample(x_shape, weight_shape, groups: int, itemsize: int, out_size) -> b
     partials = x_shape[0] * weight_shape[0] * weight_shape[1] * weight_shape[2] * weight_shape[3]
     return (
         groups == 1
+        and tuple(weight_shape[-2:]) != (1, 1)
         and partials * itemsize <= BY_SAMPLE_PARTIALS_BYTES
         and out_size[0] * out_size[1] >= BY_SAMPLE_MIN_POSITIONS
     )
