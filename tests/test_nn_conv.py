@@ -38,7 +38,11 @@ CONV_CASES = [
     ((2, 4, 9, 10), (6, 2, 3, 3), 2, 1, (2, 1), 2),  # groups + dilation
     ((2, 4, 8, 8), (4, 1, 3, 3), 1, 1, 1, 4),  # depthwise
     ((2, 4, 8, 8), (8, 1, 3, 3), 1, 1, 1, 4),  # depthwise with channel multiplier 2
-    ((2, 3, 5, 5), (2, 3, 1, 1), 1, 0, 1, 1),  # 1x1
+    ((2, 3, 5, 5), (2, 3, 1, 1), 1, 0, 1, 1),  # 1x1: products over the input as it lies
+    ((2, 3, 5, 5), (2, 3, 1, 1), 1, 0, 2, 1),  # 1x1, dilation (which changes nothing)
+    ((2, 3, 5, 6), (4, 3, 1, 1), 2, 0, 1, 1),  # 1x1 stride 2 (a ResNet shortcut): im2col
+    ((2, 3, 5, 5), (2, 3, 1, 1), 1, 1, 1, 1),  # 1x1 with padding: im2col
+    ((2, 4, 5, 5), (6, 2, 1, 1), 1, 0, 1, 2),  # grouped 1x1
     ((2, 2, 6, 7), (3, 2, 6, 7), 1, 0, 1, 1),  # kernel = input: one output pixel
     ((2, 3, 11, 9), (4, 3, 4, 3), 3, 2, 2, 1),  # stride leaves unused rows at the bottom/right
     ((1, 2, 6, 6), (3, 2, 4, 4), 1, "same", 1, 1),  # even kernel: asymmetric 'same' padding

@@ -219,6 +219,21 @@ def _by_sample(x_shape, weight_shape, groups: int, itemsize: int, out_size) -> b
     )
 
 
+# A 1x1 convolution with stride 1 and no padding is N products over the input as it lies: forward W @ x[n],
+# input gradient W^T @ grad[n], weight gradient the sum over n of grad[n] @ x[n]^T (the N partial products
+# kept under BY_SAMPLE_PARTIALS_BYTES), with no im2col, transposing or reordering copy at all. Measured f+b
+# in alternating runs at batch 32 against the one-GEMM route's copies: 64->256 at 16x16 6.9 against 8.3 ms,
+# 256->64 7.0 against 8.5 ms, 64->64 at 32x32 7.5 against 9.9 ms, 128->512 at 8x8 5.1 against 6.0 ms.
+def _pointwise(weight_shape, stride, padding, groups: int) -> bool:
+    """Whether the layer is a plain 1x1 convolution (stride 1, no padding, one group)."""
+    return tuple(weight_shape[-2:]) == (1, 1) and stride == (1, 1) and not any(padding) and groups == 1
+
+
+def _per_sample(image: np.ndarray) -> np.ndarray:
+    """(N, C, H, W) -> (N, C, H W), a view when the image is contiguous."""
+    return np.reshape(image, (image.shape[0], image.shape[1], -1))
+
+
 def _im2col_by_sample(x, kernel, stride, padding, dilation, out_size, transient: bool = False) -> np.ndarray:
     """(N, C k_h k_w, H_out W_out): one column per output position, sample by sample."""
     windows = _windows(_pad(x, padding), kernel, stride, dilation, out_size)  # (N, C, Ho, Wo, kh, kw), a view
@@ -557,6 +572,11 @@ class Conv2d(Function):
                 out += bias.reshape(-1, 1, 1)
             return out
         matrix = _weight_matrix(weight, groups)
+        if _pointwise(weight.shape, stride, padding, groups):
+            out = np.matmul(matrix[0], _per_sample(x))
+            if bias is not None:
+                out += bias.reshape(-1, 1)
+            return out.reshape(batch, weight.shape[0], *out_size)
         columns_bytes = x.dtype.itemsize * x.shape[0] * x.shape[1] * kernel[0] * kernel[1] * out_size[0] * out_size[1]
         keep = self.needs_input_grad[1] and columns_bytes <= KEEP_COLUMNS_BYTES
         if _by_sample(x.shape, weight.shape, groups, x.dtype.itemsize, out_size):
@@ -583,6 +603,7 @@ class Conv2d(Function):
             and needs[1]
             and backend.is_array(grad)
             and not _is_depthwise(weight.shape, self.geometry["groups"])
+            and not _pointwise(weight.shape, self.geometry["stride"], self.geometry["padding"], self.geometry["groups"])
         ):
             grad_columns = _channels_first(grad, self.geometry["groups"])
         if needs[0]:
@@ -608,6 +629,8 @@ class Conv2dInputGrad(Function):
         kernel, out_size = weight.shape[-2:], grad.shape[-2:]
         if _is_depthwise(weight.shape, groups):
             return _depthwise_input_grad(grad, weight, input_shape, stride, padding, dilation)
+        if _pointwise(weight.shape, stride, padding, groups):
+            return np.matmul(_weight_matrix(weight, groups)[0].T, _per_sample(grad)).reshape(input_shape)
         matrix_t = np.swapaxes(_weight_matrix(weight, groups), -1, -2)  # (groups, C/groups kh kw, C_out/groups)
         full = _full_correlation_padding(kernel, stride, padding, dilation)
         grad_cols_smaller = weight.shape[0] * input_shape[2] * input_shape[3] <= input_shape[1] * grad[0, 0].size
@@ -661,6 +684,9 @@ class Conv2dWeightGrad(Function):
         kernel, out_size = weight_shape[-2:], grad.shape[-2:]
         if _is_depthwise(weight_shape, groups):
             return _depthwise_weight_grad(x, grad, weight_shape, stride, padding, dilation)
+        partials_bytes = x.shape[0] * int(np.prod(weight_shape)) * x.dtype.itemsize
+        if _pointwise(weight_shape, stride, padding, groups) and partials_bytes <= BY_SAMPLE_PARTIALS_BYTES:
+            return np.matmul(_per_sample(grad), np.swapaxes(_per_sample(x), 1, 2)).sum(axis=0).reshape(weight_shape)
         if _by_sample(x.shape, weight_shape, groups, x.dtype.itemsize, out_size):
             if cols is None:
                 cols = _im2col_by_sample(x, kernel, stride, padding, dilation, out_size, transient=True)
