@@ -199,8 +199,8 @@ def _im2col(x, kernel, stride, padding, dilation, groups, out_size, transient: b
 # (N, C_out, H_out W_out) output; the weight gradient is the sum over the batch of grad[n] @ cols[n]^T, whose
 # N partial products (N, C_out, C k_h k_w) limit the route to smaller weights, and whose products are too
 # small for the GEMM kernel below ~256 output positions. Measured f+b in alternating runs against the one-GEMM
-# layout: 1->32 3x3 at 28x28, batch 64, 2.2 against 3.3 ms; a 3->64 3x3 stem at 32x32, batch 32, 4.8 against
-# 7.3 ms; 32->64 3x3 at 26x26, batch 64, 42.9 against 46.5 ms; LeNet 1->6 at batch 128 4.0 against 4.8 ms
+# layout: 1->32 3x3 at 28x28, batch 64, 2.1 against 2.9 ms; a 3->64 3x3 stem at 32x32, batch 32, 4.1 against
+# 6.0 ms; 32->64 3x3 at 26x26, batch 64, 42.9 against 46.5 ms; LeNet 1->6 at batch 128 3.5 against 3.9 ms
 # (batch 64 and ResNet's 64->64: within 3%); but LeNet's 6->16 at 10x10 outputs 3.6 against 2.9 ms, and 1x1
 # kernels 2-8% slower (their one-GEMM im2col is a plain transposed copy). The per-sample copy reads one
 # sample's planes at a time, and no transposing copy of the output follows.
@@ -222,8 +222,8 @@ def _by_sample(x_shape, weight_shape, groups: int, itemsize: int, out_size) -> b
 # A 1x1 convolution with stride 1 and no padding is N products over the input as it lies: forward W @ x[n],
 # input gradient W^T @ grad[n], weight gradient the sum over n of grad[n] @ x[n]^T (the N partial products
 # kept under BY_SAMPLE_PARTIALS_BYTES), with no im2col, transposing or reordering copy at all. Measured f+b
-# in alternating runs at batch 32 against the one-GEMM route's copies: 64->256 at 16x16 6.9 against 8.3 ms,
-# 256->64 7.0 against 8.5 ms, 64->64 at 32x32 7.5 against 9.9 ms, 128->512 at 8x8 5.1 against 6.0 ms.
+# in alternating runs at batch 32 against the one-GEMM route's copies: 64->256 at 16x16 5.8 against 8.6 ms,
+# 256->64 7.0 against 8.1 ms, 64->64 at 32x32 8.9 against 10.8 ms, 128->512 at 8x8 6.1 against 7.0 ms.
 def _pointwise(weight_shape, stride, padding, groups: int) -> bool:
     """Whether the layer is a plain 1x1 convolution (stride 1, no padding, one group)."""
     return tuple(weight_shape[-2:]) == (1, 1) and stride == (1, 1) and not any(padding) and groups == 1
@@ -572,17 +572,16 @@ class Conv2d(Function):
                 out += bias.reshape(-1, 1, 1)
             return out
         matrix = _weight_matrix(weight, groups)
-        if _pointwise(weight.shape, stride, padding, groups):
-            out = np.matmul(matrix[0], _per_sample(x))
-            if bias is not None:
-                out += bias.reshape(-1, 1)
-            return out.reshape(batch, weight.shape[0], *out_size)
         columns_bytes = x.dtype.itemsize * x.shape[0] * x.shape[1] * kernel[0] * kernel[1] * out_size[0] * out_size[1]
         keep = self.needs_input_grad[1] and columns_bytes <= KEEP_COLUMNS_BYTES
-        if _by_sample(x.shape, weight.shape, groups, x.dtype.itemsize, out_size):
-            cols = _im2col_by_sample(x, kernel, stride, padding, dilation, out_size, transient=not keep)
-            if keep:
-                self.cols = cols
+        pointwise = _pointwise(weight.shape, stride, padding, groups)
+        if pointwise or _by_sample(x.shape, weight.shape, groups, x.dtype.itemsize, out_size):
+            if pointwise:
+                cols = _per_sample(x)  # the input as it lies
+            else:
+                cols = _im2col_by_sample(x, kernel, stride, padding, dilation, out_size, transient=not keep)
+                if keep:
+                    self.cols = cols
             out = np.matmul(matrix[0], cols)  # (N, C_out, H_out W_out)
             if bias is not None:
                 out += bias.reshape(-1, 1)
@@ -690,8 +689,7 @@ class Conv2dWeightGrad(Function):
         if _by_sample(x.shape, weight_shape, groups, x.dtype.itemsize, out_size):
             if cols is None:
                 cols = _im2col_by_sample(x, kernel, stride, padding, dilation, out_size, transient=True)
-            per_sample = np.reshape(grad, (grad.shape[0], grad.shape[1], -1))
-            return np.matmul(per_sample, np.swapaxes(cols, 1, 2)).sum(axis=0).reshape(weight_shape)
+            return np.matmul(_per_sample(grad), np.swapaxes(cols, 1, 2)).sum(axis=0).reshape(weight_shape)
         if cols is None:
             cols = _im2col(x, kernel, stride, padding, dilation, groups, out_size, transient=True)
         by_channel = _channels_first(grad, groups) if grad_columns is None else grad_columns
