@@ -88,14 +88,22 @@ def test_conv2d_gradient_skips_unneeded_inputs():
     assert x.grad is None and w.grad.shape == (4, 3, 3, 3)
 
 
-def test_conv2d_gradcheck_and_gradgradcheck():
+@pytest.mark.parametrize(
+    "w_shape,kwargs",
+    [
+        ((4, 2, 3, 2), dict(stride=(2, 1), padding=1, dilation=(1, 2), groups=2)),
+        ((3, 4, 3, 3), dict(padding=1)),  # one group: the per-sample layout under conv_layout's "by sample"
+        ((3, 4, 1, 1), {}),  # 1x1, stride 1, no padding: products over the input as it lies
+    ],
+)
+def test_conv2d_gradcheck_and_gradgradcheck(w_shape, kwargs):
     r = rng(2)
     x = dg.tensor(r.standard_normal((2, 4, 5, 4)), dtype=dg.float64, requires_grad=True)
-    w = dg.tensor(r.standard_normal((4, 2, 3, 2)), dtype=dg.float64, requires_grad=True)
-    b = dg.tensor(r.standard_normal(4), dtype=dg.float64, requires_grad=True)
+    w = dg.tensor(r.standard_normal(w_shape), dtype=dg.float64, requires_grad=True)
+    b = dg.tensor(r.standard_normal(w_shape[0]), dtype=dg.float64, requires_grad=True)
 
     def fn(x, w, b):
-        return F.conv2d(x, w, b, stride=(2, 1), padding=1, dilation=(1, 2), groups=2)
+        return F.conv2d(x, w, b, **kwargs)
 
     assert gradcheck(fn, (x, w, b))
     assert gradgradcheck(fn, (x, w, b))
