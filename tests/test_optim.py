@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import tracemalloc
 
@@ -598,3 +599,41 @@ def test_updates_stay_in_place_with_one_state_buffer_set(make):
         buffers = arrays
     if "step" in opt.state[w]:
         assert opt.state[w]["step"] == 3
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize(
+    "kwargs",
+    [{"momentum": 0.9}, {"momentum": 0.8, "weight_decay": 0.05}, {"momentum": 0.9, "maximize": True}],
+)
+def test_sgd_momentum_one_pass_gives_the_numpy_routes_bits_and_pytorchs_values(dtype, kwargs):
+    pytest.importorskip("numba")
+    from deepgrad.ops import kernels
+
+    # large enough for the one-pass update (optimizer.ONE_PASS_MIN_SIZE); a small parameter beside it
+    # stays on NumPy's passes
+    shapes = [(80, 70), (3, 4)]
+    initial, grads = _problem(seed=4, shapes=shapes, steps=6)
+    kind = getattr(deepgrad, dtype)
+    results = {}
+    for route in ("compiled", "numpy"):
+        params = [deepgrad.tensor(a, dtype=kind, requires_grad=True) for a in initial]
+        opt = optim.SGD(params, lr=0.05, **kwargs)
+        with deepgrad.compiled.disabled() if route == "numpy" else contextlib.nullcontext():
+            for step in range(6):
+                _set_grads(params, grads[step], lambda g: deepgrad.tensor(g, dtype=kind))
+                opt.step()
+        results[route] = [p.detach().numpy().copy() for p in params]
+        assert all(p.dtype == kind for p in params)
+    assert kernels.sgd_momentum_step.compiled is not None  # the compiled route did run
+    for ours, theirs in zip(results["compiled"], results["numpy"]):
+        np.testing.assert_array_equal(ours, theirs)
+    torch = _torch()
+    reference = [torch.tensor(a.astype(dtype), requires_grad=True) for a in initial]
+    ref = torch.optim.SGD(reference, lr=0.05, foreach=False, **kwargs)
+    for step in range(6):
+        _set_grads(reference, grads[step], lambda g: torch.tensor(g.astype(dtype)))
+        ref.step()
+    tolerance = 1e-5 if dtype == "float32" else 1e-12
+    for ours, theirs in zip(results["compiled"], reference):
+        np.testing.assert_allclose(ours, theirs.detach().numpy(), rtol=tolerance, atol=tolerance)

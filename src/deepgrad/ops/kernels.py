@@ -1,4 +1,5 @@
-"""The compiled loops of the pooling, batch-norm and convolution ops (``deepgrad.compiled``, numba).
+"""The compiled loops of the pooling, batch-norm, convolution and ReLU ops and of SGD's momentum update
+(``deepgrad.compiled``, numba).
 
 Each loop does for a block of planes or samples what its op's NumPy formulation does, in one pass: the ops
 call them when ``compiled.usable(...)`` says so and keep the NumPy route otherwise, and the tests run both
@@ -310,3 +311,19 @@ def relu_backward(grad, mask, out):
     """out = grad where mask, else 0; flat contiguous arrays."""
     for k in range(np.uintp(grad.size)):
         out[k] = grad[k] if mask[k] else 0
+
+
+# SGD with momentum in one pass over memory, where the NumPy formulation makes four (each a separate array
+# operation): ResNet-18's 11M parameters 5.0 against 8.0 ms a step. The arithmetic is the NumPy route's, in the
+# same order and in the arrays' dtype (the caller passes the scalars as that dtype), so both routes give the
+# same bits. (Adam's update as one compiled loop measured slower, 3.7 against 2.3 ms for the MNIST cnn's
+# 1.2M parameters: its division and square root stay scalar in the loop, NumPy's run vectorised.)
+
+
+@kernel
+def sgd_momentum_step(param, buffer, direction, lr, momentum):
+    """b = momentum b + d;  p = p - lr b   (flat contiguous arrays)"""
+    for k in range(np.uintp(param.size)):
+        velocity = buffer[k] * momentum + direction[k]
+        buffer[k] = velocity
+        param[k] = param[k] - velocity * lr

@@ -21,9 +21,13 @@ from typing import Any
 
 import numpy as np
 
-from deepgrad import backend
+from deepgrad import backend, compiled
 from deepgrad.autograd.grad_mode import enable_grad, no_grad
 from deepgrad.tensor import Tensor
+
+# Below this many elements an update stays on NumPy's separate passes: a compiled call costs a few
+# microseconds more than one NumPy operation.
+ONE_PASS_MIN_SIZE = 4096
 
 ParamsT = Iterable[Tensor] | Iterable[dict[str, Any]]
 
@@ -227,6 +231,18 @@ class Optimizer:
             buffer = np.empty(like.size, dtype=like.dtype, like=like)
             self._scratch_buffers[key] = buffer
         return buffer[: like.size].reshape(like.shape)
+
+    @staticmethod
+    def _one_pass(*arrays: Any) -> bool:
+        """Whether an update may run as one compiled pass (``ops/kernels.py``): numba is on and the arrays are
+        contiguous NumPy arrays of one float dtype and at least ``ONE_PASS_MIN_SIZE`` elements."""
+        first = arrays[0]
+        return (
+            first.size >= ONE_PASS_MIN_SIZE
+            and compiled.usable(*arrays)
+            and first.dtype.kind == "f"
+            and all(a.dtype == first.dtype and a.shape == first.shape and a.flags.c_contiguous for a in arrays)
+        )
 
     def _effective_grad(self, param: np.ndarray, grad: np.ndarray, maximize: bool, weight_decay: float) -> np.ndarray:
         """d = (-grad if maximize else grad) + weight_decay * param, in scratch slot 0 (``grad`` itself if neither)."""
