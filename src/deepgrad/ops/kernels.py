@@ -327,3 +327,29 @@ def sgd_momentum_step(param, buffer, direction, lr, momentum):
         velocity = buffer[k] * momentum + direction[k]
         buffer[k] = velocity
         param[k] = param[k] - velocity * lr
+
+
+@kernel
+def im2col(padded, flat, out_h, out_w, start, stop, kernel_h, kernel_w, stride_h, stride_w, dilation_h, dilation_w,
+           step_n, step_c, step_i, step_j):  # fmt: skip
+    """The im2col copy for samples [start, stop): the row (n, c, i, j, h) of the columns, W_out values at
+    flat[n step_n + c step_c + i step_i + j step_j + h W_out], is x_pad[n, c, s_h h + d_h i, d_w j + s_w w]
+    for w < W_out (the steps, in elements, give the columns' layout: per sample or channels first)."""
+    channels, padded_h, padded_w = padded.shape[1], padded.shape[2], padded.shape[3]
+    source = padded.reshape(-1)
+    step = np.uintp(stride_w)
+    for n in range(start, stop):
+        for c in range(channels):
+            plane = np.uintp((n * channels + c) * padded_h * padded_w)
+            for i in range(kernel_h):
+                for j in range(kernel_w):
+                    base = np.uintp(n * step_n + c * step_c + i * step_i + j * step_j)
+                    for h in range(out_h):
+                        first = plane + np.uintp((h * stride_h + i * dilation_h) * padded_w + j * dilation_w)
+                        row = base + np.uintp(h * out_w)
+                        if stride_w == 1:
+                            for w in range(np.uintp(out_w)):
+                                flat[row + w] = source[first + w]
+                        else:
+                            for w in range(np.uintp(out_w)):
+                                flat[row + w] = source[first + w * step]
