@@ -601,12 +601,19 @@ def test_updates_stay_in_place_with_one_state_buffer_set(make):
         assert opt.state[w]["step"] == 3
 
 
+ONE_PASS_CONFIGS = [
+    ("SGD", {"lr": 0.05, "momentum": 0.9}, "sgd_momentum_step"),
+    ("SGD", {"lr": 0.05, "momentum": 0.8, "weight_decay": 0.05}, "sgd_momentum_step"),
+    ("SGD", {"lr": 0.05, "momentum": 0.9, "maximize": True}, "sgd_momentum_step"),
+    ("Adam", {"lr": 0.01}, "adam_step"),
+    ("Adam", {"lr": 0.01, "weight_decay": 0.1, "maximize": True}, "adam_step"),
+    ("AdamW", {"lr": 0.01, "betas": (0.8, 0.99)}, "adam_step"),
+]
+
+
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
-@pytest.mark.parametrize(
-    "kwargs",
-    [{"momentum": 0.9}, {"momentum": 0.8, "weight_decay": 0.05}, {"momentum": 0.9, "maximize": True}],
-)
-def test_sgd_momentum_one_pass_gives_the_numpy_routes_bits_and_pytorchs_values(dtype, kwargs):
+@pytest.mark.parametrize("name,kwargs,kernel", ONE_PASS_CONFIGS)
+def test_one_pass_updates_give_the_numpy_routes_bits_and_pytorchs_values(dtype, name, kwargs, kernel):
     pytest.importorskip("numba")
     from deepgrad.ops import kernels
 
@@ -618,19 +625,19 @@ def test_sgd_momentum_one_pass_gives_the_numpy_routes_bits_and_pytorchs_values(d
     results = {}
     for route in ("compiled", "numpy"):
         params = [deepgrad.tensor(a, dtype=kind, requires_grad=True) for a in initial]
-        opt = optim.SGD(params, lr=0.05, **kwargs)
+        opt = getattr(optim, name)(params, **kwargs)
         with deepgrad.compiled.disabled() if route == "numpy" else contextlib.nullcontext():
             for step in range(6):
                 _set_grads(params, grads[step], lambda g: deepgrad.tensor(g, dtype=kind))
                 opt.step()
         results[route] = [p.detach().numpy().copy() for p in params]
         assert all(p.dtype == kind for p in params)
-    assert kernels.sgd_momentum_step.compiled is not None  # the compiled route did run
+    assert getattr(kernels, kernel).compiled is not None  # the compiled route did run
     for ours, theirs in zip(results["compiled"], results["numpy"]):
         np.testing.assert_array_equal(ours, theirs)
     torch = _torch()
     reference = [torch.tensor(a.astype(dtype), requires_grad=True) for a in initial]
-    ref = torch.optim.SGD(reference, lr=0.05, foreach=False, **kwargs)
+    ref = getattr(torch.optim, name)(reference, foreach=False, **kwargs)
     for step in range(6):
         _set_grads(reference, grads[step], lambda g: torch.tensor(g.astype(dtype)))
         ref.step()

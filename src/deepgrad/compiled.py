@@ -139,7 +139,12 @@ class _Kernel:
             # inf keep their meaning
             fastmath = {"reassoc", "contract"} if self.reorder else False
             cache = os.path.isfile(loop.__code__.co_filename)  # (not a loop typed at a prompt or in a doctest)
-            self.compiled = numba.njit(nogil=True, cache=cache, boundscheck=False, fastmath=fastmath)(loop)
+            # error_model="numpy": a division by zero gives inf or NaN, as the NumPy routes do, instead of
+            # numba's default Python semantics, whose test before every division keeps a loop from
+            # vectorising (measured: Adam's update over 1.2M float32 values 3.5 ms with it, 0.58 ms without)
+            self.compiled = numba.njit(
+                nogil=True, cache=cache, boundscheck=False, fastmath=fastmath, error_model="numpy"
+            )(loop)
         return self.compiled
 
     def __call__(self, *args: Any) -> Any:

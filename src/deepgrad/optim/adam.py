@@ -6,6 +6,7 @@ from typing import Any
 
 import numpy as np
 
+from deepgrad.ops import kernels
 from deepgrad.optim.optimizer import Optimizer, ParamsT, _check_number
 
 _BUFFERS = ("exp_avg", "exp_avg_sq")
@@ -82,6 +83,17 @@ class Adam(Optimizer):
                 g = self._effective_grad(param, grad, maximize, weight_decay)
 
             m, v = state["exp_avg"].array, state["exp_avg_sq"].array
+            bias_correction1 = 1.0 - beta1**step
+            bias_correction2_sqrt = (1.0 - beta2**step) ** 0.5
+            step_size = lr / bias_correction1
+            if not amsgrad and self._one_pass(param, g, m, v):
+                # the passes below in one (ops/kernels.py, measured there)
+                kind = param.dtype.type
+                scalars = (1.0 - beta1, beta2, 1.0 - beta2, step_size, bias_correction2_sqrt, eps)
+                flat = (param.reshape(-1), g.reshape(-1), m.reshape(-1), v.reshape(-1))
+                kernels.adam_step(*flat, *(kind(value) for value in scalars))
+                self._bump_version(p)
+                continue
             work = self._scratch(1, param)
             # m <- m + (1-b1)*(g - m), PyTorch's lerp form of b1*m + (1-b1)*g
             np.subtract(g, m, out=work)
@@ -93,9 +105,6 @@ class Adam(Optimizer):
             np.multiply(work, 1.0 - beta2, out=work)
             np.add(v, work, out=v)
 
-            bias_correction1 = 1.0 - beta1**step
-            bias_correction2_sqrt = (1.0 - beta2**step) ** 0.5
-            step_size = lr / bias_correction1
             if amsgrad:
                 v_max = state["max_exp_avg_sq"].array
                 np.maximum(v_max, v, out=v_max)
