@@ -748,6 +748,11 @@ def _argmax_indices(argmax, input_shape, kernel, stride, padding, dilation) -> n
     return row * input_shape[-1] + col
 
 
+def _padded_size(shape, padding) -> tuple[int, int]:
+    """(H + top + bottom, W + left + right) of an (*lead, H, W) shape."""
+    return shape[-2] + padding[0] + padding[1], shape[-1] + padding[2] + padding[3]
+
+
 def _planes(x: np.ndarray) -> np.ndarray:
     """(*lead, H, W) -> (P, H, W): every image plane on one axis, for blocks of planes."""
     return np.reshape(x, (-1, *x.shape[-2:]))
@@ -903,6 +908,19 @@ class AvgPool2d(Function):
     def forward(self, x, *, kernel, stride, padding, out_size, divisor):
         self.geometry = dict(kernel=kernel, stride=stride, padding=padding, out_size=out_size, divisor=divisor)
         self.input_shape = x.shape
+        if compiled.usable(x):
+            # the window sums as the depthwise loop with unit weights, one plane per "channel" (the same adds
+            # in the same order as below: measured 0.11 against 0.20 ms at 64x6x28x28, 2x2)
+            padded = np.ascontiguousarray(_pad(x, padding)).reshape(-1, 1, *_padded_size(x.shape, padding))
+            sums = np.empty((padded.shape[0], 1, *out_size), dtype=x.dtype)
+            ones = np.ones((1, 1, *kernel), dtype=x.dtype)
+
+            def pool_compiled(b):
+                kernels.depthwise_forward(padded, ones, sums, b.start, b.stop, *stride, 1, 1)
+
+            parallel_for(pool_compiled, _first_axis_blocks(padded, compiled=True))
+            sums /= divisor
+            return sums.reshape(*x.shape[:-2], *out_size)
         out = np.empty_like(x, shape=(*x.shape[:-2], *out_size))
         source, target = _planes(x), _planes(out)
 
@@ -924,6 +942,19 @@ class AvgPool2dInputGrad(Function):
 
     def forward(self, grad, *, input_shape, kernel, stride, padding, out_size, divisor):
         self.geometry = dict(kernel=kernel, stride=stride, padding=padding, out_size=out_size, divisor=divisor)
+        if compiled.usable(grad):
+            # each share added over its window by the depthwise scatter loop with unit weights (measured 0.13
+            # against 0.28 ms at 64x6x28x28, 2x2)
+            share = np.ascontiguousarray(grad / divisor).reshape(-1, 1, *out_size)
+            target = np.empty((share.shape[0], 1, *_padded_size(input_shape, padding)), dtype=grad.dtype)
+            ones = np.ones((1, 1, *kernel), dtype=grad.dtype)
+
+            def scatter_compiled(b):
+                kernels.depthwise_input_grad(share, ones, target, b.start, b.stop, *stride, 1, 1)
+
+            parallel_for(scatter_compiled, _first_axis_blocks(target, compiled=True))
+            top, left, (height, width) = padding[0], padding[2], input_shape[-2:]
+            return target[:, 0, top : top + height, left : left + width].reshape(input_shape)
         share = _planes(grad / divisor)
         out = np.empty_like(grad, shape=input_shape)
         out_planes = _planes(out)
