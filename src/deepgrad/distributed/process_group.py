@@ -22,8 +22,8 @@ import numpy as np
 from deepgrad.tensor import Tensor
 
 _INSTALL_HINT = 'deepgrad.distributed needs mpi4py and an MPI library: pip install "deepgrad[distributed]"'
-# how long a failing rank waits, after writing its one-line error, before it aborts the job
-ABORT_GRACE_SECONDS = 0.2
+# how long a failing rank waits, after writing its one-line error, before it aborts the job (see `abort`)
+ABORT_GRACE_SECONDS = 0.5
 _DTYPES = (np.dtype(np.float32), np.dtype(np.float64), np.dtype(np.int64))
 
 
@@ -94,12 +94,7 @@ def _abort_on_exception(kind: type, error: BaseException, traceback: Any) -> Non
     """One line naming the rank, then end every rank: a dead partner must never leave the others hanging."""
     message = f"deepgrad.distributed: rank {_GROUP.rank} of {_GROUP.size} failed: {kind.__name__}: {error}"
     sys.stderr.write(message + "\n")  # one write: the ranks' lines must not interleave
-    sys.stderr.flush()
-    # a moment for mpiexec to forward the line: MPI_Abort tears the job down at once, and output still in
-    # the pipe to mpiexec's proxy is lost (a fresh-clone CI run once got the mismatch error's exit status
-    # with an empty stderr)
-    time.sleep(ABORT_GRACE_SECONDS)
-    _GROUP.comm.Abort(1)
+    abort(1)
 
 
 def destroy_process_group() -> None:
@@ -359,4 +354,8 @@ def abort(status: int = 1) -> None:
     comm = _require("abort")
     sys.stderr.flush()
     sys.stdout.flush()
+    # a moment for mpiexec to forward what the rank wrote last: MPI_Abort tears the job down at once, and
+    # output still in the pipe to mpiexec's proxy is lost (fresh-clone CI runs got the right exit status
+    # with an empty stderr, once on a failing rank's exception and once on the CLI's internal-error line)
+    time.sleep(ABORT_GRACE_SECONDS)
     comm.Abort(int(status))
