@@ -186,11 +186,7 @@ def _im2col(x, kernel, stride, padding, dilation, groups, out_size, transient: b
     """(groups, C/groups k_h k_w, N H_out W_out): one column per output position of every sample (for a
     1x1 kernel, the input's transposed copy). ``transient``: the caller drops it before the next im2col, so
     it may live in the workspace."""
-    padded = _pad(x, padding)
-    windows = _windows(padded, kernel, stride, dilation, out_size)  # (N, C, Ho, Wo, kh, kw), a view
-    by_row = windows.transpose(1, 4, 5, 0, 2, 3)  # the one copy; its inner loop runs along W_out
-    cols = _workspace.take(by_row.shape, like=x, role="columns") if transient else np.empty_like(by_row, order="C")
-    _unfold(padded, by_row, cols, cols.transpose(3, 0, 1, 2, 4, 5), kernel, stride, dilation)
+    cols = _unfold(x, kernel, stride, padding, dilation, out_size, transient, by_sample=False)
     return cols.reshape(groups, -1, x.shape[0] * out_size[0] * out_size[1])
 
 
@@ -202,21 +198,26 @@ def _im2col(x, kernel, stride, padding, dilation, groups, out_size, transient: b
 # (forward + backward, alternating runs): LeNet 6->16 0.91x, 3x3 128 channels 0.95x, the others 0.98-1.01x; a
 # LeNet-5 step 0.96x, a ResNet-18 step 1.02x (noise). On the previous session's machine (no AVX-512) the same
 # loop tied NumPy's copy at 32x32 and lost at 8x8, and was not kept then.
-def _unfold(padded, by_row, cols, by_sample, kernel, stride, dilation) -> None:
-    """Fill ``cols`` with the windows ``by_row`` (the same array seen in cols' layout), compiled when numba is
-    on: ``by_sample`` is cols seen as (N, C, k_h, k_w, H_out, W_out), its last two axes contiguous."""
+def _unfold(x, kernel, stride, padding, dilation, out_size, transient: bool, by_sample: bool) -> np.ndarray:
+    """The windows of the padded ``x`` copied out, one row of W_out values per (n, c, i, j, h):
+    (N, C, k_h, k_w, H_out, W_out) when ``by_sample``, else (C, k_h, k_w, N, H_out, W_out); in the workspace
+    when ``transient``. The copy is compiled when numba is on."""
+    padded = _pad(x, padding)
+    windows = _windows(padded, kernel, stride, dilation, out_size)  # (N, C, Ho, Wo, kh, kw), a view
+    by_row = windows.transpose((0, 1, 4, 5, 2, 3) if by_sample else (1, 4, 5, 0, 2, 3))  # W_out innermost
+    cols = _workspace.take(by_row.shape, like=x, role="columns") if transient else np.empty_like(by_row, order="C")
     if not compiled.usable(padded, cols):
-        _copy_in_blocks(cols, by_row)
-        return
+        return _copy_in_blocks(cols, by_row)
     source = np.ascontiguousarray(padded)
-    steps = tuple(step // cols.itemsize for step in by_sample.strides[:4])
-    geometry = (*by_sample.shape[-2:], *kernel, *stride, *dilation, *steps)
+    per_sample = cols if by_sample else cols.transpose(3, 0, 1, 2, 4, 5)  # (N, C, kh, kw, Ho, Wo)
+    steps = tuple(step // cols.itemsize for step in per_sample.strides[:4])
     flat = cols.reshape(-1)
 
     def block(b):
-        kernels.im2col(source, flat, geometry[0], geometry[1], b.start, b.stop, *geometry[2:])
+        kernels.im2col(source, flat, *out_size, b.start, b.stop, *kernel, *stride, *dilation, *steps)
 
-    parallel_for(block, batch_blocks(source.shape[0], by_sample[:1].nbytes, compiled=True))
+    parallel_for(block, batch_blocks(source.shape[0], per_sample[:1].nbytes, compiled=True))
+    return cols
 
 
 # Layers with large output planes and not too many weights (LeNet's first, a 3-channel stem, the compact
@@ -234,13 +235,17 @@ BY_SAMPLE_PARTIALS_BYTES = 8 * 2**20
 BY_SAMPLE_MIN_POSITIONS = 256
 
 
+def _partials_fit(x_shape, weight_shape, itemsize: int) -> bool:
+    """Whether the N per-sample weight-gradient products (N, C_out, C k_h k_w) fit BY_SAMPLE_PARTIALS_BYTES."""
+    return x_shape[0] * int(np.prod(weight_shape)) * itemsize <= BY_SAMPLE_PARTIALS_BYTES
+
+
 def _by_sample(x_shape, weight_shape, groups: int, itemsize: int, out_size) -> bool:
     """Whether the layer takes the per-sample im2col layout (see ``BY_SAMPLE_PARTIALS_BYTES``)."""
-    partials = x_shape[0] * weight_shape[0] * weight_shape[1] * weight_shape[2] * weight_shape[3]
     return (
         groups == 1
         and tuple(weight_shape[-2:]) != (1, 1)
-        and partials * itemsize <= BY_SAMPLE_PARTIALS_BYTES
+        and _partials_fit(x_shape, weight_shape, itemsize)
         and out_size[0] * out_size[1] >= BY_SAMPLE_MIN_POSITIONS
     )
 
@@ -262,11 +267,7 @@ def _per_sample(image: np.ndarray) -> np.ndarray:
 
 def _im2col_by_sample(x, kernel, stride, padding, dilation, out_size, transient: bool = False) -> np.ndarray:
     """(N, C k_h k_w, H_out W_out): one column per output position, sample by sample."""
-    padded = _pad(x, padding)
-    windows = _windows(padded, kernel, stride, dilation, out_size)  # (N, C, Ho, Wo, kh, kw), a view
-    by_row = windows.transpose(0, 1, 4, 5, 2, 3)
-    cols = _workspace.take(by_row.shape, like=x, role="columns") if transient else np.empty_like(by_row, order="C")
-    _unfold(padded, by_row, cols, cols, kernel, stride, dilation)
+    cols = _unfold(x, kernel, stride, padding, dilation, out_size, transient, by_sample=True)
     return cols.reshape(x.shape[0], -1, out_size[0] * out_size[1])
 
 
@@ -710,8 +711,7 @@ class Conv2dWeightGrad(Function):
         kernel, out_size = weight_shape[-2:], grad.shape[-2:]
         if _is_depthwise(weight_shape, groups):
             return _depthwise_weight_grad(x, grad, weight_shape, stride, padding, dilation)
-        partials_bytes = x.shape[0] * int(np.prod(weight_shape)) * x.dtype.itemsize
-        if _pointwise(weight_shape, stride, padding, groups) and partials_bytes <= BY_SAMPLE_PARTIALS_BYTES:
+        if _pointwise(weight_shape, stride, padding, groups) and _partials_fit(x.shape, weight_shape, x.dtype.itemsize):
             return np.matmul(_per_sample(grad), np.swapaxes(_per_sample(x), 1, 2)).sum(axis=0).reshape(weight_shape)
         if _by_sample(x.shape, weight_shape, groups, x.dtype.itemsize, out_size):
             if cols is None:
@@ -748,9 +748,9 @@ def _argmax_indices(argmax, input_shape, kernel, stride, padding, dilation) -> n
     return row * input_shape[-1] + col
 
 
-def _padded_size(shape, padding) -> tuple[int, int]:
-    """(H + top + bottom, W + left + right) of an (*lead, H, W) shape."""
-    return shape[-2] + padding[0] + padding[1], shape[-1] + padding[2] + padding[3]
+def _unit_kernel(kernel, dtype) -> np.ndarray:
+    """(1, 1, k_h, k_w) ones: a depthwise weight that sums each window."""
+    return np.ones((1, 1, *kernel), dtype=dtype)
 
 
 def _planes(x: np.ndarray) -> np.ndarray:
@@ -909,16 +909,11 @@ class AvgPool2d(Function):
         self.geometry = dict(kernel=kernel, stride=stride, padding=padding, out_size=out_size, divisor=divisor)
         self.input_shape = x.shape
         if compiled.usable(x):
-            # the window sums as the depthwise loop with unit weights, one plane per "channel" (the same adds
-            # in the same order as below: measured 0.11 against 0.20 ms at 64x6x28x28, 2x2)
-            padded = np.ascontiguousarray(_pad(x, padding)).reshape(-1, 1, *_padded_size(x.shape, padding))
-            sums = np.empty((padded.shape[0], 1, *out_size), dtype=x.dtype)
-            ones = np.ones((1, 1, *kernel), dtype=x.dtype)
-
-            def pool_compiled(b):
-                kernels.depthwise_forward(padded, ones, sums, b.start, b.stop, *stride, 1, 1)
-
-            parallel_for(pool_compiled, _first_axis_blocks(padded, compiled=True))
+            # the window sums as a depthwise convolution with unit weights, one plane per channel: its compiled
+            # loop makes the same adds in the same order as below (measured at 64x6x28x28, 2x2: 0.11 against
+            # 0.20 ms in one run, 0.18 against 0.14-0.20 ms in later ones; the backward's gain is the clear one)
+            planes = _planes(x)[:, None]
+            sums = _depthwise_forward(planes, _unit_kernel(kernel, x.dtype), stride, padding, (1, 1), out_size)
             sums /= divisor
             return sums.reshape(*x.shape[:-2], *out_size)
         out = np.empty_like(x, shape=(*x.shape[:-2], *out_size))
@@ -943,18 +938,12 @@ class AvgPool2dInputGrad(Function):
     def forward(self, grad, *, input_shape, kernel, stride, padding, out_size, divisor):
         self.geometry = dict(kernel=kernel, stride=stride, padding=padding, out_size=out_size, divisor=divisor)
         if compiled.usable(grad):
-            # each share added over its window by the depthwise scatter loop with unit weights (measured 0.13
-            # against 0.28 ms at 64x6x28x28, 2x2)
-            share = np.ascontiguousarray(grad / divisor).reshape(-1, 1, *out_size)
-            target = np.empty((share.shape[0], 1, *_padded_size(input_shape, padding)), dtype=grad.dtype)
-            ones = np.ones((1, 1, *kernel), dtype=grad.dtype)
-
-            def scatter_compiled(b):
-                kernels.depthwise_input_grad(share, ones, target, b.start, b.stop, *stride, 1, 1)
-
-            parallel_for(scatter_compiled, _first_axis_blocks(target, compiled=True))
-            top, left, (height, width) = padding[0], padding[2], input_shape[-2:]
-            return target[:, 0, top : top + height, left : left + width].reshape(input_shape)
+            # each share spread over its window: the input gradient of a depthwise convolution with unit
+            # weights, one plane per channel (measured 0.13-0.18 against 0.28-0.42 ms at 64x6x28x28, 2x2)
+            share = _planes(grad / divisor)[:, None]
+            planes_shape = (share.shape[0], 1, *input_shape[-2:])
+            unit = _unit_kernel(kernel, grad.dtype)
+            return _depthwise_input_grad(share, unit, planes_shape, stride, padding, (1, 1)).reshape(input_shape)
         share = _planes(grad / divisor)
         out = np.empty_like(grad, shape=input_shape)
         out_planes = _planes(out)
