@@ -30,6 +30,18 @@ def test_usable_only_for_numpy_arrays_of_compiled_dtypes():
     assert not compiled.usable([1.0, 2.0])  # not an array: the NumPy-protocol route
 
 
+def test_usable_flat_wants_contiguous_arrays_of_one_shape_and_enough_elements():
+    pytest.importorskip("numba")
+    a, b = np.zeros((4, 8), np.float32), np.zeros((4, 8), np.float64)
+    assert compiled.usable_flat(a, b, min_size=32)
+    assert not compiled.usable_flat(a, b, min_size=33)  # too small to be worth a call
+    assert not compiled.usable_flat(a, a.T.copy(), min_size=1)  # another shape
+    assert not compiled.usable_flat(a.T, min_size=1)  # not C-contiguous
+    assert not compiled.usable_flat(a, np.zeros((4, 8), np.float16), min_size=1)
+    with compiled.disabled():
+        assert not compiled.usable_flat(a, min_size=1)
+
+
 def test_environment_variable_turns_compilation_off():
     code = "import deepgrad.compiled as c; print(c.enabled())"
     result = subprocess.run(

@@ -36,7 +36,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["kernel", "enabled", "set_enabled", "disabled", "usable"]
+__all__ = ["kernel", "enabled", "set_enabled", "disabled", "usable", "usable_flat"]
 
 
 class _State:
@@ -91,6 +91,17 @@ def usable(*arrays: Any) -> bool:
     """True when the compiled kernels can take these arrays: compilation is on and each is a NumPy array of
     float32, float64 or an index dtype (another backend's arrays, CuPy's say, take the NumPy-protocol route)."""
     return enabled() and all(type(array) is np.ndarray and array.dtype in _DTYPES for array in arrays)
+
+
+def usable_flat(*arrays: Any, min_size: int) -> bool:
+    """``usable(*arrays)``, and the arrays are C-contiguous, of one shape and at least ``min_size`` elements:
+    a kernel may walk them as flat arrays, and the call's few microseconds are worth it."""
+    first = arrays[0]
+    return (
+        usable(*arrays)
+        and first.size >= min_size
+        and all(array.shape == first.shape and array.flags.c_contiguous for array in arrays)
+    )
 
 
 class _Kernel:

@@ -199,7 +199,7 @@ class Relu(Function):
     uses_inputs = False
 
     def forward(self, x):
-        if compiled.usable(x) and x.size >= COMPILED_MIN_SIZE and x.flags.c_contiguous:
+        if compiled.usable_flat(x, min_size=COMPILED_MIN_SIZE):
             out, self.mask = np.empty_like(x), np.empty(x.shape, dtype=bool)
             kernels.relu_forward(x.reshape(-1), out.reshape(-1), self.mask.reshape(-1))
             return out
@@ -207,7 +207,7 @@ class Relu(Function):
         return np.maximum(x, 0)  # not x * mask, which gives -0.0 for negative x (1/relu(-1) would be -inf)
 
     def backward(self, grad, result, x):
-        if compiled.usable(grad) and grad.size >= COMPILED_MIN_SIZE and grad.flags.c_contiguous:
+        if compiled.usable_flat(grad, min_size=COMPILED_MIN_SIZE):
             out = np.empty_like(grad)
             kernels.relu_backward(grad.reshape(-1), self.mask.reshape(-1), out.reshape(-1))
             return out

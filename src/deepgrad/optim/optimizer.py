@@ -236,12 +236,11 @@ class Optimizer:
     def _one_pass(*arrays: Any) -> bool:
         """Whether an update may run as one compiled pass (``ops/kernels.py``): numba is on and the arrays are
         contiguous NumPy arrays of one float dtype and at least ``ONE_PASS_MIN_SIZE`` elements."""
-        first = arrays[0]
+        kind = arrays[0].dtype
         return (
-            first.size >= ONE_PASS_MIN_SIZE
-            and compiled.usable(*arrays)
-            and first.dtype.kind == "f"
-            and all(a.dtype == first.dtype and a.shape == first.shape and a.flags.c_contiguous for a in arrays)
+            compiled.usable_flat(*arrays, min_size=ONE_PASS_MIN_SIZE)
+            and kind.kind == "f"
+            and all(array.dtype == kind for array in arrays)
         )
 
     def _effective_grad(self, param: np.ndarray, grad: np.ndarray, maximize: bool, weight_decay: float) -> np.ndarray:
