@@ -80,3 +80,79 @@ def test_a_kernel_calls_another_and_a_variant_folds_its_constant():
     assert nans == 1 and best[0, 0, 0] == 3.0  # the fast build ignores the NaN and counts it
     kernels.max_pool_planes.variant(NAN_WINS=True)(planes, best, argmax, 2, 2, 2, 2, 0, 0, 1, 1)
     assert np.isnan(best[0, 0, 0]) and argmax[0, 0, 0] == 1  # the NaN build lets it win
+
+
+def _compile_with(kernel_loop, argument, during_compilation):
+    """Call a fresh kernel of ``kernel_loop`` once, running ``during_compilation`` as soon as numba has taken
+    its compiler lock (after deepgrad's own listener, which numba notifies first)."""
+    from numba.core import event
+
+    compiled._numba()  # deepgrad's listener is registered when numba is first imported
+
+    class Poke(event.Listener):
+        def on_start(self, _):
+            during_compilation()
+
+        def on_end(self, _):
+            pass
+
+    poke = Poke()
+    with event.install_listener("numba:compiler_lock", poke):
+        return compiled.kernel(kernel_loop)(argument)
+
+
+class _Interrupted(Exception):
+    pass
+
+
+def _raise_interrupted(signum, frame):
+    raise _Interrupted
+
+
+def test_ctrl_c_while_a_kernel_compiles_is_raised_when_the_compilation_ends(monkeypatch):
+    """A SIGINT inside numba's compilation is held (LLVM's callbacks cannot raise it: it would be lost and the
+    compilation left broken) and the handler runs once the compiler lock is released; the kernel works."""
+    pytest.importorskip("numba")
+    import signal
+
+    def triple(values):
+        return values * 3
+
+    previous = signal.signal(signal.SIGINT, _raise_interrupted)
+    try:
+        held_during = []
+
+        def ctrl_c():
+            if not held_during:
+                signal.raise_signal(signal.SIGINT)
+                held_during.append(signal.getsignal(signal.SIGINT))
+
+        with pytest.raises(_Interrupted):
+            _compile_with(triple, np.arange(3.0), ctrl_c)
+        assert held_during and held_during[0] is not _raise_interrupted  # deepgrad's holding handler was in place
+        assert signal.getsignal(signal.SIGINT) is _raise_interrupted  # and the program's handler is back
+        np.testing.assert_array_equal(_compile_with(triple, np.arange(3.0), lambda: None), [0.0, 3.0, 6.0])
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def test_a_kernel_first_called_on_another_thread_leaves_the_signal_handlers_alone():
+    """Only the main thread may set signal handlers: a compilation on a worker thread does not try."""
+    pytest.importorskip("numba")
+    import signal
+    import threading
+
+    def quadruple(values):
+        return values * 4
+
+    before = signal.getsignal(signal.SIGINT)
+    seen, results = [], []
+
+    def work():
+        results.append(_compile_with(quadruple, np.arange(2.0), lambda: seen.append(signal.getsignal(signal.SIGINT))))
+
+    worker = threading.Thread(target=work)
+    worker.start()
+    worker.join()
+    np.testing.assert_array_equal(results[0], [0.0, 4.0])
+    assert seen and set(seen) == {before} and signal.getsignal(signal.SIGINT) is before

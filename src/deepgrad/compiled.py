@@ -14,6 +14,8 @@ importing deepgrad stays cheap and never touches numba. Compiled code is cached 
 kernel and dtype); later processes pay about a second once, to import numba and load the first kernel.
 Kernels release the GIL (``nogil``): the ops run them over blocks of the batch on ``deepgrad.threads``, and
 the blocks then really run on all cores.
+A Ctrl-C while numba compiles takes effect when that compilation ends (see
+``_shield_compilation_from_ctrl_c``).
 
 >>> import numpy as np
 >>> @kernel
@@ -30,6 +32,8 @@ from __future__ import annotations
 
 import contextlib
 import os
+import signal
+import threading
 import types
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -58,7 +62,55 @@ def _numba():
             _state.numba_missing = True
         else:
             _state.numba = numba
+            _shield_compilation_from_ctrl_c(numba)
     return _state.numba
+
+
+def _shield_compilation_from_ctrl_c(numba: Any) -> None:
+    """Hold a Ctrl-C that arrives while numba compiles (or loads from its cache) until the compilation ends.
+
+    LLVM calls back into Python while it compiles. A ``KeyboardInterrupt`` raised in such a callback cannot
+    propagate: Python prints "Exception ignored on calling ctypes callback function", the interrupt is lost,
+    and the half-finished compilation later fails with "no compiled object yet" (seen in CI: Ctrl-C about
+    0.5 s into a ``deepgrad train`` with a cold cache). So from the moment numba takes its compiler lock on
+    the main thread, SIGINT is only recorded, and the handler it would have run runs when the lock is
+    released: the interrupt still stops the program, a few tenths of a second later, and the kernel stays
+    usable."""
+    try:
+        from numba.core import event
+    except ImportError:  # an older numba without compiler events: nothing to hook into
+        return
+
+    class Shield(event.Listener):
+        def __init__(self) -> None:
+            self.depth = 0  # the compiler lock is re-entrant: only the outermost acquisition counts
+            self.handler: Any = None
+            self.held: tuple[int, Any] | None = None
+
+        def on_start(self, _: Any) -> None:
+            if threading.current_thread() is not threading.main_thread():
+                return  # signal handlers run on the main thread only
+            self.depth += 1
+            if self.depth == 1:
+                handler = signal.getsignal(signal.SIGINT)
+                if callable(handler):  # (SIG_IGN, SIG_DFL and handlers installed from C are left alone)
+                    self.handler, self.held = handler, None
+                    signal.signal(signal.SIGINT, self.hold)
+
+        def hold(self, signum: int, frame: Any) -> None:
+            self.held = (signum, frame)
+
+        def on_end(self, _: Any) -> None:
+            if threading.current_thread() is not threading.main_thread():
+                return
+            self.depth -= 1
+            if self.depth == 0 and self.handler is not None:
+                handler, held, self.handler, self.held = self.handler, self.held, None, None
+                signal.signal(signal.SIGINT, handler)
+                if held is not None:
+                    handler(*held)  # the default handler raises KeyboardInterrupt here
+
+    event.register("numba:compiler_lock", Shield())
 
 
 def enabled() -> bool:
