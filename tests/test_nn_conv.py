@@ -11,7 +11,7 @@ from nn_helpers import compare_with_torch
 
 import deepgrad as dg
 import deepgrad.nn.functional as F
-from deepgrad import nn, optim
+from deepgrad import compiled, nn, optim
 from deepgrad.autograd import gradcheck, gradgradcheck
 from deepgrad.models import LeNet5
 
@@ -162,6 +162,54 @@ def test_the_layout_rule_picks_the_per_sample_im2col_for_small_weights_on_large_
     assert not rule((32, 128, 16, 16), (128, 128, 3, 3), 1, 4, (16, 16))  # 18 MiB of partials
     assert not rule((32, 256, 16, 16), (64, 256, 1, 1), 1, 4, (16, 16))  # 1x1
     assert not rule((32, 64, 32, 32), (64, 1, 3, 3), 64, 4, (32, 32))  # grouped
+
+
+@pytest.mark.parametrize("by_sample", [False, True], ids=["channels first", "by sample"])
+def test_the_compiled_im2col_writes_the_padding_as_numpys_padded_copy_would(by_sample, kernel_route, conv_layout):
+    """The compiled im2col reads x unpadded and writes the padding's zeros itself: the same columns as the
+    NumPy route's windows of the padded copy, for padding wider than the kernel's reach (rows and columns
+    entirely in the padding), uneven padding, strides that skip the last columns, dilation and odd sizes."""
+    if kernel_route == "numpy" or conv_layout == "by sample":
+        pytest.skip("compares the two routes itself, with the layout as its parameter")
+    from deepgrad.ops import conv as conv_ops
+
+    r = rng(21)
+    cases = [  # kernel, stride, padding (top, bottom, left, right), dilation, (H, W)
+        ((3, 3), (1, 1), (1, 1, 1, 1), (1, 1), (5, 6)),
+        ((1, 1), (1, 1), (3, 3, 3, 3), (1, 1), (2, 3)),  # whole rows and columns of zeros
+        ((2, 3), (2, 3), (0, 2, 4, 1), (1, 1), (7, 5)),  # uneven padding, strides
+        ((3, 2), (3, 2), (2, 2, 2, 2), (2, 3), (9, 8)),  # dilation
+        ((5, 5), (1, 1), (4, 4, 4, 4), (1, 1), (3, 3)),  # a full correlation's padding, kernel > input
+        ((4, 4), (2, 2), (0, 0, 0, 0), (1, 1), (9, 9)),  # stride leaves the last row and column unread
+    ]
+    for kernel, stride, padding, dilation, size in cases:
+        x = r.standard_normal((3, 2, *size)).astype(np.float32)
+        out_h = (size[0] + padding[0] + padding[1] - dilation[0] * (kernel[0] - 1) - 1) // stride[0] + 1
+        out_w = (size[1] + padding[2] + padding[3] - dilation[1] * (kernel[1] - 1) - 1) // stride[1] + 1
+        args = (x, kernel, stride, padding, dilation, (out_h, out_w), False, by_sample)
+        fast = conv_ops._unfold(*args)
+        with compiled.disabled():
+            plain = conv_ops._unfold(*args)
+        np.testing.assert_array_equal(fast, plain, err_msg=str((kernel, stride, padding, dilation, size)))
+
+
+def test_the_compiled_move_to_batch_first_gives_numpys_bits(kernel_route, conv_layout):
+    """The GEMM's (C, N H W) product moved to (N, C, H, W), with and without the bias, in one and in several
+    thread blocks: the same bits as NumPy's transposing copy and broadcast add."""
+    if kernel_route == "numpy" or conv_layout == "by sample":
+        pytest.skip("compares the two routes itself")
+    from deepgrad.ops import conv as conv_ops
+
+    r = rng(22)
+    for batch, channels, size in [(3, 5, (2, 7)), (32, 64, (32, 32))]:  # 420 bytes, and 8 MiB in blocks
+        product = r.standard_normal((1, channels, batch * size[0] * size[1])).astype(np.float32)
+        bias = r.standard_normal(channels).astype(np.float32)
+        for shift in (None, bias):
+            fast = conv_ops._batch_first(product, batch, size, shift)
+            with compiled.disabled():
+                plain = conv_ops._batch_first(product, batch, size, shift)
+            assert fast.shape == (batch, channels, *size) and fast.flags.c_contiguous
+            np.testing.assert_array_equal(fast, plain)
 
 
 def test_transient_columns_in_the_workspace_do_not_leak_between_layers(monkeypatch):

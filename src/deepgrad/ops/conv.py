@@ -202,19 +202,28 @@ def _unfold(x, kernel, stride, padding, dilation, out_size, transient: bool, by_
     """The windows of the padded ``x`` copied out, one row of W_out values per (n, c, i, j, h):
     (N, C, k_h, k_w, H_out, W_out) when ``by_sample``, else (C, k_h, k_w, N, H_out, W_out); in the workspace
     when ``transient``. The copy is compiled when numba is on."""
-    padded = _pad(x, padding)
-    windows = _windows(padded, kernel, stride, dilation, out_size)  # (N, C, Ho, Wo, kh, kw), a view
-    by_row = windows.transpose((0, 1, 4, 5, 2, 3) if by_sample else (1, 4, 5, 0, 2, 3))  # W_out innermost
-    cols = _workspace.take(by_row.shape, like=x, role="columns") if transient else np.empty_like(by_row, order="C")
-    if not compiled.usable(padded, cols):
-        return _copy_in_blocks(cols, by_row)
-    source = np.ascontiguousarray(padded)
+    shape = (x.shape[0], x.shape[1], *kernel, *out_size)  # (N, C, kh, kw, Ho, Wo)
+    if not by_sample:
+        shape = (shape[1], shape[2], shape[3], shape[0], *out_size)  # (C, kh, kw, N, Ho, Wo)
+    cols = _workspace.take(shape, like=x, role="columns") if transient else np.empty_like(x, shape=shape)
+    if not compiled.usable(x, cols):
+        windows = _windows(_pad(x, padding), kernel, stride, dilation, out_size)  # (N, C, Ho, Wo, kh, kw), a view
+        return _copy_in_blocks(cols, windows.transpose((0, 1, 4, 5, 2, 3) if by_sample else (1, 4, 5, 0, 2, 3)))
+    # compiled: row copies from x as it lies, the padding written as zeros, with no padded copy of x (np.full
+    # and a copy, 3.1 ms at 32x64x32x32 in a profile). Medians of 21 in alternating runs against the same loop
+    # over a padded copy, 3x3 padding 1 at batch 32: 64 channels at 32x32 5.0-7.2 against 9.8 ms (per-sample
+    # layout 5.6-6.8 against 7.6-8.8), 128 at 16x16 2.5-3.0 against 2.8-4.0, 256 at 8x8 1.9-2.4 against
+    # 2.0-2.5, stride 2 1.6-1.7 against 2.6-3.2; LeNet's layers even. The kernel offset is the outer loop, so
+    # the rows that read the padding are found once per offset, not once per row (row by row, the 8x8 planes
+    # took 2.5x as long).
+    source = np.ascontiguousarray(x)
     per_sample = cols if by_sample else cols.transpose(3, 0, 1, 2, 4, 5)  # (N, C, kh, kw, Ho, Wo)
     steps = tuple(step // cols.itemsize for step in per_sample.strides[:4])
     flat = cols.reshape(-1)
+    geometry = (*kernel, *stride, *dilation, padding[0], padding[2], *steps)
 
     def block(b):
-        kernels.im2col(source, flat, *out_size, b.start, b.stop, *kernel, *stride, *dilation, *steps)
+        kernels.im2col(source, flat, *out_size, b.start, b.stop, *geometry)
 
     parallel_for(block, batch_blocks(source.shape[0], per_sample[:1].nbytes, compiled=True))
     return cols
@@ -338,6 +347,20 @@ def _batch_first(matrix: np.ndarray, batch: int, out_size, bias=None) -> np.ndar
     channels = matrix.shape[0] * matrix.shape[1]
     view = matrix.reshape(channels, batch, *out_size).transpose(1, 0, 2, 3)
     out = np.empty_like(view, order="C")
+    if compiled.usable(matrix, out) and (bias is None or compiled.usable(bias) and bias.dtype == out.dtype):
+        # one compiled pass of contiguous runs, the bias added on the way: medians of 21 in alternating runs,
+        # with a bias 32x64x32x32 0.61-0.84 against 1.32-1.48 ms, 32x128x16x16 0.41-0.55 against 0.75-0.78,
+        # LeNet's 64x16x10x10 0.02 against 0.07-0.10; without one, even with NumPy's transposing copy
+        product, planes = np.ascontiguousarray(matrix), out.reshape(batch, channels, -1)
+        shift = bias if bias is not None else out[:0, 0, 0, 0]
+
+        def move(b):
+            kernels.batch_first(product, planes, shift, b.start, b.stop)
+
+        # (a plain move: below PARALLEL_MIN_BYTES one thread beats two, 0.03 against 0.12-0.2 ms for LeNet's
+        # 64x16x10x10 output)
+        parallel_for(move, batch_blocks(batch, out[:1].nbytes))
+        return out
     if bias is None:
         return _copy_in_blocks(out, view)
     column_bias = bias.reshape(-1, 1, 1)
@@ -622,17 +645,19 @@ class Conv2d(Function):
     def backward(self, grad, result, x, weight, bias=None):
         needs = self.needs_input_grad
         grad_x = grad_weight = grad_bias = None
-        # grad with the channels first, (groups, C_out/groups, N H_out W_out): both gradients' products read
-        # it, so it is copied once (a copy of grad per layer saved: 8 MB at 32x256x16x16)
-        grad_columns = None
+        # grad with the channels first, (groups, C_out/groups, N H_out W_out): when the weight gradient takes
+        # the one-GEMM layout, both gradients' products read it, so it is copied once (a copy of grad per layer
+        # saved: 8 MB at 32x256x16x16); the per-sample and 1x1 layouts read grad as it lies
+        groups, grad_columns = self.geometry["groups"], None
         if (
             needs[0]
             and needs[1]
             and backend.is_array(grad)
-            and not _is_depthwise(weight.shape, self.geometry["groups"])
-            and not _pointwise(weight.shape, self.geometry["stride"], self.geometry["padding"], self.geometry["groups"])
+            and not _is_depthwise(weight.shape, groups)
+            and not _pointwise(weight.shape, self.geometry["stride"], self.geometry["padding"], groups)
+            and not _by_sample(x.shape, weight.shape, groups, x.dtype.itemsize, grad.shape[-2:])
         ):
-            grad_columns = _channels_first(grad, self.geometry["groups"])
+            grad_columns = _channels_first(grad, groups)
         if needs[0]:
             grad_x = Conv2dInputGrad.call(
                 grad, weight, input_shape=tuple(x.shape), grad_columns=grad_columns, **self.geometry

@@ -330,29 +330,70 @@ def sgd_momentum_step(param, buffer, direction, lr, momentum):
 
 
 @kernel
-def im2col(padded, flat, out_h, out_w, start, stop, kernel_h, kernel_w, stride_h, stride_w, dilation_h, dilation_w,
-           step_n, step_c, step_i, step_j):  # fmt: skip
+def im2col(x, flat, out_h, out_w, start, stop, kernel_h, kernel_w, stride_h, stride_w, dilation_h, dilation_w,
+           top, left, step_n, step_c, step_i, step_j):  # fmt: skip
     """The im2col copy for samples [start, stop): the row (n, c, i, j, h) of the columns, W_out values at
     flat[n step_n + c step_c + i step_i + j step_j + h W_out], is x_pad[n, c, s_h h + d_h i, d_w j + s_w w]
-    for w < W_out (the steps, in elements, give the columns' layout: per sample or channels first)."""
-    channels, padded_h, padded_w = padded.shape[1], padded.shape[2], padded.shape[3]
-    source = padded.reshape(-1)
+    for w < W_out (the steps, in elements, give the columns' layout: per sample or channels first). x is
+    read unpadded: the positions in the zero padding (``top`` rows above, ``left`` columns before, and
+    whatever lies past the bottom and right edges) are written as zeros, with no padded copy of x made."""
+    channels, height, width = x.shape[1], x.shape[2], x.shape[3]
+    source = x.reshape(-1)
     step = np.uintp(stride_w)
+    for i in range(kernel_h):
+        # the outputs h whose input row s_h h + d_h i - top lies inside x: [h_lo, h_hi)
+        first_row = i * dilation_h - top
+        h_lo = 0 if first_row >= 0 else min(out_h, (stride_h - 1 - first_row) // stride_h)
+        h_hi = 0 if first_row >= height else min(out_h, (height - 1 - first_row) // stride_h + 1)
+        h_hi = max(h_hi, h_lo)
+        for j in range(kernel_w):
+            # the same for the columns: the outputs w that read inside x, [w_lo, w_hi)
+            first_column = j * dilation_w - left
+            w_lo = 0 if first_column >= 0 else min(out_w, (stride_w - 1 - first_column) // stride_w)
+            w_hi = 0 if first_column >= width else min(out_w, (width - 1 - first_column) // stride_w + 1)
+            w_hi = max(w_hi, w_lo)
+            inside = np.uintp(w_hi - w_lo)
+            for n in range(start, stop):
+                for c in range(channels):
+                    rows = np.uintp(n * step_n + c * step_c + i * step_i + j * step_j)
+                    for k in range(np.uintp(h_lo * out_w)):  # the rows above x, then those below it
+                        flat[rows + k] = 0
+                    for k in range(np.uintp(h_hi * out_w), np.uintp(out_h * out_w)):
+                        flat[rows + k] = 0
+                    plane = (n * channels + c) * height * width
+                    for h in range(h_lo, h_hi):
+                        row = rows + np.uintp(h * out_w)
+                        first = np.uintp(plane + (h * stride_h + first_row) * width + first_column + w_lo * stride_w)
+                        for w in range(np.uintp(w_lo)):
+                            flat[row + w] = 0
+                        target = row + np.uintp(w_lo)
+                        if stride_w == 1:
+                            for w in range(inside):
+                                flat[target + w] = source[first + w]
+                        else:
+                            for w in range(inside):
+                                flat[target + w] = source[first + w * step]
+                        for w in range(np.uintp(w_hi), np.uintp(out_w)):
+                            flat[row + w] = 0
+
+
+@kernel
+def batch_first(product, out, bias, start, stop):
+    """out[n, c] = product[c, n] (+ bias[c] when ``bias`` has one value per channel) for samples [start, stop):
+    the GEMM's channels-first product (C, N, H W) moved into the (N, C, H W) layout, runs of H W values."""
+    batch, channels, plane = out.shape[0], out.shape[1], out.shape[2]
+    source, target = product.reshape(-1), out.reshape(-1)
+    with_bias = bias.size == channels
     for n in range(start, stop):
         for c in range(channels):
-            plane = np.uintp((n * channels + c) * padded_h * padded_w)
-            for i in range(kernel_h):
-                for j in range(kernel_w):
-                    base = np.uintp(n * step_n + c * step_c + i * step_i + j * step_j)
-                    for h in range(out_h):
-                        first = plane + np.uintp((h * stride_h + i * dilation_h) * padded_w + j * dilation_w)
-                        row = base + np.uintp(h * out_w)
-                        if stride_w == 1:
-                            for w in range(np.uintp(out_w)):
-                                flat[row + w] = source[first + w]
-                        else:
-                            for w in range(np.uintp(out_w)):
-                                flat[row + w] = source[first + w * step]
+            read, write = np.uintp((c * batch + n) * plane), np.uintp((n * channels + c) * plane)
+            if with_bias:
+                shift = bias[c]
+                for k in range(np.uintp(plane)):
+                    target[write + k] = source[read + k] + shift
+            else:
+                for k in range(np.uintp(plane)):
+                    target[write + k] = source[read + k]
 
 
 @kernel
