@@ -168,10 +168,8 @@ def batch_norm_input_grad(grad, rows, mean, slope, mean_grad, scale, out):
 # convolution: col2im (the adjoint of im2col) over a range of samples, the padding dropped by clipping.
 # The flat indices are unsigned (np.uintp): numba wraps a negative signed index around, and that test on
 # every element kept the row loops from vectorising (rows of 10 values: 0.77 ms signed, 0.29 ms unsigned).
-# A compiled im2col was measured too: with unsigned indices it tied NumPy's copy at LeNet's and ResNet's
-# 32x32 and 16x16 sizes and lost at 8x8 (8.1 against 5.0 ms) and for 1x1 kernels (2.1 against 1.5 ms), so
-# im2col stays NumPy's; col2im compiled replaces k_h k_w read-modify-write passes (and, for strides above 1,
-# the interleaving of the stride phases) with one pass.
+# Compiled, col2im replaces k_h k_w read-modify-write passes (and, for strides above 1, the interleaving of the
+# stride phases) with one pass. (im2col, below, is compiled too: see ops/conv.py for its measurements.)
 
 
 @kernel
