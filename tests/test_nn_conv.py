@@ -250,6 +250,26 @@ def num_threads(request, monkeypatch):
     dg.set_num_threads(previous)
 
 
+@pytest.mark.parametrize(
+    "kwargs, with_bias", [(dict(padding=1), True), (dict(stride=2, padding=(2, 1)), False)], ids=["p1 bias", "s2"]
+)
+def test_conv2d_copies_in_blocks_of_samples_match_torch(monkeypatch, kwargs, with_bias, num_threads):
+    """im2col, col2im and the move to batch-first in several blocks of samples (on 1 and 2 threads), whatever
+    the arrays' size would choose: the same values and gradients as PyTorch."""
+    from deepgrad import threads as thread_pool
+    from deepgrad.ops import conv as conv_ops
+
+    monkeypatch.setattr(conv_ops, "COPY_PARALLEL_MIN_BYTES", 0)
+    monkeypatch.setattr(thread_pool, "COMPILED_PARALLEL_MIN_BYTES", 0)
+    monkeypatch.setattr(thread_pool, "BLOCK_BYTES", 1)  # one sample per block
+    r = rng(23)
+    arrays = [r.standard_normal((5, 3, 9, 8)), r.standard_normal((4, 3, 3, 3))]
+    arrays += [r.standard_normal(4)] if with_bias else []
+    compare_with_torch(
+        lambda *t: F.conv2d(*t, **kwargs), lambda *t: TF.conv2d(*t, **kwargs), arrays, grad_of=range(len(arrays))
+    )
+
+
 @pytest.mark.parametrize("kwargs", [dict(padding=1), dict(stride=2, padding=(1, 0), dilation=(1, 2))], ids=str)
 def test_depthwise_conv2d_in_several_batch_chunks_matches_torch(monkeypatch, kwargs, num_threads):
     from deepgrad.ops import conv as conv_ops

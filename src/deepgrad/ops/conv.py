@@ -171,6 +171,23 @@ def _transient_product(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.matmul(a, b, out=_workspace.take(shape, like=b, role="product"))
 
 
+# The compiled copies around the products are bound by memory: a second thread gains little on them, and its
+# hand-off costs more than that on smaller arrays. Measured right after a product (BLAS's threads awake),
+# medians of 25, one thread against two: im2col of LeNet's layers (3.8-5 MB) 0.43 against 0.52 ms, ResNet's 256
+# channels at 8x8 (19 MB) 3.2 against 3.5, the cnn's 32->64 (42 MB) 4.2 against 3.5, ResNet's first stage
+# (75 MB) 12.5 against 11.1. Training steps in alternating runs: LeNet-5 6.9 against 7.3 ms, cnn and ResNet-18
+# 2% faster.
+COPY_PARALLEL_MIN_BYTES = 32 * 2**20
+
+
+def _copy_blocks(count: int, item_bytes: int) -> list[slice]:
+    """Blocks of ``count`` items for a compiled copy around the products (im2col, col2im, the move to
+    batch-first): one block below COPY_PARALLEL_MIN_BYTES in all, else blocks on the threads."""
+    if count * item_bytes < COPY_PARALLEL_MIN_BYTES:
+        return [slice(0, count)]
+    return batch_blocks(count, item_bytes, compiled=True)
+
+
 def _copy_in_blocks(target: np.ndarray, source: np.ndarray) -> np.ndarray:
     """``target[...] = source`` in blocks of the first axis, on the threads (these strided copies run at a
     few ns per element, compute-bound rather than memory-bound)."""
@@ -225,7 +242,7 @@ def _unfold(x, kernel, stride, padding, dilation, out_size, transient: bool, by_
     def block(b):
         kernels.im2col(source, flat, *out_size, b.start, b.stop, *geometry)
 
-    parallel_for(block, batch_blocks(source.shape[0], per_sample[:1].nbytes, compiled=True))
+    parallel_for(block, _copy_blocks(source.shape[0], per_sample[:1].nbytes))
     return cols
 
 
@@ -359,7 +376,7 @@ def _batch_first(matrix: np.ndarray, batch: int, out_size, bias=None) -> np.ndar
 
         # (a plain move: below PARALLEL_MIN_BYTES one thread beats two, 0.03 against 0.12-0.2 ms for LeNet's
         # 64x16x10x10 output)
-        parallel_for(move, batch_blocks(batch, out[:1].nbytes))
+        parallel_for(move, _copy_blocks(batch, out[:1].nbytes))
         return out
     if bias is None:
         return _copy_in_blocks(out, view)
@@ -710,7 +727,7 @@ class Conv2dInputGrad(Function):
             def add_rows(b):
                 kernels.col2im(cols, out, b.start, b.stop, *geometry)
 
-            parallel_for(add_rows, batch_blocks(input_shape[0], cols[:, :, :, :1].nbytes, compiled=True))
+            parallel_for(add_rows, _copy_blocks(input_shape[0], cols[:, :, :, :1].nbytes))
             return out
         row_length = -(-(input_shape[3] + padding[2] + padding[3]) // stride[1])
         # (groups, C/groups kh kw, N Ho W_q)
