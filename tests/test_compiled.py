@@ -156,3 +156,26 @@ def test_a_kernel_first_called_on_another_thread_leaves_the_signal_handlers_alon
     worker.join()
     np.testing.assert_array_equal(results[0], [0.0, 4.0])
     assert seen and set(seen) == {before} and signal.getsignal(signal.SIGINT) is before
+
+
+def test_held_interrupts_nest_and_run_the_programs_handler_once_at_the_outermost_release():
+    """Holds nest (numba's compiler lock is re-entrant): a SIGINT in the inner hold runs the program's handler
+    once, when the outer hold ends; a hold with no SIGINT leaves the handler as it was."""
+    import signal
+
+    holder = compiled._HeldInterrupts()
+    previous = signal.signal(signal.SIGINT, _raise_interrupted)
+    try:
+        holder.hold()
+        holder.release()
+        assert signal.getsignal(signal.SIGINT) is _raise_interrupted
+        holder.hold()
+        holder.hold()
+        signal.raise_signal(signal.SIGINT)
+        holder.release()  # still held
+        assert holder.held is not None and signal.getsignal(signal.SIGINT) is not _raise_interrupted
+        with pytest.raises(_Interrupted):
+            holder.release()
+        assert signal.getsignal(signal.SIGINT) is _raise_interrupted and holder.depth == 0
+    finally:
+        signal.signal(signal.SIGINT, previous)

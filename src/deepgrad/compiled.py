@@ -14,8 +14,7 @@ importing deepgrad stays cheap and never touches numba. Compiled code is cached 
 kernel and dtype); later processes pay about a second once, to import numba and load the first kernel.
 Kernels release the GIL (``nogil``): the ops run them over blocks of the batch on ``deepgrad.threads``, and
 the blocks then really run on all cores.
-A Ctrl-C while numba compiles takes effect when that compilation ends (see
-``_shield_compilation_from_ctrl_c``).
+A Ctrl-C while numba loads or compiles takes effect when that ends (see ``_HeldInterrupts``).
 
 >>> import numpy as np
 >>> @kernel
@@ -56,61 +55,79 @@ _state = _State()
 def _numba():
     """numba, imported on first use, or None when it is not installed."""
     if _state.numba is None and not _state.numba_missing:
+        _held_interrupts.hold()  # llvmlite calls back into Python while it loads, too (see below)
         try:
             import numba
         except ImportError:
             _state.numba_missing = True
         else:
             _state.numba = numba
-            _shield_compilation_from_ctrl_c(numba)
+            _hold_interrupts_while_compiling()
+        finally:
+            _held_interrupts.release()
     return _state.numba
 
 
-def _shield_compilation_from_ctrl_c(numba: Any) -> None:
-    """Hold a Ctrl-C that arrives while numba compiles (or loads from its cache) until the compilation ends.
+class _HeldInterrupts:
+    """Between ``hold()`` and ``release()`` on the main thread a SIGINT is only recorded; ``release()``
+    restores the handler that was in place and runs it if one came (the default handler raises
+    ``KeyboardInterrupt`` there). Holds nest; on other threads, and where the handler is not a Python
+    function (SIG_IGN, SIG_DFL, a handler installed from C), they do nothing.
 
-    LLVM calls back into Python while it compiles. A ``KeyboardInterrupt`` raised in such a callback cannot
-    propagate: Python prints "Exception ignored on calling ctypes callback function", the interrupt is lost,
-    and the half-finished compilation later fails with "no compiled object yet" (seen in CI: Ctrl-C about
-    0.5 s into a ``deepgrad train`` with a cold cache). So from the moment numba takes its compiler lock on
-    the main thread, SIGINT is only recorded, and the handler it would have run runs when the lock is
-    released: the interrupt still stops the program, a few tenths of a second later, and the kernel stays
-    usable."""
+    Why: LLVM calls back into Python while numba loads and compiles. A ``KeyboardInterrupt`` raised in such
+    a callback cannot propagate: Python prints "Exception ignored on calling ctypes callback function", the
+    interrupt is lost, and the half-finished compilation later fails with "no compiled object yet" (seen in
+    CI: Ctrl-C about 0.5 s into a ``deepgrad train`` with a cold cache). Held, the interrupt still stops the
+    program, when the compilation ends (a few tenths of a second later), and the kernel stays usable."""
+
+    def __init__(self) -> None:
+        self.depth = 0
+        self.handler: Any = None
+        self.held: tuple[int, Any] | None = None
+
+    def hold(self) -> None:
+        if threading.current_thread() is not threading.main_thread():
+            return  # signal handlers run (and can be set) on the main thread only
+        self.depth += 1
+        if self.depth == 1:
+            handler = signal.getsignal(signal.SIGINT)
+            if callable(handler):
+                self.handler, self.held = handler, None
+                signal.signal(signal.SIGINT, self._record)
+
+    def _record(self, signum: int, frame: Any) -> None:
+        self.held = (signum, frame)
+
+    def release(self) -> None:
+        if threading.current_thread() is not threading.main_thread():
+            return
+        self.depth -= 1
+        if self.depth == 0 and self.handler is not None:
+            handler, held, self.handler, self.held = self.handler, self.held, None, None
+            signal.signal(signal.SIGINT, handler)
+            if held is not None:
+                handler(*held)
+
+
+_held_interrupts = _HeldInterrupts()
+
+
+def _hold_interrupts_while_compiling() -> None:
+    """Hold SIGINT (``_HeldInterrupts``) from the moment numba takes its compiler lock (to compile a kernel
+    or load it from the cache) until it releases it; the lock is re-entrant, and the holds nest with it."""
     try:
         from numba.core import event
     except ImportError:  # an older numba without compiler events: nothing to hook into
         return
 
-    class Shield(event.Listener):
-        def __init__(self) -> None:
-            self.depth = 0  # the compiler lock is re-entrant: only the outermost acquisition counts
-            self.handler: Any = None
-            self.held: tuple[int, Any] | None = None
-
+    class Holder(event.Listener):
         def on_start(self, _: Any) -> None:
-            if threading.current_thread() is not threading.main_thread():
-                return  # signal handlers run on the main thread only
-            self.depth += 1
-            if self.depth == 1:
-                handler = signal.getsignal(signal.SIGINT)
-                if callable(handler):  # (SIG_IGN, SIG_DFL and handlers installed from C are left alone)
-                    self.handler, self.held = handler, None
-                    signal.signal(signal.SIGINT, self.hold)
-
-        def hold(self, signum: int, frame: Any) -> None:
-            self.held = (signum, frame)
+            _held_interrupts.hold()
 
         def on_end(self, _: Any) -> None:
-            if threading.current_thread() is not threading.main_thread():
-                return
-            self.depth -= 1
-            if self.depth == 0 and self.handler is not None:
-                handler, held, self.handler, self.held = self.handler, self.held, None, None
-                signal.signal(signal.SIGINT, handler)
-                if held is not None:
-                    handler(*held)  # the default handler raises KeyboardInterrupt here
+            _held_interrupts.release()
 
-    event.register("numba:compiler_lock", Shield())
+    event.register("numba:compiler_lock", Holder())
 
 
 def enabled() -> bool:
