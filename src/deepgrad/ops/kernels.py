@@ -176,6 +176,15 @@ def batch_norm_input_grad(grad, rows, mean, slope, mean_grad, scale, out):
 
 
 @kernel
+def inside(first, stride, size, count):
+    """The outputs k in [0, count) whose input position first + stride k lies inside [0, size), as the range
+    [lo, hi): the rows or columns of a kernel offset that do not fall in the padding (im2col, col2im)."""
+    lo = 0 if first >= 0 else min(count, (stride - 1 - first) // stride)
+    hi = 0 if first >= size else min(count, (size - 1 - first) // stride + 1)
+    return lo, max(lo, hi)
+
+
+@kernel
 def col2im(cols, out, start, stop, kernel_h, kernel_w, stride_h, stride_w, top, left, dilation_h, dilation_w):
     """The adjoint of im2col: out[n, c] = 0, then every cols[c, i, j, n, h, w] added back at the input
     position x_pad[n, c, s_h h + d_h i, s_w w + d_w j] it was read from (positions in the padding dropped),
@@ -190,14 +199,11 @@ def col2im(cols, out, start, stop, kernel_h, kernel_w, stride_h, stride_w, top, 
             for k in range(np.uintp(height * width)):
                 target[plane + k] = 0
             for i in range(kernel_h):
-                # the outputs h that read inside x: [h_lo, h_hi) (as in im2col)
                 row0 = i * dilation_h - top
-                h_lo = 0 if row0 >= 0 else min(out_h, (stride_h - 1 - row0) // stride_h)
-                h_hi = max(h_lo, 0 if row0 >= height else min(out_h, (height - 1 - row0) // stride_h + 1))
+                h_lo, h_hi = inside(row0, stride_h, height, out_h)
                 for j in range(kernel_w):
                     col0 = j * dilation_w - left
-                    w_lo = 0 if col0 >= 0 else min(out_w, (stride_w - 1 - col0) // stride_w)
-                    w_hi = max(w_lo, 0 if col0 >= width else min(out_w, (width - 1 - col0) // stride_w + 1))
+                    w_lo, w_hi = inside(col0, stride_w, width, out_w)
                     run = np.uintp(w_hi - w_lo)
                     rows = np.uintp((((c * kernel_h + i) * kernel_w + j) * batch + n) * out_h * out_w + w_lo)
                     for h in range(h_lo, h_hi):
@@ -345,18 +351,12 @@ def im2col(x, flat, out_h, out_w, start, stop, kernel_h, kernel_w, stride_h, str
     source = x.reshape(-1)
     step = np.uintp(stride_w)
     for i in range(kernel_h):
-        # the outputs h whose input row s_h h + d_h i - top lies inside x: [h_lo, h_hi)
-        first_row = i * dilation_h - top
-        h_lo = 0 if first_row >= 0 else min(out_h, (stride_h - 1 - first_row) // stride_h)
-        h_hi = 0 if first_row >= height else min(out_h, (height - 1 - first_row) // stride_h + 1)
-        h_hi = max(h_hi, h_lo)
+        first_row = i * dilation_h - top  # the input row of h = 0 (negative in the padding)
+        h_lo, h_hi = inside(first_row, stride_h, height, out_h)
         for j in range(kernel_w):
-            # the same for the columns: the outputs w that read inside x, [w_lo, w_hi)
             first_column = j * dilation_w - left
-            w_lo = 0 if first_column >= 0 else min(out_w, (stride_w - 1 - first_column) // stride_w)
-            w_hi = 0 if first_column >= width else min(out_w, (width - 1 - first_column) // stride_w + 1)
-            w_hi = max(w_hi, w_lo)
-            inside = np.uintp(w_hi - w_lo)
+            w_lo, w_hi = inside(first_column, stride_w, width, out_w)
+            run = np.uintp(w_hi - w_lo)
             for n in range(start, stop):
                 for c in range(channels):
                     rows = np.uintp(n * step_n + c * step_c + i * step_i + j * step_j)
@@ -372,10 +372,10 @@ def im2col(x, flat, out_h, out_w, start, stop, kernel_h, kernel_w, stride_h, str
                             flat[row + w] = 0
                         target = row + np.uintp(w_lo)
                         if stride_w == 1:
-                            for w in range(inside):
+                            for w in range(run):
                                 flat[target + w] = source[first + w]
                         else:
-                            for w in range(inside):
+                            for w in range(run):
                                 flat[target + w] = source[first + w * step]
                         for w in range(np.uintp(w_hi), np.uintp(out_w)):
                             flat[row + w] = 0
