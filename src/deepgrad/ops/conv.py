@@ -286,6 +286,18 @@ def _pointwise(weight_shape, stride, padding, groups: int) -> bool:
     return tuple(weight_shape[-2:]) == (1, 1) and stride == (1, 1) and not any(padding) and groups == 1
 
 
+def _weight_grad_layout(x_shape, weight_shape, stride, padding, groups: int, itemsize: int, out_size) -> str:
+    """The route ``Conv2dWeightGrad`` takes: "depthwise", "pointwise" (1x1, products over the input as it
+    lies), "by sample" (per-sample im2col) or "one GEMM" (the only one that reads grad channels first)."""
+    if _is_depthwise(weight_shape, groups):
+        return "depthwise"
+    if _pointwise(weight_shape, stride, padding, groups) and _partials_fit(x_shape, weight_shape, itemsize):
+        return "pointwise"
+    if _by_sample(x_shape, weight_shape, groups, itemsize, out_size):
+        return "by sample"
+    return "one GEMM"
+
+
 def _per_sample(image: np.ndarray) -> np.ndarray:
     """(N, C, H, W) -> (N, C, H W), a view when the image is contiguous."""
     return np.reshape(image, (image.shape[0], image.shape[1], -1))
@@ -663,16 +675,14 @@ class Conv2d(Function):
         # grad with the channels first, (groups, C_out/groups, N H_out W_out): when the weight gradient takes
         # the one-GEMM layout, both gradients' products read it, so it is copied once (a copy of grad per layer
         # saved: 8 MB at 32x256x16x16); the per-sample and 1x1 layouts read grad as it lies
-        groups, grad_columns = self.geometry["groups"], None
-        if (
-            needs[0]
-            and needs[1]
-            and backend.is_array(grad)
-            and not _is_depthwise(weight.shape, groups)
-            and not _pointwise(weight.shape, self.geometry["stride"], self.geometry["padding"], groups)
-            and not _by_sample(x.shape, weight.shape, groups, x.dtype.itemsize, grad.shape[-2:])
-        ):
-            grad_columns = _channels_first(grad, groups)
+        stride, padding, groups = self.geometry["stride"], self.geometry["padding"], self.geometry["groups"]
+        grad_columns = None
+        if needs[0] and needs[1] and backend.is_array(grad):
+            layout = _weight_grad_layout(
+                x.shape, weight.shape, stride, padding, groups, x.dtype.itemsize, grad.shape[2:]
+            )
+            if layout == "one GEMM":
+                grad_columns = _channels_first(grad, groups)
         if needs[0]:
             grad_x = Conv2dInputGrad.call(
                 grad, weight, input_shape=tuple(x.shape), grad_columns=grad_columns, **self.geometry
@@ -749,11 +759,12 @@ class Conv2dWeightGrad(Function):
     def forward(self, x, grad, *, weight_shape, stride, padding, dilation, groups, cols=None, grad_columns=None):
         self.geometry = dict(stride=stride, padding=padding, dilation=dilation, groups=groups)
         kernel, out_size = weight_shape[-2:], grad.shape[-2:]
-        if _is_depthwise(weight_shape, groups):
+        layout = _weight_grad_layout(x.shape, weight_shape, stride, padding, groups, x.dtype.itemsize, out_size)
+        if layout == "depthwise":
             return _depthwise_weight_grad(x, grad, weight_shape, stride, padding, dilation)
-        if _pointwise(weight_shape, stride, padding, groups) and _partials_fit(x.shape, weight_shape, x.dtype.itemsize):
+        if layout == "pointwise":
             return np.matmul(_per_sample(grad), np.swapaxes(_per_sample(x), 1, 2)).sum(axis=0).reshape(weight_shape)
-        if _by_sample(x.shape, weight_shape, groups, x.dtype.itemsize, out_size):
+        if layout == "by sample":
             if cols is None:
                 cols = _im2col_by_sample(x, kernel, stride, padding, dilation, out_size, transient=True)
             return np.matmul(_per_sample(grad), np.swapaxes(cols, 1, 2)).sum(axis=0).reshape(weight_shape)
