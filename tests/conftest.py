@@ -11,6 +11,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).parent))
 
 import deepgrad  # noqa: E402
+import deepgrad.blas  # noqa: E402
 import deepgrad.compiled  # noqa: E402
 
 
@@ -27,12 +28,19 @@ def kernel_route(request):
             yield "numpy"
 
 
-@pytest.fixture(params=["one GEMM", "by sample"])
+@pytest.fixture(params=["one GEMM", "by sample", "shifted"])
 def conv_layout(request, monkeypatch):
-    """Run the test with every non-grouped convolution in the one-GEMM im2col layout, and then in the
-    per-sample layout (``ops.conv.BY_SAMPLE_PARTIALS_BYTES``), whatever the layer's size would choose."""
+    """Run the test with every non-grouped convolution in the one-GEMM im2col layout, then in the per-sample
+    layout (``ops.conv.BY_SAMPLE_PARTIALS_BYTES``), then (stride 1) in the shifted-product route
+    (``ops.conv.SHIFTED_MIN_CHANNELS``; skipped without a direct BLAS), whatever the layer's size would choose."""
     from deepgrad.ops import conv
 
+    if request.param == "shifted":
+        if not deepgrad.blas.available("float32"):
+            pytest.skip("no direct BLAS calls in this process (deepgrad.blas.library() is None)")
+        monkeypatch.setattr(conv, "SHIFTED_MIN_CHANNELS", 1)
+    else:
+        monkeypatch.setattr(conv, "SHIFTED_MIN_CHANNELS", float("inf"))
     if request.param == "by sample":
         monkeypatch.setattr(conv, "BY_SAMPLE_PARTIALS_BYTES", float("inf"))
         monkeypatch.setattr(conv, "BY_SAMPLE_MIN_POSITIONS", 0)

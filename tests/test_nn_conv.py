@@ -51,6 +51,9 @@ CONV_CASES = [
     ((2, 4, 9, 10), (6, 2, 3, 3), 1, (2, 1), (2, 1), 2),  # stride 1: col2im on padded rows, groups + dilation
     ((3, 6, 14, 14), (16, 6, 5, 5), 1, 0, 1, 1),  # LeNet's second layer
     ((2, 4, 9, 7), (4, 1, 3, 2), 1, "same", (2, 1), 4),  # depthwise, stride 1 on padded rows: dilated, asymmetric
+    ((2, 3, 5, 4), (4, 3, 3, 3), 1, 3, 1, 1),  # padding wider than the kernel's reach: outputs larger than x
+    ((2, 3, 4, 6), (4, 3, 2, 3), 1, (0, 2), (1, 2), 1),  # shifted products: padding on one axis, dilation on the other
+    ((1, 3, 3, 3), (2, 3, 3, 3), 1, 0, 1, 1),  # one output position per sample
 ]
 
 
@@ -126,9 +129,10 @@ def test_conv2d_second_derivative_matches_torch():
     np.testing.assert_allclose(gx_d.array, gx_t.numpy(), rtol=1e-10, atol=1e-12)
 
 
-def test_conv2d_columns_are_kept_only_when_small_and_dropped_in_backward(monkeypatch):
+def test_conv2d_columns_are_kept_only_when_small_and_dropped_in_backward(monkeypatch, conv_layout):
     """The im2col matrix is kept from forward for the weight gradient only under KEEP_COLUMNS_BYTES, and
-    never outlives the backward of its layer; recomputing it gives the same gradients."""
+    never outlives the backward of its layer; recomputing it gives the same gradients. (The shifted-product
+    route has no im2col matrix and keeps nothing.)"""
     from deepgrad.ops import conv as conv_ops
 
     r = rng(12)
@@ -138,7 +142,7 @@ def test_conv2d_columns_are_kept_only_when_small_and_dropped_in_backward(monkeyp
         monkeypatch.setattr(conv_ops, "KEEP_COLUMNS_BYTES", limit)
         xd, wd = (dg.tensor(a, dtype=dg.float64, requires_grad=True) for a in (x, w))
         out = F.conv2d(xd, wd, padding=1)
-        assert hasattr(out.grad_fn, "cols") == (limit > 0)
+        assert hasattr(out.grad_fn, "cols") == (limit > 0 and conv_layout != "shifted")
         out.backward(dg.tensor(up, dtype=dg.float64), retain_graph=True)
         assert not hasattr(out.grad_fn, "cols")
         grads.append((xd.grad.array, wd.grad.array))
@@ -709,3 +713,23 @@ def test_lenet_training_lowers_the_loss():
             optimizer.step()
     after = full_loss()
     assert after < 0.7 * before, (before, after)
+
+
+def test_the_shifted_product_route_takes_stride_1_layers_with_enough_channels(monkeypatch):
+    from deepgrad import blas
+    from deepgrad.ops import conv as conv_ops
+
+    if not blas.available("float32"):
+        pytest.skip("no direct BLAS calls in this process")
+    monkeypatch.setattr(conv_ops, "SHIFTED_MIN_CHANNELS", 16)
+    x = np.empty((2, 64, 8, 8), np.float32)
+    assert conv_ops._shifted(x, (64, 64, 3, 3), (1, 1), 1)  # ResNet's 3x3 layers
+    assert conv_ops._shifted(x[:, :32], (64, 32, 5, 5), (1, 1), 1)
+    assert not conv_ops._shifted(x[:, :6], (16, 6, 5, 5), (1, 1), 1)  # LeNet's 6 channels: products too thin
+    assert not conv_ops._shifted(x, (8, 64, 3, 3), (1, 1), 1)  # 8 output channels
+    assert not conv_ops._shifted(x, (128, 64, 3, 3), (2, 2), 1)  # stride 2: im2col
+    assert not conv_ops._shifted(x, (64, 32, 3, 3), (1, 1), 2)  # groups
+    assert not conv_ops._shifted(x, (64, 64, 1, 1), (1, 1), 1)  # 1x1: products over the input as it lies
+    assert not conv_ops._shifted(x.astype(np.float16), (64, 64, 3, 3), (1, 1), 1)
+    with blas.disabled():
+        assert not conv_ops._shifted(x, (64, 64, 3, 3), (1, 1), 1)
