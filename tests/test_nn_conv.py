@@ -722,7 +722,7 @@ def test_the_shifted_product_route_takes_stride_1_layers_with_enough_channels(mo
     if not blas.available("float32"):
         pytest.skip("no direct BLAS calls in this process")
     monkeypatch.setattr(conv_ops, "SHIFTED_MIN_CHANNELS", 16)
-    x = np.empty((2, 64, 8, 8), np.float32)
+    x = np.zeros((2, 64, 8, 8), np.float32)
     assert conv_ops._shifted(x, (64, 64, 3, 3), (1, 1), 1)  # ResNet's 3x3 layers
     assert conv_ops._shifted(x[:, :32], (64, 32, 5, 5), (1, 1), 1)
     assert not conv_ops._shifted(x[:, :6], (16, 6, 5, 5), (1, 1), 1)  # LeNet's 6 channels: products too thin

@@ -401,6 +401,44 @@ def batch_first(product, out, bias, start, stop):
 
 
 @kernel
+def to_positions(image, buffer, start, plane, row, first, last):
+    """buffer[c, start + n plane + y row + x] = image[n, c, y, x] for channels [first, last), the rest of each
+    plane's rows and columns zero: the shifted-product layout (``conv._Shifted``)."""
+    batch, height, width = image.shape[0], image.shape[2], image.shape[3]
+    length = buffer.shape[1]
+    for c in range(first, last):
+        for k in range(np.uintp(start)):
+            buffer[c, k] = 0
+        for n in range(batch):
+            base = start + n * plane
+            for y in range(height):
+                at = np.uintp(base + y * row)
+                for x in range(np.uintp(width)):
+                    buffer[c, at + x] = image[n, c, y, x]
+                for x in range(np.uintp(width), np.uintp(row)):
+                    buffer[c, at + x] = 0
+            for k in range(np.uintp(base + height * row), np.uintp(base + plane)):
+                buffer[c, k] = 0
+        for k in range(np.uintp(start + batch * plane), np.uintp(length)):
+            buffer[c, k] = 0
+
+
+@kernel
+def from_positions(columns, out, bias, plane, row, first, last):
+    """out[n, c, h, w] = columns[c, n plane + h row + w] (+ bias[c] when ``bias`` has one value per channel) for
+    samples [first, last): the shifted products' output back in the (N, C, H, W) layout."""
+    channels, height, width = out.shape[1], out.shape[2], out.shape[3]
+    with_bias = bias.size == channels
+    for n in range(first, last):
+        for c in range(channels):
+            shift = bias[c] if with_bias else 0
+            for h in range(height):
+                at = np.uintp(n * plane + h * row)
+                for w in range(np.uintp(width)):
+                    out[n, c, h, w] = columns[c, at + w] + shift
+
+
+@kernel
 def adam_step(param, grad, exp_avg, exp_avg_sq, one_minus_beta1, beta2, one_minus_beta2, step_size, correction2, eps):
     """m = m + (1 - b1)(g - m);  v = b2 v + (1 - b2) g^2;  p = p - step_size m / (sqrt(v) / bc2 + eps)"""
     for k in range(np.uintp(param.size)):
