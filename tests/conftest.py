@@ -39,6 +39,7 @@ def conv_layout(request, monkeypatch):
         if not deepgrad.blas.available("float32"):
             pytest.skip("no direct BLAS calls in this process (deepgrad.blas.library() is None)")
         monkeypatch.setattr(conv, "SHIFTED_MIN_CHANNELS", 1)
+        monkeypatch.setattr(conv, "SHIFTED_MAX_POSITIONS_SHARE", float("inf"))
     else:
         monkeypatch.setattr(conv, "SHIFTED_MIN_CHANNELS", float("inf"))
     if request.param == "by sample":

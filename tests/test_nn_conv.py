@@ -722,14 +722,20 @@ def test_the_shifted_product_route_takes_stride_1_layers_with_enough_channels(mo
     if not blas.available("float32"):
         pytest.skip("no direct BLAS calls in this process")
     monkeypatch.setattr(conv_ops, "SHIFTED_MIN_CHANNELS", 16)
+    monkeypatch.setattr(conv_ops, "SHIFTED_MAX_POSITIONS_SHARE", 1.4)
     x = np.zeros((2, 64, 8, 8), np.float32)
-    assert conv_ops._shifted(x, (64, 64, 3, 3), (1, 1), 1)  # ResNet's 3x3 layers
-    assert conv_ops._shifted(x[:, :32], (64, 32, 5, 5), (1, 1), 1)
-    assert not conv_ops._shifted(x[:, :6], (16, 6, 5, 5), (1, 1), 1)  # LeNet's 6 channels: products too thin
-    assert not conv_ops._shifted(x, (8, 64, 3, 3), (1, 1), 1)  # 8 output channels
-    assert not conv_ops._shifted(x, (128, 64, 3, 3), (2, 2), 1)  # stride 2: im2col
-    assert not conv_ops._shifted(x, (64, 32, 3, 3), (1, 1), 2)  # groups
-    assert not conv_ops._shifted(x, (64, 64, 1, 1), (1, 1), 1)  # 1x1: products over the input as it lies
-    assert not conv_ops._shifted(x.astype(np.float16), (64, 64, 3, 3), (1, 1), 1)
+
+    def rule(array, weight_shape, stride=(1, 1), padding=(1, 1, 1, 1), dilation=(1, 1), groups=1):
+        return conv_ops._shifted(array, array.shape, weight_shape, stride, padding, dilation, groups)
+
+    assert rule(x, (64, 64, 3, 3))  # ResNet's 3x3 layers (81 positions per 64 outputs)
+    assert rule(np.zeros((2, 32, 16, 16), np.float32), (64, 32, 5, 5), padding=(2, 2, 2, 2))
+    assert not rule(np.zeros((2, 512, 4, 4), np.float32), (512, 512, 3, 3))  # 4x4 planes: 25 positions per 16
+    assert not rule(x[:, :6], (16, 6, 5, 5))  # LeNet's 6 channels: products too thin
+    assert not rule(x, (8, 64, 3, 3))  # 8 output channels
+    assert not rule(x, (128, 64, 3, 3), stride=(2, 2))  # stride 2: im2col
+    assert not rule(x, (64, 32, 3, 3), groups=2)
+    assert not rule(x, (64, 64, 1, 1), padding=(0, 0, 0, 0))  # 1x1: products over the input as it lies
+    assert not rule(x.astype(np.float16), (64, 64, 3, 3))
     with blas.disabled():
-        assert not conv_ops._shifted(x, (64, 64, 3, 3), (1, 1), 1)
+        assert not rule(x, (64, 64, 3, 3))

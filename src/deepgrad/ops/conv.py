@@ -290,12 +290,12 @@ def _pointwise(weight_shape, stride, padding, groups: int) -> bool:
     return tuple(weight_shape[-2:]) == (1, 1) and stride == (1, 1) and not any(padding) and groups == 1
 
 
-def _weight_grad_layout(x, weight_shape, stride, padding, groups: int, itemsize: int, out_size) -> str:
+def _weight_grad_layout(x, weight_shape, stride, padding, dilation, groups: int, itemsize: int, out_size) -> str:
     """The route ``Conv2dWeightGrad`` takes: "shifted" (shifted products, reading grad's layout), "depthwise",
     "pointwise" (1x1, products over the input as it lies), "by sample" (per-sample im2col) or "one GEMM"
     (reading grad channels first)."""
     x_shape = x.shape
-    if _shifted(x, weight_shape, stride, groups):
+    if _shifted(x, x.shape, weight_shape, stride, padding, dilation, groups):
         return "shifted"
     if _is_depthwise(weight_shape, groups):
         return "depthwise"
@@ -445,20 +445,29 @@ def _flipped_transposed(weight: np.ndarray, groups: int) -> np.ndarray:
 # Measured (forward + backward, 3x3 pad 1, batch 32, medians of 11, this session's Xeon): 64 channels at 32x32
 # 109 ms against 219 ms for im2col and 137 for PyTorch; 128 at 16x16 84 against 125 (105); 256 at 8x8 73
 # against 95 (98).
+# Below 16 channels the products are too thin (64x16x28x28 16->16: 31 against 56 ms; 64x16x14x14 16->32
+# even). The layout's padding positions (``_Shifted``) are computed too, and with small planes they cost more
+# than the im2col saves: ResNet's 512 channels at 4x4 (1.56x the positions) 93 against 73 ms, while 256 at
+# 8x8 (1.27x) gains (76 against 90 ms in bench_conv).
 SHIFTED_MIN_CHANNELS = 16
+SHIFTED_MAX_POSITIONS_SHARE = 1.4
 
 
-def _shifted(x, weight_shape, stride, groups: int) -> bool:
-    """Whether a convolution takes the shifted-product route (see ``SHIFTED_MIN_CHANNELS``)."""
-    return (
+def _shifted(array, input_shape, weight_shape, stride, padding, dilation, groups: int) -> bool:
+    """Whether a convolution of ``input_shape`` takes the shifted-product route, ``array`` (the input or grad)
+    deciding the array type and dtype (see ``SHIFTED_MIN_CHANNELS``)."""
+    if not (
         groups == 1
         and stride == (1, 1)
         and tuple(weight_shape[-2:]) != (1, 1)
         and min(weight_shape[0], weight_shape[1]) >= SHIFTED_MIN_CHANNELS
-        and backend.is_array(x)
-        and type(x) is np.ndarray
-        and blas.available(x.dtype)
-    )
+        and type(array) is np.ndarray
+        and blas.available(array.dtype)
+    ):
+        return False
+    out_h, out_w = _out_size(input_shape, weight_shape, padding, stride, dilation)
+    geometry = _Shifted(input_shape, weight_shape[-2:], padding, dilation, (out_h, out_w))
+    return geometry.plane <= SHIFTED_MAX_POSITIONS_SHARE * out_h * out_w
 
 
 class _Shifted:
@@ -797,7 +806,7 @@ class Conv2d(Function):
             if bias is not None:
                 out += bias.reshape(-1, 1, 1)
             return out
-        if _shifted(x, weight.shape, stride, groups) and weight.dtype == x.dtype:
+        if _shifted(x, x.shape, weight.shape, stride, padding, dilation, groups) and weight.dtype == x.dtype:
             return _Shifted(x.shape, kernel, padding, dilation, out_size).forward(x, weight, bias)
         matrix = _weight_matrix(weight, groups)
         columns_bytes = x.dtype.itemsize * x.shape[0] * x.shape[1] * kernel[0] * kernel[1] * out_size[0] * out_size[1]
@@ -829,11 +838,14 @@ class Conv2d(Function):
         # (the shifted-product route's layout of grad is shared the same way)
         grad_columns = None
         if needs[0] and needs[1] and backend.is_array(grad):
-            layout = _weight_grad_layout(x, weight.shape, stride, padding, groups, x.dtype.itemsize, grad.shape[2:])
+            dilation = self.geometry["dilation"]
+            layout = _weight_grad_layout(
+                x, weight.shape, stride, padding, dilation, groups, x.dtype.itemsize, grad.shape[2:]
+            )
             if layout == "one GEMM":
                 grad_columns = _channels_first(grad, groups)
             elif layout == "shifted" and type(grad) is np.ndarray and grad.dtype == x.dtype == weight.dtype:
-                geometry = _Shifted(x.shape, weight.shape[-2:], padding, self.geometry["dilation"], grad.shape[2:])
+                geometry = _Shifted(x.shape, weight.shape[-2:], padding, dilation, grad.shape[2:])
                 grad_columns = geometry.grad_layout(grad)
         if needs[0]:
             grad_x = Conv2dInputGrad.call(
@@ -860,7 +872,7 @@ class Conv2dInputGrad(Function):
             return _depthwise_input_grad(grad, weight, input_shape, stride, padding, dilation)
         if _pointwise(weight.shape, stride, padding, groups):
             return np.matmul(_weight_matrix(weight, groups)[0].T, _per_sample(grad)).reshape(input_shape)
-        if _shifted(grad, weight.shape, stride, groups) and weight.dtype == grad.dtype:
+        if _shifted(grad, input_shape, weight.shape, stride, padding, dilation, groups) and weight.dtype == grad.dtype:
             geometry = _Shifted(input_shape, kernel, padding, dilation, out_size)
             return geometry.input_grad(grad, weight, grad_layout=grad_columns)  # grad_columns: grad's layout
         matrix_t = np.swapaxes(_weight_matrix(weight, groups), -1, -2)  # (groups, C/groups kh kw, C_out/groups)
@@ -914,7 +926,7 @@ class Conv2dWeightGrad(Function):
     def forward(self, x, grad, *, weight_shape, stride, padding, dilation, groups, cols=None, grad_columns=None):
         self.geometry = dict(stride=stride, padding=padding, dilation=dilation, groups=groups)
         kernel, out_size = weight_shape[-2:], grad.shape[-2:]
-        layout = _weight_grad_layout(x, weight_shape, stride, padding, groups, x.dtype.itemsize, out_size)
+        layout = _weight_grad_layout(x, weight_shape, stride, padding, dilation, groups, x.dtype.itemsize, out_size)
         if layout == "shifted" and grad.dtype == x.dtype:
             geometry = _Shifted(x.shape, kernel, padding, dilation, out_size)
             return geometry.weight_grad(x, grad, weight_shape, grad_layout=grad_columns)  # grad_columns: grad's layout
