@@ -77,3 +77,14 @@ def test_disabled_switches_the_calls_off_and_back():
             blas.matmul(np.ones((1, 1)), np.ones((1, 1)), np.empty((1, 1)))
     assert blas.available(np.float32)
     assert blas.library() is not None and "blas" in blas.library().lower()
+
+
+def test_the_environment_variable_switches_the_calls_off_for_the_process():
+    import os
+    import subprocess
+    import sys
+
+    code = "from deepgrad import blas; print(blas.enabled(), blas.available('float32'))"
+    env = {**os.environ, "DEEPGRAD_DIRECT_BLAS": "0"}
+    result = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    assert result.stdout.split() == ["False", "False"]
