@@ -295,7 +295,7 @@ def _weight_grad_layout(x, weight_shape, stride, padding, dilation, groups: int,
     "pointwise" (1x1, products over the input as it lies), "by sample" (per-sample im2col) or "one GEMM"
     (reading grad channels first)."""
     x_shape = x.shape
-    if _shifted(x, x.shape, weight_shape, stride, padding, dilation, groups):
+    if _shifted(x, x_shape, weight_shape, stride, padding, dilation, groups):
         return "shifted"
     if _is_depthwise(weight_shape, groups):
         return "depthwise"
@@ -487,7 +487,7 @@ class _Shifted:
     def __init__(self, input_shape, kernel, padding, dilation, out_size) -> None:
         batch, _, height, width = input_shape
         top, bottom, left, right = padding
-        self.input_hw, self.out_size, self.kernel = (height, width), tuple(out_size), tuple(kernel)
+        self.input_hw, self.out_size = (height, width), tuple(out_size)
         self.row = max(width + max(left, right), out_size[1])
         self.plane = self.row * max(height + max(top, bottom), out_size[0])
         self.positions = batch * self.plane  # the products' columns
@@ -834,7 +834,7 @@ class Conv2d(Function):
         # saved: 8 MB at 32x256x16x16); the per-sample and 1x1 layouts read grad as it lies
         stride, padding, groups = self.geometry["stride"], self.geometry["padding"], self.geometry["groups"]
         # (the shifted-product route's layout of grad is shared the same way)
-        grad_columns = None
+        grad_columns = grad_layout = None
         if needs[0] and needs[1] and backend.is_array(grad):
             dilation = self.geometry["dilation"]
             layout = _weight_grad_layout(
@@ -844,15 +844,26 @@ class Conv2d(Function):
                 grad_columns = _channels_first(grad, groups)
             elif layout == "shifted" and type(grad) is np.ndarray and grad.dtype == x.dtype == weight.dtype:
                 geometry = _Shifted(x.shape, weight.shape[-2:], padding, dilation, grad.shape[2:])
-                grad_columns = geometry.grad_layout(grad)
+                grad_layout = geometry.grad_layout(grad)
         if needs[0]:
             grad_x = Conv2dInputGrad.call(
-                grad, weight, input_shape=tuple(x.shape), grad_columns=grad_columns, **self.geometry
+                grad,
+                weight,
+                input_shape=tuple(x.shape),
+                grad_columns=grad_columns,
+                grad_layout=grad_layout,
+                **self.geometry,
             )
         if needs[1]:
             cols = self.__dict__.pop("cols", None)  # dropped as soon as it is used
             grad_weight = Conv2dWeightGrad.call(
-                x, grad, weight_shape=tuple(weight.shape), cols=cols, grad_columns=grad_columns, **self.geometry
+                x,
+                grad,
+                weight_shape=tuple(weight.shape),
+                cols=cols,
+                grad_columns=grad_columns,
+                grad_layout=grad_layout,
+                **self.geometry,
             )
         if bias is not None and needs[2]:
             grad_bias = np.reshape(grad, (*grad.shape[:2], -1)).sum(axis=2).sum(axis=0)  # contiguous inner sums
@@ -863,7 +874,9 @@ class Conv2dInputGrad(Function):
     """The gradient of conv2d for its input (a transposed convolution), as an op so it can be differentiated:
     z = col2im(W^T @ grad);   d(grad) = conv2d(upstream, W),  dW = conv2d_weight_grad(upstream, grad)"""
 
-    def forward(self, grad, weight, *, input_shape, stride, padding, dilation, groups, grad_columns=None):
+    def forward(
+        self, grad, weight, *, input_shape, stride, padding, dilation, groups, grad_columns=None, grad_layout=None
+    ):
         self.geometry = dict(stride=stride, padding=padding, dilation=dilation, groups=groups)
         kernel, out_size = weight.shape[-2:], grad.shape[-2:]
         if _is_depthwise(weight.shape, groups):
@@ -872,7 +885,7 @@ class Conv2dInputGrad(Function):
             return np.matmul(_weight_matrix(weight, groups)[0].T, _per_sample(grad)).reshape(input_shape)
         if _shifted(grad, input_shape, weight.shape, stride, padding, dilation, groups) and weight.dtype == grad.dtype:
             geometry = _Shifted(input_shape, kernel, padding, dilation, out_size)
-            return geometry.input_grad(grad, weight, grad_layout=grad_columns)  # grad_columns: grad's layout
+            return geometry.input_grad(grad, weight, grad_layout=grad_layout)
         matrix_t = np.swapaxes(_weight_matrix(weight, groups), -1, -2)  # (groups, C/groups kh kw, C_out/groups)
         full = _full_correlation_padding(kernel, stride, padding, dilation)
         grad_cols_smaller = weight.shape[0] * input_shape[2] * input_shape[3] <= input_shape[1] * grad[0, 0].size
@@ -921,13 +934,26 @@ class Conv2dWeightGrad(Function):
     z = grad @ im2col(x)^T over the whole batch;
     dx = conv2d_input_grad(grad, upstream),  d(grad) = conv2d(x, upstream)"""
 
-    def forward(self, x, grad, *, weight_shape, stride, padding, dilation, groups, cols=None, grad_columns=None):
+    def forward(
+        self,
+        x,
+        grad,
+        *,
+        weight_shape,
+        stride,
+        padding,
+        dilation,
+        groups,
+        cols=None,
+        grad_columns=None,
+        grad_layout=None,
+    ):
         self.geometry = dict(stride=stride, padding=padding, dilation=dilation, groups=groups)
         kernel, out_size = weight_shape[-2:], grad.shape[-2:]
         layout = _weight_grad_layout(x, weight_shape, stride, padding, dilation, groups, x.dtype.itemsize, out_size)
         if layout == "shifted" and grad.dtype == x.dtype:
             geometry = _Shifted(x.shape, kernel, padding, dilation, out_size)
-            return geometry.weight_grad(x, grad, weight_shape, grad_layout=grad_columns)  # grad_columns: grad's layout
+            return geometry.weight_grad(x, grad, weight_shape, grad_layout=grad_layout)
         if layout == "depthwise":
             return _depthwise_weight_grad(x, grad, weight_shape, stride, padding, dilation)
         if layout == "pointwise":
