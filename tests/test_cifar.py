@@ -187,6 +187,43 @@ def test_truncated_archive(tmp_path):
         CIFAR10(tmp_path)
 
 
+def test_archive_with_its_gzip_trailer_cut(tmp_path):
+    # The last 10 bytes: gzip's 8-byte trailer (CRC-32, length) and the end of the deflate stream; the tar end
+    # marker comes earlier, so only reading the gzip stream to its end finds the cut.
+    data = archive_bytes(all_members(n=2))
+    path = tmp_path / "cifar-10-binary.tar.gz"
+    path.write_bytes(data[:-10])
+    with pytest.raises(DatasetFormatError, match="corrupt or truncated archive") as error:
+        CIFAR10(tmp_path, train=False)
+    assert one_line(error).startswith(f"{path}: ")
+
+
+def test_archive_with_a_flipped_byte_inside_a_member(tmp_path):
+    # Stored (level-0) deflate blocks hold the tar bytes verbatim, so flipping one pixel byte of data_batch_2.bin in
+    # the .gz changes that byte only: the records still parse, and gzip's CRC-32 is the only thing that can see it.
+    members = all_members(n=2)
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz", compresslevel=0) as tar:
+        for name, content in members.items():
+            info = tarfile.TarInfo(f"cifar-10-batches-bin/{name}")
+            info.size = len(content)
+            tar.addfile(info, io.BytesIO(content))
+    data = bytearray(buffer.getvalue())
+    pixels = members["data_batch_2.bin"][1:3073]  # record 0's pixels, random bytes: found once in the archive
+    at = data.index(pixels) + 100
+    assert data.count(pixels) == 1
+    path = tmp_path / "cifar-10-binary.tar.gz"
+    path.write_bytes(bytes(data))
+    assert len(CIFAR10(tmp_path)) == 10  # intact, the stored archive loads
+    data[at] ^= 0xFF
+    path.write_bytes(bytes(data))
+    with pytest.raises(DatasetFormatError, match=r"corrupt or truncated archive \(CRC check failed") as error:
+        CIFAR10(tmp_path)
+    assert one_line(error).startswith(f"{path}: ")
+    with pytest.raises(DatasetFormatError, match="CRC check failed"):
+        CIFAR10(tmp_path, train=False)  # the damaged member is not one the test set reads: still checked
+
+
 def test_archive_missing_a_batch(tmp_path):
     members = all_members(n=1)
     del members["data_batch_4.bin"]

@@ -109,8 +109,13 @@ def _read_archive(archive: Path, names: Sequence[str]) -> list[bytes]:
                 if base in names and member.isfile():
                     handle = tar.extractfile(member)  # bytes only: nothing is written from the archive's paths
                     found[base] = handle.read() if handle is not None else b""
+            # The loop stops at the tar end marker, before gzip's trailer (CRC-32 and length of the data), which is
+            # only checked when the stream is read to its end: without this, a cut tail or a flipped byte loads.
+            while tar.fileobj is not None and tar.fileobj.read(1 << 20):
+                pass
     except (tarfile.TarError, EOFError, zlib.error, OSError) as error:
-        # EOFError: the gzip stream ends early (truncated download); OSError: not gzip (BadGzipFile), or unreadable
+        # EOFError: the gzip stream ends early (truncated download); OSError: not gzip or a CRC-32 / length
+        # mismatch in the trailer (BadGzipFile), or unreadable
         raise DatasetFormatError(f"{archive}: corrupt or truncated archive ({error})") from None
     missing = [n for n in names if n not in found]
     if missing:
