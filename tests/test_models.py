@@ -247,6 +247,50 @@ def test_cnn_matches_the_torch_sequential_and_its_parameter_count():
     assert models.cnn(num_classes=10, in_channels=3, image_size=32)(dg.zeros(1, 3, 32, 32)).shape == (1, 10)
 
 
+def test_lenet_on_three_channel_32x32_images_matches_torch():
+    # the 1998 layout: no padding on 32x32, so conv1's output is 28x28 as with the padded 28x28 MNIST form
+    ours = models.LeNet5(in_channels=3, image_size=32)
+    theirs = torch.nn.Sequential(
+        torch.nn.Conv2d(3, 6, 5),
+        torch.nn.ReLU(),
+        torch.nn.MaxPool2d(2),
+        torch.nn.Conv2d(6, 16, 5),
+        torch.nn.ReLU(),
+        torch.nn.MaxPool2d(2),
+        torch.nn.Flatten(),
+        torch.nn.Linear(400, 120),
+        torch.nn.ReLU(),
+        torch.nn.Linear(120, 84),
+        torch.nn.ReLU(),
+        torch.nn.Linear(84, 10),
+    )
+    assert keys_and_shapes(ours.state_dict()) == keys_and_shapes(theirs.state_dict())
+    assert ours[0].weight.shape == (6, 3, 5, 5) and ours[0].padding == (0, 0)
+    # conv1 3*6*25+6, conv2 6*16*25+16, then 400*120+120, 120*84+84, 84*10+10
+    assert count(ours) == 456 + 2416 + 48120 + 10164 + 850 == 62_006
+    assert count(models.LeNet5()) == 61_706  # the default, 1x28x28, unchanged
+    assert ours(dg.zeros(2, 3, 32, 32)).shape == (2, 10)
+    shapes = [layer.output_shape for layer in nn.summary(ours, (2, 3, 32, 32)).layers]
+    assert shapes[0] == (2, 6, 28, 28) and shapes[5] == (2, 16, 5, 5)
+    compare_logits(ours, theirs, (2, 3, 32, 32), atol=1e-9)
+    tanh = models.LeNet5(num_classes=4, activation="tanh", pool="avg", in_channels=2, image_size=32)
+    assert (
+        tanh(dg.zeros(1, 2, 32, 32)).shape == (1, 4)
+        and count(tanh) == 2 * 6 * 25 + 6 + 2416 + 48120 + 10164 + 84 * 4 + 4
+    )
+
+
+def test_lenet_errors():
+    with pytest.raises(ValueError, match=r"LeNet5: image_size must be 28 .* or 32 .*; got 30"):
+        models.LeNet5(image_size=30)
+    with pytest.raises(ValueError, match="got True"):
+        models.LeNet5(image_size=True)
+    with pytest.raises(ValueError, match="LeNet5: in_channels must be a positive integer, got 0"):
+        models.LeNet5(in_channels=0)
+    with pytest.raises(ValueError, match="LeNet5: num_classes must be a positive integer, got -1"):
+        models.LeNet5(num_classes=-1)
+
+
 def test_a_small_resnet_training_step_lowers_the_loss():
     dg.manual_seed(0)
     model = models.ResNet(models.BasicBlock, [1, 1, 1, 1], num_classes=3, in_channels=1, small_input=True)
@@ -331,6 +375,20 @@ def test_summary_for_cifar10_uses_three_channels(capsys):
 
     assert main(["summary", "--model", "resnet34", "--dataset", "cifar10"]) == 0
     assert "Input shape: (1, 3, 32, 32)" in capsys.readouterr().out
+
+
+def test_summary_and_train_lenet_on_cifar10(tmp_path, capsys, monkeypatch):
+    from deepgrad.cli import main
+
+    monkeypatch.setenv("DEEPGRAD_DATA", str(tmp_path / "empty"))  # summary reads no data files
+    assert main(["summary", "--model", "lenet", "--dataset", "cifar10"]) == 0
+    out = capsys.readouterr().out
+    assert "lenet5 (relu)" in out and "Input shape: (1, 3, 32, 32)" in out and "Output shape: (1, 10)" in out
+    assert "62,006" in out and "(1, 6, 28, 28)" in out  # no padding: 32 - 5 + 1
+    write_cifar(tmp_path / "data" / "cifar10" / "cifar-10-batches-bin")
+    common = ["--dataset", "cifar10", "--data-dir", str(tmp_path / "data")]
+    argv = ["train", "--model", "lenet", *common, "--epochs", "1", "--batch-size", "8", "--quiet", "--plots", "none"]
+    assert main(argv) == 0
 
 
 def test_train_cnn_on_cifar10_files_with_augment_then_eval(tmp_path, capsys):

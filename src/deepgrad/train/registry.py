@@ -92,10 +92,11 @@ def _mlp(spec: ModelSpec) -> Any:
 def _lenet(spec: ModelSpec) -> Any:
     from deepgrad.models import LeNet5
 
-    if DATASETS[spec.dataset].image_shape != (1, 28, 28):
-        raise ConfigError(f"`model=lenet` is for 28x28 one-channel images (mnist, fashion-mnist), not {spec.dataset}")
+    channels, height, width = _image_shape(spec)
+    if height != width or height not in (28, 32):
+        raise ConfigError(f"`model=lenet` needs 28x28 or 32x32 images, {spec.dataset} has {height}x{width}")
     try:
-        return LeNet5(spec.out_features, activation=spec.activation)
+        return LeNet5(spec.out_features, activation=spec.activation, in_channels=channels, image_size=height)
     except ValueError as error:  # an activation LeNet-5 does not offer
         raise ConfigError(str(error)) from None
 
