@@ -17,6 +17,7 @@ import pytest
 from op_specs import SPECS, draw
 
 import deepgrad as dg
+import deepgrad.nn.functional as F
 from deepgrad import backend, nn, optim
 
 
@@ -272,6 +273,14 @@ def test_devices_map_to_array_modules_in_one_place():
 def test_allocations_follow_the_input():
     duck = to_duck(dg.tensor([[1.0, -2.0, 3.0]]))
     assert_stayed_on_duck(duck * 2.0, duck.sum(), duck > 0, duck.argmax(1), duck[[0, 0]], duck.max(1).indices)
+
+
+def test_dropout_masks_are_drawn_by_the_inputs_library():
+    for drop in (F.dropout, F.dropout2d):
+        duck = to_duck(dg.ones(2, 3, 4, 4, requires_grad=True))
+        out = drop(duck, 0.5)
+        out.backward(to_duck(dg.ones(*out.shape)))
+        assert_stayed_on_duck(out, duck.grad)
 
 
 # ---------------------------------------------------------------------------------------------------

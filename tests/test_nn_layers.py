@@ -701,14 +701,98 @@ def test_dropout2d_gradcheck_with_fixed_mask():
     assert gradcheck(fn, [as_ours(rng(55).standard_normal((3, 4, 2, 2)), True)])
 
 
-def test_inplace_is_accepted_where_pytorch_has_it():
-    x = dg.randn(2, 3, 4, 4)
-    for layer in [nn.ReLU(inplace=True), nn.Dropout(0.5, inplace=True), nn.Dropout2d(0.5, inplace=True)]:
-        layer.eval()
-        out = layer(x)
-        assert out.shape == x.shape
+def test_dropout2d_gradgradcheck_with_fixed_mask():
+    def fn(x):
+        dg.manual_seed(7)
+        return F.dropout2d(x, 0.4) ** 2  # squared: a second derivative that is not zero
+
+    assert gradgradcheck(fn, [as_ours(rng(57).standard_normal((2, 3, 2, 2)), True)])
+
+
+# (ours, theirs) for every inplace=True PyTorch has among our activations
+INPLACE_FUNCTIONS = [
+    (lambda x, inplace: F.relu(x, inplace=inplace), lambda x, inplace: TF.relu(x, inplace=inplace)),
+    (lambda x, inplace: F.leaky_relu(x, 0.2, inplace), lambda x, inplace: TF.leaky_relu(x, 0.2, inplace)),
+    (lambda x, inplace: F.elu(x, 0.7, inplace), lambda x, inplace: TF.elu(x, 0.7, inplace)),
+    (lambda x, inplace: F.silu(x, inplace), lambda x, inplace: TF.silu(x, inplace)),
+    (lambda x, inplace: nn.ReLU(inplace)(x), lambda x, inplace: torch.nn.ReLU(inplace)(x)),
+    (lambda x, inplace: nn.LeakyReLU(0.2, inplace)(x), lambda x, inplace: torch.nn.LeakyReLU(0.2, inplace)(x)),
+    (lambda x, inplace: nn.ELU(0.7, inplace)(x), lambda x, inplace: torch.nn.ELU(0.7, inplace)(x)),
+    (lambda x, inplace: nn.SiLU(inplace)(x), lambda x, inplace: torch.nn.SiLU(inplace)(x)),
+]
+
+
+@pytest.mark.parametrize("ours,theirs", INPLACE_FUNCTIONS)
+def test_inplace_writes_into_an_input_outside_the_graph_as_torch(ours, theirs):
+    data = rng(60).standard_normal((2, 3, 4))
+    x, xt = dg.tensor(data), torch.tensor(data)
+    out, out_t = ours(x, True), theirs(xt, True)
+    assert out is x and out_t is xt
+    np.testing.assert_allclose(x.array, xt.numpy(), rtol=1e-12)
+    assert x._version == 1
+    with dg.no_grad():  # a leaf that requires grad, under no_grad: written in place too
+        leaf = dg.tensor(data, requires_grad=True)
+        assert ours(leaf, True) is leaf
+    np.testing.assert_allclose(leaf.array, xt.numpy(), rtol=1e-12)
+
+
+@pytest.mark.parametrize("ours,theirs", INPLACE_FUNCTIONS)
+def test_inplace_in_the_graph_gives_a_new_tensor_and_torchs_gradients(ours, theirs):
+    data, upstream = rng(61).standard_normal((2, 3, 4)), rng(62).standard_normal((2, 3, 4))
+    x, xt = dg.tensor(data, requires_grad=True), torch.tensor(data, requires_grad=True)
+    hidden, hidden_t = x * 2.0, xt * 2.0  # a non-leaf, which PyTorch updates in place
+    out, out_t = ours(hidden, True), theirs(hidden_t, True)
+    assert out is not hidden
+    np.testing.assert_array_equal(hidden.array, 2.0 * data)  # left as it was
+    np.testing.assert_allclose(out.array, out_t.detach().numpy(), rtol=1e-12)
+    out.backward(dg.tensor(upstream))
+    out_t.backward(torch.tensor(upstream))
+    np.testing.assert_allclose(x.grad.array, xt.grad.numpy(), rtol=1e-12)
+
+
+def test_inplace_dropout_writes_into_an_input_outside_the_graph():
+    for drop in [F.dropout, F.dropout2d, lambda x, p, training, inplace: nn.Dropout(p, inplace)(x)]:
+        x = dg.ones(8, 16, 3, 3)
+        assert drop(x, 0.5, True, True) is x
+        assert set(np.unique(x.array).tolist()) == {0.0, 2.0}
+        assert drop(x, 1.0, True, True) is x and not x.array.any()
+        y = dg.ones(2, 4, 3, 3, requires_grad=True) * 1.0  # in the graph: a new tensor, the input as it was
+        assert drop(y, 0.5, True, True) is not y and (y.array == 1).all()
+
+
+def test_inplace_change_of_a_value_saved_for_backward_is_refused_as_torch():
+    data = rng(63).standard_normal((3, 4))
+    for relu_in_place in [lambda x: F.relu(x, inplace=True), lambda x: x.relu_(), F.relu_, dg.relu_]:
+        x, w = dg.tensor(data), dg.tensor(data, requires_grad=True)
+        y = x * w  # the product saves x for w's gradient
+        relu_in_place(x)
+        with pytest.raises(RuntimeError, match="in-place"):
+            y.sum().backward()
+    xt, wt = torch.tensor(data), torch.tensor(data, requires_grad=True)
+    yt = xt * wt
+    TF.relu(xt, inplace=True)
+    with pytest.raises(RuntimeError, match="inplace"):
+        yt.sum().backward()
+
+
+def test_underscore_functions_write_in_place_as_torch_and_refuse_graph_tensors():
+    data = rng(64).standard_normal((2, 5))
+    for ours, theirs in [
+        (F.relu_, TF.relu_),
+        (dg.relu_, torch.relu_),
+        (lambda x: x.relu_(), lambda x: x.relu_()),
+        (lambda x: F.leaky_relu_(x, 0.3), lambda x: TF.leaky_relu_(x, 0.3)),
+        (lambda x: F.elu_(x, 0.5), lambda x: TF.elu_(x, 0.5)),
+    ]:
+        x, xt = dg.tensor(data), torch.tensor(data)
+        assert ours(x) is x and theirs(xt) is xt
+        np.testing.assert_allclose(x.array, xt.numpy(), rtol=1e-12)
+        leaf = dg.tensor(data, requires_grad=True)
+        with pytest.raises(RuntimeError, match="in-place update of a leaf tensor that requires grad"):
+            ours(leaf)
+        with pytest.raises(RuntimeError, match="in-place update of a tensor recorded in the graph"):
+            ours(leaf * 1.0)
     assert repr(nn.ReLU(inplace=True)) == "ReLU(inplace=True)"
-    np.testing.assert_array_equal(F.relu(x, inplace=True).array, np.maximum(x.array, 0))
 
 
 def test_flatten_function_and_method_match_torch():

@@ -71,6 +71,7 @@ __all__ = [
     "permute",
     "pow",
     "relu",
+    "relu_",
     "reshape",
     "scatter",
     "scatter_add",
@@ -129,6 +130,7 @@ min = _method("min")
 neg = _method("neg")
 permute = _method("permute")
 relu = _method("relu")
+relu_ = _method("relu_")
 reshape = _method("reshape")
 scatter = _method("scatter")
 scatter_add = _method("scatter_add")

@@ -473,6 +473,10 @@ class Tensor:
     def relu(self) -> Tensor:
         return ew.Relu.apply(self)
 
+    def relu_(self) -> Tensor:
+        """max(x, 0) written into this tensor (no graph is recorded for in-place updates: see ``_check_inplace``)."""
+        return self._overwrite("relu_", Tensor.relu)
+
     def erf(self) -> Tensor:
         return ew.Erf.apply(self)
 
@@ -1058,6 +1062,14 @@ class Tensor:
                 "are not recorded in the graph; use the out-of-place form, e.g. `total = total + x` instead of "
                 "`total += x`, or cat/stack instead of assigning into a buffer"
             )
+
+    def _overwrite(self, name: str, compute: Callable[[Tensor], Tensor]) -> Tensor:
+        """This tensor's data replaced by ``compute(self)`` (an out-of-place op, with no graph to record once
+        ``_check_inplace`` has passed), counted as an in-place change."""
+        self._check_inplace(name)
+        np.copyto(self.array, compute(self).array, casting="same_kind")
+        self._bump_version()
+        return self
 
     def _inplace(self, name: str, ufunc: Callable, other: Any) -> Tensor:
         self._check_inplace(name, other)

@@ -1,7 +1,8 @@
 """Activation modules: thin wrappers around ``deepgrad.nn.functional`` (PyTorch's names and reprs).
 
-``inplace=True`` is accepted wherever PyTorch accepts it, so ported code runs; the result is always a new
-tensor (in-place activations would break the saved values backward needs).
+``inplace=True`` is accepted wherever PyTorch accepts it: the result is written into the input where no graph
+is recorded for it (inference, ``no_grad``), and is a new tensor while one is (``F._in_place_where_safe`` says
+why).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ class ReLU(Module):
         self.inplace = inplace
 
     def forward(self, input: Tensor) -> Tensor:
-        return input.relu()
+        return F.relu(input, self.inplace) if self.inplace else input.relu()
 
     def extra_repr(self) -> str:
         return "inplace=True" if self.inplace else ""
@@ -36,7 +37,7 @@ class LeakyReLU(Module):
         self.inplace = inplace
 
     def forward(self, input: Tensor) -> Tensor:
-        return F.leaky_relu(input, self.negative_slope)
+        return F.leaky_relu(input, self.negative_slope, self.inplace)
 
     def extra_repr(self) -> str:
         return f"negative_slope={self.negative_slope}" + (", inplace=True" if self.inplace else "")
@@ -51,7 +52,7 @@ class ELU(Module):
         self.inplace = inplace
 
     def forward(self, input: Tensor) -> Tensor:
-        return F.elu(input, self.alpha)
+        return F.elu(input, self.alpha, self.inplace)
 
     def extra_repr(self) -> str:
         return f"alpha={self.alpha}" + (", inplace=True" if self.inplace else "")
@@ -95,7 +96,7 @@ class SiLU(Module):
         self.inplace = inplace
 
     def forward(self, input: Tensor) -> Tensor:
-        return F.silu(input)
+        return F.silu(input, self.inplace)
 
     def extra_repr(self) -> str:
         return "inplace=True" if self.inplace else ""

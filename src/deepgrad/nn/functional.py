@@ -13,14 +13,14 @@ binding to the wrong parameter. The argument checks live in
 from __future__ import annotations
 
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
 
 from deepgrad import backend, composites
 from deepgrad.autograd.function import label
-from deepgrad.autograd.grad_mode import no_grad
+from deepgrad.autograd.grad_mode import GRAD_MODE, no_grad
 from deepgrad.nn._checks import (
     REDUCTIONS,
     as_input,
@@ -60,10 +60,12 @@ __all__ = [
     "dropout",
     "dropout2d",
     "elu",
+    "elu_",
     "gelu",
     "kl_div",
     "l1_loss",
     "leaky_relu",
+    "leaky_relu_",
     "linear",
     "local_response_norm",
     "log_softmax",
@@ -74,6 +76,7 @@ __all__ = [
     "one_hot",
     "pad",
     "relu",
+    "relu_",
     "sigmoid",
     "silu",
     "softmax",
@@ -124,9 +127,25 @@ def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     return linalg.Linear.apply(input, weight, bias)
 
 
+def _in_place_where_safe(input: Tensor, inplace: bool, name: str, compute: Callable[[Tensor], Tensor]) -> Tensor:
+    """PyTorch's ``inplace=True``: ``compute(input)`` written into ``input``, which is returned, wherever no graph
+    is recorded for ``input`` (grad mode off, or ``input`` needs no gradient); while one is, and without
+    ``inplace``, a new tensor, ``input`` left as it was.
+
+    Why not in the graph, as PyTorch does: PyTorch's nodes point at the nodes that made their inputs, so it can
+    give ``input`` a new creator and leave earlier uses alone. A deepgrad node keeps its input *tensors* and the
+    engine reads their ``grad_fn`` at backward time, so a new creator for ``input`` would reroute every earlier
+    use of it. Where it is written in place, the version counter counts the change: a node that saved ``input``
+    for its backward then refuses to run on the new values, as PyTorch's does."""
+    if inplace and not (GRAD_MODE.enabled and input.requires_grad):
+        return input._overwrite(name, compute)
+    return compute(input)
+
+
 def dropout(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool = False) -> Tensor:
     """Inverted dropout: in training, zero each element with probability p and scale the rest by 1/(1-p);
-    outside training, the identity. ``inplace`` is accepted for compatibility (the result is a new tensor).
+    outside training, the identity. ``inplace=True`` writes the result into ``input`` where no graph is recorded
+    for it (see ``_in_place_where_safe``); else the result is a new tensor.
 
     Why this equals the lectures' rule "keep every unit at test time and multiply its activation by
     (1 - p)": both make the activation a unit passes on at test time equal to its expected value during
@@ -155,12 +174,12 @@ def dropout(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool 
     if dtype.kind != "f":
         raise TypeError(f"dropout: expected a floating-point input, got {dtype} (shape {input.shape})")
     if p == 1.0:
-        return input * dtype.type(0)
+        return _in_place_where_safe(input, inplace, "dropout", lambda x: x * dtype.type(0))
     draw_dtype = dtype if dtype in (backend.float32, backend.float64) else backend.float32
     keep = backend.random(input.shape, draw_dtype, like=input.array) >= p
     scale = keep.astype(dtype)
     scale *= 1.0 / (1.0 - p)
-    return input * scale
+    return _in_place_where_safe(input, inplace, "dropout", lambda x: x * scale)
 
 
 def batch_norm(
@@ -418,18 +437,45 @@ def one_hot(tensor: Tensor, num_classes: int = -1) -> Tensor:
 
 
 def relu(input: Tensor, inplace: bool = False) -> Tensor:
-    """max(x, 0); backward from a saved mask. ``inplace`` is accepted and ignored (new tensor)."""
+    """max(x, 0); backward from a saved mask. ``inplace=True``: written into ``input`` where no graph is recorded
+    for it (see ``_in_place_where_safe``).
+
+    >>> import deepgrad
+    >>> import deepgrad.nn.functional as F
+    >>> x = deepgrad.tensor([-1.0, 2.0])
+    >>> F.relu(x, inplace=True) is x, x.tolist()
+    (True, [0.0, 2.0])
+    """
+    if inplace:
+        return _in_place_where_safe(as_input(input, "relu"), True, "relu", Tensor.relu)
     return as_input(input, "relu").relu()
 
 
+def relu_(input: Tensor) -> Tensor:
+    """max(x, 0) written into ``input`` (refused for a tensor recorded in the graph, as every in-place update)."""
+    return as_input(input, "relu_").relu_()
+
+
 def leaky_relu(input: Tensor, negative_slope: float = 0.01, inplace: bool = False) -> Tensor:
-    """x for x > 0, negative_slope * x otherwise."""
-    return as_input(input, "leaky_relu").leaky_relu(negative_slope)
+    """x for x > 0, negative_slope * x otherwise (``inplace``: as ``relu``'s)."""
+    return _in_place_where_safe(
+        as_input(input, "leaky_relu"), inplace, "leaky_relu", lambda x: x.leaky_relu(negative_slope)
+    )
+
+
+def leaky_relu_(input: Tensor, negative_slope: float = 0.01) -> Tensor:
+    """leaky_relu written into ``input`` (refused for a tensor recorded in the graph)."""
+    return as_input(input, "leaky_relu_")._overwrite("leaky_relu_", lambda x: x.leaky_relu(negative_slope))
 
 
 def elu(input: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:
-    """x for x > 0, alpha * (exp(x) - 1) otherwise."""
-    return as_input(input, "elu").elu(alpha)
+    """x for x > 0, alpha * (exp(x) - 1) otherwise (``inplace``: as ``relu``'s)."""
+    return _in_place_where_safe(as_input(input, "elu"), inplace, "elu", lambda x: x.elu(alpha))
+
+
+def elu_(input: Tensor, alpha: float = 1.0) -> Tensor:
+    """elu written into ``input`` (refused for a tensor recorded in the graph)."""
+    return as_input(input, "elu_")._overwrite("elu_", lambda x: x.elu(alpha))
 
 
 def gelu(input: Tensor, approximate: str = "none") -> Tensor:
@@ -445,8 +491,12 @@ def gelu(input: Tensor, approximate: str = "none") -> Tensor:
 
 
 def silu(input: Tensor, inplace: bool = False) -> Tensor:
-    """x * sigmoid(x) (also called swish)."""
-    return label(composites.silu(as_input(input, "silu")), "SiluBackward0")
+    """x * sigmoid(x) (also called swish; ``inplace``: as ``relu``'s)."""
+
+    def compute(x: Tensor) -> Tensor:
+        return label(composites.silu(x), "SiluBackward0")
+
+    return _in_place_where_safe(as_input(input, "silu"), inplace, "silu", compute)
 
 
 def sigmoid(input: Tensor) -> Tensor:
@@ -884,7 +934,7 @@ def local_response_norm(input: Tensor, size: int, alpha: float = 1e-4, beta: flo
 def dropout2d(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool = False) -> Tensor:
     """Channel dropout: in training, zero each whole channel x[n, c] with probability p and scale the others by
     1/(1-p) (one draw per sample and channel, for (N, C, H, W) input); outside training, the identity.
-    A 3-D input is read as (N, C, L), as PyTorch does with a warning. ``inplace`` is accepted (new tensor).
+    A 3-D input is read as (N, C, L), as PyTorch does with a warning. ``inplace``: as ``dropout``'s.
 
     >>> import deepgrad
     >>> import deepgrad.nn.functional as F
@@ -907,13 +957,15 @@ def dropout2d(input: Tensor, p: float = 0.5, training: bool = True, inplace: boo
         return input
     if input.dtype.kind != "f":
         raise TypeError(f"dropout2d: expected a floating-point input, got {input.dtype} (shape {input.shape})")
+    dtype = input.dtype
     if p == 1.0:
-        return input * np.zeros((), dtype=input.dtype)
+        return _in_place_where_safe(input, inplace, "dropout2d", lambda x: x * dtype.type(0))
     mask_shape = input.shape[:2] + (1,) * (input.ndim - 2)
-    keep = backend.generator().random(mask_shape) >= p
-    scale = keep.astype(input.dtype)
+    draw_dtype = dtype if dtype in (backend.float32, backend.float64) else backend.float32
+    keep = backend.random(mask_shape, draw_dtype, like=input.array) >= p
+    scale = keep.astype(dtype)
     scale *= 1.0 / (1.0 - p)
-    return input * scale
+    return _in_place_where_safe(input, inplace, "dropout2d", lambda x: x * scale)
 
 
 def _zero_insert(input: Tensor, stride: tuple[int, int]) -> Tensor:

@@ -38,8 +38,8 @@ class LocalResponseNorm(Module):
 
 class Dropout2d(Dropout):
     """Channel dropout for (N, C, H, W) input: in training each whole channel is zeroed with probability p
-    and the others scaled by 1/(1-p); in eval mode, the identity. ``inplace`` is accepted (the result is a
-    new tensor: an in-place write would overwrite a value autograd may need).
+    and the others scaled by 1/(1-p); in eval mode, the identity. ``inplace=True`` writes into the input where
+    no graph is recorded for it (see ``nn.functional.dropout``).
 
     >>> import deepgrad
     >>> from deepgrad import nn
