@@ -144,6 +144,18 @@ def test_eval_logits_match_torchvision(tv, name, kwargs, shape):
     compare_logits(getattr(models, name)(**kwargs), getattr(tv.models, name)(**kwargs), shape)
 
 
+@pytest.mark.parametrize("name", ["vgg11", "vgg16_bn"])
+def test_vgg_logits_match_torchvision_with_a_narrow_classifier(tv, name):
+    """The full VGG logits test is slow (130M+ weights in float64); here the classifier's two wide layers are
+    swapped for narrow ones in both networks, so every convolution, pooling, batch norm and the flatten order
+    between the adaptive pool and the classifier are compared in seconds."""
+    ours, theirs = getattr(models, name)(num_classes=10), getattr(tv.models, name)(num_classes=10)
+    for index, (fan_in, fan_out) in {0: (512 * 7 * 7, 32), 3: (32, 32), 6: (32, 10)}.items():
+        ours.classifier[index] = nn.Linear(fan_in, fan_out)
+        theirs.classifier[index] = torch.nn.Linear(fan_in, fan_out)
+    compare_logits(ours, theirs, (2, 3, 32, 32))
+
+
 def test_googlenet_training_outputs_and_aux_heads_match_torchvision(tv):
     kwargs = {"num_classes": 5, "aux_logits": True, "dropout": 0.0, "dropout_aux": 0.0}
     theirs = tv.models.googlenet(**kwargs).double()
