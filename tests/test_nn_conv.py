@@ -55,7 +55,7 @@ CONV_CASES = [
     ((2, 3, 4, 6), (4, 3, 2, 3), 1, (0, 2), (1, 2), 1),  # shifted products: padding on one axis, dilation on the other
     ((1, 3, 3, 3), (2, 3, 3, 3), 1, 0, 1, 1),  # one output position per sample
     ((2, 3, 8, 8), (4, 3, 3, 3), 2, 1, 1, 1),  # ResNet's downsampling 3x3
-    ((2, 3, 9, 7), (4, 3, 3, 3), 2, 1, 1, 1),  # stride 2 on odd sizes: the last window ends inside the input
+    ((2, 3, 9, 7), (4, 3, 3, 3), 2, 1, 1, 1),  # stride 2 on odd sizes
     ((2, 3, 10, 9), (4, 3, 2, 2), 3, 1, 1, 1),  # stride > kernel: rows and columns no window reads
     ((2, 3, 11, 10), (4, 3, 3, 3), 2, (2, 1), 3, 1),  # stride 2 with dilation 3
 ]
