@@ -368,25 +368,31 @@ def test_training_defaults_follow_the_model_on_image_data():
     assert training_defaults("lenet", "spirals") == training_defaults(None, "spirals")
 
 
-@pytest.mark.parametrize(
-    "model,params",
-    [("cnn", "1,199,882"), ("resnet18", "11,172,810"), ("alexnet", None), ("vgg11", None), ("googlenet", None)],
-)
-def test_summary_command_builds_each_architecture_for_mnist(capsys, model, params):
+# parameter counts of the command's models: (1, 28, 28) images (mnist, fashion-mnist), (3, 32, 32) (cifar10)
+COMMAND_PARAMETERS = {
+    "lenet": ("61,706", "62,006"),
+    "cnn": ("1,199,882", "1,626,442"),
+    "alexnet": ("4,557,514", "4,560,714"),
+    "vgg11": ("9,749,770", "9,750,922"),
+    "vgg16": ("15,243,978", "15,245,130"),
+    "resnet18": ("11,172,810", "11,173,962"),
+    "resnet34": ("21,280,970", "21,282,122"),
+    "resnet50": ("23,519,690", "23,520,842"),
+    "googlenet": ("5,601,322", "5,602,474"),
+}
+
+
+@pytest.mark.parametrize("dataset", ["mnist", "fashion-mnist", "cifar10"])
+@pytest.mark.parametrize("model", list(COMMAND_PARAMETERS))
+def test_summary_command_builds_each_architecture_for_each_data_set(capsys, monkeypatch, tmp_path, model, dataset):
     from deepgrad.cli import main
 
-    assert main(["summary", "--model", model, "--dataset", "mnist"]) == 0
+    monkeypatch.setenv("DEEPGRAD_DATA", str(tmp_path / "empty"))  # summary reads no data files
+    assert main(["summary", "--model", model, "--dataset", dataset]) == 0
     text = capsys.readouterr().out
-    assert "Input shape: (1, 1, 28, 28)" in text and "Output shape: (1, 10)" in text
-    if params:
-        assert params in text
-
-
-def test_summary_for_cifar10_uses_three_channels(capsys):
-    from deepgrad.cli import main
-
-    assert main(["summary", "--model", "resnet34", "--dataset", "cifar10"]) == 0
-    assert "Input shape: (1, 3, 32, 32)" in capsys.readouterr().out
+    shape = "(1, 3, 32, 32)" if dataset == "cifar10" else "(1, 1, 28, 28)"
+    assert f"Input shape: {shape}" in text and "Output shape: (1, 10)" in text
+    assert f"Total params: {COMMAND_PARAMETERS[model][dataset == 'cifar10']}" in text
 
 
 def test_summary_and_train_lenet_on_cifar10(tmp_path, capsys, monkeypatch):
