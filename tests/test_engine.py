@@ -649,3 +649,16 @@ def test_backward_gradient_is_read_not_copied_and_never_written():
     z.backward(dg.tensor(gradient))
     z.grad.array[0, 0] = 100.0  # the leaf's .grad is its own memory, writable
     np.testing.assert_array_equal(gradient, before)
+
+
+def test_a_leafs_grad_is_c_contiguous_even_when_backward_hands_over_a_transposed_view():
+    """PyTorch's layout contract for .grad; the optimizers' one-pass updates rely on it."""
+    w = dg.tensor(np.arange(12.0).reshape(3, 4), requires_grad=True)
+    upstream = np.arange(12.0).reshape(4, 3) + 1
+    w.t().backward(dg.tensor(upstream))  # transpose's backward: grad.T, a view in Fortran order
+    assert w.grad.array.flags.c_contiguous
+    np.testing.assert_array_equal(w.grad.array, upstream.T)
+    # an im2col convolution's weight gradient is such a view (its product has im2col's rows as rows)
+    weight = dg.randn(8, 3, 3, 3, requires_grad=True)
+    dg.nn.functional.conv2d(dg.randn(2, 3, 8, 8), weight).sum().backward()
+    assert weight.grad.array.flags.c_contiguous
