@@ -743,3 +743,27 @@ def test_the_shifted_product_route_takes_stride_1_layers_with_enough_channels(mo
     assert not rule(x.astype(np.float16), (64, 64, 3, 3))
     with blas.disabled():
         assert not rule(x, (64, 64, 3, 3))
+
+
+def test_the_weight_gradient_comes_out_transposed_only_for_small_weights(conv_layout):
+    """cols @ grad^T gives dW transposed, which the engine then copies into C order (see
+    ``TRANSPOSED_WEIGHT_GRAD_BYTES``): only for small weights with more im2col rows than output channels."""
+    from deepgrad.ops import conv as conv_ops
+
+    if conv_layout != "one GEMM":
+        pytest.skip("the rule is the one-GEMM layout's")
+    r = rng(70)
+
+    def weight_grad(x_shape, w_shape, padding):
+        x = r.standard_normal(x_shape).astype(np.float32)
+        out_size = (x_shape[2] + 2 * padding - w_shape[2] + 1, x_shape[3] + 2 * padding - w_shape[3] + 1)
+        grad = r.standard_normal((x_shape[0], w_shape[0], *out_size)).astype(np.float32)
+        geometry = dict(stride=(1, 1), padding=(padding,) * 4, dilation=(1, 1), groups=1)
+        dw = conv_ops.Conv2dWeightGrad.call(x, grad, weight_shape=w_shape, **geometry)
+        reference = torch.nn.grad.conv2d_weight(torch.tensor(x), w_shape, torch.tensor(grad), padding=padding)
+        np.testing.assert_allclose(dw, reference.numpy(), rtol=1e-4, atol=1e-3)
+        return dw
+
+    assert not weight_grad((4, 6, 14, 14), (16, 6, 5, 5), 0).flags.c_contiguous  # LeNet's 6->16: 16 x 150
+    assert weight_grad((2, 256, 4, 4), (512, 256, 3, 3), 1).flags.c_contiguous  # 512 x 2304: 4.5 MiB
+    assert weight_grad((2, 64, 8, 8), (128, 64, 1, 1), 1).flags.c_contiguous  # padded 1x1: fewer rows than outputs

@@ -929,6 +929,18 @@ class Conv2dInputGrad(Function):
         return d_grad, d_weight
 
 
+# The weight gradient's product with im2col's rows as its rows, cols @ grad^T, gives dW transposed, and the .grad
+# a leaf keeps is C-contiguous: the engine's copy then transposes it, which NumPy does at about 1 GB/s on large
+# matrices (512 x 4608: 11 ms). Measured (best of 15, K = N H_out W_out; product, then product + C-order copy,
+# against grad @ cols^T): LeNet's 6->16 (16 x 6400 x 150) 0.28 / 0.28 against 0.62 ms; ResNet's 64->128 stride 2
+# (128 x 8192 x 576) 6.69 / 6.84 against 7.24; 128->256 stride 2 (256 x 2048 x 1152) 6.15 / 6.79 against 6.25;
+# 512 channels at 4x4 (512 x 512 x 4608) 12.1 / 22.7 against 12.8; with fewer rows than output channels (1x1
+# shortcuts, 3-channel stems) the other order wins outright (128 x 8192 x 64: 1.48 against 1.00; 64 x 8192 x 27:
+# 0.61 against 0.36). So only for small weights with more rows than output channels (and 8+ of those: with 6,
+# LeNet's first layer, 12% slower in an earlier measurement).
+TRANSPOSED_WEIGHT_GRAD_BYTES = 2**20
+
+
 class Conv2dWeightGrad(Function):
     """The gradient of conv2d for its weight, as an op so it can be differentiated:
     z = grad @ im2col(x)^T over the whole batch;
@@ -965,11 +977,9 @@ class Conv2dWeightGrad(Function):
         if cols is None:
             cols = _im2col(x, kernel, stride, padding, dilation, groups, out_size, transient=True)
         by_channel = _channels_first(grad, groups) if grad_columns is None else grad_columns
-        if by_channel.shape[1] >= 8:
-            # im2col's rows as the product's rows: measured (best of 9 alternating runs, K = N H_out W_out),
-            # LeNet's 6->16 layer (16 x 6400 x 150) 0.22 against 0.26 ms, 1->32 3x3 (32 x 43264 x 9) 0.35
-            # against 0.41, ResNet's 64->128 stride 2 (128 x 8192 x 576) 6.7 against 7.4, the rest of
-            # ResNet's shapes within 3%; with 6 output channels (LeNet's first layer) 12% slower
+        out_channels, rows = by_channel.shape[1], cols.shape[1]  # per group: C_out and C k_h k_w
+        if 8 <= out_channels < rows and out_channels * rows * cols.itemsize <= TRANSPOSED_WEIGHT_GRAD_BYTES:
+            # im2col's rows as the product's rows (the gradient comes out transposed: see the constant)
             return np.swapaxes(cols @ np.swapaxes(by_channel, -1, -2), -1, -2).reshape(weight_shape)
         return (by_channel @ np.swapaxes(cols, -1, -2)).reshape(weight_shape)
 
