@@ -429,6 +429,29 @@ def test_train_cnn_on_cifar10_files_with_augment_then_eval(tmp_path, capsys):
     assert main(["eval", "--weights", str(weights), *common, "--quiet"]) == 0
 
 
+def test_cifar10_images_are_standardised_per_channel_for_image_models(tmp_path):
+    from deepgrad.data import DataLoader
+    from deepgrad.train.config import DataConfig
+    from deepgrad.train.registry import CIFAR10_MEAN, CIFAR10_STD, DATASETS
+
+    write_cifar(tmp_path / "cifar10" / "cifar-10-batches-bin", n=4)
+    entry = DATASETS["cifar10"]
+    config = DataConfig(data_dir=str(tmp_path))
+    bundle = entry.load(config, 0, True, entry)
+    raw = np.frombuffer((tmp_path / "cifar10" / "cifar-10-batches-bin" / "test_batch.bin").read_bytes(), np.uint8)
+    pixels = raw.reshape(4, 3073)[:, 1:].reshape(4, 3, 32, 32) / 255.0
+    mean, std = np.array(CIFAR10_MEAN).reshape(3, 1, 1), np.array(CIFAR10_STD).reshape(3, 1, 1)
+    expected = ((pixels - mean) / std).astype(np.float32)
+    images, labels = next(iter(DataLoader(bundle.test, batch_size=4)))  # the vectorised gather
+    np.testing.assert_allclose(images.array, expected, rtol=1e-5, atol=1e-6)
+    assert labels.tolist() == raw.reshape(4, 3073)[:, 0].tolist()
+    image, label = bundle.test[2]  # sample by sample
+    np.testing.assert_allclose(np.asarray(image.array), expected[2], rtol=1e-5, atol=1e-6)
+    assert len(bundle.train) == 20 and bundle.train.supports_gather
+    flat = entry.load(config, 0, False, entry).test  # an MLP's vectors stay x / 255
+    np.testing.assert_allclose(flat[0][0].array, pixels[0].ravel(), rtol=1e-6)
+
+
 def test_augment_and_schedule_settings_are_checked(tmp_path, capsys):
     from deepgrad.cli import main
 

@@ -208,8 +208,46 @@ _IMAGE_DEFAULTS = {
 _CIFAR_DEFAULTS = {**_IMAGE_DEFAULTS, "epochs": 30, "augment": {"crop": 32, "padding": 4, "flip": 0.5}}
 
 
+# CIFAR-10's per-channel mean and standard deviation over its 50,000 training images (of x / 255), as the usual
+# CIFAR recipes standardise them: the image models see (x - mean[c]) / std[c], in training (after --augment's crop
+# and flip, whose padding is then the mean colour) and in evaluation alike.
+CIFAR10_MEAN = (0.4914, 0.4822, 0.4465)
+CIFAR10_STD = (0.2470, 0.2435, 0.2616)
+
+
+class _Standardised:
+    """``dataset``'s (image, label) pairs with each image standardised per channel, (x - mean[c]) / std[c]; one
+    vectorised pass per batch when ``dataset`` gathers (see `deepgrad.data.DataLoader`)."""
+
+    def __init__(self, dataset: Any, mean: tuple[float, ...], std: tuple[float, ...]) -> None:
+        self.dataset, self.mean, self.std = dataset, mean, std
+
+    @property
+    def supports_gather(self) -> bool:
+        return bool(getattr(self.dataset, "supports_gather", False))
+
+    def __len__(self) -> int:
+        return len(self.dataset)
+
+    def __getitem__(self, index: int) -> tuple[Any, Any]:
+        from deepgrad.data.transforms import normalize
+
+        image, label = self.dataset[index]
+        return normalize(image, self.mean, self.std), label
+
+    def gather(self, indices: Any) -> tuple[Any, ...]:
+        from deepgrad.data.transforms import normalize
+
+        images, *rest = self.dataset.gather(indices)
+        return (normalize(images, self.mean, self.std), *rest)
+
+    def __repr__(self) -> str:
+        return f"{self.dataset!r}, standardised per channel (mean {self.mean}, std {self.std})"
+
+
 def _cifar10(data: DataConfig, seed: int, images: bool, entry: DatasetEntry) -> DataBundle:
-    """CIFAR-10 from its binary files: (3, 32, 32) images for image models, flat 3072-vectors otherwise."""
+    """CIFAR-10 from its binary files: (3, 32, 32) images standardised per channel for image models, flat
+    3072-vectors of x / 255 otherwise."""
     from deepgrad.data import CIFAR10, TensorDataset
 
     if data.data_dir is not None and not Path(data.data_dir).is_dir() and not data.download:
@@ -221,6 +259,8 @@ def _cifar10(data: DataConfig, seed: int, images: bool, entry: DatasetEntry) -> 
             TensorDataset((part.images.reshape(len(part.images), -1) / 255.0).astype("float32"), part.labels)
             for part in (train, test)
         )
+    else:
+        train, test = (_Standardised(part, CIFAR10_MEAN, CIFAR10_STD) for part in (train, test))
     return DataBundle(train, test, entry.task, list(CIFAR10.classes))
 
 
