@@ -173,13 +173,20 @@ def dropout(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool 
     dtype = input.dtype
     if dtype.kind != "f":
         raise TypeError(f"dropout: expected a floating-point input, got {dtype} (shape {input.shape})")
+    return _drop(input, p, input.shape, inplace, "dropout")
+
+
+def _drop(input: Tensor, p: float, mask_shape: tuple[int, ...], inplace: bool, name: str) -> Tensor:
+    """x * keep / (1 - p), ``keep`` one Bernoulli(1 - p) draw per element of ``mask_shape`` (broadcast over the
+    input), drawn by the input's array library; zeros for p = 1. ``inplace``: see ``_in_place_where_safe``."""
+    dtype = input.dtype
     if p == 1.0:
-        return _in_place_where_safe(input, inplace, "dropout", lambda x: x * dtype.type(0))
+        return _in_place_where_safe(input, inplace, name, lambda x: x * dtype.type(0))
     draw_dtype = dtype if dtype in (backend.float32, backend.float64) else backend.float32
-    keep = backend.random(input.shape, draw_dtype, like=input.array) >= p
+    keep = backend.random(mask_shape, draw_dtype, like=input.array) >= p
     scale = keep.astype(dtype)
     scale *= 1.0 / (1.0 - p)
-    return _in_place_where_safe(input, inplace, "dropout", lambda x: x * scale)
+    return _in_place_where_safe(input, inplace, name, lambda x: x * scale)
 
 
 def batch_norm(
@@ -957,15 +964,7 @@ def dropout2d(input: Tensor, p: float = 0.5, training: bool = True, inplace: boo
         return input
     if input.dtype.kind != "f":
         raise TypeError(f"dropout2d: expected a floating-point input, got {input.dtype} (shape {input.shape})")
-    dtype = input.dtype
-    if p == 1.0:
-        return _in_place_where_safe(input, inplace, "dropout2d", lambda x: x * dtype.type(0))
-    mask_shape = input.shape[:2] + (1,) * (input.ndim - 2)
-    draw_dtype = dtype if dtype in (backend.float32, backend.float64) else backend.float32
-    keep = backend.random(mask_shape, draw_dtype, like=input.array) >= p
-    scale = keep.astype(dtype)
-    scale *= 1.0 / (1.0 - p)
-    return _in_place_where_safe(input, inplace, "dropout2d", lambda x: x * scale)
+    return _drop(input, p, input.shape[:2] + (1,) * (input.ndim - 2), inplace, "dropout2d")
 
 
 def _zero_insert(input: Tensor, stride: tuple[int, int]) -> Tensor:
