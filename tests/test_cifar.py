@@ -362,3 +362,20 @@ def test_download_unreachable(tmp_path):
     with pytest.raises(DownloadError, match=r"could not download cifar-10-binary\.tar\.gz") as error:
         CIFAR10(tmp_path, download=True)
     assert isinstance(error.value, OSError)
+
+
+@pytest.mark.parametrize("in_archive", [False, True])
+def test_batch_cut_at_a_record_boundary_is_refused(tmp_path, in_archive):
+    """A training batch with whole records missing has a valid size; the other batches show it is short."""
+    members = all_members(n=3)
+    members["data_batch_4.bin"] = members["data_batch_4.bin"][: 2 * 3073]
+    if in_archive:
+        (tmp_path / "cifar-10-binary.tar.gz").write_bytes(archive_bytes(members))
+        where = r"cifar-10-binary\.tar\.gz:data_batch_4\.bin"
+    else:
+        for name, data in members.items():
+            (tmp_path / name).write_bytes(data)
+        where = r"data_batch_4\.bin"
+    with pytest.raises(DatasetFormatError, match=where + r": 2 records where the other training batches have up to 3"):
+        CIFAR10(tmp_path)
+    assert len(CIFAR10(tmp_path, train=False)) == 3  # the test set has one batch, and it is whole

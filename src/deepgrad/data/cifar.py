@@ -125,6 +125,19 @@ def _read_archive(archive: Path, names: Sequence[str]) -> list[bytes]:
     return [found[n] for n in names]
 
 
+def _check_equal_batches(source: Path, names: Sequence[str], counts: Sequence[int]) -> None:
+    """The training batches hold the same number of records (10,000 each in the published files): a batch
+    with fewer than the others was cut at a record boundary, which its size alone cannot show."""
+    most = max(counts)
+    for name, count in zip(names, counts):
+        if count != most:
+            where = source / name if source.is_dir() else f"{source}:{name}"
+            raise DatasetFormatError(
+                f"{where}: {count:,} records where the other training batches have up to {most:,} "
+                "(truncated or damaged file: CIFAR-10's batches hold 10,000 records each)"
+            )
+
+
 def _looks_pickled(path: Path) -> bool:
     """A file or directory of CIFAR-10's pickled Python version (by name)."""
     name = path.name
@@ -232,6 +245,7 @@ class CIFAR10(Dataset):
             parts = [read_cifar_batch(source / n) for n in names]
         else:
             parts = [parse_cifar_batch(data, f"{source}:{n}") for n, data in zip(names, _read_archive(source, names))]
+        _check_equal_batches(source, names, [len(p[1]) for p in parts])
         images = np.concatenate([p[0] for p in parts])  # a fresh, writable, contiguous copy
         labels = np.concatenate([p[1] for p in parts]).astype(np.int64)
         return images, labels
