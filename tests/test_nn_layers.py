@@ -775,7 +775,7 @@ def test_inplace_change_of_a_value_saved_for_backward_is_refused_as_torch():
         yt.sum().backward()
 
 
-def test_underscore_functions_write_in_place_as_torch_and_refuse_graph_tensors():
+def test_underscore_functions_write_in_place_as_torch_and_record_graph_tensors():
     data = rng(64).standard_normal((2, 5))
     for ours, theirs in [
         (F.relu_, TF.relu_),
@@ -787,11 +787,15 @@ def test_underscore_functions_write_in_place_as_torch_and_refuse_graph_tensors()
         x, xt = dg.tensor(data), torch.tensor(data)
         assert ours(x) is x and theirs(xt) is xt
         np.testing.assert_allclose(x.array, xt.numpy(), rtol=1e-12)
-        leaf = dg.tensor(data, requires_grad=True)
+        leaf, leaf_t = dg.tensor(data, requires_grad=True), torch.tensor(data, requires_grad=True)
         with pytest.raises(RuntimeError, match="in-place update of a leaf tensor that requires grad"):
             ours(leaf)
-        with pytest.raises(RuntimeError, match="in-place update of a tensor recorded in the graph"):
-            ours(leaf * 1.0)
+        y, y_t = leaf * 2.0, leaf_t * 2.0  # in the graph, the tensor takes the update's node as its creator
+        assert ours(y) is y and theirs(y_t) is y_t
+        (y * leaf).sum().backward()
+        (y_t * leaf_t).sum().backward()
+        np.testing.assert_allclose(y.array, y_t.detach().numpy(), rtol=1e-12)
+        np.testing.assert_allclose(leaf.grad.array, leaf_t.grad.numpy(), rtol=1e-12)
     assert repr(nn.ReLU(inplace=True)) == "ReLU(inplace=True)"
 
 

@@ -313,23 +313,95 @@ def test_max_dim_of_0d_tensor():
     assert values.item() == 2.0 and indices.item() == 0
 
 
-@pytest.mark.parametrize(
-    "update",
-    [
-        lambda buf, w: buf.__iadd__(w),
-        lambda buf, w: buf.add_(w, alpha=2),
-        lambda buf, w: buf.mul_(w),
-        lambda buf, w: buf.copy_(w),
-        lambda buf, w: buf.__setitem__(0, w[0]),
-    ],
-)
-def test_inplace_update_with_a_value_that_requires_grad_raises(update):
-    buf = dg.zeros(2)
-    w = dg.ones(2, requires_grad=True)
-    with pytest.raises(RuntimeError, match="requires grad, but in-place updates are not recorded"):
+INPLACE_UPDATES = {
+    "iadd": lambda buf, w: buf.__iadd__(w),
+    "add_ alpha": lambda buf, w: buf.add_(w, alpha=2),
+    "sub_ alpha": lambda buf, w: buf.sub_(w * w, alpha=0.5),
+    "mul_": lambda buf, w: buf.mul_(w),
+    "div_": lambda buf, w: buf.__itruediv__(w + 3),
+    "copy_": lambda buf, w: buf.copy_(w),
+    "copy_ broadcast": lambda buf, w: buf.copy_(w[1]),
+    "fill_ tensor": lambda buf, w: buf.fill_(w[0]),
+    "setitem": lambda buf, w: buf.__setitem__(0, w[0] * 3),
+    "setitem slice": lambda buf, w: buf.__setitem__(slice(0, 2), w * w),
+    "setitem fancy": lambda buf, w: buf.__setitem__(np.array([1, 0]), w * w),
+}
+
+
+@pytest.mark.parametrize("update", INPLACE_UPDATES.values(), ids=INPLACE_UPDATES.keys())
+def test_inplace_update_with_a_value_that_requires_grad_is_recorded_as_torch(update):
+    """A buffer that needs no gradient, updated in place with values that do, joins the graph: the gradient
+    reaches the values (as PyTorch's in-place ops and CopySlices send it)."""
+    torch = pytest.importorskip("torch")
+    results = []
+    for module in (dg, torch):
+        buf = module.tensor([0.5, -1.0], dtype=module.float64)
+        w = module.tensor([2.0, 3.0], dtype=module.float64, requires_grad=True)
         update(buf, w)
-    with dg.no_grad():  # outside the graph the update is fine (as optimizers and init do it)
+        assert buf.requires_grad
+        (buf * buf * module.tensor([1.0, 10.0], dtype=module.float64)).sum().backward()
+        results.append((np.asarray(buf.detach()), np.asarray(w.grad)))
+    np.testing.assert_allclose(results[0][0], results[1][0], rtol=1e-12)
+    np.testing.assert_allclose(results[0][1], results[1][1], rtol=1e-12)
+
+
+@pytest.mark.parametrize("update", INPLACE_UPDATES.values(), ids=INPLACE_UPDATES.keys())
+def test_inplace_update_outside_the_graph_records_nothing(update):
+    buf, w = dg.zeros(2), dg.ones(2, requires_grad=True)
+    with dg.no_grad():  # as optimizers and init do it
         update(buf, w)
+    assert not buf.requires_grad and buf.grad_fn is None and buf._version >= 1
+
+
+def test_inplace_update_of_a_graph_tensor_keeps_earlier_uses_on_the_old_value():
+    """y = x * 3 reads x before x += 1: its gradient still reaches x's old creator (the node's parents were
+    taken when it was recorded), and z = x * x sees the new x; the values and gradients match PyTorch's."""
+    torch = pytest.importorskip("torch")
+    grads = []
+    for module in (dg, torch):
+        w = module.tensor([1.0, -2.0, 3.0], dtype=module.float64, requires_grad=True)
+        x = w * 2
+        y = x * 3
+        x += 1
+        x.mul_(w)  # mul_ by a tensor that requires grad: its node keeps x's value before the update
+        x.relu_()
+        z = x * x
+        assert repr(x.grad_fn).startswith("<ReluBackward0")
+        (y.sum() + z.sum()).backward()
+        grads.append(np.asarray(w.grad))
+    np.testing.assert_allclose(grads[0], grads[1], rtol=1e-12)
+
+
+def test_inplace_update_of_a_value_a_node_saved_is_caught_at_backward():
+    w = dg.tensor([1.0, 2.0], requires_grad=True)
+    y = w.exp()
+    y.add_(1)  # exp's backward reads its output
+    with pytest.raises(RuntimeError, match=r"the output of <ExpBackward0>.*is at version 1, expected version 0"):
+        y.sum().backward()
+    x = w * 1
+    z = x * w  # reads x for w's gradient
+    x.mul_(2)
+    with pytest.raises(RuntimeError, match=r"modified by an in-place operation: input 0 of <MulBackward0>"):
+        z.sum().backward()
+
+
+def test_inplace_update_refusals_name_the_reason():
+    leaf = dg.ones(2, requires_grad=True)
+    with pytest.raises(
+        RuntimeError, match=r"add_: in-place update of a leaf tensor that requires grad \(shape \(2,\)\)"
+    ):
+        leaf.add_(1)
+    x = leaf * 1
+    view = x.reshape(2, 1)
+    with pytest.raises(RuntimeError, match=r"mul_: in-place update, while a graph is recorded, of a tensor that "
+                       r"shares its memory with a view"):  # fmt: skip
+        x.mul_(2)
+    with pytest.raises(RuntimeError, match="shares its memory with a view"):
+        view.add_(1)
+    buf = dg.zeros(3)
+    with pytest.raises(IndexError, match=r"selects some positions .* more than once"):
+        buf[np.array([0, 0])] = leaf
+    assert buf.grad_fn is None and buf._version == 0 and not buf.requires_grad  # left as it was
 
 
 def test_where_and_clamp_promote_like_pytorch():
@@ -371,3 +443,12 @@ def test_nondifferentiable_methods_give_constants():
     for name, expected in [("sign", [-1, 1, 1]), ("floor", [-2, 0, 2]), ("ceil", [-1, 1, 3]), ("round", [-2, 0, 2])]:
         out = getattr(x, name)()
         assert not out.requires_grad and out.tolist() == expected
+
+
+def test_gradient_through_one_element_of_a_vector():
+    """NumPy's operators on 0-d arrays return scalars; the engine turns the gradients back into 0-d arrays
+    (this backward used to fail in GetItem's scatter)."""
+    w = dg.tensor([2.0, 3.0], dtype=dg.float64, requires_grad=True)
+    y = w[0] * 3
+    (y * y).backward()
+    np.testing.assert_array_equal(w.grad.array, [36.0, 0.0])

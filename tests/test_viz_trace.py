@@ -236,3 +236,25 @@ def test_module_steps_collapse_layers():
     linear4, relu3 = t.steps[1], t.steps[2]
     np.testing.assert_allclose(linear4.downstream[0], relu3.upstream)
     assert "weight" in t.table() and "(5, 6) norm" in t.table()
+
+
+def test_a_value_updated_in_place_is_two_nodes_in_the_graph_and_the_trace():
+    """y read x before x += 1: the picture and the trace show y reading the old x, the add reading it too, and
+    z reading the add; the gradient reaching w is the engine's."""
+    w = dg.tensor([1.0, -2.0, 3.0], requires_grad=True)
+    x = w * 2
+    y = x * 3
+    x += 1
+    z = x * x
+    loss = y.sum() + z.sum()
+    nodes = {node.id: node for node in dg.viz.graph(loss).nodes}
+    titles = {node.title: node for node in nodes.values()}
+    old_x, new_x = titles["mul x"], titles["add x"]
+    assert [i.id for i in titles["mul y"].inputs][0] == old_x.id
+    assert new_x.inputs[0] is old_x
+    assert [i.id for i in titles["mul z"].inputs] == [new_x.id, new_x.id]
+    traced = trace(loss)
+    np.testing.assert_allclose(w.grad.array, [18.0, -6.0, 34.0])
+    by_title = {step.node.title: step for step in traced.steps}
+    np.testing.assert_allclose(by_title["mul y"].downstream[0], [3.0, 3.0, 3.0])  # to the old x
+    np.testing.assert_allclose(by_title["add x"].upstream, 2 * (2 * w.array + 1))

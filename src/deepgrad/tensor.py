@@ -69,12 +69,13 @@ class Size(tuple):
 
 
 class _VersionCounter:
-    """A counter shared by the tensors that view one block of memory."""
+    """A counter shared by the tensors that view one block of memory; ``viewed``: a view of it was taken."""
 
-    __slots__ = ("value",)
+    __slots__ = ("value", "viewed")
 
     def __init__(self) -> None:
         self.value = 0
+        self.viewed = False
 
 
 class Tensor:
@@ -353,6 +354,7 @@ class Tensor:
         """Let ``out`` share the version counter when its data is a view of this tensor's memory."""
         if out is not self and np.may_share_memory(out.array, self.array):
             out._counter = self._shared_counter()
+            out._counter.viewed = True
         return out
 
     def detach_(self) -> Tensor:
@@ -474,7 +476,7 @@ class Tensor:
         return ew.Relu.apply(self)
 
     def relu_(self) -> Tensor:
-        """max(x, 0) written into this tensor (no graph is recorded for in-place updates: see ``_check_inplace``)."""
+        """max(x, 0) written into this tensor (recorded in the graph as PyTorch does: see ``_rebase``)."""
         return self._overwrite("relu_", Tensor.relu)
 
     def erf(self) -> Tensor:
@@ -910,8 +912,11 @@ class Tensor:
         return self._view_result(movement.GetItem.apply(self, index=index))
 
     def __setitem__(self, index: Any, value: Any) -> None:
-        self._check_inplace("__setitem__", value)
-        self.array[_index_to_array(index, self.array)] = value.array if isinstance(value, Tensor) else value
+        index = _index_to_array(index, self.array)
+        if self._records_inplace(value):
+            self._rebase("__setitem__", lambda before: _put(before, index, value), value)
+            return
+        self.array[index] = value.array if isinstance(value, Tensor) else value
         self._bump_version()
 
     def split(self, split_size_or_sections: Any, dim: int = 0) -> tuple[Tensor, ...]:
@@ -984,6 +989,8 @@ class Tensor:
         """self[i][index[i][j]] = src[i][j] along ``dim`` (or ``= value``), in place; ``reduce='add'`` or
         ``'multiply'`` combines instead of replacing. ``zeros(n, 10).scatter_(1, y.unsqueeze(1), 1)`` one-hots."""
         source = value if src is None else src
+        if reduce is None and self._records_inplace(source):
+            return self._rebase("scatter_", lambda before: before.scatter(dim, index, src, value), source)
         self._check_inplace("scatter_", source)
         _, idx, positions = self._scatter_index(dim, index, "scatter_")
         part = _data(self._scatter_source(source, idx, "scatter_"))
@@ -999,7 +1006,8 @@ class Tensor:
 
     def scatter_add_(self, dim: int, index: Any, src: Tensor) -> Tensor:
         """self[i][index[i][j]] += src[i][j] along ``dim``, in place (repeated indices add up)."""
-        self._check_inplace("scatter_add_", src)
+        if self._records_inplace(src):
+            return self._rebase("scatter_add_", lambda before: before.scatter_add(dim, index, src), src)
         _, idx, positions = self._scatter_index(dim, index, "scatter_add_")
         part = _data(self._scatter_source(as_tensor(src), idx, "scatter_add_"))
         backend.scatter_add(self.array, positions, part)
@@ -1049,6 +1057,8 @@ class Tensor:
     # ------------------------------------------------------------------ in-place updates
 
     def _check_inplace(self, name: str, other: Any = None) -> None:
+        """Refuse an in-place update that has no graph form here (``__setitem__``, ``scatter_``) while a graph
+        is recorded for this tensor or for the value written."""
         if GRAD_MODE.enabled and self._requires_grad:
             kind = "a leaf tensor that requires grad" if self.grad_fn is None else "a tensor recorded in the graph"
             raise RuntimeError(
@@ -1056,23 +1066,72 @@ class Tensor:
                 "`with deepgrad.no_grad():` (as optimizers do) or use the out-of-place operation"
             )
         if GRAD_MODE.enabled and isinstance(other, Tensor) and other._requires_grad:
-            # in-place ops are not recorded: the gradient to `other` would be lost without a word
+            # not recorded: the gradient to `other` would be lost without a word
             raise RuntimeError(
-                f"{name}: the value written in place (shape {other.shape}) requires grad, but in-place updates "
-                "are not recorded in the graph; use the out-of-place form, e.g. `total = total + x` instead of "
-                "`total += x`, or cat/stack instead of assigning into a buffer"
+                f"{name}: the value written in place (shape {other.shape}) requires grad, but {name} is not "
+                "recorded in the graph; use an out-of-place form (where, cat/stack, scatter) instead"
             )
 
+    def _records_inplace(self, other: Any = None) -> bool:
+        """Whether an in-place update is recorded in the graph: grad mode is on, and this tensor or the value
+        written requires grad."""
+        return GRAD_MODE.enabled and (self._requires_grad or isinstance(other, Tensor) and other._requires_grad)
+
+    def _rebase(self, name: str, compute: Callable[[Tensor], Tensor], *operands: Any) -> Tensor:
+        """An in-place update recorded in the graph, as PyTorch records it: ``compute(before)`` runs out of place
+        on a stand-in for this tensor's value before the update, its values are written into this tensor's
+        memory, and the node that made them becomes this tensor's ``grad_fn``. Nodes recorded earlier keep the
+        creator of the value they read (``Function.parents``), so their gradients still reach it; one whose
+        backward reads that value finds the version changed and refuses, as in PyTorch. When a node of the
+        update itself reads the value before it (mul_ by a tensor that requires grad, pow_), ``before`` keeps a
+        copy. ``operands``: the other tensors ``compute`` reads."""
+        if self.grad_fn is None and self._requires_grad:
+            raise RuntimeError(
+                f"{name}: in-place update of a leaf tensor that requires grad (shape {self.shape}); do it inside "
+                "`with deepgrad.no_grad():` (as optimizers do) or use the out-of-place operation"
+            )
+        if self._counter is not None and self._counter.viewed:
+            raise RuntimeError(
+                f"{name}: in-place update, while a graph is recorded, of a tensor that shares its memory with a "
+                f"view (shape {self.shape}; views come from reshape, indexing, transpose, expand and .data): "
+                "deepgrad does not rewrite a view's history as PyTorch does; use the out-of-place operation or "
+                "update a clone()"
+            )
+        before = Tensor._make(self.array, self._requires_grad, self.grad_fn)
+        before._counter = self._shared_counter()  # (a node that read it unnoticed would then refuse, not err)
+        result = compute(before)
+        if _reads_value(result.grad_fn, before, operands):
+            before.array, before._counter = self.array.copy(), _VersionCounter()
+            before._counter.value = self._version  # (the version its readers recorded)
+        try:
+            np.copyto(self.array, result.array, casting="same_kind")
+        except TypeError:
+            raise TypeError(
+                f"{name}: the result ({result.dtype}) cannot be written into this {self.dtype} tensor "
+                f"(shape {self.shape})"
+            ) from None
+        self._bump_version()
+        self.grad_fn = result.grad_fn
+        self._requires_grad = result._requires_grad
+        if result.grad_fn is not None:
+            result.grad_fn.result_version = self._version
+        return self
+
     def _overwrite(self, name: str, compute: Callable[[Tensor], Tensor]) -> Tensor:
-        """This tensor's data replaced by ``compute(self)`` (an out-of-place op, with no graph to record once
-        ``_check_inplace`` has passed), counted as an in-place change."""
-        self._check_inplace(name)
+        """This tensor's data replaced by ``compute(self)`` (an out-of-place op), counted as an in-place change,
+        and recorded in the graph when one is (``_rebase``)."""
+        if self._records_inplace():
+            return self._rebase(name, compute)
         np.copyto(self.array, compute(self).array, casting="same_kind")
         self._bump_version()
         return self
 
+    _OUT_OF_PLACE = {np.add: "__add__", np.subtract: "__sub__", np.multiply: "__mul__", np.true_divide: "__truediv__"}
+
     def _inplace(self, name: str, ufunc: Callable, other: Any) -> Tensor:
-        self._check_inplace(name, other)
+        if self._records_inplace(other):
+            method = self._OUT_OF_PLACE[ufunc]
+            return self._rebase(name, lambda before: getattr(before, method)(other), other)
         other_data = other.array if isinstance(other, Tensor) else other
         try:
             ufunc(self.array, other_data, out=self.array, casting="same_kind")
@@ -1084,14 +1143,10 @@ class Tensor:
         return self
 
     def add_(self, other: Any, alpha: float = 1) -> Tensor:
-        if alpha != 1:
-            self._check_inplace("add_", other)
-        return self._inplace("add_", np.add, other if alpha == 1 else _data(other) * alpha)
+        return self._inplace("add_", np.add, other if alpha == 1 else _scaled(other, alpha))
 
     def sub_(self, other: Any, alpha: float = 1) -> Tensor:
-        if alpha != 1:
-            self._check_inplace("sub_", other)
-        return self._inplace("sub_", np.subtract, other if alpha == 1 else _data(other) * alpha)
+        return self._inplace("sub_", np.subtract, other if alpha == 1 else _scaled(other, alpha))
 
     def mul_(self, other: Any) -> Tensor:
         return self._inplace("mul_", np.multiply, other)
@@ -1100,23 +1155,31 @@ class Tensor:
         return self._inplace("div_", np.true_divide, other)
 
     def clamp_(self, min: Any = None, max: Any = None) -> Tensor:
-        self._check_inplace("clamp_")
+        if self._records_inplace():
+            return self._rebase("clamp_", lambda before: before.clamp(min, max))
         np.clip(self.array, min, max, out=self.array)
         self._bump_version()
         return self
 
     def zero_(self) -> Tensor:
-        return self.fill_(0)
+        return self._fill("zero_", 0, "ZeroBackward0")
 
     def fill_(self, value: Any) -> Tensor:
-        self._check_inplace("fill_", value)
+        return self._fill("fill_", value, "FillBackward3" if isinstance(value, Tensor) else "FillBackward2")
+
+    def _fill(self, name: str, value: Any, node_name: str) -> Tensor:
+        if self._records_inplace(value):  # the gradient reaches the value (if a tensor), none the old values
+            return self._rebase(name, lambda before: _replaced_by(before, value, node_name), value)
         self.array[...] = _data(value)
         self._bump_version()
         return self
 
     def copy_(self, source: Any) -> Tensor:
         """Overwrite the data with ``source`` (broadcast to this shape, cast to this dtype)."""
-        self._check_inplace("copy_", source)
+        if self._records_inplace(source):
+            if np.broadcast_shapes(np.shape(_data(source)), self.shape) != self.shape:
+                raise ValueError(f"copy_: cannot copy shape {np.shape(_data(source))} into shape {self.shape}")
+            return self._rebase("copy_", lambda before: _replaced_by(before, source, "CopyBackwards"), source)
         source_data = _data(source)
         try:
             np.copyto(self.array, np.broadcast_to(source_data, self.shape), casting="unsafe")
@@ -1170,6 +1233,57 @@ _TYPE_DTYPES = {name: dtype for dtype, name in _TYPE_NAMES.items()}
 
 def _data(value: Any) -> Any:
     return value.array if isinstance(value, Tensor) else value
+
+
+def _scaled(value: Any, alpha: float) -> Any:
+    """alpha * value for add_/sub_'s ``alpha``: recorded when ``value`` is a Tensor (its gradient is kept)."""
+    return value * alpha if isinstance(value, Tensor) else _data(value) * alpha
+
+
+def _replaced_by(before: Tensor, value: Any, node_name: str) -> Tensor:
+    """``value`` broadcast to ``before``'s shape, as a recorded op named as PyTorch's: fill_ and copy_ in the
+    graph (the gradient reaches ``value`` summed over the broadcast, and nothing reaches ``before``)."""
+    everywhere = np.ones(before.shape, dtype=bool, like=before.array)
+    return label(where(everywhere, _operand(value, before), before), node_name)
+
+
+def _put(before: Tensor, index: Any, value: Any) -> Tensor:
+    """``before`` with ``value`` written at ``index`` (broadcast to the positions selected), as recorded ops:
+    ``x[index] = value`` in the graph (PyTorch's CopySlices). The gradient reaches ``value`` from the positions
+    written and ``before`` from the others."""
+    hit = np.zeros(before.shape, dtype=bool, like=before.array)
+    hit[index] = True
+    selected = hit[index].shape
+    if movement._has_integer_array(index) and int(hit.sum()) != int(np.prod(selected)):
+        raise IndexError(
+            f"__setitem__: the index selects some positions of the tensor (shape {before.shape}) more than once; "
+            "which write wins is undefined, and PyTorch leaves it so: while a graph is recorded, index each "
+            "position once"
+        )
+    part = _operand(value, before)
+    if tuple(part.shape) != selected:
+        part = part.expand(selected)
+    placed = movement.IndexAddToZeros.apply(part, shape=before.shape, index=index)
+    return label(where(hit, placed, before), "CopySlices")
+
+
+def _reads_value(node: Function | None, before: Tensor, operands: Sequence[Any]) -> bool:
+    """Whether a node that an in-place update's computation recorded (from ``node`` back to ``before`` and the
+    ``operands``) reads ``before``'s values in its backward (``Function.uses_inputs``)."""
+    stops = {id(before), *(id(operand) for operand in operands)}
+    stack, seen = [node], set()
+    while stack:
+        fn = stack.pop()
+        if fn is None or id(fn) in seen or fn.inputs is None:
+            continue
+        seen.add(id(fn))
+        for tensor in fn.inputs:
+            if tensor is before:
+                if fn.uses_inputs:
+                    return True
+            elif id(tensor) not in stops:
+                stack.append(tensor.grad_fn)
+    return False
 
 
 def _operand(value: Any, like: Tensor) -> Tensor:

@@ -13,6 +13,10 @@ Where the gradients end up is a ``GradientSink``: ``AccumulateGrad`` adds them i
 (``Tensor.backward``), ``CaptureGrad`` keeps those of chosen inputs and touches no ``.grad``
 (``autograd.grad``), ``TraceSink`` also shows every node's step to an observer (``viz.trace``).
 
+The graph's edges are each node's ``parents``, the creators of its inputs taken when it was recorded, not
+the inputs' ``grad_fn`` now: a tensor updated in place in the graph has a new creator (``Tensor._rebase``),
+and the nodes that read it before must still send their gradients to the value they read.
+
 The walk is iterative (Kahn's algorithm on dependency counts), so graph depth is unlimited. Arrays are
 whatever array type the forward pass produced: every allocation here follows an existing array
 (``like=``, ``np.ones_like``), so an array library that follows NumPy's protocols flows through unconverted.
@@ -71,7 +75,7 @@ def run_backward(
     # are the outputs of the nodes still to come.
     outputs: dict[Function, Any] = {}
     for root, grad in zip(roots, root_grads):
-        _deliver(None, root, grad, pending, leaf_grads)
+        _deliver(None, root, root.grad_fn, grad, pending, leaf_grads)
         if root.grad_fn is not None:
             outputs[root.grad_fn] = root
     counts = _topological_counts(list(outputs))
@@ -87,10 +91,9 @@ def run_backward(
                 input_grads = _NO_GRADIENTS
             else:
                 grad, input_grads = _run_node(fn, out, grad, create_graph)
-            for tensor, input_grad, need in zip(fn.inputs, input_grads, fn.needs_input_grad):
+            for tensor, parent, input_grad, need in zip(fn.inputs, fn.parents, input_grads, fn.needs_input_grad):
                 if input_grad is not None and need:
-                    _deliver(fn, tensor, input_grad, pending, leaf_grads)
-                parent = tensor.grad_fn
+                    _deliver(fn, tensor, parent, input_grad, pending, leaf_grads)
                 if parent is not None:
                     outputs[parent] = tensor
                     counts[parent] -= 1
@@ -111,7 +114,7 @@ _NO_GRADIENTS = repeat(None)  # the input gradients of a node no gradient reache
 def _run_node(fn: Function, out: Any, grad: Any, create_graph: bool) -> tuple[Any, tuple]:
     """One node's backward: the gradient of its output (after the output's hooks) and one gradient per
     input (None where there is none), each of the input's shape or of the output's broadcast shape."""
-    if out._hooks or out._retains_grad:
+    if (out._hooks or out._retains_grad) and out.grad_fn is fn:  # (not for a value since updated in place)
         grad = _run_tensor_hooks(out, grad, create_graph)
     _check_versions(fn, out)
     inputs = fn.inputs
@@ -130,13 +133,16 @@ def _run_node(fn: Function, out: Any, grad: Any, create_graph: bool) -> tuple[An
     return grad, input_grads
 
 
-def _deliver(fn: Function | None, tensor: Any, grad: Any, pending: dict, leaf_grads: dict) -> None:
-    """Send ``grad`` (from node ``fn``, None for a root) to ``tensor``: fit it to the tensor's shape and
-    dtype, then add it to the gradient already waiting at the tensor's node, or at the leaf."""
+def _deliver(
+    fn: Function | None, tensor: Any, parent: Function | None, grad: Any, pending: dict, leaf_grads: dict
+) -> None:
+    """Send ``grad`` (from node ``fn``, None for a root) to ``tensor``, made by ``parent`` (None: a leaf): fit
+    it to the tensor's shape and dtype, then add it to the gradient already waiting at the parent, or at the leaf."""
     array = tensor.array  # (not tensor.shape/.dtype: two property calls per edge show in small models)
+    if isinstance(grad, np.generic):  # NumPy's operators on 0-d arrays return scalars: a 0-d array again
+        grad = np.asarray(grad)
     if grad.shape != array.shape or grad.dtype != array.dtype:
         grad = _fit(fn, tensor, grad)
-    parent = tensor.grad_fn
     if parent is None:
         entry = leaf_grads.get(id(tensor))
         if entry is None:
@@ -168,10 +174,10 @@ def _check_versions(fn: Function, out: Any) -> None:
     """Raise if a value this node's backward reads was changed in place since the forward pass."""
     if fn.uses_inputs:
         for position, (tensor, version) in enumerate(zip(fn.inputs, fn.versions)):
-            if tensor._version != version:
+            if tensor._version != version and fn.reads_input(position):
                 raise _modified_error(fn, f"input {position}", tensor, version)
-    if fn.uses_result and out._version != 0:
-        raise _modified_error(fn, "the output", out, 0)
+    if fn.uses_result and out._version != fn.result_version:
+        raise _modified_error(fn, "the output", out, fn.result_version)
 
 
 def _modified_error(fn: Function, which: str, tensor: Any, version: int) -> RuntimeError:
@@ -200,8 +206,7 @@ def _topological_counts(roots: Sequence[Function]) -> dict[Function, int]:
         fn = stack.pop()
         if fn.inputs is None:
             raise _freed_graph_error(fn)
-        for tensor in fn.inputs:
-            parent = tensor.grad_fn
+        for parent in fn.parents:
             if parent is not None:
                 counts[parent] = counts.get(parent, 0) + 1
                 if parent not in seen:

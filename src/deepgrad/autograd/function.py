@@ -55,8 +55,13 @@ class Function:
     tensor_class: Any = None
 
     inputs: tuple | None
+    # the nodes that made the inputs, taken when this node is recorded (None for a leaf or a constant): the
+    # graph's edges. An input updated in place later gets a new creator (``Tensor._rebase``); this node's
+    # gradient still goes to the value it read.
+    parents: tuple
     needs_input_grad: tuple[bool, ...]
     versions: tuple[int, ...]
+    result_version = 0  # the output's version when recorded (not 0 for an in-place update's node)
     creation_site: Any = None  # set by detect_anomaly()
     # What backward reads, so the engine can tell when an in-place change made it stale (version counter):
     # the inputs' values (False for ops whose backward needs only shapes or masks saved in forward), and
@@ -80,6 +85,12 @@ class Function:
     def backward(self, grad: Any, result: Any, *inputs: Any) -> Any:
         raise NotImplementedError
 
+    def reads_input(self, position: int) -> bool:
+        """Whether backward reads input ``position``'s value: ``uses_inputs``, refined by ops whose gradients
+        each read only the other inputs (a product's). The version counter checks only these inputs, so a
+        value updated in place after ``x * 3`` read it does not stop backward (as in PyTorch)."""
+        return self.uses_inputs
+
     @classmethod
     def apply(cls, *inputs: Any, **params: Any) -> Any:
         """Run forward on the inputs' data and, when any input requires grad, record the node."""
@@ -97,6 +108,7 @@ class Function:
         if GRAD_MODE.enabled and True in needs:
             out = tensor_class._make(data, True, fn)
             fn.inputs = inputs
+            fn.parents = tuple([t.grad_fn for t in inputs])
             fn.versions = tuple([t._version for t in inputs])
             if _ANOMALY.enabled:
                 _ANOMALY.on_forward(fn, out)
@@ -154,7 +166,7 @@ class Function:
         that requires grad, ``None`` for a constant. Empty once backward has freed the graph."""
         if self.inputs is None:
             return ()
-        return tuple(_next_function(t) for t in self.inputs)
+        return tuple(_next_function(*edge) for edge in zip(self.inputs, self.parents, self.needs_input_grad))
 
     def __repr__(self) -> str:
         return f"<{self.pytorch_name()}>"
@@ -175,10 +187,10 @@ class AccumulateGrad:
         return "<AccumulateGrad>"
 
 
-def _next_function(tensor: Any) -> tuple[Any, int]:
-    if tensor.grad_fn is not None:
-        return tensor.grad_fn, 0
-    if tensor.requires_grad:
+def _next_function(tensor: Any, parent: Function | None, needs_grad: bool) -> tuple[Any, int]:
+    if parent is not None:
+        return parent, 0
+    if needs_grad:
         return AccumulateGrad(tensor), 0
     return None, 0
 
@@ -306,5 +318,6 @@ def _apply_user_function(cls: type, *args: Any, **kwargs: Any) -> Any:
     node.tensor_positions = [i for i, a in enumerate(args) if isinstance(a, tensor_class)]
     node.needs_input_grad = tuple(t.requires_grad for t in tensors)
     node.inputs = tensors
+    node.parents = tuple(t.grad_fn for t in tensors)
     node.versions = tuple(t._version for t in tensors)
     return tensor_class._make(out.array, True, node)

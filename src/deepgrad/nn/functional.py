@@ -132,11 +132,11 @@ def _in_place_where_safe(input: Tensor, inplace: bool, name: str, compute: Calla
     is recorded for ``input`` (grad mode off, or ``input`` needs no gradient); while one is, and without
     ``inplace``, a new tensor, ``input`` left as it was.
 
-    Why not in the graph, as PyTorch does: PyTorch's nodes point at the nodes that made their inputs, so it can
-    give ``input`` a new creator and leave earlier uses alone. A deepgrad node keeps its input *tensors* and the
-    engine reads their ``grad_fn`` at backward time, so a new creator for ``input`` would reroute every earlier
-    use of it. Where it is written in place, the version counter counts the change: a node that saved ``input``
-    for its backward then refuses to run on the new values, as PyTorch's does."""
+    Why not in the graph, as PyTorch does (and as ``relu_`` and the other in-place methods do, ``Tensor._rebase``):
+    deepgrad's ops compute into new memory, so an update recorded in place would add a copy of the result into
+    ``input`` to every such layer, for no memory saved. Where it is written in place, the version counter counts
+    the change: a node that saved ``input`` for its backward then refuses to run on the new values, as PyTorch's
+    does."""
     if inplace and not (GRAD_MODE.enabled and input.requires_grad):
         return input._overwrite(name, compute)
     return compute(input)

@@ -46,6 +46,9 @@ class Mul(Function):
         needs_a, needs_b = self.needs_input_grad
         return (grad * b if needs_a else None), (grad * a if needs_b else None)
 
+    def reads_input(self, position):
+        return self.needs_input_grad[1 - position]  # da reads b, db reads a
+
 
 class Div(Function):
     """z = a / b;   da = grad / b,  db = -grad * a / b^2 = -grad * z / b"""
@@ -59,6 +62,9 @@ class Div(Function):
         needs_a, needs_b = self.needs_input_grad
         grad_a = grad / b if needs_a else None
         return grad_a, (-(grad_a if needs_a else grad / b) * result if needs_b else None)
+
+    def reads_input(self, position):
+        return position == 1  # b (and the result), never a
 
 
 class Neg(Function):

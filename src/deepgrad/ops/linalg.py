@@ -21,6 +21,9 @@ class Matmul(Function):
         needs_a, needs_b = self.needs_input_grad
         return (grad @ _mT(b) if needs_a else None), (_mT(a) @ grad if needs_b else None)
 
+    def reads_input(self, position):
+        return self.needs_input_grad[1 - position]  # da reads b, db reads a
+
 
 class Linear(Function):
     """z = x @ W^T + b  (fused: one node for a layer);   dx = grad @ W,  dW = grad^T @ x,  db = sum(grad)"""
@@ -44,3 +47,6 @@ class Linear(Function):
         if bias is not None and needs[2]:
             grad_bias = np.sum(np.reshape(grad, (-1, grad.shape[-1])), axis=0)
         return grad_x, grad_weight, grad_bias
+
+    def reads_input(self, position):
+        return position < 2 and self.needs_input_grad[1 - position]  # dx reads W, dW reads x, db neither

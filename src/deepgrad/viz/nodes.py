@@ -60,6 +60,17 @@ def node_key(tensor: Any) -> Any:
     return tensor.grad_fn if tensor.grad_fn is not None else ("leaf", id(tensor))
 
 
+def edge_key(tensor: Any, parent: Any) -> Any:
+    """The key of the value an op read: its creator when the op was recorded (``Function.parents``; a tensor
+    updated in place since has a new one), or the leaf."""
+    return parent if parent is not None else ("leaf", id(tensor))
+
+
+def value_key(node: GraphNode) -> Any:
+    """The key of the value a graph node stands for (its op, or the leaf)."""
+    return node.fn if node.fn is not None else ("leaf", id(node.tensor))
+
+
 def freed_graph_error(fn: Any, who: str) -> RuntimeError:
     return RuntimeError(
         f"{who}: the graph behind this tensor was freed by backward() (at {fn!r}). Build the value again, "
@@ -101,15 +112,14 @@ def _param_names(params: Any) -> dict[int, str]:
     return names
 
 
-def _op_node(tensor: Any, nodes: dict[Any, GraphNode], name: str | None) -> GraphNode:
-    fn = tensor.grad_fn
+def _op_node(tensor: Any, fn: Any, nodes: dict[Any, GraphNode], name: str | None) -> GraphNode:
     node = GraphNode(
         id="",
         kind="op",
         label=type(fn).name() if hasattr(type(fn), "name") else type(fn).__name__.lower(),
         tensor=tensor,
         fn=fn,
-        inputs=[nodes[node_key(t)] for t in fn.inputs],
+        inputs=[nodes[edge_key(t, parent)] for t, parent in zip(fn.inputs, fn.parents)],
         name=name,
     )
     if hasattr(fn, "user_class"):  # a user-defined Function: show its class name
@@ -137,13 +147,12 @@ def collect(
     order: list[GraphNode] = []
     visited: set[Any] = set()
     # Iterative depth-first walk; a node is emitted after all its inputs (post-order = forward order).
-    stack: list[tuple[Any, bool]] = [(output, False)]
+    stack: list[tuple[Any, Any, bool]] = [(output, output.grad_fn, False)]  # (value, its creator, expanded)
     while stack:
-        tensor, expanded = stack.pop()
-        key = node_key(tensor)
-        fn = tensor.grad_fn
+        tensor, fn, expanded = stack.pop()
+        key = edge_key(tensor, fn)
         if expanded:
-            nodes[key] = _op_node(tensor, nodes, name_of(tensor))
+            nodes[key] = _op_node(tensor, fn, nodes, name_of(tensor))
             order.append(nodes[key])
             continue
         if key in visited:
@@ -157,8 +166,12 @@ def collect(
             continue
         if fn.inputs is None:
             raise freed_graph_error(fn, who)
-        stack.append((tensor, True))
-        stack.extend((t, False) for t in reversed(fn.inputs) if node_key(t) not in visited)
+        stack.append((tensor, fn, True))
+        stack.extend(
+            (t, parent, False)
+            for t, parent in zip(reversed(fn.inputs), reversed(fn.parents))
+            if edge_key(t, parent) not in visited
+        )
     if modules is not None:
         order = _collapse(order, nodes, modules)
     for index, node in enumerate(order):
@@ -195,8 +208,8 @@ def _call_members(
             continue
         seen.add(id(node))
         members.append(node)
-        for t in node.fn.inputs:
-            inner = nodes[node_key(t)]
+        for t, parent in zip(node.fn.inputs, node.fn.parents):
+            inner = nodes[edge_key(t, parent)]
             if id(t) not in stops and inner.kind == "op":
                 stack.append(inner)
     return members

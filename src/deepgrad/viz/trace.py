@@ -25,7 +25,7 @@ from deepgrad.autograd import engine
 from deepgrad.tensor import Tensor
 from deepgrad.viz.format import format_number, format_table, format_value, shorten, summarize
 from deepgrad.viz.graph import Graph
-from deepgrad.viz.nodes import GraphNode, caller_names, collect, node_key
+from deepgrad.viz.nodes import GraphNode, caller_names, collect, edge_key, node_key, value_key
 
 
 @dataclass(eq=False)
@@ -166,7 +166,7 @@ def trace(
         grouped = collect(output, params=params, modules=modules, names=names, who="trace")
         steps = _group_steps(grouped, steps, contributions, grads)
         nodes = grouped
-    node_grads = {node.id: grads[node_key(node.tensor)] for node in nodes if node_key(node.tensor) in grads}
+    node_grads = {node.id: grads[value_key(node)] for node in nodes if value_key(node) in grads}
     edge_grads = {
         (step.node.id, position): grad
         for step in steps
@@ -188,7 +188,7 @@ def _walk(
 
     def observe(fn: Any, out: Any, grad: np.ndarray, sent: list) -> None:
         node = by_fn[fn]
-        grads[node_key(out)] = grad
+        grads[fn] = grad
         # the local derivative: the op's backward applied to an upstream of ones
         locals_ = _as_tuple(fn.backward(np.ones_like(out.array), out.array, *[t.array for t in fn.inputs]))
         local: list[np.ndarray | None] = []
@@ -198,13 +198,13 @@ def _walk(
                 local.append(None)
                 continue
             local.append(_fit(np.asarray(local_grad), tensor))
-            contributions.append((fn, node_key(tensor), sent[position]))
+            contributions.append((fn, edge_key(tensor, fn.parents[position]), sent[position]))
         steps.append(Step(node, grad, list(node.inputs), local, list(sent)))
 
     engine.run_backward([output], [root_grad], retain_graph, False, engine.TraceSink(observe))
     for node in nodes:  # a leaf's gradient: the sum of what its consumers sent
         if node.kind != "op":
-            key = node_key(node.tensor)
+            key = value_key(node)
             sent_here = [g for _, source, g in contributions if source == key]
             if sent_here:
                 grads[key] = sum(sent_here[1:], sent_here[0])
@@ -256,9 +256,9 @@ def _group_steps(
             parts = [g for fn, source, g in contributions if source == key and fn in members]
             return None if not parts else sum(parts[1:], parts[0])
 
-        downstream = [flowing_to(node_key(source.tensor)) for source in node.inputs]
+        downstream = [flowing_to(value_key(source)) for source in node.inputs]
         params = [(name, flowing_to(node_key(p))) for name, p in node.params]
-        result.append(Step(node, grads[node_key(node.tensor)], list(node.inputs), None, downstream, params))
+        result.append(Step(node, grads[value_key(node)], list(node.inputs), None, downstream, params))
     return result
 
 

@@ -330,7 +330,7 @@ class DistributedDataParallel(Module):
             if id(fn) in tap_nodes:
                 reached[tap_nodes[id(fn)]] = True
                 continue
-            stack.extend(t.grad_fn for t in (fn.inputs or ()) if t.grad_fn is not None)
+            stack.extend(parent for parent in (fn.parents if fn.inputs is not None else ()) if parent is not None)
         for i in np.flatnonzero(~reached):
             self._fill(int(i), None)
 
