@@ -495,3 +495,50 @@ def test_size_is_a_tuple_with_numel():
     size = deepgrad.zeros(2, 3, 4).size()
     assert isinstance(size, deepgrad.Size) and isinstance(size, tuple) and size == (2, 3, 4)
     assert size.numel() == 24 and isinstance(size[1:], deepgrad.Size) and size[0] == 2
+
+
+RESIDUAL_BLOCK_IN_PLACE = """
+import numpy as np
+import torch
+import torch.nn as nn
+
+class BasicBlock(nn.Module):  # as torchvision writes it: ReLU(inplace=True) and `out += identity`
+    def __init__(self, channels):
+        super().__init__()
+        self.conv1 = nn.Conv2d(channels, channels, 3, padding=1, bias=False)
+        self.bn1 = nn.BatchNorm2d(channels)
+        self.relu = nn.ReLU(inplace=True)
+        self.conv2 = nn.Conv2d(channels, channels, 3, padding=1, bias=False)
+        self.bn2 = nn.BatchNorm2d(channels)
+
+    def forward(self, x):
+        identity = x
+        out = self.relu(self.bn1(self.conv1(x)))
+        out = self.bn2(self.conv2(out))
+        out += identity
+        return self.relu(out)
+
+block = BasicBlock(3).double()
+rng = np.random.default_rng(0)
+with torch.no_grad():
+    for p in block.parameters():
+        p.copy_(torch.tensor(rng.standard_normal(tuple(p.shape)) * 0.3))
+x = torch.tensor(rng.standard_normal((2, 3, 4, 4)), requires_grad=True)
+y = block(x)
+print(y.grad_fn is not None, round(y.sum().item(), 8))
+hidden = x.sum(dim=(2, 3)) * 2  # a graph tensor updated in place, then used
+scale = hidden * 3  # read before the update: its gradient still reaches the old value
+hidden.mul_(x.mean(dim=(2, 3)))
+hidden.relu_()
+buffer = torch.zeros(3, 3, dtype=torch.float64)
+buffer[0] = hidden[0]
+buffer[1:] = hidden[[1, 0]]
+loss = (y * y).sum() + (buffer * buffer).sum() + scale.sum()
+loss.backward()
+print(round(loss.item(), 6), np.round(x.grad.numpy().sum(axis=(2, 3)), 6).tolist())
+print(np.round(block.conv1.weight.grad.numpy().sum(axis=(1, 2, 3)), 6).tolist())
+"""
+
+
+def test_residual_block_and_in_place_updates_in_the_graph(tmp_path, monkeypatch):
+    check_program(RESIDUAL_BLOCK_IN_PLACE, tmp_path, monkeypatch)
