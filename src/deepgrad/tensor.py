@@ -11,6 +11,7 @@ protocols on Tensors (used by backward formulas under create_graph) in ``deepgra
 from __future__ import annotations
 
 import builtins
+import weakref
 from collections import namedtuple
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
@@ -69,13 +70,14 @@ class Size(tuple):
 
 
 class _VersionCounter:
-    """A counter shared by the tensors that view one block of memory; ``viewed``: a view of it was taken."""
+    """A counter shared by the tensors that view one block of memory, and the views of it that are alive (whose
+    history an in-place update in the graph rewrites, ``Tensor._rebase``)."""
 
-    __slots__ = ("value", "viewed")
+    __slots__ = ("value", "views")
 
     def __init__(self) -> None:
         self.value = 0
-        self.viewed = False
+        self.views: weakref.WeakSet | None = None
 
 
 class Tensor:
@@ -98,6 +100,7 @@ class Tensor:
         "_hooks",
         "_retains_grad",
         "name",
+        "_view_of",
         "__weakref__",
     )
 
@@ -113,6 +116,7 @@ class Tensor:
         self._hooks: list | None = None
         self._retains_grad = False
         self.name: str | None = None
+        self._view_of: tuple | None = None
         if requires_grad:
             self.requires_grad_(True)
 
@@ -128,6 +132,7 @@ class Tensor:
         t._hooks = None
         t._retains_grad = False
         t.name = None
+        t._view_of = None
         return t
 
     # ------------------------------------------------------------------ attributes
@@ -176,7 +181,7 @@ class Tensor:
         ``p.data -= lr * p.grad`` updates ``p`` in place; ``p.data = t`` makes ``p`` hold ``t``'s values.
         The array itself is ``.array`` (or ``.numpy()``).
         """
-        return self._view_result(Tensor._make(self.array, False, None))
+        return self._alias(Tensor._make(self.array, False, None))
 
     @data.setter
     def data(self, value: Any) -> None:
@@ -329,7 +334,7 @@ class Tensor:
         """The same data outside the graph (no grad_fn, requires_grad False).
 
         It shares memory and the version counter with self: an in-place change of either counts for both."""
-        return self._view_result(Tensor._make(self.array, False, None))
+        return self._alias(Tensor._make(self.array, False, None))
 
     # Version counter: how many in-place changes the memory behind this tensor has seen. The graph records
     # the versions of what backward will read and refuses to backward if they changed. Tensors sharing memory
@@ -350,11 +355,23 @@ class Tensor:
         """Count an in-place change (seen by every tensor sharing this memory)."""
         self._shared_counter().value += 1
 
-    def _view_result(self, out: Tensor) -> Tensor:
-        """Let ``out`` share the version counter when its data is a view of this tensor's memory."""
+    def _alias(self, out: Tensor) -> Tensor:
+        """``out`` (this tensor's memory outside the graph: detach, .data) shares the version counter."""
+        out._counter = self._shared_counter()
+        return out
+
+    def _view_result(self, out: Tensor, step: tuple) -> Tensor:
+        """When ``out``'s data is a view of this tensor's memory: let it share the version counter, and remember
+        how it was taken, ``step`` (("index", i), ("reshape", shape), ("permute", axes), ("expand", shape)) after
+        this tensor's own steps from the tensor that owns the memory, so that an in-place update of either in
+        the graph can rewrite the other's history (``_rebase``)."""
         if out is not self and np.may_share_memory(out.array, self.array):
-            out._counter = self._shared_counter()
-            out._counter.viewed = True
+            counter = out._counter = self._shared_counter()
+            root, steps = self._view_of or (self, ())
+            out._view_of = (root, (*steps, step))
+            if counter.views is None:
+                counter.views = weakref.WeakSet()
+            counter.views.add(out)
         return out
 
     def detach_(self) -> Tensor:
@@ -808,7 +825,7 @@ class Tensor:
         shape = _shape_args(shape)
         if shape == self.shape:
             return self
-        return self._view_result(movement.Reshape.apply(self, shape=shape))
+        return self._view_result(movement.Reshape.apply(self, shape=shape), ("reshape", shape))
 
     view = reshape
 
@@ -856,7 +873,7 @@ class Tensor:
             )
         if dims == tuple(range(self.ndim)):
             return self
-        return self._view_result(movement.Permute.apply(self, axes=dims))
+        return self._view_result(movement.Permute.apply(self, axes=dims), ("permute", dims))
 
     def transpose(self, dim0: int, dim1: int) -> Tensor:
         """Swap two axes."""
@@ -891,7 +908,7 @@ class Tensor:
         shape = _shape_args(shape)
         if shape == self.shape:
             return self
-        return self._view_result(movement.BroadcastTo.apply(self, shape=shape))
+        return self._view_result(movement.BroadcastTo.apply(self, shape=shape), ("expand", shape))
 
     def repeat(self, *sizes: Any) -> Tensor:
         """Tile the tensor sizes[i] times along dimension i (as torch.Tensor.repeat)."""
@@ -909,7 +926,7 @@ class Tensor:
 
     def __getitem__(self, index: Any) -> Tensor:
         index = _index_to_array(index, self.array)
-        return self._view_result(movement.GetItem.apply(self, index=index))
+        return self._view_result(movement.GetItem.apply(self, index=index), ("index", index))
 
     def __setitem__(self, index: Any, value: Any) -> None:
         index = _index_to_array(index, self.array)
@@ -1084,18 +1101,23 @@ class Tensor:
         creator of the value they read (``Function.parents``), so their gradients still reach it; one whose
         backward reads that value finds the version changed and refuses, as in PyTorch. When a node of the
         update itself reads the value before it (mul_ by a tensor that requires grad, pow_), ``before`` keeps a
-        copy. ``operands``: the other tensors ``compute`` reads."""
-        if self.grad_fn is None and self._requires_grad:
+        copy. ``operands``: the other tensors ``compute`` reads.
+
+        Views: the memory's owner (the root of this tensor's ``_view_of``) gets as its new creator its old
+        value with this view's positions replaced by the result (a ``CopySlices`` node), and every other view of
+        that memory still alive is taken again from the owner's new value, so that later uses of any of them
+        send their gradients through the update (PyTorch's view replay)."""
+        root, steps = self._view_of or (self, ())
+        if root.grad_fn is None and root._requires_grad:
+            what = "a leaf tensor" if root is self else f"a view (shape {self.shape}) of a leaf tensor"
             raise RuntimeError(
-                f"{name}: in-place update of a leaf tensor that requires grad (shape {self.shape}); do it inside "
+                f"{name}: in-place update of {what} that requires grad (shape {root.shape}); do it inside "
                 "`with deepgrad.no_grad():` (as optimizers do) or use the out-of-place operation"
             )
-        if self._counter is not None and self._counter.viewed:
+        if any(kind == "expand" for kind, _ in steps):
             raise RuntimeError(
-                f"{name}: in-place update, while a graph is recorded, of a tensor that shares its memory with a "
-                f"view (shape {self.shape}; views come from reshape, indexing, transpose, expand and .data): "
-                "deepgrad does not rewrite a view's history as PyTorch does; use the out-of-place operation or "
-                "update a clone()"
+                f"{name}: in-place update of an expanded tensor (shape {self.shape}): several of its elements are "
+                "one memory location; clone() it first"
             )
         before = Tensor._make(self.array, self._requires_grad, self.grad_fn)
         before._counter = self._shared_counter()  # (a node that read it unnoticed would then refuse, not err)
@@ -1103,6 +1125,7 @@ class Tensor:
         if _reads_value(result.grad_fn, before, operands):
             before.array, before._counter = self.array.copy(), _VersionCounter()
             before._counter.value = self._version  # (the version its readers recorded)
+        owner = Tensor._make(root.array, root._requires_grad, root.grad_fn) if root is not self else None
         try:
             np.copyto(self.array, result.array, casting="same_kind")
         except TypeError:
@@ -1111,11 +1134,24 @@ class Tensor:
                 f"(shape {self.shape})"
             ) from None
         self._bump_version()
-        self.grad_fn = result.grad_fn
-        self._requires_grad = result._requires_grad
-        if result.grad_fn is not None:
-            result.grad_fn.result_version = self._version
+        self._take_creator(result)
+        if owner is not None:  # the owner: its old value, with this view's positions replaced by the result
+            positions = _replay(np.arange(root.array.size).reshape(root.shape), steps)
+            flat = _put(owner.reshape(-1), positions.reshape(-1), result.reshape(-1))
+            root._take_creator(flat.reshape(root.shape))
+        views = self._counter.views if self._counter is not None else None
+        if views and (root._requires_grad or self._requires_grad):
+            for view in list(views):
+                if view is not self:
+                    view._take_creator(_replay(root, view._view_of[1]))
         return self
+
+    def _take_creator(self, value: Tensor) -> None:
+        """Make ``value``'s node (recorded for this tensor's current data) this tensor's ``grad_fn``."""
+        self.grad_fn = value.grad_fn
+        self._requires_grad = value._requires_grad
+        if value.grad_fn is not None:
+            value.grad_fn.result_version = self._version
 
     def _overwrite(self, name: str, compute: Callable[[Tensor], Tensor]) -> Tensor:
         """This tensor's data replaced by ``compute(self)`` (an out-of-place op), counted as an in-place change,
@@ -1245,6 +1281,30 @@ def _replaced_by(before: Tensor, value: Any, node_name: str) -> Tensor:
     graph (the gradient reaches ``value`` summed over the broadcast, and nothing reaches ``before``)."""
     everywhere = np.ones(before.shape, dtype=bool, like=before.array)
     return label(where(everywhere, _operand(value, before), before), node_name)
+
+
+def _replay(base: Any, steps: tuple) -> Any:
+    """The view ``steps`` (``Tensor._view_result``) taken again from ``base``: an array (the positions a view
+    covers), or a Tensor (recorded, and registered as no view: it only gives a view its new creator)."""
+    for kind, param in steps:
+        if isinstance(base, Tensor):
+            if kind == "index":
+                base = movement.GetItem.apply(base, index=param)
+            elif kind == "reshape":
+                base = movement.Reshape.apply(base, shape=param)
+            elif kind == "permute":
+                base = movement.Permute.apply(base, axes=param)
+            else:
+                base = movement.BroadcastTo.apply(base, shape=param)
+        elif kind == "index":
+            base = base[param]
+        elif kind == "reshape":
+            base = base.reshape(param)
+        elif kind == "permute":
+            base = base.transpose(param)
+        else:
+            base = np.broadcast_to(base, param)
+    return base
 
 
 def _put(before: Tensor, index: Any, value: Any) -> Tensor:

@@ -60,6 +60,7 @@ class Parameter(Tensor):
         self._hooks = None
         self._retains_grad = False
         self.name = None
+        self._view_of = None
         if requires_grad:
             self.requires_grad_(True)
 

@@ -52,7 +52,10 @@ class GetItem(Function):
 
     def forward(self, x, index):
         self.index = index
-        return x[index]
+        out = x[index]
+        if isinstance(out, np.generic):  # an integer for every axis: a 0-d view, as PyTorch's x[0] is, not a copy
+            out = x[(*index, ...) if isinstance(index, tuple) else (index, ...)]
+        return out
 
     def backward(self, grad, result, x):
         return IndexAddToZeros.call(grad, shape=x.shape, index=self.index)
