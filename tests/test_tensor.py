@@ -518,3 +518,18 @@ def test_gradient_through_one_element_of_a_vector():
     y = w[0] * 3
     (y * y).backward()
     np.testing.assert_array_equal(w.grad.array, [36.0, 0.0])
+
+
+def test_second_derivative_through_in_place_updates_matches_torch():
+    torch = pytest.importorskip("torch")
+    results = []
+    for module in (dg, torch):
+        w = module.tensor([0.5, -1.5, 2.0], dtype=module.float64, requires_grad=True)
+        x = w * w
+        x.mul_(w)
+        x[1:] += w[:2] ** 2
+        (grad,) = module.autograd.grad((x * x).sum(), w, create_graph=True)
+        grad.sum().backward()
+        results.append((np.asarray(grad.detach()), np.asarray(w.grad)))
+    np.testing.assert_allclose(results[0][0], results[1][0], rtol=1e-12)
+    np.testing.assert_allclose(results[0][1], results[1][1], rtol=1e-12)
