@@ -134,8 +134,10 @@ def test_activation_modules_match_torch(name, args, kwargs, shape):
     x = rng(3).standard_normal(shape) * 3
     ours = getattr(nn, name)(*args, **kwargs)
     assert repr(ours) == repr(getattr(torch.nn, name)(*args, **kwargs))
-    # torch refuses in-place ops on leaves that require grad; ours computes out of place either way
-    theirs = getattr(torch.nn, name)(*args, **{k: v for k, v in kwargs.items() if k != "inplace"})
+    theirs = getattr(torch.nn, name)(*args, **kwargs)
+    if kwargs.get("inplace"):  # both refuse to update a leaf that requires grad in place: give them a result
+        module_ours, module_theirs = ours, theirs
+        ours, theirs = (lambda t: module_ours(t * 1.0)), (lambda t: module_theirs(t * 1.0))
     compare_with_torch(ours, theirs, [x], rtol=1e-9)
 
 
@@ -737,13 +739,18 @@ def test_inplace_writes_into_an_input_outside_the_graph_as_torch(ours, theirs):
 
 
 @pytest.mark.parametrize("ours,theirs", INPLACE_FUNCTIONS)
-def test_inplace_in_the_graph_gives_a_new_tensor_and_torchs_gradients(ours, theirs):
+def test_inplace_in_the_graph_gives_torchs_gradients_and_relu_writes_over_its_input(ours, theirs):
     data, upstream = rng(61).standard_normal((2, 3, 4)), rng(62).standard_normal((2, 3, 4))
     x, xt = dg.tensor(data, requires_grad=True), torch.tensor(data, requires_grad=True)
     hidden, hidden_t = x * 2.0, xt * 2.0  # a non-leaf, which PyTorch updates in place
+    memory = hidden.array
     out, out_t = ours(hidden, True), theirs(hidden_t, True)
-    assert out is not hidden
-    np.testing.assert_array_equal(hidden.array, 2.0 * data)  # left as it was
+    if ours in (INPLACE_FUNCTIONS[0][0], INPLACE_FUNCTIONS[4][0]):  # ReLU: over its input, no new memory
+        assert out is hidden and out.array is memory and hidden._version == 1
+        assert repr(out.grad_fn) == "<ReluBackward0>"
+    else:  # the others: a new tensor, the input left as it was
+        assert out is not hidden
+        np.testing.assert_array_equal(hidden.array, 2.0 * data)
     np.testing.assert_allclose(out.array, out_t.detach().numpy(), rtol=1e-12)
     out.backward(dg.tensor(upstream))
     out_t.backward(torch.tensor(upstream))

@@ -115,13 +115,14 @@ def test_relu_on_both_routes_keeps_nan_and_signed_zero_as_pytorch(kernel_route, 
         (x, grad, expected_out, expected_grad),
         (x.T, grad.T, expected_out.T, expected_grad.T),
     ]:
-        t = dg.tensor(source, requires_grad=True)
-        out = dg.relu(t)
-        out.backward(dg.tensor(upstream))
-        np.testing.assert_array_equal(out.detach().numpy(), out_expected)
-        assert not np.signbit(out.detach().numpy()).any()  # max(-0.0, 0) is +0.0, as PyTorch's relu gives
-        np.testing.assert_array_equal(t.grad.numpy(), grad_expected)
-        assert out.dtype == t.grad.dtype == (dg.float32 if dtype == np.float32 else dg.float64)
+        for in_place in (False, True):  # relu_ writes over its input with a kernel of its own
+            t = dg.tensor(source, requires_grad=True)
+            out = (t * 1).relu_() if in_place else dg.relu(t)
+            out.backward(dg.tensor(upstream))
+            np.testing.assert_array_equal(out.detach().numpy(), out_expected)
+            assert not np.signbit(out.detach().numpy()).any()  # max(-0.0, 0) is +0.0, as PyTorch's relu gives
+            np.testing.assert_array_equal(t.grad.numpy(), grad_expected)
+            assert out.dtype == t.grad.dtype == (dg.float32 if dtype == np.float32 else dg.float64)
     torch = pytest.importorskip("torch")
     tx = torch.from_numpy(x).requires_grad_()
     torch.relu(tx).backward(torch.from_numpy(grad))

@@ -494,7 +494,7 @@ class Tensor:
 
     def relu_(self) -> Tensor:
         """max(x, 0) written into this tensor (recorded in the graph as PyTorch does: see ``_rebase``)."""
-        return self._overwrite("relu_", Tensor.relu)
+        return self._overwrite("relu_", _relu_over_input)
 
     def erf(self) -> Tensor:
         return ew.Erf.apply(self)
@@ -1122,12 +1122,14 @@ class Tensor:
         before = Tensor._make(self.array, self._requires_grad, self.grad_fn)
         before._counter = self._shared_counter()  # (a node that read it unnoticed would then refuse, not err)
         result = compute(before)
-        if _reads_value(result.grad_fn, before, operands):
+        computed_in_place = result.array is self.array  # (relu_: its op wrote over the input)
+        if not computed_in_place and _reads_value(result.grad_fn, before, operands):
             before.array, before._counter = self.array.copy(), _VersionCounter()
             before._counter.value = self._version  # (the version its readers recorded)
         owner = Tensor._make(root.array, root._requires_grad, root.grad_fn) if root is not self else None
         try:
-            np.copyto(self.array, result.array, casting="same_kind")
+            if not computed_in_place:
+                np.copyto(self.array, result.array, casting="same_kind")
         except TypeError:
             raise TypeError(
                 f"{name}: the result ({result.dtype}) cannot be written into this {self.dtype} tensor "
@@ -1158,7 +1160,9 @@ class Tensor:
         and recorded in the graph when one is (``_rebase``)."""
         if self._records_inplace():
             return self._rebase(name, compute)
-        np.copyto(self.array, compute(self).array, casting="same_kind")
+        result = compute(self)
+        if result.array is not self.array:
+            np.copyto(self.array, result.array, casting="same_kind")
         self._bump_version()
         return self
 
@@ -1269,6 +1273,12 @@ _TYPE_DTYPES = {name: dtype for dtype, name in _TYPE_NAMES.items()}
 
 def _data(value: Any) -> Any:
     return value.array if isinstance(value, Tensor) else value
+
+
+def _relu_over_input(x: Tensor) -> Tensor:
+    """relu(x) written over x's memory by the op itself (its backward reads only a mask): ``relu_``, and so
+    ``nn.ReLU(inplace=True)``, costs no new memory, in the graph as outside it."""
+    return ew.Relu.apply(x, in_place=True)
 
 
 def _scaled(value: Any, alpha: float) -> Any:

@@ -132,11 +132,11 @@ def _in_place_where_safe(input: Tensor, inplace: bool, name: str, compute: Calla
     is recorded for ``input`` (grad mode off, or ``input`` needs no gradient); while one is, and without
     ``inplace``, a new tensor, ``input`` left as it was.
 
-    Why not in the graph, as PyTorch does (and as ``relu_`` and the other in-place methods do, ``Tensor._rebase``):
-    deepgrad's ops compute into new memory, so an update recorded in place would add a copy of the result into
-    ``input`` to every such layer, for no memory saved. Where it is written in place, the version counter counts
-    the change: a node that saved ``input`` for its backward then refuses to run on the new values, as PyTorch's
-    does."""
+    Why not in the graph, as PyTorch does (and as ``relu`` and the in-place methods do, ``Tensor._rebase``): these
+    ops compute into new memory, so an update recorded in place would add a copy of the result into ``input`` to
+    every such layer, for no memory saved (ReLU's op writes over its input itself). Where it is written in place,
+    the version counter counts the change: a node that saved ``input`` for its backward then refuses to run on
+    the new values, as PyTorch's does."""
     if inplace and not (GRAD_MODE.enabled and input.requires_grad):
         return input._overwrite(name, compute)
     return compute(input)
@@ -444,8 +444,8 @@ def one_hot(tensor: Tensor, num_classes: int = -1) -> Tensor:
 
 
 def relu(input: Tensor, inplace: bool = False) -> Tensor:
-    """max(x, 0); backward from a saved mask. ``inplace=True``: written into ``input`` where no graph is recorded
-    for it (see ``_in_place_where_safe``).
+    """max(x, 0); backward from a saved mask. ``inplace=True``: written over ``input`` (``Tensor.relu_``), in the
+    graph too, as PyTorch does: no new memory, and the version counter tells a node that saved ``input``.
 
     >>> import deepgrad
     >>> import deepgrad.nn.functional as F
@@ -454,7 +454,7 @@ def relu(input: Tensor, inplace: bool = False) -> Tensor:
     (True, [0.0, 2.0])
     """
     if inplace:
-        return _in_place_where_safe(as_input(input, "relu"), True, "relu", Tensor.relu)
+        return as_input(input, "relu").relu_()
     return as_input(input, "relu").relu()
 
 

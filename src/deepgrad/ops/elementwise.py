@@ -200,17 +200,24 @@ class Sigmoid(Function):
 
 
 class Relu(Function):
-    """z = max(x, 0);   dx = grad * [not x <= 0]   (a NaN passes its gradient through, as in PyTorch)"""
+    """z = max(x, 0);   dx = grad * [not x <= 0]   (a NaN passes its gradient through, as in PyTorch)
+
+    ``in_place``: z is written over x (``Tensor.relu_``, which counts the change): backward needs only the mask."""
 
     uses_inputs = False
 
-    def forward(self, x):
+    def forward(self, x, in_place=False):
         if compiled.usable_flat(x, min_size=COMPILED_MIN_SIZE):
-            out, self.mask = np.empty_like(x), np.empty(x.shape, dtype=bool)
+            self.mask = np.empty(x.shape, dtype=bool)
+            if in_place:
+                kernels.relu_in_place(x.reshape(-1), self.mask.reshape(-1))
+                return x
+            out = np.empty_like(x)
             kernels.relu_forward(x.reshape(-1), out.reshape(-1), self.mask.reshape(-1))
             return out
         self.mask = ~(x <= 0)
-        return np.maximum(x, 0)  # not x * mask, which gives -0.0 for negative x (1/relu(-1) would be -inf)
+        # not x * mask, which gives -0.0 for negative x (1/relu(-1) would be -inf)
+        return np.maximum(x, 0, out=x if in_place else None)
 
     def backward(self, grad, result, x):
         if compiled.usable_flat(grad, min_size=COMPILED_MIN_SIZE):

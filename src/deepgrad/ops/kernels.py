@@ -316,6 +316,18 @@ def relu_forward(x, out, mask):
         mask[k] = not value <= 0
 
 
+# Over the input's own memory (relu_, ReLU(inplace=True)): a loop of its own, since the one above, called with
+# out = x, would take LLVM's scalar fallback for overlapping arrays (8 MB: 3.2 ms against 2.6 for a new output).
+@kernel
+def relu_in_place(x, mask):
+    """x = max(x, 0) and mask = [not x <= 0], x overwritten."""
+    for k in range(np.uintp(x.size)):
+        value = x[k]
+        keep = not value <= 0
+        mask[k] = keep
+        x[k] = value if keep else 0
+
+
 @kernel
 def relu_backward(grad, mask, out):
     """out = grad where mask, else 0; flat contiguous arrays."""
