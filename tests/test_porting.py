@@ -542,3 +542,60 @@ print(np.round(block.conv1.weight.grad.numpy().sum(axis=(1, 2, 3)), 6).tolist())
 
 def test_residual_block_and_in_place_updates_in_the_graph(tmp_path, monkeypatch):
     check_program(RESIDUAL_BLOCK_IN_PLACE, tmp_path, monkeypatch)
+
+
+CUSTOM_OPTIMIZER = """
+import math
+import numpy as np
+import torch
+import torch.nn as nn
+
+class PlainAdam(torch.optim.Optimizer):  # written the way PyTorch's own optimizers were, with in-place updates
+    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0):
+        super().__init__(params, dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay))
+
+    @torch.no_grad()
+    def step(self, closure=None):
+        for group in self.param_groups:
+            beta1, beta2 = group["betas"]
+            for p in group["params"]:
+                if p.grad is None:
+                    continue
+                grad = p.grad
+                if group["weight_decay"] != 0:
+                    grad = grad.add(p, alpha=group["weight_decay"])
+                state = self.state[p]
+                if len(state) == 0:
+                    state["step"] = 0
+                    state["exp_avg"] = torch.zeros_like(p)
+                    state["exp_avg_sq"] = torch.zeros_like(p)
+                state["step"] += 1
+                exp_avg, exp_avg_sq = state["exp_avg"], state["exp_avg_sq"]
+                exp_avg.mul_(beta1).add_(grad, alpha=1 - beta1)
+                exp_avg_sq.mul_(beta2).addcmul_(grad, grad, value=1 - beta2)
+                bias1, bias2 = 1 - beta1 ** state["step"], 1 - beta2 ** state["step"]
+                denom = (exp_avg_sq.sqrt() / math.sqrt(bias2)).add_(group["eps"])
+                p.addcdiv_(exp_avg, denom, value=-group["lr"] / bias1)
+                p.clamp_(-2.0, 2.0)
+
+rng = np.random.default_rng(0)
+model = nn.Sequential(nn.Linear(4, 8), nn.Tanh(), nn.Linear(8, 1)).double()
+with torch.no_grad():
+    for p in model.parameters():
+        p.copy_(torch.tensor(rng.standard_normal(tuple(p.shape)) * 0.5))
+        p.lerp_(torch.zeros_like(p), 0.1)  # shrink the start a little, in place
+x = torch.tensor(rng.standard_normal((16, 4)))
+y = torch.tensor(rng.standard_normal((16, 1)))
+opt = PlainAdam(model.parameters(), lr=0.05, weight_decay=1e-3)
+for step in range(5):
+    opt.zero_grad()
+    loss = ((model(x) - y) ** 2).mean()
+    loss.backward()
+    opt.step()
+    print(step, round(loss.item(), 8))
+print(np.round(model[0].weight.detach().numpy().sum(), 8), np.round(model[2].bias.detach().numpy(), 8).tolist())
+"""
+
+
+def test_custom_optimizer_with_in_place_updates(tmp_path, monkeypatch):
+    check_program(CUSTOM_OPTIMIZER, tmp_path, monkeypatch)

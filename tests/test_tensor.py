@@ -533,3 +533,81 @@ def test_second_derivative_through_in_place_updates_matches_torch():
         results.append((np.asarray(grad.detach()), np.asarray(w.grad)))
     np.testing.assert_allclose(results[0][0], results[1][0], rtol=1e-12)
     np.testing.assert_allclose(results[0][1], results[1][1], rtol=1e-12)
+
+
+IN_PLACE_FORMS = {
+    "exp_": lambda x, w, m: x.exp_(),
+    "log_": lambda x, w, m: x.log_(),
+    "sqrt_": lambda x, w, m: x.sqrt_(),
+    "rsqrt_": lambda x, w, m: x.rsqrt_(),
+    "neg_": lambda x, w, m: x.neg_(),
+    "abs_": lambda x, w, m: x.abs_(),
+    "sigmoid_": lambda x, w, m: x.sigmoid_(),
+    "tanh_": lambda x, w, m: x.tanh_(),
+    "sin_": lambda x, w, m: x.sin_(),
+    "cos_": lambda x, w, m: x.cos_(),
+    "reciprocal_": lambda x, w, m: x.reciprocal_(),
+    "square_": lambda x, w, m: x.square_(),
+    "log1p_": lambda x, w, m: x.log1p_(),
+    "erf_": lambda x, w, m: x.erf_(),
+    "pow_ number": lambda x, w, m: x.pow_(3),
+    "pow_ tensor": lambda x, w, m: x.pow_(w),
+    "ipow": lambda x, w, m: x.__ipow__(2),
+    "clamp_min_": lambda x, w, m: x.clamp_min_(1.2),
+    "clamp_max_": lambda x, w, m: x.clamp_max_(1.2),
+    "clip_": lambda x, w, m: x.clip_(0.8, 1.6),
+    "masked_fill_": lambda x, w, m: x.masked_fill_(m.tensor([True, False, True]), -1.0),
+    "lerp_ number": lambda x, w, m: x.lerp_(w * w, 0.25),
+    "lerp_ tensor": lambda x, w, m: x.lerp_(w * w, w / 4),
+    "addcmul_": lambda x, w, m: x.addcmul_(w, w + 1, value=0.5),
+    "addcdiv_": lambda x, w, m: x.addcdiv_(w, w + 1, value=-2),
+    "floor_": lambda x, w, m: x.floor_(),
+    "ceil_": lambda x, w, m: x.ceil_(),
+    "trunc_": lambda x, w, m: x.trunc_(),
+    "round_": lambda x, w, m: x.round_(),
+    "sign_": lambda x, w, m: x.sign_(),
+}
+
+
+@pytest.mark.parametrize("update", IN_PLACE_FORMS.values(), ids=IN_PLACE_FORMS.keys())
+def test_in_place_forms_of_the_math_methods_match_torch(update):
+    """x.<op>_(...) is x.<op>(...) written into x: the same values and gradients as PyTorch's, in the graph
+    (x a result, arguments that require grad) and outside it (the same values, no graph)."""
+    torch = pytest.importorskip("torch")
+    results = []
+    for module in (dg, torch):
+        w = module.tensor([0.6, 1.3, 2.1], dtype=module.float64, requires_grad=True)
+        x = w * 1.5
+        assert update(x, w, module) is x and x._version >= 1
+        (x * module.tensor([1.0, -2.0, 3.0], dtype=module.float64)).sum().backward()
+        with module.no_grad():
+            y = module.tensor([0.6, 1.3, 2.1], dtype=module.float64) * 1.5
+            update(y, w, module)
+        results.append((np.asarray(x.detach()), np.asarray(w.grad), np.asarray(y)))
+    for ours, theirs in zip(*results):
+        np.testing.assert_allclose(ours, theirs, rtol=1e-12, atol=1e-15)
+    assert y.grad_fn is None and not y.requires_grad
+
+
+def test_in_place_form_of_a_float_result_into_an_integer_tensor_is_refused():
+    counts = dg.tensor([1, 4, 9])
+    with pytest.raises(TypeError, match=r"sqrt_: the result \(float\d+\) cannot be written into this int64 tensor"):
+        counts.sqrt_()
+    assert counts.tolist() == [1, 4, 9]
+
+
+def test_module_functions_lerp_addcmul_addcdiv_clamp_min_max():
+    torch = pytest.importorskip("torch")
+    a, b, c = (np.array(v) for v in ([1.0, -2.0, 3.0], [0.5, 4.0, -1.0], [2.0, 3.0, 4.0]))
+    for name, args, kwargs in [
+        ("lerp", (a, b, 0.3), {}),
+        ("addcmul", (a, b, c), {"value": 0.5}),
+        ("addcdiv", (a, b, c), {"value": -2.0}),
+        ("clamp_min", (a, 0.0), {}),
+        ("clamp_max", (a, 0.0), {}),
+    ]:
+        ours = getattr(dg, name)(
+            *[dg.tensor(v, dtype=dg.float64) if isinstance(v, np.ndarray) else v for v in args], **kwargs
+        )
+        theirs = getattr(torch, name)(*[torch.tensor(v) if isinstance(v, np.ndarray) else v for v in args], **kwargs)
+        np.testing.assert_allclose(ours.array, theirs.numpy(), rtol=1e-12, err_msg=name)

@@ -33,6 +33,8 @@ from deepgrad.tensor import (
 __all__ = [
     "abs",
     "add",
+    "addcdiv",
+    "addcmul",
     "amax",
     "amin",
     "argmax",
@@ -42,6 +44,8 @@ __all__ = [
     "cat",
     "chunk",
     "clamp",
+    "clamp_max",
+    "clamp_min",
     "clip",
     "concatenate",
     "cos",
@@ -54,6 +58,7 @@ __all__ = [
     "is_tensor",
     "numel",
     "leaky_relu",
+    "lerp",
     "log",
     "log1p",
     "log_softmax",
@@ -106,6 +111,8 @@ def _method(name: str) -> Any:
 
 
 abs = _method("abs")
+addcdiv = _method("addcdiv")
+addcmul = _method("addcmul")
 amax = _method("amax")
 amin = _method("amin")
 argmax = _method("argmax")
@@ -113,6 +120,8 @@ argmin = _method("argmin")
 broadcast_to = _method("broadcast_to")
 clamp = _method("clamp")
 clip = clamp
+clamp_max = _method("clamp_max")
+clamp_min = _method("clamp_min")
 cos = _method("cos")
 elu = _method("elu")
 erf = _method("erf")
@@ -120,6 +129,7 @@ exp = _method("exp")
 flatten = _method("flatten")
 gather = _method("gather")
 leaky_relu = _method("leaky_relu")
+lerp = _method("lerp")
 log = _method("log")
 log1p = _method("log1p")
 log_softmax = _method("log_softmax")

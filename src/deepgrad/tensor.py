@@ -535,6 +535,27 @@ class Tensor:
 
     clip = clamp
 
+    def clamp_min(self, min: Any) -> Tensor:
+        """max(x, min), as ``clamp(min=min)``."""
+        return _named(composites.clamp(self, min, None), self, "ClampMinBackward0")
+
+    def clamp_max(self, max: Any) -> Tensor:
+        """min(x, max), as ``clamp(max=max)``."""
+        return _named(composites.clamp(self, None, max), self, "ClampMaxBackward0")
+
+    def lerp(self, end: Any, weight: Any) -> Tensor:
+        """x + weight (end - x): linear interpolation towards ``end`` (``weight`` a number or a tensor)."""
+        name = "LerpBackward1" if isinstance(weight, Tensor) else "LerpBackward0"
+        return label(self + _operand(weight, self) * (_operand(end, self) - self), name)
+
+    def addcmul(self, tensor1: Any, tensor2: Any, value: float = 1) -> Tensor:
+        """x + value tensor1 tensor2 (Adam's second-moment update: ``v.mul_(b2).addcmul_(g, g, value=1 - b2)``)."""
+        return label(self + _operand(tensor1, self) * tensor2 * value, "AddcmulBackward0")
+
+    def addcdiv(self, tensor1: Any, tensor2: Any, value: float = 1) -> Tensor:
+        """x + value tensor1 / tensor2 (Adam's step: ``p.addcdiv_(m, v.sqrt().add_(eps), value=-lr)``)."""
+        return label(self + _operand(tensor1, self) / tensor2 * value, "AddcdivBackward0")
+
     def where(self, condition: Any, other: Any) -> Tensor:
         """self where condition is true, else other (as ``deepgrad.where(condition, self, other)``)."""
         return where(condition, self, other)
@@ -1089,10 +1110,12 @@ class Tensor:
                 "recorded in the graph; use an out-of-place form (where, cat/stack, scatter) instead"
             )
 
-    def _records_inplace(self, other: Any = None) -> bool:
-        """Whether an in-place update is recorded in the graph: grad mode is on, and this tensor or the value
-        written requires grad."""
-        return GRAD_MODE.enabled and (self._requires_grad or isinstance(other, Tensor) and other._requires_grad)
+    def _records_inplace(self, *others: Any) -> bool:
+        """Whether an in-place update is recorded in the graph: grad mode is on, and this tensor or a value
+        the update reads requires grad."""
+        return GRAD_MODE.enabled and (
+            self._requires_grad or any(isinstance(other, Tensor) and other._requires_grad for other in others)
+        )
 
     def _rebase(self, name: str, compute: Callable[[Tensor], Tensor], *operands: Any) -> Tensor:
         """An in-place update recorded in the graph, as PyTorch records it: ``compute(before)`` runs out of place
@@ -1127,14 +1150,8 @@ class Tensor:
             before.array, before._counter = self.array.copy(), _VersionCounter()
             before._counter.value = self._version  # (the version its readers recorded)
         owner = Tensor._make(root.array, root._requires_grad, root.grad_fn) if root is not self else None
-        try:
-            if not computed_in_place:
-                np.copyto(self.array, result.array, casting="same_kind")
-        except TypeError:
-            raise TypeError(
-                f"{name}: the result ({result.dtype}) cannot be written into this {self.dtype} tensor "
-                f"(shape {self.shape})"
-            ) from None
+        if not computed_in_place:
+            self._write(name, result)
         self._bump_version()
         self._take_creator(result)
         if owner is not None:  # the owner: its old value, with this view's positions replaced by the result
@@ -1155,16 +1172,26 @@ class Tensor:
         if value.grad_fn is not None:
             value.grad_fn.result_version = self._version
 
-    def _overwrite(self, name: str, compute: Callable[[Tensor], Tensor]) -> Tensor:
-        """This tensor's data replaced by ``compute(self)`` (an out-of-place op), counted as an in-place change,
-        and recorded in the graph when one is (``_rebase``)."""
-        if self._records_inplace():
-            return self._rebase(name, compute)
+    def _overwrite(self, name: str, compute: Callable[[Tensor], Tensor], *operands: Any) -> Tensor:
+        """This tensor's data replaced by ``compute(self)`` (an out-of-place op reading ``operands`` too),
+        counted as an in-place change, and recorded in the graph when one is (``_rebase``)."""
+        if self._records_inplace(*operands):
+            return self._rebase(name, compute, *operands)
         result = compute(self)
         if result.array is not self.array:
-            np.copyto(self.array, result.array, casting="same_kind")
+            self._write(name, result)
         self._bump_version()
         return self
+
+    def _write(self, name: str, result: Tensor) -> None:
+        """Copy ``result`` into this tensor's memory; a dtype it cannot take (float into int) is an error."""
+        try:
+            np.copyto(self.array, result.array, casting="same_kind")
+        except TypeError:
+            raise TypeError(
+                f"{name}: the result ({result.dtype}) cannot be written into this {self.dtype} tensor "
+                f"(shape {self.shape})"
+            ) from None
 
     _OUT_OF_PLACE = {np.add: "__add__", np.subtract: "__sub__", np.multiply: "__mul__", np.true_divide: "__truediv__"}
 
@@ -1240,6 +1267,7 @@ class Tensor:
     __isub__ = sub_
     __imul__ = mul_
     __itruediv__ = div_
+    clip_ = clamp_
 
     # ------------------------------------------------------------------ NumPy protocol
     # Lets backward formulas written with NumPy functions run on Tensors under create_graph=True.
@@ -1252,6 +1280,37 @@ class Tensor:
 
 
 Function.tensor_class = Tensor  # see Function.tensor_class: the one inverted dependency
+
+
+def _in_place_form(name: str) -> Callable[..., Tensor]:
+    """PyTorch's ``x.<name>_(...)``: ``x.<name>(...)`` written into x (``Tensor._overwrite``): counted as an
+    in-place change, and recorded in the graph as PyTorch records it when x or an argument requires grad."""
+    method = getattr(Tensor, name)
+    if name in _CONSTANT_METHODS:  # no gradient of their own: in the graph, zeros to the old value, as PyTorch
+
+        def compute(before: Tensor, *args: Any, **kwargs: Any) -> Tensor:
+            return _replaced_by(before, method(before, *args, **kwargs), f"{name.capitalize()}Backward0")
+
+    else:
+        compute = method
+
+    def update(self: Tensor, *args: Any, **kwargs: Any) -> Tensor:
+        return self._overwrite(f"{name}_", lambda before: compute(before, *args, **kwargs), *args, *kwargs.values())
+
+    update.__name__ = update.__qualname__ = f"{name}_"
+    update.__doc__ = f"``{name}`` written into this tensor, in place (recorded in the graph when one is)."
+    return update
+
+
+_CONSTANT_METHODS = ("floor", "ceil", "round", "sign", "trunc")  # Tensor._constant: outside the graph
+# the in-place forms custom optimizers, initialisers and training loops use (relu_, clamp_, add_, ... above)
+for _name in (
+    "exp", "log", "sqrt", "rsqrt", "neg", "abs", "sigmoid", "tanh", "sin", "cos", "floor", "ceil", "round",
+    "sign", "reciprocal", "square", "log1p", "erf", "trunc", "pow", "remainder", "clamp_min", "clamp_max",
+    "masked_fill", "lerp", "addcmul", "addcdiv",
+):  # fmt: skip
+    setattr(Tensor, f"{_name}_", _in_place_form(_name))
+Tensor.__ipow__ = Tensor.pow_  # type: ignore[attr-defined]
 
 
 # ---------------------------------------------------------------------- conversion helpers
@@ -1444,6 +1503,7 @@ def _with_alpha(method: Callable, name: str) -> Callable:
 
 add = _with_alpha(Tensor.__add__, "add")
 sub = _with_alpha(Tensor.__sub__, "sub")
+Tensor.add, Tensor.sub = add, sub  # type: ignore[method-assign]  (x.add(y, alpha=2), as PyTorch's methods)
 mul = _binary(Tensor.__mul__, "mul")
 div = _binary(Tensor.__truediv__, "div")
 pow = _binary(Tensor.__pow__, "pow")

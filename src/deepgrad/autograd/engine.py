@@ -176,7 +176,7 @@ def _check_versions(fn: Function, out: Any) -> None:
         for position, (tensor, version) in enumerate(zip(fn.inputs, fn.versions)):
             if tensor._version != version and fn.reads_input(position):
                 raise _modified_error(fn, f"input {position}", tensor, version)
-    if fn.uses_result and out._version != fn.result_version:
+    if fn.uses_result and out._version != fn.result_version and fn.reads_result():
         raise _modified_error(fn, "the output", out, fn.result_version)
 
 

@@ -91,6 +91,11 @@ class Function:
         value updated in place after ``x * 3`` read it does not stop backward (as in PyTorch)."""
         return self.uses_inputs
 
+    def reads_result(self) -> bool:
+        """Whether backward reads the output's value: ``uses_result``, refined by ops that need it for one
+        input's gradient only (a quotient's, a power's for the exponent)."""
+        return self.uses_result
+
     @classmethod
     def apply(cls, *inputs: Any, **params: Any) -> Any:
         """Run forward on the inputs' data and, when any input requires grad, record the node."""

@@ -66,6 +66,9 @@ class Div(Function):
     def reads_input(self, position):
         return position == 1  # b (and the result), never a
 
+    def reads_result(self):
+        return self.needs_input_grad[1]  # db only
+
 
 class Neg(Function):
     """z = -x;   dx = -grad"""
@@ -95,6 +98,12 @@ class Pow(Function):
             grad_a = np.where(b == 0, zero, grad * b * a ** (b - 1)) if needs_a else None
             grad_b = np.where((a == 0) & (b >= 0), zero, grad * result * np.log(a)) if needs_b else None
         return grad_a, grad_b
+
+    def reads_input(self, position):
+        return position == 0 or self.needs_input_grad[0]  # a always; b for da only
+
+    def reads_result(self):
+        return self.needs_input_grad[1]  # db only
 
 
 class Exp(Function):
