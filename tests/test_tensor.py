@@ -611,3 +611,77 @@ def test_module_functions_lerp_addcmul_addcdiv_clamp_min_max():
         )
         theirs = getattr(torch, name)(*[torch.tensor(v) if isinstance(v, np.ndarray) else v for v in args], **kwargs)
         np.testing.assert_allclose(ours.array, theirs.numpy(), rtol=1e-12, err_msg=name)
+
+
+def test_sort_argsort_topk_median_indices_match_torch():
+    torch = pytest.importorskip("torch")
+    data = np.array([[3.0, -1.0, 2.0, 2.0, 0.5], [1.0, 4.0, -2.0, 0.0, 4.0]])
+    x, xt = dg.tensor(data), torch.tensor(data)
+    for ours, theirs in [
+        (x.sort(1, stable=True), xt.sort(dim=1, stable=True)),
+        (x.sort(0, descending=True), xt.sort(0, descending=True)),
+    ]:
+        np.testing.assert_array_equal(ours.values.array, theirs.values.numpy())
+        np.testing.assert_array_equal(ours.indices.array, theirs.indices.numpy())
+    np.testing.assert_array_equal(x.argsort(1, stable=True).array, xt.argsort(dim=1, stable=True).numpy())
+    np.testing.assert_array_equal(dg.argsort(x, 0).array, torch.argsort(xt, dim=0, stable=True).numpy())
+    distinct = dg.tensor([[0.3, 2.0, -1.0, 5.0], [7.0, 1.0, 0.0, -3.0]])
+    theirs = torch.tensor(distinct.array).topk(2)
+    ours = distinct.topk(2)
+    np.testing.assert_array_equal(ours.indices.array, theirs.indices.numpy())
+    assert ours.indices.dtype == dg.int64 and ours.values.shape == (2, 2)
+    median = distinct.median(1)
+    np.testing.assert_array_equal(median.indices.array, torch.tensor(distinct.array).median(1).indices.numpy())
+    with pytest.raises(IndexError, match=r"topk: k = 5 is out of range for dimension -1 of size 4 \(shape \(2, 4\)\)"):
+        distinct.topk(5)
+
+
+def test_utilities_match_torch():
+    torch = pytest.importorskip("torch")
+    data = np.array([[0.0, 1.5, -2.0], [np.inf, 0.0, np.nan]])
+    x, xt = dg.tensor(data), torch.tensor(data)
+    np.testing.assert_array_equal(x.nonzero().array, xt.nonzero().numpy())
+    for ours, theirs in zip(x.nonzero(as_tuple=True), xt.nonzero(as_tuple=True)):
+        np.testing.assert_array_equal(ours.array, theirs.numpy())
+    for name in ["isnan", "isinf", "isfinite"]:
+        np.testing.assert_array_equal(getattr(dg, name)(x).array, getattr(torch, name)(xt).numpy())
+    assert dg.any(dg.tensor([0, 1])).item() and not dg.all(dg.tensor([0, 1])).item()
+    assert dg.allclose(dg.tensor([1.0, 2.0]), dg.tensor([1.0, 2.0 + 1e-9])) and dg.equal(x[0], x[0].clone())
+    a, b = dg.tensor([1.0, 2.0]), dg.tensor([3.0, 4.0])
+    assert dg.hstack([a, b]).tolist() == [1.0, 2.0, 3.0, 4.0]
+    assert dg.vstack([a, b]).tolist() == [[1.0, 2.0], [3.0, 4.0]]
+    assert dg.hstack([a.reshape(2, 1), b.reshape(2, 1)]).shape == (2, 2)
+    for indexing in ("ij", "xy"):
+        ours = dg.meshgrid(dg.tensor([1, 2, 3]), dg.tensor([4, 5]), indexing=indexing)
+        theirs = torch.meshgrid(torch.tensor([1, 2, 3]), torch.tensor([4, 5]), indexing=indexing)
+        for o, t in zip(ours, theirs):
+            np.testing.assert_array_equal(o.array, t.numpy())
+    y = dg.tensor(np.arange(12.0).reshape(3, 4))
+    yt = torch.tensor(np.arange(12.0).reshape(3, 4))
+    for ours, theirs in zip(dg.std_mean(y, 1), torch.std_mean(yt, 1)):
+        np.testing.assert_allclose(ours.array, theirs.numpy())
+    for ours, theirs in zip(dg.var_mean(y, 0, keepdim=True), torch.var_mean(yt, 0, keepdim=True)):
+        np.testing.assert_allclose(ours.array, theirs.numpy())
+    assert y.stride() == yt.stride() and y.T.stride() == yt.T.stride() and y.stride(1) == 1
+    assert y.is_contiguous() and not y.T.is_contiguous() and not yt.T.is_contiguous()
+    assert y.element_size() == yt.element_size() == 8 and y.nelement() == 12 and y.get_device() == -1
+    assert y.swapaxes(0, 1).shape == (4, 3) and dg.t(y).shape == (4, 3)
+    with dg.inference_mode():
+        assert not (dg.ones(2, requires_grad=True) * 2).requires_grad
+
+    @dg.inference_mode()
+    def predict(v):
+        return v * 2
+
+    assert not predict(dg.ones(2, requires_grad=True)).requires_grad
+
+
+def test_einsum_errors_name_the_subscripts():
+    a = dg.ones(2, 3)
+    with pytest.raises(ValueError, match=r"einsum: 'ij,jk->ik' has subscripts for 2 operands, 1 were given"):
+        dg.einsum("ij,jk->ik", a)
+    with pytest.raises(ValueError, match=r"einsum: operand 0 has 2 dimensions, subscripts 'ijk'"):
+        dg.einsum("ijk->i", a)
+    with pytest.raises(ValueError, match=r"einsum: 'i' repeats within operand 0 \('ii'\), a diagonal"):
+        dg.einsum("ii->i", dg.ones(3, 3))
+    assert dg.einsum("ij,jk", [a, dg.ones(3, 4)]).shape == (2, 4)  # operands as one list, implicit output

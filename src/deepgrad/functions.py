@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from deepgrad.autograd.grad_mode import no_grad, set_grad_enabled
 from deepgrad.tensor import (
     Tensor,
     add,
@@ -16,8 +17,11 @@ from deepgrad.tensor import (
     chunk,
     concatenate,
     div,
+    einsum,
+    hstack,
     matmul,
     maximum,
+    meshgrid,
     minimum,
     mm,
     mul,
@@ -26,11 +30,64 @@ from deepgrad.tensor import (
     split,
     stack,
     sub,
+    vstack,
     where,
     write_out,
 )
 
 __all__ = [
+    "all",
+    "allclose",
+    "any",
+    "argsort",
+    "atan2",
+    "bmm",
+    "ceil",
+    "cosh",
+    "cumsum",
+    "diag",
+    "diff",
+    "dot",
+    "einsum",
+    "equal",
+    "exp2",
+    "expm1",
+    "flip",
+    "floor",
+    "frac",
+    "hstack",
+    "index_select",
+    "inference_mode",
+    "isfinite",
+    "isinf",
+    "isnan",
+    "log10",
+    "log2",
+    "masked_select",
+    "median",
+    "meshgrid",
+    "movedim",
+    "mv",
+    "narrow",
+    "nonzero",
+    "outer",
+    "roll",
+    "round",
+    "rsqrt",
+    "sign",
+    "sinh",
+    "sort",
+    "square",
+    "std_mean",
+    "swapaxes",
+    "t",
+    "topk",
+    "trace",
+    "tril",
+    "triu",
+    "trunc",
+    "var_mean",
+    "vstack",
     "abs",
     "add",
     "addcdiv",
@@ -155,6 +212,70 @@ tanh = _method("tanh")
 transpose = _method("transpose")
 unsqueeze = _method("unsqueeze")
 var = _method("var")
+
+
+all = _method("all")
+allclose = _method("allclose")
+any = _method("any")
+argsort = _method("argsort")
+atan2 = _method("atan2")
+bmm = _method("bmm")
+ceil = _method("ceil")
+cosh = _method("cosh")
+cumsum = _method("cumsum")
+diag = _method("diag")
+diff = _method("diff")
+dot = _method("dot")
+equal = _method("equal")
+exp2 = _method("exp2")
+expm1 = _method("expm1")
+flip = _method("flip")
+floor = _method("floor")
+frac = _method("frac")
+index_select = _method("index_select")
+isfinite = _method("isfinite")
+isinf = _method("isinf")
+isnan = _method("isnan")
+log10 = _method("log10")
+log2 = _method("log2")
+masked_select = _method("masked_select")
+median = _method("median")
+movedim = _method("movedim")
+mv = _method("mv")
+narrow = _method("narrow")
+nonzero = _method("nonzero")
+outer = _method("outer")
+roll = _method("roll")
+round = _method("round")
+rsqrt = _method("rsqrt")
+sign = _method("sign")
+sinh = _method("sinh")
+sort = _method("sort")
+square = _method("square")
+swapaxes = _method("swapaxes")
+t = _method("t")
+topk = _method("topk")
+trace = _method("trace")
+tril = _method("tril")
+triu = _method("triu")
+trunc = _method("trunc")
+
+
+def std_mean(input: Any, dim: Any = None, correction: int = 1, keepdim: bool = False) -> tuple[Tensor, Tensor]:
+    """``(std, mean)`` over ``dim``, as PyTorch's."""
+    x = as_tensor(input)
+    return x.std(dim, correction=correction, keepdim=keepdim), x.mean(dim, keepdim=keepdim)
+
+
+def var_mean(input: Any, dim: Any = None, correction: int = 1, keepdim: bool = False) -> tuple[Tensor, Tensor]:
+    """``(var, mean)`` over ``dim``, as PyTorch's."""
+    x = as_tensor(input)
+    return x.var(dim, correction=correction, keepdim=keepdim), x.mean(dim, keepdim=keepdim)
+
+
+def inference_mode(mode: bool = True) -> Any:
+    """PyTorch's inference mode: here ``no_grad`` (a context manager and a decorator; ``mode=False`` records)."""
+    return no_grad() if mode else set_grad_enabled(True)
 
 
 def is_tensor(obj: Any) -> bool:

@@ -11,6 +11,7 @@ protocols on Tensors (used by backward formulas under create_graph) in ``deepgra
 from __future__ import annotations
 
 import builtins
+import math
 import weakref
 from collections import namedtuple
 from collections.abc import Callable, Iterator, Sequence
@@ -41,6 +42,7 @@ from deepgrad.ops import elementwise as ew
 from deepgrad.ops import linalg, movement, reduce
 
 MinMax = namedtuple("MinMax", ["values", "indices"])
+Sorted = namedtuple("Sorted", ["values", "indices"])  # sort and topk, as PyTorch's return types
 
 
 class Size(tuple):
@@ -1092,6 +1094,238 @@ class Tensor:
     def masked_fill(self, mask: Any, value: float) -> Tensor:
         return where(mask, _operand(value, self), self)
 
+    # ------------------------------------------------------------------ more of PyTorch's tensor API
+    # Composites of the primitives (indexing, gather, products, where), so their gradients come for free.
+
+    def flip(self, *dims: Any) -> Tensor:
+        """The elements in reverse order along ``dims`` (a copy, as PyTorch's)."""
+        axes = {_normalize_dim(d, self.ndim, "flip") for d in _shape_args(dims)}
+        index = tuple(slice(None, None, -1) if axis in axes else slice(None) for axis in range(self.ndim))
+        return label(self[index].clone(), "FlipBackward0")
+
+    def roll(self, shifts: Any, dims: Any = None) -> Tensor:
+        """The elements shifted by ``shifts`` along ``dims``, those pushed off one end coming back at the other
+        (no ``dims``: over the flattened tensor, shape kept)."""
+        if dims is None:
+            return label(self.reshape(-1).roll(shifts, 0).reshape(self.shape), "RollBackward0")
+        shifts = (shifts,) if isinstance(shifts, int) else tuple(shifts)
+        dims = (dims,) if isinstance(dims, int) else tuple(dims)
+        if len(shifts) != len(dims):
+            raise ValueError(f"roll: {len(shifts)} shifts for {len(dims)} dims")
+        out = self
+        for shift, dim in zip(shifts, dims):
+            dim = _normalize_dim(dim, self.ndim, "roll")
+            order = (np.arange(self.shape[dim]) - shift) % max(self.shape[dim], 1)
+            out = out[(slice(None),) * dim + (order,)]
+        return label(out if out is not self else self.clone(), "RollBackward0")
+
+    def cumsum(self, dim: int, dtype: Any = None) -> Tensor:
+        """The running sum along ``dim``."""
+        source = self if dtype is None else self.to(dtype)
+        axis = _normalize_dim(dim, self.ndim, "cumsum") if self.ndim else 0
+        return reduce.Cumsum.apply(source, axis=axis) if self.ndim else source.clone()
+
+    def sort(self, dim: int = -1, descending: bool = False, stable: bool = False) -> Sorted:
+        """``(values, indices)`` along ``dim``, ascending unless ``descending`` (ties kept in order: stable)."""
+        indices = self.argsort(dim, descending)
+        return Sorted(self.gather(_normalize_dim(dim, self.ndim, "sort") if self.ndim else 0, indices), indices)
+
+    def argsort(self, dim: int = -1, descending: bool = False, stable: bool = False) -> Tensor:
+        """The indices that sort the elements along ``dim`` (int64)."""
+        if self.ndim == 0:
+            return Tensor._make(np.zeros((), dtype=backend.DEFAULT_INT, like=self.array), False, None)
+        axis = _normalize_dim(dim, self.ndim, "argsort")
+        order = np.argsort(-self.array if descending else self.array, axis=axis, kind="stable")
+        return Tensor._make(order.astype(backend.DEFAULT_INT, copy=False), False, None)
+
+    def topk(self, k: int, dim: int = -1, largest: bool = True, sorted: bool = True) -> Sorted:
+        """``(values, indices)`` of the ``k`` largest (or smallest) elements along ``dim``, in order."""
+        axis = _normalize_dim(dim, self.ndim, "topk") if self.ndim else 0
+        size = self.shape[axis] if self.ndim else 1
+        if not 0 <= k <= size:
+            raise IndexError(f"topk: k = {k} is out of range for dimension {dim} of size {size} (shape {self.shape})")
+        order = self.argsort(axis, descending=largest)
+        indices = order[(slice(None),) * axis + (slice(0, k),)].clone() if self.ndim else order
+        return Sorted(self.gather(axis, indices) if self.ndim else self, indices)
+
+    def median(self, dim: Any = None, keepdim: bool = False) -> Any:
+        """The lower median (PyTorch's): of all elements, or ``(values, indices)`` along ``dim``."""
+        if dim is None:
+            flat = self.reshape(-1)
+            return flat.sort().values[(flat.numel() - 1) // 2]
+        axis = _normalize_dim(dim, self.ndim, "median")
+        order = self.argsort(axis)
+        middle = (self.shape[axis] - 1) // 2
+        indices = order[(slice(None),) * axis + (slice(middle, middle + 1),)].clone()
+        values = self.gather(axis, indices)
+        if not keepdim:
+            values, indices = values.squeeze(axis), indices.squeeze(axis)
+        return MinMax(values, indices)
+
+    def diff(self, n: int = 1, dim: int = -1) -> Tensor:
+        """x[i + 1] - x[i] along ``dim``, ``n`` times."""
+        axis = _normalize_dim(dim, self.ndim, "diff")
+        out = self
+        for _ in range(n):
+            out = out[(slice(None),) * axis + (slice(1, None),)] - out[(slice(None),) * axis + (slice(None, -1),)]
+        return out
+
+    def bmm(self, mat2: Tensor) -> Tensor:
+        """Batched matrix product of (b, n, m) and (b, m, p) tensors."""
+        if self.ndim != 3 or mat2.ndim != 3:
+            raise ValueError(f"bmm: expected 3-D tensors, got shapes {self.shape} and {mat2.shape}")
+        return self.matmul(mat2)
+
+    def dot(self, other: Tensor) -> Tensor:
+        """The inner product of two 1-D tensors."""
+        if self.ndim != 1 or other.ndim != 1 or self.shape != other.shape:
+            raise ValueError(f"dot: expected two 1-D tensors of one size, got shapes {self.shape} and {other.shape}")
+        return label((self * other).sum(), "DotBackward0")
+
+    def mv(self, vec: Tensor) -> Tensor:
+        """Matrix (n, m) times vector (m,)."""
+        if self.ndim != 2 or vec.ndim != 1:
+            raise ValueError(f"mv: expected a matrix and a vector, got shapes {self.shape} and {vec.shape}")
+        return self.matmul(vec)
+
+    def outer(self, vec2: Tensor) -> Tensor:
+        """The (n, m) products of two vectors' elements."""
+        return self.reshape(-1, 1) * vec2.reshape(1, -1)
+
+    def tril(self, diagonal: int = 0) -> Tensor:
+        """The lower triangle of the last two dimensions (above ``diagonal``: zeros)."""
+        return label(where(self._band(lambda offset: offset <= diagonal), self, _operand(0, self)), "TrilBackward0")
+
+    def triu(self, diagonal: int = 0) -> Tensor:
+        """The upper triangle of the last two dimensions (below ``diagonal``: zeros)."""
+        return label(where(self._band(lambda offset: offset >= diagonal), self, _operand(0, self)), "TriuBackward0")
+
+    def _band(self, keep: Callable[[Any], Any]) -> Any:
+        """A mask over the last two dimensions: ``keep(column - row)``, in this tensor's array library."""
+        if self.ndim < 2:
+            raise ValueError(f"tril/triu: expected a tensor of at least 2 dimensions, got shape {self.shape}")
+        rows, columns = self.shape[-2:]
+        offset = np.arange(columns, like=self.array).reshape(1, -1) - np.arange(rows, like=self.array).reshape(-1, 1)
+        return keep(offset)
+
+    def diag(self, diagonal: int = 0) -> Tensor:
+        """A vector's square matrix with it on ``diagonal``; a matrix's ``diagonal`` as a vector."""
+        if self.ndim == 1:
+            size = self.shape[0] + abs(diagonal)
+            rows = np.arange(self.shape[0]) + max(-diagonal, 0)
+            index = (rows, rows + diagonal)
+            return movement.IndexAddToZeros.apply(self, shape=(size, size), index=index)
+        if self.ndim != 2:
+            raise ValueError(f"diag: expected a 1-D or 2-D tensor, got shape {self.shape}")
+        count = max(0, min(self.shape[0] + min(diagonal, 0), self.shape[1] - max(diagonal, 0)))
+        rows = np.arange(count) + max(-diagonal, 0)
+        return self[(rows, rows + diagonal)]
+
+    def trace(self) -> Tensor:
+        """The sum of a matrix's diagonal."""
+        return label(self.diag().sum(), "TraceBackward0")
+
+    def narrow(self, dim: int, start: int, length: int) -> Tensor:
+        """Elements start .. start + length - 1 along ``dim`` (a view)."""
+        axis = _normalize_dim(dim, self.ndim, "narrow")
+        if start < 0:
+            start += self.shape[axis]
+        if not (0 <= start and length >= 0 and start + length <= self.shape[axis]):
+            raise IndexError(f"narrow: {start} + {length} exceeds dimension {dim} of size {self.shape[axis]}")
+        return self[(slice(None),) * axis + (slice(start, start + length),)]
+
+    def movedim(self, source: Any, destination: Any) -> Tensor:
+        """The axes ``source`` moved to positions ``destination``, the others in order."""
+        sources = [_normalize_dim(d, self.ndim, "movedim") for d in ((source,) if isinstance(source, int) else source)]
+        targets = [
+            _normalize_dim(d, self.ndim, "movedim")
+            for d in ((destination,) if isinstance(destination, int) else destination)
+        ]
+        if len(sources) != len(targets):
+            raise ValueError(f"movedim: {len(sources)} source dims for {len(targets)} destinations")
+        order = [axis for axis in range(self.ndim) if axis not in sources]
+        for target, axis in sorted(zip(targets, sources)):
+            order.insert(target, axis)
+        return self.permute(*order)
+
+    def index_select(self, dim: int, index: Any) -> Tensor:
+        """The slices at ``index`` (1-D integers) along ``dim`` (a copy)."""
+        idx = _index_to_array(index, self.array)
+        if np.ndim(idx) != 1 or idx.dtype.kind not in "iu":
+            raise ValueError(
+                f"index_select: index must be a 1-D integer tensor, got {idx.dtype} of shape {np.shape(idx)}"
+            )
+        axis = _normalize_dim(dim, self.ndim, "index_select") if self.ndim else 0
+        return label(self[(slice(None),) * axis + (idx,)], "IndexSelectBackward0")
+
+    def masked_select(self, mask: Any) -> Tensor:
+        """The elements where ``mask`` (broadcast with this tensor) is true, as a 1-D tensor."""
+        keep = _index_to_array(mask, self.array)
+        shape = np.broadcast_shapes(self.shape, np.shape(keep))
+        source = self if self.shape == shape else self.expand(shape)
+        return label(source[np.broadcast_to(keep, shape)], "MaskedSelectBackward0")
+
+    def nonzero(self, as_tuple: bool = False) -> Any:
+        """The indices of the non-zero elements: (n, ndim) int64, or one 1-D tensor per dimension."""
+        found = np.nonzero(self.array)
+        if as_tuple:
+            return tuple(Tensor._make(i.astype(backend.DEFAULT_INT), False, None) for i in found)
+        return Tensor._make(np.stack(found, axis=1).astype(backend.DEFAULT_INT), False, None)
+
+    def atan2(self, other: Any) -> Tensor:
+        """The angle of the point (other, self), in (-pi, pi]."""
+        return ew.Atan2.apply(*_pair(self, _operand(other, self)))
+
+    def expm1(self) -> Tensor:
+        """exp(x) - 1, exact near 0."""
+        return ew.Expm1.apply(self)
+
+    def exp2(self) -> Tensor:
+        return label(_operand(2.0, self) ** self, "Exp2Backward0")
+
+    def log2(self) -> Tensor:
+        return label(self.log() * (1 / math.log(2)), "Log2Backward0")
+
+    def log10(self) -> Tensor:
+        return label(self.log() * (1 / math.log(10)), "Log10Backward0")
+
+    def sinh(self) -> Tensor:
+        return label((self.exp() - (-self).exp()) * 0.5, "SinhBackward0")
+
+    def cosh(self) -> Tensor:
+        return label((self.exp() + (-self).exp()) * 0.5, "CoshBackward0")
+
+    def frac(self) -> Tensor:
+        """x - trunc(x) (the gradient passes as it is)."""
+        return label(self - self.trunc(), "FracBackward0")
+
+    def isinf(self) -> Tensor:
+        return self._constant(np.isinf)
+
+    def nelement(self) -> int:
+        return self.numel()
+
+    def element_size(self) -> int:
+        """Bytes per element."""
+        return int(self.array.itemsize)
+
+    def is_contiguous(self) -> bool:
+        return bool(self.array.flags.c_contiguous)
+
+    def stride(self, dim: Any = None) -> Any:
+        """Steps between neighbouring elements along each dimension, in elements (as PyTorch's)."""
+        steps = tuple(step // self.array.itemsize for step in self.array.strides)
+        return steps if dim is None else steps[_normalize_dim(dim, self.ndim, "stride")]
+
+    def get_device(self) -> int:
+        return -1  # the CPU, in PyTorch's numbering
+
+    def data_ptr(self) -> int:
+        return int(self.array.ctypes.data)
+
+    swapaxes = transpose
+    swapdims = transpose
+
     # ------------------------------------------------------------------ in-place updates
 
     def _check_inplace(self, name: str, other: Any = None) -> None:
@@ -1592,6 +1826,46 @@ def stack(tensors: Sequence[Tensor], dim: int = 0) -> Tensor:
         raise ValueError(f"stack: all tensors must have the same shape, got {', '.join(str(t.shape) for t in tensors)}")
     dim = _normalize_dim(dim, tensors[0].ndim + 1, "stack")
     return cat([t.unsqueeze(dim) for t in tensors], dim)
+
+
+def hstack(tensors: Sequence[Tensor]) -> Tensor:
+    """Join along the columns: dimension 1, or 0 for 1-D tensors."""
+    tensors = [as_tensor(t) for t in tensors]
+    return cat(tensors, 0 if tensors and tensors[0].ndim == 1 else 1)
+
+
+def vstack(tensors: Sequence[Tensor]) -> Tensor:
+    """Join along the rows, 1-D tensors as rows of one."""
+    return cat([t.reshape(1, -1) if t.ndim == 1 else t for t in (as_tensor(t) for t in tensors)], 0)
+
+
+def einsum(equation: str, *operands: Any) -> Tensor:
+    """Einstein summation, as ``torch.einsum("bij,bjk->bik", a, b)`` (operands also as one list); ``...``
+    for leading dimensions. Differentiable in every operand (its gradient is einsum again)."""
+    if len(operands) == 1 and isinstance(operands[0], (list, tuple)):
+        operands = tuple(operands[0])
+    tensors = [as_tensor(t) for t in operands]
+    return label(linalg.Einsum.apply(*tensors, equation=equation), "EinsumBackward0")
+
+
+def meshgrid(*tensors: Any, indexing: str = "ij") -> tuple[Tensor, ...]:
+    """Coordinate grids from 1-D tensors: ``indexing="ij"`` (matrix, PyTorch's default) or ``"xy"``
+    (Cartesian: the first two grids swap axes). Each grid is an expanded view, as PyTorch's."""
+    if len(tensors) == 1 and isinstance(tensors[0], (list, tuple)):
+        tensors = tuple(tensors[0])
+    if indexing not in ("ij", "xy"):
+        raise ValueError(f"meshgrid: indexing must be 'ij' or 'xy', got {indexing!r}")
+    vectors = [as_tensor(t).reshape(-1) for t in tensors]
+    sizes = [v.shape[0] for v in vectors]
+    if indexing == "xy" and len(vectors) >= 2:
+        sizes[0], sizes[1] = sizes[1], sizes[0]
+    grids = []
+    for position, vector in enumerate(vectors):
+        axis = {0: 1, 1: 0}.get(position, position) if indexing == "xy" and len(vectors) >= 2 else position
+        shape = [1] * len(vectors)
+        shape[axis] = vector.shape[0]
+        grids.append(vector.reshape(*shape).expand(*sizes))
+    return tuple(grids)
 
 
 def split(tensor: Tensor, split_size_or_sections: Any, dim: int = 0) -> tuple[Tensor, ...]:

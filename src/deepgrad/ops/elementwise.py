@@ -139,6 +139,34 @@ class Log1p(Function):
         return grad / (1 + x)
 
 
+class Expm1(Function):
+    """z = exp(x) - 1  (exact near 0, where exp(x) - 1 would cancel);   dx = grad * (z + 1)"""
+
+    uses_inputs = False
+    uses_result = True
+
+    def forward(self, x):
+        return np.expm1(x)
+
+    def backward(self, grad, result, x):
+        return grad * (result + 1)
+
+
+class Atan2(Function):
+    """z = atan2(y, x), the angle of (x, y);   dy = grad x / (x^2 + y^2),  dx = -grad y / (x^2 + y^2)"""
+
+    def forward(self, y, x):
+        return np.arctan2(y, x)
+
+    def backward(self, grad, result, y, x):
+        needs_y, needs_x = self.needs_input_grad
+        scale = grad / (x * x + y * y)
+        return (scale * x if needs_y else None), (-scale * y if needs_x else None)
+
+    def reads_input(self, position):
+        return True  # both gradients read both inputs
+
+
 class Sqrt(Function):
     """z = sqrt(x);   dx = grad / (2 z)"""
 

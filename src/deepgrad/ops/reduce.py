@@ -7,6 +7,21 @@ import numpy as np
 from deepgrad.autograd.function import Function
 
 
+class Cumsum(Function):
+    """z_i = x_0 + ... + x_i along ``axis``;   dx_i = grad_i + ... + grad_last: the cumulative sum of grad
+    taken from the end (reversed, summed, reversed back)"""
+
+    uses_inputs = False
+
+    def forward(self, x, axis):
+        self.axis = axis
+        return np.cumsum(x, axis=axis)
+
+    def backward(self, grad, result, x):
+        reverse = (slice(None),) * self.axis + (slice(None, None, -1),)
+        return Cumsum.call(grad[reverse], axis=self.axis)[reverse]
+
+
 def _expand_reduced(grad, axis, keepdims):
     """Give a reduced gradient its reduced axes back (size 1), so it broadcasts against the input."""
     return grad if keepdims else np.expand_dims(grad, axis)
