@@ -397,6 +397,40 @@ SPECS = [
         [((3,), (3,), (3,)), ((2, 3), (3,), (2, 1))],
         "away_from_zero",
     ),
+    OpSpec("prod", lambda a: a.prod(), lambda t, a: a.prod(), [((5,),), ((2, 3),), ((),)]),
+    OpSpec("prod_dim", lambda a: a.prod(1), lambda t, a: a.prod(1), [((2, 3),), ((2, 5, 2),), ((3, 1),)]),
+    OpSpec("prod_keepdim", lambda a: a.prod(0, keepdim=True), lambda t, a: a.prod(0, keepdim=True), [((4, 2),)]),
+    OpSpec(
+        "prod_with_zeros",
+        lambda a: dg.cat([a[..., :1], a[..., 1:2] * 0, a[..., 2:]], -1).prod(),  # a zero that depends on a
+        lambda t, a: t.cat([a[..., :1], a[..., 1:2] * 0, a[..., 2:]], -1).prod(),
+        [((4,),), ((3, 4),)],
+    ),
+    OpSpec("cumprod", lambda a: a.cumprod(-1), lambda t, a: a.cumprod(-1), [((5,),), ((2, 3),), ((2, 4, 3),)]),
+    OpSpec(
+        "cumprod_with_zeros",
+        lambda a: dg.cat([a[:1], a[1:2] * 0, a[2:]]).cumprod(0),
+        lambda t, a: t.cat([a[:1], a[1:2] * 0, a[2:]]).cumprod(0),
+        [((3,),)],
+    ),
+    OpSpec(
+        "repeat_interleave",
+        lambda a: a.repeat_interleave(dg.tensor([1, 0, 3]), dim=0),
+        lambda t, a: a.repeat_interleave(t.tensor([1, 0, 3]), dim=0),
+        [((3,),), ((3, 2),)],
+    ),
+    OpSpec(
+        "repeat_interleave_flat", lambda a: a.repeat_interleave(2), lambda t, a: a.repeat_interleave(2), [((2, 3),)]
+    ),
+    OpSpec(
+        "tensordot", lambda a, b: dg.tensordot(a, b, 2), lambda t, a, b: t.tensordot(a, b, 2), [((2, 3, 4), (3, 4, 5))]
+    ),
+    OpSpec(
+        "tensordot_pairs",
+        lambda a, b: dg.tensordot(a, b, ([0, 2], [1, 0])),
+        lambda t, a, b: t.tensordot(a, b, ([0, 2], [1, 0])),
+        [((2, 3, 4), (4, 2, 5))],
+    ),
     *[
         OpSpec(
             f"einsum_{name}",

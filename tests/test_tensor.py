@@ -685,3 +685,51 @@ def test_einsum_errors_name_the_subscripts():
     with pytest.raises(ValueError, match=r"einsum: 'i' repeats within operand 0 \('ii'\), a diagonal"):
         dg.einsum("ii->i", dg.ones(3, 3))
     assert dg.einsum("ij,jk", [a, dg.ones(3, 4)]).shape == (2, 4)  # operands as one list, implicit output
+
+
+def test_unique_bincount_count_nonzero_logspace_match_torch():
+    torch = pytest.importorskip("torch")
+    data = np.array([[3, 1, 3], [0, 1, 7]])
+    x, xt = dg.tensor(data), torch.tensor(data)
+    for ours, theirs in zip(
+        x.unique(return_inverse=True, return_counts=True), xt.unique(return_inverse=True, return_counts=True)
+    ):
+        np.testing.assert_array_equal(ours.array, theirs.numpy())
+    np.testing.assert_array_equal(dg.unique(x, dim=0).array, torch.unique(xt, dim=0).numpy())
+    np.testing.assert_array_equal(dg.unique(x).array, torch.unique(xt).numpy())
+    counts = dg.tensor([1, 4, 1, 0])
+    np.testing.assert_array_equal(dg.bincount(counts).array, torch.bincount(torch.tensor([1, 4, 1, 0])).numpy())
+    weights = np.array([0.5, 1.0, 2.0, 0.25])
+    np.testing.assert_allclose(
+        dg.bincount(counts, dg.tensor(weights), minlength=7).array,
+        torch.bincount(torch.tensor([1, 4, 1, 0]), torch.tensor(weights), minlength=7).numpy(),
+    )
+    with pytest.raises(ValueError, match=r"bincount: expected a 1-D tensor of non-negative integers"):
+        dg.bincount(dg.tensor([1, -1]))
+    np.testing.assert_array_equal(dg.count_nonzero(x, 1).array, torch.count_nonzero(xt, 1).numpy())
+    assert dg.count_nonzero(x).item() == 5
+    np.testing.assert_allclose(dg.logspace(0, 3, 4, base=2).array, torch.logspace(0, 3, 4, base=2).numpy())
+
+
+def test_random_draws_follow_the_seed_and_their_distributions():
+    dg.manual_seed(3)
+    first = (dg.bernoulli(dg.full((4000,), 0.3)), dg.multinomial(dg.tensor([1.0, 3.0]), 4000, replacement=True))
+    dg.manual_seed(3)
+    again = (dg.bernoulli(dg.full((4000,), 0.3)), dg.multinomial(dg.tensor([1.0, 3.0]), 4000, replacement=True))
+    for a, b in zip(first, again):
+        np.testing.assert_array_equal(a.array, b.array)
+    assert first[0].dtype == dg.float32 and abs(first[0].mean().item() - 0.3) < 0.03
+    assert first[1].dtype == dg.int64 and abs(first[1].float().mean().item() - 0.75) < 0.03
+    picks = dg.multinomial(dg.tensor([[0.0, 1.0, 1.0, 1.0]]), 3)  # without replacement: each once
+    assert sorted(picks[0].tolist()) == [1, 2, 3]
+    with pytest.raises(RuntimeError, match=r"multinomial: row 0 has 3 categories with non-zero weight, 4 samples"):
+        dg.multinomial(dg.tensor([0.0, 1.0, 1.0, 1.0]), 4)
+    drawn = dg.normal(dg.full((20000,), 2.0), dg.full((20000,), 0.5))
+    assert abs(drawn.mean().item() - 2.0) < 0.02 and abs(drawn.std().item() - 0.5) < 0.02
+    assert dg.normal(0.0, 1.0, (2, 3)).shape == (2, 3)
+    filled = dg.empty(10000)
+    assert abs(filled.exponential_(4.0).mean().item() - 0.25) < 0.02
+    assert set(filled.random_(3).tolist()) == {0.0, 1.0, 2.0}
+    assert set(filled.random_(5, 7).tolist()) == {5.0, 6.0}
+    assert abs(filled.bernoulli_(0.8).mean().item() - 0.8) < 0.02 and filled._version == 4
+    assert dg.randint_like(dg.zeros(3, dtype=dg.int64), 2, 4).dtype == dg.int64

@@ -172,6 +172,61 @@ def randn_like(t: Tensor, dtype: Any = None, device: Any = None, requires_grad: 
     return randn(t.shape, dtype=dtype or t.dtype, device=device, requires_grad=requires_grad)
 
 
+def randint_like(t: Tensor, low: int, high: int | None = None, dtype: Any = None, device: Any = None) -> Tensor:
+    """Integers from low to high (exclusive) in ``t``'s shape and dtype: ``randint_like(t, 10)`` or ``(t, 0, 10)``."""
+    low, high = (0, low) if high is None else (low, high)
+    return randint(low, high, t.shape, dtype=dtype or t.dtype, device=device)
+
+
+def logspace(start: float, end: float, steps: int, base: float = 10.0, dtype: Any = None, device: Any = None) -> Tensor:
+    """``steps`` values from base^start to base^end, evenly spaced in the exponent."""
+    check_device(device)
+    return Tensor(np.logspace(start, end, steps, base=base), dtype=dtype or backend.DEFAULT_FLOAT)
+
+
+def bernoulli(input: Tensor, p: float | None = None) -> Tensor:
+    """0/1 draws, 1 with probability ``input`` (elementwise; or ``p`` for every element), in input's dtype."""
+    probabilities = input.array if p is None else np.full(input.shape, p)
+    if np.any((probabilities < 0) | (probabilities > 1)):
+        raise ValueError(f"bernoulli: probabilities must be in [0, 1] (shape {input.shape})")
+    draws = backend.generator().random(input.shape) < probabilities
+    return Tensor(draws, dtype=input.dtype)
+
+
+def multinomial(input: Tensor, num_samples: int, replacement: bool = False) -> Tensor:
+    """``num_samples`` category indices per row of non-negative weights ``input`` (1-D, or 2-D: one row each),
+    drawn in proportion to the weights; without ``replacement`` each category at most once (int64)."""
+    weights = np.asarray(input.array, dtype=np.float64)
+    if weights.ndim not in (1, 2) or weights.shape[-1] == 0:
+        raise ValueError(f"multinomial: expected 1-D or 2-D weights, got shape {input.shape}")
+    if np.any(weights < 0) or not np.all(np.isfinite(weights)):
+        raise ValueError("multinomial: weights must be finite and non-negative")
+    rows = weights.reshape(-1, weights.shape[-1])
+    out = np.empty((rows.shape[0], num_samples), dtype=np.int64)
+    for r, row in enumerate(rows):
+        available = int(np.count_nonzero(row))
+        if available == 0 or (not replacement and num_samples > available):
+            raise RuntimeError(
+                f"multinomial: row {r} has {available} categories with non-zero weight, "
+                f"{num_samples} samples asked {'with' if replacement else 'without'} replacement"
+            )
+        out[r] = backend.generator().choice(row.size, num_samples, replace=replacement, p=row / row.sum())
+    return Tensor(out.reshape(*weights.shape[:-1], num_samples), dtype=backend.DEFAULT_INT)
+
+
+def normal(mean: Any, std: Any = 1.0, size: Any = None, dtype: Any = None, device: Any = None) -> Tensor:
+    """Normal draws: elementwise for tensor ``mean`` / ``std`` (broadcast), or of ``size`` for numbers."""
+    check_device(device)
+    mean_data = mean.array if isinstance(mean, Tensor) else mean
+    std_data = std.array if isinstance(std, Tensor) else std
+    shape = _shape_args((size,)) if size is not None else np.broadcast_shapes(np.shape(mean_data), np.shape(std_data))
+    if np.any(np.asarray(std_data) < 0):
+        raise ValueError("normal: std must be non-negative")
+    like = mean if isinstance(mean, Tensor) else std if isinstance(std, Tensor) else None
+    dtype = dtype or (like.dtype if like is not None else backend.DEFAULT_FLOAT)
+    return Tensor(backend.generator().normal(mean_data, std_data, shape), dtype=dtype)
+
+
 def _legacy_constructor(name: str, dtype: Any) -> Any:
     """PyTorch's legacy typed constructor ``torch.<name>``: sizes give a new tensor, data is copied."""
 

@@ -13,6 +13,7 @@ from deepgrad.tensor import (
     Tensor,
     add,
     as_tensor,
+    bincount,
     cat,
     chunk,
     concatenate,
@@ -30,12 +31,20 @@ from deepgrad.tensor import (
     split,
     stack,
     sub,
+    tensordot,
     vstack,
     where,
     write_out,
 )
 
 __all__ = [
+    "bincount",
+    "count_nonzero",
+    "cumprod",
+    "prod",
+    "repeat_interleave",
+    "tensordot",
+    "unique",
     "all",
     "allclose",
     "any",
@@ -215,6 +224,11 @@ var = _method("var")
 
 
 all = _method("all")
+count_nonzero = _method("count_nonzero")
+cumprod = _method("cumprod")
+prod = _method("prod")
+repeat_interleave = _method("repeat_interleave")
+unique = _method("unique")
 allclose = _method("allclose")
 any = _method("any")
 argsort = _method("argsort")

@@ -1162,6 +1162,73 @@ class Tensor:
             values, indices = values.squeeze(axis), indices.squeeze(axis)
         return MinMax(values, indices)
 
+    def prod(self, dim: Any = None, keepdim: bool = False, dtype: Any = None) -> Tensor:
+        """The product of the elements (over ``dim``), as products of halves in log2(n) steps: its gradient, the
+        product of the other elements, comes from the multiplications and is right where elements are 0."""
+        x = self if dtype is None else self.to(dtype)
+        if dim is None:
+            return label(x.reshape(-1)._product_along(0).reshape(()), "ProdBackward0")
+        axis = _normalize_dim(dim, self.ndim, "prod") if self.ndim else 0
+        if self.ndim == 0:
+            return label(x.clone(), "ProdBackward1")
+        out = x._product_along(axis)
+        return label(out if keepdim else out.squeeze(axis), "ProdBackward1")
+
+    def _product_along(self, axis: int) -> Tensor:
+        """The product along ``axis``, kept as a dimension of size 1 (1 for none)."""
+        if self.shape[axis] == 0:
+            return self.sum(axis, keepdim=True) * 0 + 1
+        x, before = self, (slice(None),) * axis
+        while x.shape[axis] > 1:
+            if x.shape[axis] % 2:
+                x = cat([x, x[before + (slice(0, 1),)] * 0 + 1], axis)
+            x = x[before + (slice(0, None, 2),)] * x[before + (slice(1, None, 2),)]
+        return x
+
+    def cumprod(self, dim: int, dtype: Any = None) -> Tensor:
+        """The running product along ``dim`` (a scan of log2(n) multiplications: gradients right at zeros)."""
+        x = self if dtype is None else self.to(dtype)
+        if self.ndim == 0:
+            return x.clone()
+        axis = _normalize_dim(dim, self.ndim, "cumprod")
+        before, size, shift = (slice(None),) * axis, self.shape[axis], 1
+        while shift < size:
+            ones = x[before + (slice(0, shift),)] * 0 + 1
+            x = x * cat([ones, x[before + (slice(0, size - shift),)]], axis)
+            shift *= 2
+        return label(x if x is not self else x.clone(), "CumprodBackward0")
+
+    def repeat_interleave(self, repeats: Any, dim: Any = None) -> Tensor:
+        """Each element (or slice along ``dim``) repeated ``repeats`` times (a number, or one per element)."""
+        source = self.reshape(-1) if dim is None else self
+        axis = 0 if dim is None else _normalize_dim(dim, self.ndim, "repeat_interleave")
+        counts = np.asarray(_data(repeats))
+        index = np.repeat(np.arange(source.shape[axis]), counts)
+        return label(source[(slice(None),) * axis + (index,)], "RepeatInterleaveBackward0")
+
+    def count_nonzero(self, dim: Any = None) -> Tensor:
+        """How many elements are not zero (over ``dim``), int64."""
+        axis = None if dim is None else _axes(dim, self.ndim)
+        return Tensor._make(np.asarray(np.count_nonzero(self.array, axis=axis), dtype=backend.DEFAULT_INT), False, None)
+
+    def unique(
+        self, sorted: bool = True, return_inverse: bool = False, return_counts: bool = False, dim: Any = None
+    ) -> Any:
+        """The distinct values in ascending order (or the distinct slices along ``dim``), and on request where
+        each element went (``return_inverse``) and how often each value occurs (``return_counts``)."""
+        axis = None if dim is None else _normalize_dim(dim, self.ndim, "unique")
+        values, inverse, counts = np.unique(self.array, return_inverse=True, return_counts=True, axis=axis)
+        out = [Tensor._make(values, False, None)]
+        if return_inverse:
+            out.append(
+                Tensor._make(
+                    inverse.reshape(self.shape if axis is None else -1).astype(backend.DEFAULT_INT), False, None
+                )
+            )
+        if return_counts:
+            out.append(Tensor._make(counts.astype(backend.DEFAULT_INT), False, None))
+        return out[0] if len(out) == 1 else tuple(out)
+
     def diff(self, n: int = 1, dim: int = -1) -> Tensor:
         """x[i + 1] - x[i] along ``dim``, ``n`` times."""
         axis = _normalize_dim(dim, self.ndim, "diff")
@@ -1467,6 +1534,24 @@ class Tensor:
 
     def fill_(self, value: Any) -> Tensor:
         return self._fill("fill_", value, "FillBackward3" if isinstance(value, Tensor) else "FillBackward2")
+
+    def bernoulli_(self, p: Any = 0.5) -> Tensor:
+        """Fill with 0/1 draws, 1 with probability ``p`` (a number or a tensor of probabilities)."""
+        draws = backend.generator().random(self.shape) < np.asarray(_data(p))
+        return self.copy_(draws.astype(self.dtype))
+
+    def exponential_(self, lambd: float = 1.0) -> Tensor:
+        """Fill with draws from the exponential distribution of rate ``lambd``."""
+        return self.copy_(backend.generator().exponential(1.0 / lambd, self.shape).astype(self.dtype))
+
+    def random_(self, low: int = 0, high: int | None = None) -> Tensor:
+        """Fill with integers from [low, high) (``random_(high)``: from [0, high)); none given: from 0 to the
+        largest integer the dtype holds exactly, as PyTorch's."""
+        if high is None and low != 0:
+            low, high = 0, low
+        if high is None:
+            high = 2 ** (np.finfo(self.dtype).nmant + 1) if self.dtype.kind == "f" else np.iinfo(self.dtype).max
+        return self.copy_(backend.generator().integers(low, high, self.shape).astype(self.dtype))
 
     def _fill(self, name: str, value: Any, node_name: str) -> Tensor:
         if self._records_inplace(value):  # the gradient reaches the value (if a tensor), none the old values
@@ -1846,6 +1931,43 @@ def einsum(equation: str, *operands: Any) -> Tensor:
         operands = tuple(operands[0])
     tensors = [as_tensor(t) for t in operands]
     return label(linalg.Einsum.apply(*tensors, equation=equation), "EinsumBackward0")
+
+
+def tensordot(a: Any, b: Any, dims: Any = 2) -> Tensor:
+    """Sum over ``dims`` dimensions: the last ``dims`` of a with the first of b, or the listed pairs
+    ``([a's dims], [b's dims])`` (as einsum, so differentiable in both)."""
+    a, b = as_tensor(a), as_tensor(b)
+    letters = iter("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
+    if isinstance(dims, int):
+        pairs = list(zip(range(a.ndim - dims, a.ndim), range(dims)))
+    else:
+        first, second = dims
+        first, second = (first, second) if isinstance(first, (list, tuple)) else ([first], [second])
+        pairs = list(
+            zip(
+                (_normalize_dim(d, a.ndim, "tensordot") for d in first),
+                (_normalize_dim(d, b.ndim, "tensordot") for d in second),
+            )
+        )
+    shared = {pa: next(letters) for pa, _ in pairs}
+    a_terms = [shared.get(d) or next(letters) for d in range(a.ndim)]
+    b_shared = {pb: shared[pa] for pa, pb in pairs}
+    b_terms = [b_shared.get(d) or next(letters) for d in range(b.ndim)]
+    output = [t for d, t in enumerate(a_terms) if d not in shared] + [
+        t for d, t in enumerate(b_terms) if d not in b_shared
+    ]
+    return einsum(f"{''.join(a_terms)},{''.join(b_terms)}->{''.join(output)}", a, b)
+
+
+def bincount(input: Any, weights: Any = None, minlength: int = 0) -> Tensor:
+    """How often each non-negative integer occurs in the 1-D ``input`` (with ``weights``: their sums)."""
+    values = as_tensor(input).array
+    if values.ndim != 1 or values.dtype.kind not in "iu" or (values.size and values.min() < 0):
+        raise ValueError(f"bincount: expected a 1-D tensor of non-negative integers, got {values.dtype} {values.shape}")
+    weight_data = None if weights is None else as_tensor(weights).array
+    counts = np.bincount(values, weights=weight_data, minlength=minlength)
+    dtype = backend.DEFAULT_INT if weight_data is None else weight_data.dtype
+    return Tensor._make(counts.astype(dtype), False, None)
 
 
 def meshgrid(*tensors: Any, indexing: str = "ij") -> tuple[Tensor, ...]:
