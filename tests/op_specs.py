@@ -397,6 +397,23 @@ SPECS = [
         [((3,), (3,), (3,)), ((2, 3), (3,), (2, 1))],
         "away_from_zero",
     ),
+    *[
+        OpSpec(
+            f"F.{name}",
+            getattr(F, name),
+            lambda t, a, name=name: getattr(t.nn.functional, name)(a),
+            [((2, 3),), ((4,),)],
+        )
+        for name in ["mish", "selu", "celu", "logsigmoid", "softsign", "tanhshrink", "hardswish", "relu6", "hardtanh"]
+    ],
+    OpSpec("F.glu", lambda a: F.glu(a, 0), lambda t, a: t.nn.functional.glu(a, 0), [((4, 3),)]),
+    OpSpec("F.softmin", lambda a: F.softmin(a, 1), lambda t, a: t.nn.functional.softmin(a, 1), [((2, 3),)]),
+    OpSpec(
+        "F.prelu",
+        lambda a, w: F.prelu(a, w),
+        lambda t, a, w: t.nn.functional.prelu(a, w),
+        [((2, 3, 4), (3,)), ((2, 3), (1,))],
+    ),
     OpSpec("prod", lambda a: a.prod(), lambda t, a: a.prod(), [((5,),), ((2, 3),), ((),)]),
     OpSpec("prod_dim", lambda a: a.prod(1), lambda t, a: a.prod(1), [((2, 3),), ((2, 5, 2),), ((3, 1),)]),
     OpSpec("prod_keepdim", lambda a: a.prod(0, keepdim=True), lambda t, a: a.prod(0, keepdim=True), [((4, 2),)]),

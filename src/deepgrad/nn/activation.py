@@ -7,11 +7,41 @@ why).
 
 from __future__ import annotations
 
+from typing import Any
+
+from deepgrad.creation import full
 from deepgrad.nn import functional as F
-from deepgrad.nn.module import Module
+from deepgrad.nn.module import Module, Parameter
 from deepgrad.tensor import Tensor
 
-__all__ = ["ELU", "GELU", "LeakyReLU", "LogSoftmax", "ReLU", "SiLU", "Sigmoid", "Softmax", "Softplus", "Tanh"]
+__all__ = [
+    "CELU",
+    "ELU",
+    "GELU",
+    "GLU",
+    "Hardshrink",
+    "Hardsigmoid",
+    "Hardswish",
+    "Hardtanh",
+    "LeakyReLU",
+    "LogSigmoid",
+    "LogSoftmax",
+    "Mish",
+    "PReLU",
+    "ReLU",
+    "ReLU6",
+    "SELU",
+    "SiLU",
+    "Sigmoid",
+    "Softmax",
+    "Softmin",
+    "Softplus",
+    "Softshrink",
+    "Softsign",
+    "Tanh",
+    "Tanhshrink",
+    "Threshold",
+]
 
 
 class ReLU(Module):
@@ -143,3 +173,164 @@ class LogSoftmax(Module):
 
     def extra_repr(self) -> str:
         return f"dim={self.dim}"
+
+
+class _Elementwise(Module):
+    """An activation that is one ``F`` function of the input, with PyTorch's repr (its keyword settings)."""
+
+    function: str = ""
+
+    def __init__(self, **settings: Any) -> None:
+        super().__init__()
+        self.settings = settings
+
+    def forward(self, input: Tensor) -> Tensor:
+        return getattr(F, self.function)(input, **self.settings)
+
+    def extra_repr(self) -> str:
+        shown = {name: value for name, value in self.settings.items() if name != "inplace"}
+        text = ", ".join(f"{name}={value}" for name, value in shown.items())
+        if self.settings.get("inplace"):
+            text += (", " if text else "") + "inplace=True"
+        return text
+
+
+class Hardtanh(_Elementwise):
+    """x clamped to [min_val, max_val]."""
+
+    function = "hardtanh"
+
+    def __init__(self, min_val: float = -1.0, max_val: float = 1.0, inplace: bool = False) -> None:
+        super().__init__(min_val=float(min_val), max_val=float(max_val), inplace=inplace)
+
+
+class ReLU6(_Elementwise):
+    """min(max(x, 0), 6)"""
+
+    function = "relu6"
+
+    def __init__(self, inplace: bool = False) -> None:
+        super().__init__(inplace=inplace)
+
+
+class Hardsigmoid(_Elementwise):
+    """relu6(x + 3) / 6"""
+
+    function = "hardsigmoid"
+
+    def __init__(self, inplace: bool = False) -> None:
+        super().__init__(inplace=inplace)
+
+
+class Hardswish(_Elementwise):
+    """x * relu6(x + 3) / 6"""
+
+    function = "hardswish"
+
+    def __init__(self, inplace: bool = False) -> None:
+        super().__init__(inplace=inplace)
+
+
+class Mish(_Elementwise):
+    """x * tanh(softplus(x))"""
+
+    function = "mish"
+
+    def __init__(self, inplace: bool = False) -> None:
+        super().__init__(inplace=inplace)
+
+
+class SELU(_Elementwise):
+    """scale * elu(x, alpha), the self-normalising constants"""
+
+    function = "selu"
+
+    def __init__(self, inplace: bool = False) -> None:
+        super().__init__(inplace=inplace)
+
+
+class CELU(_Elementwise):
+    """max(0, x) + min(0, alpha (exp(x / alpha) - 1))"""
+
+    function = "celu"
+
+    def __init__(self, alpha: float = 1.0, inplace: bool = False) -> None:
+        super().__init__(alpha=alpha, inplace=inplace)
+
+
+class LogSigmoid(_Elementwise):
+    """log(sigmoid(x))"""
+
+    function = "logsigmoid"
+
+
+class Softsign(_Elementwise):
+    """x / (1 + |x|)"""
+
+    function = "softsign"
+
+
+class Tanhshrink(_Elementwise):
+    """x - tanh(x)"""
+
+    function = "tanhshrink"
+
+
+class Softshrink(_Elementwise):
+    """x - lambd above lambd, x + lambd below -lambd, 0 between."""
+
+    function = "softshrink"
+
+    def __init__(self, lambd: float = 0.5) -> None:
+        super().__init__(lambd=lambd)
+
+    def extra_repr(self) -> str:
+        return str(self.settings["lambd"])
+
+
+class Hardshrink(Softshrink):
+    """x where |x| > lambd, else 0."""
+
+    function = "hardshrink"
+
+
+class Threshold(_Elementwise):
+    """x where x > threshold, else value."""
+
+    function = "threshold"
+
+    def __init__(self, threshold: float, value: float, inplace: bool = False) -> None:
+        super().__init__(threshold=threshold, value=value, inplace=inplace)
+
+
+class GLU(_Elementwise):
+    """a * sigmoid(b), the halves of the input along ``dim``."""
+
+    function = "glu"
+
+    def __init__(self, dim: int = -1) -> None:
+        super().__init__(dim=dim)
+
+
+class Softmin(_Elementwise):
+    """softmax(-x) along ``dim``."""
+
+    function = "softmin"
+
+    def __init__(self, dim: int | None = None) -> None:
+        super().__init__(dim=dim)
+
+
+class PReLU(Module):
+    """x where x > 0, else a * x, with a learned: one slope, or one per channel (``num_parameters``)."""
+
+    def __init__(self, num_parameters: int = 1, init: float = 0.25, device: Any = None, dtype: Any = None) -> None:
+        super().__init__()
+        self.num_parameters = num_parameters
+        self.weight = Parameter(full((num_parameters,), init, dtype=dtype, device=device))
+
+    def forward(self, input: Tensor) -> Tensor:
+        return F.prelu(input, self.weight)
+
+    def extra_repr(self) -> str:
+        return f"num_parameters={self.num_parameters}"

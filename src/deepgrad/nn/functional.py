@@ -521,6 +521,123 @@ def softplus(input: Tensor, beta: float = 1.0, threshold: float = 20.0) -> Tenso
     return nn_ops.Softplus.apply(as_input(input, "softplus"), beta=beta, threshold=threshold)
 
 
+# More of PyTorch's activations, as composites of the primitives (their gradients come for free; each one's
+# kinks take the gradient PyTorch gives there, checked in tests/test_nn_layers.py).
+
+
+def hardtanh(input: Tensor, min_val: float = -1.0, max_val: float = 1.0, inplace: bool = False) -> Tensor:
+    """x clamped to [min_val, max_val]."""
+    if min_val > max_val:
+        raise ValueError(f"hardtanh: min_val ({min_val}) must not exceed max_val ({max_val})")
+    return _in_place_where_safe(as_input(input, "hardtanh"), inplace, "hardtanh", lambda x: x.clamp(min_val, max_val))
+
+
+def relu6(input: Tensor, inplace: bool = False) -> Tensor:
+    """min(max(x, 0), 6)"""
+    return hardtanh(input, 0.0, 6.0, inplace)
+
+
+def hardsigmoid(input: Tensor, inplace: bool = False) -> Tensor:
+    """relu6(x + 3) / 6: 0 below -3, 1 above 3, linear between."""
+    return _in_place_where_safe(
+        as_input(input, "hardsigmoid"), inplace, "hardsigmoid", lambda x: (x + 3).clamp(0.0, 6.0) / 6
+    )
+
+
+def hardswish(input: Tensor, inplace: bool = False) -> Tensor:
+    """x * relu6(x + 3) / 6 (MobileNetV3's swish)."""
+    return _in_place_where_safe(as_input(input, "hardswish"), inplace, "hardswish", lambda x: x * hardsigmoid(x))
+
+
+def mish(input: Tensor, inplace: bool = False) -> Tensor:
+    """x * tanh(softplus(x))"""
+    return _in_place_where_safe(as_input(input, "mish"), inplace, "mish", lambda x: x * softplus(x).tanh())
+
+
+SELU_ALPHA = 1.6732632423543772848170429916717
+SELU_SCALE = 1.0507009873554804934193349852946
+
+
+def selu(input: Tensor, inplace: bool = False) -> Tensor:
+    """scale * elu(x, alpha) with the self-normalising constants (Klambauer et al., 2017)."""
+    return _in_place_where_safe(
+        as_input(input, "selu"), inplace, "selu", lambda x: composites.elu(x, SELU_ALPHA) * SELU_SCALE
+    )
+
+
+def celu(input: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:
+    """max(0, x) + min(0, alpha (exp(x / alpha) - 1))"""
+    if alpha == 0:
+        raise ValueError("celu: alpha must not be 0")
+    return _in_place_where_safe(
+        as_input(input, "celu"), inplace, "celu", lambda x: composites.elu(x / alpha, 1.0) * alpha
+    )
+
+
+def logsigmoid(input: Tensor) -> Tensor:
+    """log(sigmoid(x)) = -softplus(-x), finite for any x."""
+    return -softplus(-as_input(input, "logsigmoid"))
+
+
+def softsign(input: Tensor) -> Tensor:
+    """x / (1 + |x|)"""
+    x = as_input(input, "softsign")
+    return x / (x.abs() + 1)
+
+
+def tanhshrink(input: Tensor) -> Tensor:
+    """x - tanh(x)"""
+    x = as_input(input, "tanhshrink")
+    return x - x.tanh()
+
+
+def softshrink(input: Tensor, lambd: float = 0.5) -> Tensor:
+    """x - lambd above lambd, x + lambd below -lambd, 0 between."""
+    x = as_input(input, "softshrink")
+    if lambd < 0:
+        raise ValueError(f"softshrink: lambd must be non-negative, got {lambd}")
+    return x - x.clamp(-lambd, lambd)
+
+
+def hardshrink(input: Tensor, lambd: float = 0.5) -> Tensor:
+    """x where |x| > lambd, else 0."""
+    x = as_input(input, "hardshrink")
+    return x.where(np.abs(x.array) > lambd, x * 0)
+
+
+def threshold(input: Tensor, threshold: float, value: float, inplace: bool = False) -> Tensor:
+    """x where x > threshold, else value."""
+    return _in_place_where_safe(
+        as_input(input, "threshold"), inplace, "threshold", lambda x: x.where(x.array > threshold, x * 0 + value)
+    )
+
+
+def glu(input: Tensor, dim: int = -1) -> Tensor:
+    """a * sigmoid(b), a and b the two halves of ``input`` along ``dim``."""
+    x = as_input(input, "glu")
+    axis = _softmax_dim("glu", x.ndim, dim)
+    if x.shape[axis] % 2:
+        raise ValueError(f"glu: dimension {dim} of the input (shape {x.shape}) must have an even size")
+    a, b = x.chunk(2, axis)
+    return a * b.sigmoid()
+
+
+def prelu(input: Tensor, weight: Tensor) -> Tensor:
+    """x where x > 0, else weight * x; ``weight`` has one value, or one per channel (dimension 1)."""
+    x = as_input(input, "prelu")
+    if weight.numel() != 1 and (x.ndim < 2 or weight.numel() != x.shape[1]):
+        raise ValueError(
+            f"prelu: weight of {weight.numel()} values for an input of shape {x.shape}: give 1 or one per channel"
+        )
+    slope = weight.reshape(()) if weight.numel() == 1 else weight.reshape(-1, *([1] * (x.ndim - 2)))
+    return x.where(x.array > 0, x * slope)
+
+
+def softmin(input: Tensor, dim: int | None = None, dtype: Any = None) -> Tensor:
+    """softmax(-x) along ``dim``."""
+    return softmax(-as_input(input, "softmin"), dim, dtype)
+
+
 def _softmax_dim(name: str, ndim: int, dim: int | None) -> int:
     if dim is not None:
         return dim
