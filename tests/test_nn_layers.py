@@ -905,3 +905,81 @@ def test_glu_and_per_channel_prelu_match_torch():
         F.glu(dg.ones(2, 3), 1)
     with pytest.raises(ValueError, match=r"prelu: weight of 3 values for an input of shape \(2, 4, 3\)"):
         F.prelu(dg.tensor(x), dg.ones(3))
+
+
+def test_layer_norm_group_norm_and_embedding_modules_match_torch():
+    x = rng(80).standard_normal((3, 4, 2, 2))
+    for ours, theirs in [
+        (nn.LayerNorm((2, 2)), torch.nn.LayerNorm((2, 2))),
+        (nn.LayerNorm(2, bias=False), torch.nn.LayerNorm(2, bias=False)),
+        (nn.GroupNorm(2, 4), torch.nn.GroupNorm(2, 4)),
+        (nn.GroupNorm(4, 4, affine=False), torch.nn.GroupNorm(4, 4, affine=False)),
+    ]:
+        ours, theirs = ours.double(), theirs.double()
+        with dg.no_grad():
+            for p in ours.parameters():
+                p.copy_(dg.tensor(rng(81).standard_normal(p.shape)))
+        theirs.load_state_dict({k: torch.tensor(v.array) for k, v in ours.state_dict().items()})
+        assert repr(ours) == repr(theirs)
+        compare_with_torch(ours, theirs, [x], rtol=1e-9)
+        assert list(ours.state_dict()) == list(theirs.state_dict())
+    table = nn.Embedding(6, 3, padding_idx=2)
+    assert np.all(table.weight.array[2] == 0) and table.weight.requires_grad
+    indices = dg.tensor([[0, 2, 5], [2, 2, 1]])
+    out = table(indices)
+    assert out.shape == (2, 3, 3)
+    (out * dg.arange(3.0)).sum().backward()
+    expected = np.zeros((6, 3))
+    for i in [0, 5, 1]:
+        expected[i] += np.arange(3.0)
+    np.testing.assert_array_equal(table.weight.grad.array, expected)  # the padding row gets nothing
+    frozen = nn.Embedding.from_pretrained(dg.tensor(np.eye(4)))
+    assert not frozen.weight.requires_grad and frozen(dg.tensor([3])).tolist() == [[0.0, 0.0, 0.0, 1.0]]
+    with pytest.raises(IndexError, match=r"embedding: index 6 is out of range for 6 embeddings"):
+        table(dg.tensor([6]))
+    with pytest.raises(TypeError, match=r"embedding: indices must be integers, got float32"):
+        table(dg.tensor([1.0]))
+
+
+def test_losses_distances_and_shape_layers_match_torch():
+    a, b = rng(82).standard_normal((4, 6)) * 2, rng(83).standard_normal((4, 6))
+    for reduction in ("mean", "sum", "none"):
+        compare_with_torch(
+            nn.SmoothL1Loss(reduction=reduction, beta=0.5), torch.nn.SmoothL1Loss(reduction=reduction, beta=0.5), [a, b]
+        )
+        compare_with_torch(
+            nn.HuberLoss(reduction=reduction, delta=0.8), torch.nn.HuberLoss(reduction=reduction, delta=0.8), [a, b]
+        )
+    compare_with_torch(nn.SmoothL1Loss(beta=0.0), torch.nn.SmoothL1Loss(beta=0.0), [a, b])
+    compare_with_torch(nn.CosineSimilarity(1), torch.nn.CosineSimilarity(1), [a, b], grad_of=(0, 1))
+    compare_with_torch(nn.PairwiseDistance(), torch.nn.PairwiseDistance(), [a, b], grad_of=(0, 1))
+    image = rng(84).standard_normal((2, 8, 3, 3))
+    for ours, theirs in [
+        (nn.PixelShuffle(2), torch.nn.PixelShuffle(2)),
+        (nn.Unflatten(1, (2, 4)), torch.nn.Unflatten(1, (2, 4))),
+        (nn.ZeroPad2d((1, 0, 2, 1)), torch.nn.ZeroPad2d((1, 0, 2, 1))),
+        (nn.ConstantPad2d(1, -2.5), torch.nn.ConstantPad2d(1, -2.5)),
+    ]:
+        assert repr(ours) == repr(theirs)
+        compare_with_torch(ours, theirs, [image])
+    compare_with_torch(nn.PixelUnshuffle(3), torch.nn.PixelUnshuffle(3), [image.reshape(2, 2, 6, 6)])
+
+
+def test_attention_masks_match_torch():
+    q, k, v = (rng(85 + i).standard_normal((2, 3, 4)) for i in range(3))
+    boolean = np.array([[True, False, True], [True, True, False], [False, True, True]])
+    additive = rng(88).standard_normal((3, 3))
+    for mask_ours, mask_theirs in [
+        (dg.tensor(boolean), torch.tensor(boolean)),
+        (dg.tensor(additive), torch.tensor(additive)),
+    ]:
+        compare_with_torch(
+            lambda *t, mask=mask_ours: F.scaled_dot_product_attention(*t, attn_mask=mask),
+            lambda *t, mask=mask_theirs: TF.scaled_dot_product_attention(*t, attn_mask=mask),
+            [q, k, v],
+            grad_of=(0, 1, 2),
+        )
+    with pytest.raises(ValueError, match="give attn_mask or is_causal, not both"):
+        F.scaled_dot_product_attention(
+            dg.tensor(q), dg.tensor(k), dg.tensor(v), attn_mask=dg.tensor(boolean), is_causal=True
+        )

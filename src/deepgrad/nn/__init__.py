@@ -53,14 +53,46 @@ from deepgrad.nn.layers import (
     Linear,
     MaxPool2d,
 )
-from deepgrad.nn.loss import BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, KLDivLoss, L1Loss, MSELoss, NLLLoss
+from deepgrad.nn.loss import (
+    BCELoss,
+    BCEWithLogitsLoss,
+    CrossEntropyLoss,
+    HuberLoss,
+    KLDivLoss,
+    L1Loss,
+    MSELoss,
+    NLLLoss,
+    SmoothL1Loss,
+)
 from deepgrad.nn.module import Module, ModuleDict, ModuleList, Parameter, RemovableHandle, Sequential
-from deepgrad.nn.normalization import Dropout2d, LocalResponseNorm
+from deepgrad.nn.normalization import Dropout2d, GroupNorm, LayerNorm, LocalResponseNorm
 from deepgrad.nn.parallel import SyncBatchNorm
 from deepgrad.nn.pooling import AdaptiveAvgPool2d, AdaptiveMaxPool2d, AvgPool1d, MaxPool1d
+from deepgrad.nn.shape import (
+    ConstantPad2d,
+    CosineSimilarity,
+    PairwiseDistance,
+    PixelShuffle,
+    PixelUnshuffle,
+    Unflatten,
+    ZeroPad2d,
+)
+from deepgrad.nn.sparse import Embedding
 from deepgrad.nn.summary import ModelSummary, summary
 
 __all__ = [
+    "ConstantPad2d",
+    "CosineSimilarity",
+    "Embedding",
+    "GroupNorm",
+    "HuberLoss",
+    "LayerNorm",
+    "PairwiseDistance",
+    "PixelShuffle",
+    "PixelUnshuffle",
+    "SmoothL1Loss",
+    "Unflatten",
+    "ZeroPad2d",
     "CELU",
     "GLU",
     "SELU",

@@ -638,6 +638,148 @@ def softmin(input: Tensor, dim: int | None = None, dtype: Any = None) -> Tensor:
     return softmax(-as_input(input, "softmin"), dim, dtype)
 
 
+def layer_norm(
+    input: Tensor, normalized_shape: Sequence[int], weight: Tensor | None = None, bias: Tensor | None = None,
+    eps: float = 1e-5,
+) -> Tensor:  # fmt: skip
+    """(x - mean) / sqrt(var + eps) over the last ``len(normalized_shape)`` dimensions (biased variance), then
+    ``* weight + bias`` elementwise over those dimensions."""
+    x = as_input(input, "layer_norm")
+    shape = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
+    if tuple(x.shape[x.ndim - len(shape) :]) != shape or len(shape) > x.ndim:
+        raise ValueError(f"layer_norm: normalized_shape {shape} is not the end of the input's shape {x.shape}")
+    out, _, _ = composites.batch_normalize(x, tuple(range(x.ndim - len(shape), x.ndim)), eps)
+    if weight is not None:
+        out = out * weight
+    return out + bias if bias is not None else out
+
+
+def group_norm(
+    input: Tensor, num_groups: int, weight: Tensor | None = None, bias: Tensor | None = None, eps: float = 1e-5
+) -> Tensor:
+    """Each sample's channels in ``num_groups`` groups, each group normalised over its channels and positions
+    (biased variance), then ``* weight + bias`` per channel."""
+    x = as_input(input, "group_norm")
+    if x.ndim < 2 or x.shape[1] % num_groups:
+        raise ValueError(f"group_norm: {num_groups} groups do not divide the channels of an input of shape {x.shape}")
+    grouped = x.reshape(x.shape[0], num_groups, -1)
+    out, _, _ = composites.batch_normalize(grouped, (2,), eps)
+    out = out.reshape(x.shape)
+    per_channel = (1, -1) + (1,) * (x.ndim - 2)
+    if weight is not None:
+        out = out * weight.reshape(per_channel)
+    return out + bias.reshape(per_channel) if bias is not None else out
+
+
+def embedding(input: Tensor, weight: Tensor, padding_idx: int | None = None) -> Tensor:
+    """The rows of ``weight`` at the integer indices ``input`` (any shape): (*input.shape, embedding_dim). The
+    row ``padding_idx`` gets no gradient, as PyTorch's."""
+    indices = input.array if isinstance(input, Tensor) else np.asarray(input)
+    if indices.dtype.kind not in "iu":
+        raise TypeError(f"embedding: indices must be integers, got {indices.dtype} (shape {indices.shape})")
+    if indices.size and (indices.min() < 0 or indices.max() >= weight.shape[0]):
+        raise IndexError(
+            f"embedding: index {int(indices.max() if indices.max() >= weight.shape[0] else indices.min())} is "
+            f"out of range for {weight.shape[0]} embeddings"
+        )
+    out = weight[indices]
+    if padding_idx is None:
+        return label(out, "EmbeddingBackward0")
+    padding = (indices == padding_idx)[..., None]
+    return label(out.where(~padding, out.detach()), "EmbeddingBackward0")
+
+
+def smooth_l1_loss(input: Tensor, target: Tensor, reduction: str = "mean", beta: float = 1.0) -> Tensor:
+    """0.5 d^2 / beta where |d| < beta, else |d| - 0.5 beta (d = input - target)."""
+    difference = as_input(input, "smooth_l1_loss") - _float_target(target, input)
+    size = difference.abs()
+    if beta == 0:  # the quadratic part vanishes: the L1 loss
+        return _reduce(size, reduction)
+    linear = size - 0.5 * beta
+    return _reduce(linear.where(size.array >= beta, difference * difference * (0.5 / beta)), reduction)
+
+
+def huber_loss(input: Tensor, target: Tensor, reduction: str = "mean", delta: float = 1.0) -> Tensor:
+    """0.5 d^2 where |d| <= delta, else delta (|d| - 0.5 delta) (d = input - target)."""
+    difference = as_input(input, "huber_loss") - _float_target(target, input)
+    size = difference.abs()
+    quadratic = difference * difference * 0.5
+    return _reduce(quadratic.where(size.array <= delta, (size - 0.5 * delta) * delta), reduction)
+
+
+def normalize(input: Tensor, p: float = 2.0, dim: int = 1, eps: float = 1e-12) -> Tensor:
+    """x / max(||x||_p, eps) along ``dim``."""
+    x = as_input(input, "normalize")
+    return x / x.norm(p, dim, keepdim=True).clamp_min(eps)
+
+
+def cosine_similarity(x1: Tensor, x2: Tensor, dim: int = 1, eps: float = 1e-8) -> Tensor:
+    """x1 . x2 / sqrt(max(||x1||^2 ||x2||^2, eps^2)) along ``dim`` (inputs broadcast)."""
+    a, b = as_input(x1, "cosine_similarity"), as_input(x2, "cosine_similarity")
+    squares = ((a * a).sum(dim) * (b * b).sum(dim)).clamp_min(eps * eps)
+    return (a * b).sum(dim) / squares.sqrt()
+
+
+def pairwise_distance(x1: Tensor, x2: Tensor, p: float = 2.0, eps: float = 1e-6, keepdim: bool = False) -> Tensor:
+    """||x1 - x2 + eps||_p over the last dimension."""
+    a, b = as_input(x1, "pairwise_distance"), as_input(x2, "pairwise_distance")
+    return (a - b + eps).norm(p, -1, keepdim=keepdim)
+
+
+def pixel_shuffle(input: Tensor, upscale_factor: int) -> Tensor:
+    """(*, C r^2, H, W) -> (*, C, H r, W r): each group of r^2 channels becomes an r x r block of pixels."""
+    x, r = as_input(input, "pixel_shuffle"), upscale_factor
+    *batch, channels, height, width = x.shape
+    if x.ndim < 3 or channels % (r * r):
+        raise ValueError(
+            f"pixel_shuffle: {channels} channels of an input of shape {x.shape} are not divisible by {r * r}"
+        )
+    n = len(batch)
+    blocks = x.reshape(*batch, channels // (r * r), r, r, height, width)
+    order = (*range(n), n, n + 3, n + 1, n + 4, n + 2)
+    return blocks.permute(*order).reshape(*batch, channels // (r * r), height * r, width * r)
+
+
+def pixel_unshuffle(input: Tensor, downscale_factor: int) -> Tensor:
+    """(*, C, H r, W r) -> (*, C r^2, H, W), the inverse of ``pixel_shuffle``."""
+    x, r = as_input(input, "pixel_unshuffle"), downscale_factor
+    *batch, channels, height, width = x.shape
+    if x.ndim < 3 or height % r or width % r:
+        raise ValueError(f"pixel_unshuffle: the input's height and width (shape {x.shape}) are not divisible by {r}")
+    n = len(batch)
+    blocks = x.reshape(*batch, channels, height // r, r, width // r, r)
+    order = (*range(n), n, n + 2, n + 4, n + 1, n + 3)
+    return blocks.permute(*order).reshape(*batch, channels * r * r, height // r, width // r)
+
+
+def scaled_dot_product_attention(
+    query: Tensor, key: Tensor, value: Tensor, attn_mask: Tensor | None = None, dropout_p: float = 0.0,
+    is_causal: bool = False, scale: float | None = None,
+) -> Tensor:  # fmt: skip
+    """softmax(q k^T * scale + mask) v over the last two dimensions (scale 1/sqrt(d) by default); a boolean
+    ``attn_mask`` keeps the True positions, a float one is added; ``is_causal``: each query sees the keys up
+    to its own position."""
+    q, k, v = (as_input(t, "scaled_dot_product_attention") for t in (query, key, value))
+    scale = 1.0 / float(np.sqrt(q.shape[-1])) if scale is None else scale
+    scores = q.matmul(k.transpose(-2, -1)) * scale
+    length, source = scores.shape[-2:]
+    if is_causal:
+        if attn_mask is not None:
+            raise ValueError("scaled_dot_product_attention: give attn_mask or is_causal, not both")
+        rows = np.arange(length, like=scores.array).reshape(-1, 1)
+        attn_mask = np.arange(source, like=scores.array).reshape(1, -1) <= rows  # each query: keys up to its own
+    if attn_mask is not None:
+        mask = attn_mask.array if isinstance(attn_mask, Tensor) else attn_mask
+        if mask.dtype == np.bool_:
+            scores = scores.masked_fill(~mask, float("-inf"))
+        else:
+            scores = scores + attn_mask
+    weights = scores.softmax(-1)
+    if dropout_p > 0:
+        weights = dropout(weights, dropout_p)
+    return weights.matmul(v)
+
+
 def _softmax_dim(name: str, ndim: int, dim: int | None) -> int:
     if dim is not None:
         return dim

@@ -1,14 +1,65 @@
-"""`LocalResponseNorm` (AlexNet's normalisation across channels) and `Dropout2d` (channel dropout), with
-PyTorch's arguments and reprs; the computations are composites in ``deepgrad.nn.functional``."""
+"""`LocalResponseNorm` (AlexNet's normalisation across channels), `LayerNorm`, `GroupNorm` and `Dropout2d`
+(channel dropout), with PyTorch's arguments and reprs; the computations are composites in
+``deepgrad.nn.functional``."""
 
 from __future__ import annotations
 
+from typing import Any
+
+from deepgrad.creation import ones, zeros
 from deepgrad.nn import functional as F
 from deepgrad.nn.layers import Dropout
-from deepgrad.nn.module import Module
+from deepgrad.nn.module import Module, Parameter
 from deepgrad.tensor import Tensor
 
-__all__ = ["Dropout2d", "LocalResponseNorm"]
+__all__ = ["Dropout2d", "GroupNorm", "LayerNorm", "LocalResponseNorm"]
+
+
+class LayerNorm(Module):
+    """Each sample normalised over its last dimensions ``normalized_shape`` (Ba et al., 2016), then a learned
+    elementwise scale and shift (``elementwise_affine``; ``bias=False``: no shift)."""
+
+    def __init__(
+        self, normalized_shape: Any, eps: float = 1e-5, elementwise_affine: bool = True, bias: bool = True,
+        device: Any = None, dtype: Any = None,
+    ) -> None:  # fmt: skip
+        super().__init__()
+        shape = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
+        self.normalized_shape, self.eps, self.elementwise_affine = shape, eps, elementwise_affine
+        self.weight = Parameter(ones(shape, dtype=dtype, device=device)) if elementwise_affine else None
+        self.bias = Parameter(zeros(shape, dtype=dtype, device=device)) if elementwise_affine and bias else None
+
+    def forward(self, input: Tensor) -> Tensor:
+        return F.layer_norm(input, self.normalized_shape, self.weight, self.bias, self.eps)
+
+    def extra_repr(self) -> str:
+        return (
+            f"{self.normalized_shape}, eps={self.eps}, elementwise_affine={self.elementwise_affine}, "
+            f"bias={self.bias is not None}"
+        )
+
+
+class GroupNorm(Module):
+    """The channels in ``num_groups`` groups, each normalised per sample (Wu and He, 2018), then a learned
+    scale and shift per channel (``affine``)."""
+
+    def __init__(
+        self, num_groups: int, num_channels: int, eps: float = 1e-5, affine: bool = True, bias: bool = True,
+        device: Any = None, dtype: Any = None,
+    ) -> None:  # fmt: skip
+        super().__init__()
+        if num_channels % num_groups:
+            raise ValueError(f"GroupNorm: {num_groups} groups do not divide {num_channels} channels")
+        self.num_groups, self.num_channels, self.eps, self.affine = num_groups, num_channels, eps, affine
+        self.weight = Parameter(ones((num_channels,), dtype=dtype, device=device)) if affine else None
+        self.bias = Parameter(zeros((num_channels,), dtype=dtype, device=device)) if affine and bias else None
+
+    def forward(self, input: Tensor) -> Tensor:
+        return F.group_norm(input, self.num_groups, self.weight, self.bias, self.eps)
+
+    def extra_repr(self) -> str:
+        groups = f"{self.num_groups}, {self.num_channels}"
+        return f"{groups}, eps={self.eps}, affine={self.affine}, bias={self.bias is not None}"
 
 
 class LocalResponseNorm(Module):
