@@ -481,6 +481,23 @@ SPECS = [
         lambda t, q, k, v: t.nn.functional.scaled_dot_product_attention(q, k, v, is_causal=True, scale=0.3),
         [((2, 4, 3), (2, 4, 3), (2, 4, 3))],
     ),
+    *[
+        OpSpec(
+            f"F.interpolate_{name}",
+            lambda x, kw=kw: F.interpolate(x, **kw),
+            lambda t, x, kw=kw: t.nn.functional.interpolate(x, **kw),
+            [(shape,)],
+        )
+        for name, kw, shape in [
+            ("nearest", dict(scale_factor=2), (1, 2, 2, 3)),
+            ("nearest_size", dict(size=(3, 5)), (2, 1, 2, 3)),
+            ("nearest_exact", dict(size=(5, 2), mode="nearest-exact"), (1, 1, 3, 4)),
+            ("linear", dict(size=5, mode="linear"), (2, 2, 3)),
+            ("bilinear", dict(scale_factor=(1.5, 2), mode="bilinear"), (1, 2, 2, 3)),
+            ("bilinear_corners", dict(size=(4, 3), mode="bilinear", align_corners=True), (1, 1, 3, 2)),
+            ("area", dict(size=(2, 2), mode="area"), (1, 2, 4, 5)),
+        ]
+    ],
     OpSpec("prod", lambda a: a.prod(), lambda t, a: a.prod(), [((5,),), ((2, 3),), ((),)]),
     OpSpec("prod_dim", lambda a: a.prod(1), lambda t, a: a.prod(1), [((2, 3),), ((2, 5, 2),), ((3, 1),)]),
     OpSpec("prod_keepdim", lambda a: a.prod(0, keepdim=True), lambda t, a: a.prod(0, keepdim=True), [((4, 2),)]),

@@ -983,3 +983,25 @@ def test_attention_masks_match_torch():
         F.scaled_dot_product_attention(
             dg.tensor(q), dg.tensor(k), dg.tensor(v), attn_mask=dg.tensor(boolean), is_causal=True
         )
+
+
+def test_upsample_layers_and_interpolate_errors_match_torch():
+    image = rng(90).standard_normal((2, 3, 4, 5))
+    for ours, theirs in [
+        (nn.Upsample(scale_factor=2), torch.nn.Upsample(scale_factor=2)),
+        (nn.Upsample(size=(6, 7), mode="bilinear"), torch.nn.Upsample(size=(6, 7), mode="bilinear")),
+        (nn.Upsample(scale_factor=(2, 3), mode="bilinear"), torch.nn.Upsample(scale_factor=(2, 3), mode="bilinear")),
+        (nn.UpsamplingNearest2d(scale_factor=3), torch.nn.UpsamplingNearest2d(scale_factor=3)),
+        (nn.UpsamplingBilinear2d(size=(5, 9)), torch.nn.UpsamplingBilinear2d(size=(5, 9))),
+    ]:
+        assert repr(ours) == repr(theirs)
+        compare_with_torch(ours, theirs, [image])
+    x = dg.tensor(image)
+    with pytest.raises(ValueError, match=r"interpolate: mode 'bicubic' is not supported; choose one of nearest"):
+        F.interpolate(x, scale_factor=2, mode="bicubic")
+    with pytest.raises(ValueError, match="give exactly one of size and scale_factor"):
+        F.interpolate(x)
+    with pytest.raises(ValueError, match=r"mode 'linear' needs 3-D input"):
+        F.interpolate(x, size=3, mode="linear")
+    with pytest.raises(ValueError, match="align_corners only applies to linear and bilinear modes"):
+        F.interpolate(x, scale_factor=2, align_corners=True)

@@ -75,6 +75,9 @@ from deepgrad.nn.shape import (
     PixelShuffle,
     PixelUnshuffle,
     Unflatten,
+    Upsample,
+    UpsamplingBilinear2d,
+    UpsamplingNearest2d,
     ZeroPad2d,
 )
 from deepgrad.nn.sparse import Embedding
@@ -92,6 +95,9 @@ __all__ = [
     "PixelUnshuffle",
     "SmoothL1Loss",
     "Unflatten",
+    "Upsample",
+    "UpsamplingBilinear2d",
+    "UpsamplingNearest2d",
     "ZeroPad2d",
     "CELU",
     "GLU",

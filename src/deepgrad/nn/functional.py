@@ -780,6 +780,69 @@ def scaled_dot_product_attention(
     return weights.matmul(v)
 
 
+INTERPOLATE_MODES = ("nearest", "nearest-exact", "linear", "bilinear", "area")
+
+
+def interpolate(
+    input: Tensor, size: Any = None, scale_factor: Any = None, mode: str = "nearest", align_corners: bool | None = None,
+) -> Tensor:  # fmt: skip
+    """Resize the spatial dimensions of (N, C, L) or (N, C, H, W) input to ``size``, or by ``scale_factor``:
+    ``nearest`` (source index floor(dst / scale), PyTorch's), ``nearest-exact`` (floor((dst + 0.5) / scale)),
+    ``linear`` / ``bilinear`` (two-point interpolation per axis; ``align_corners`` maps the corner pixels'
+    centres onto each other), ``area`` (adaptive average pooling). Built from indexing and products, so it
+    is differentiable (gradients are scatter-adds of the weights)."""
+    x = as_input(input, "interpolate")
+    spatial = x.ndim - 2
+    if spatial not in (1, 2):
+        raise ValueError(f"interpolate: expected (N, C, L) or (N, C, H, W) input, got shape {x.shape}")
+    if mode not in INTERPOLATE_MODES:
+        raise ValueError(f"interpolate: mode {mode!r} is not supported; choose one of {', '.join(INTERPOLATE_MODES)}")
+    if align_corners is not None and mode not in ("linear", "bilinear"):
+        raise ValueError(f"interpolate: align_corners only applies to linear and bilinear modes, not {mode!r}")
+    if (mode == "linear") != (spatial == 1) and mode in ("linear", "bilinear"):
+        raise ValueError(f"interpolate: mode {mode!r} needs {'3' if mode == 'linear' else '4'}-D input, got {x.shape}")
+    if (size is None) == (scale_factor is None):
+        raise ValueError("interpolate: give exactly one of size and scale_factor")
+    in_sizes = x.shape[2:]
+    if size is not None:
+        out_sizes = (size,) * spatial if isinstance(size, int) else tuple(size)
+        scales = [None] * spatial
+    else:
+        factors = (scale_factor,) * spatial if isinstance(scale_factor, (int, float)) else tuple(scale_factor)
+        out_sizes = tuple(int(np.floor(n * f)) for n, f in zip(in_sizes, factors))
+        scales = [1.0 / f for f in factors]
+    if len(out_sizes) != spatial or min(out_sizes) < 1:
+        raise ValueError(f"interpolate: output size {out_sizes} for an input of shape {x.shape}")
+    if mode == "area":
+        if spatial == 1:
+            return adaptive_avg_pool2d(x.unsqueeze(2), (1, out_sizes[0])).squeeze(2)
+        return adaptive_avg_pool2d(x, out_sizes)
+    out = x
+    for axis, (n_in, n_out, scale) in enumerate(zip(in_sizes, out_sizes, scales)):
+        out = _resize_axis(out, 2 + axis, n_in, n_out, scale, mode, bool(align_corners))
+    return out
+
+
+def _resize_axis(x: Tensor, axis: int, n_in: int, n_out: int, scale: float | None, mode: str, corners: bool) -> Tensor:
+    """``x`` resized along one axis (PyTorch's source-index rules; ``scale`` = 1 / scale_factor when given)."""
+    before = (slice(None),) * axis
+    destination = np.arange(n_out, dtype=np.float64)
+    ratio = scale if scale is not None else n_in / n_out
+    if mode in ("nearest", "nearest-exact"):
+        offset = 0.5 if mode == "nearest-exact" else 0.0
+        source = np.minimum(np.floor((destination + offset) * ratio), n_in - 1).astype(np.int64)
+        return x[before + (source,)]
+    if corners:
+        source = destination * ((n_in - 1) / (n_out - 1)) if n_out > 1 else np.zeros(n_out)
+    else:
+        source = np.maximum((destination + 0.5) * ratio - 0.5, 0.0)
+    low = np.minimum(np.floor(source), n_in - 1).astype(np.int64)
+    high = np.minimum(low + 1, n_in - 1)
+    shape = (-1,) + (1,) * (x.ndim - axis - 1)
+    upper = Tensor._make(np.asarray((source - low).reshape(shape), dtype=x.dtype, like=x.array), False, None)
+    return x[before + (low,)] * (1 - upper) + x[before + (high,)] * upper
+
+
 def _softmax_dim(name: str, ndim: int, dim: int | None) -> int:
     if dim is not None:
         return dim
