@@ -1005,3 +1005,25 @@ def test_upsample_layers_and_interpolate_errors_match_torch():
         F.interpolate(x, size=3, mode="linear")
     with pytest.raises(ValueError, match="align_corners only applies to linear and bilinear modes"):
         F.interpolate(x, scale_factor=2, align_corners=True)
+
+
+def test_one_dimensional_adaptive_pooling_and_channel_dropout_match_torch():
+    signal = rng(95).standard_normal((2, 3, 7))
+    for ours, theirs in [
+        (nn.AdaptiveAvgPool1d(3), torch.nn.AdaptiveAvgPool1d(3)),
+        (nn.AdaptiveMaxPool1d(4), torch.nn.AdaptiveMaxPool1d(4)),
+    ]:
+        assert repr(ours) == repr(theirs)
+        compare_with_torch(ours, theirs, [signal])
+        compare_with_torch(ours, theirs, [signal[0]])  # unbatched (C, L)
+    values, indices = F.adaptive_max_pool1d(dg.tensor(signal), 3, return_indices=True)
+    values_t, indices_t = TF.adaptive_max_pool1d(torch.tensor(signal), 3, return_indices=True)
+    np.testing.assert_array_equal(indices.array, indices_t.numpy())
+    np.testing.assert_allclose(values.array, values_t.numpy())
+    assert repr(nn.Dropout1d(0.3)) == repr(torch.nn.Dropout1d(0.3))
+    dropped = F.dropout1d(dg.ones(4, 16, 5), 0.5)
+    assert all(len(set(dropped[n, c].tolist())) == 1 for n in range(4) for c in range(16))
+    assert set(np.unique(dropped.array).tolist()) == {0.0, 2.0}
+    assert F.dropout1d(dg.ones(4, 5), 0.5, training=False).tolist() == dg.ones(4, 5).tolist()
+    with pytest.raises(ValueError, match=r"dropout1d: expected a 3-D input \(N, C, L\) or 2-D \(C, L\), got shape"):
+        F.dropout1d(dg.ones(2, 3, 4, 5))

@@ -598,3 +598,33 @@ def test_module_to_device_and_dtype():
     assert layer.to(device="cpu").weight.dtype == np.float32
     assert layer.to("cpu", dg.float64).weight.dtype == np.float64
     assert layer.to(dtype=dg.float32).weight.dtype == np.float32
+
+
+def test_parameter_list_and_dict_register_and_print_as_torch():
+    torch = pytest.importorskip("torch")
+    ours = nn.ParameterList([nn.Parameter(dg.zeros(2, 3)), dg.zeros(4)])
+    theirs = torch.nn.ParameterList([torch.nn.Parameter(torch.zeros(2, 3)), torch.zeros(4)])
+    assert repr(ours) == repr(theirs) and list(ours.state_dict()) == list(theirs.state_dict())
+    assert len(ours) == 2 and ours[1].shape == (4,) and isinstance(ours[-1], nn.Parameter)
+    ours.append(dg.ones(1))
+    assert [name for name, _ in ours.named_parameters()] == ["0", "1", "2"]
+    mapping = {"a": nn.Parameter(dg.zeros(2)), "b": nn.Parameter(dg.ones(1, dtype=dg.float64))}
+    ours_dict = nn.ParameterDict(mapping)
+    theirs_dict = torch.nn.ParameterDict(
+        {"a": torch.nn.Parameter(torch.zeros(2)), "b": torch.nn.Parameter(torch.ones(1, dtype=torch.float64))}
+    )
+    assert repr(ours_dict) == repr(theirs_dict) and list(ours_dict.keys()) == ["a", "b"] and "a" in ours_dict
+
+    class Mixture(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.scales = nn.ParameterList([dg.ones(3) for _ in range(2)])
+            self.shifts = nn.ParameterDict({"x": dg.zeros(3)})
+
+        def forward(self, v):
+            return (v * self.scales[0] * self.scales[1] + self.shifts["x"]).sum()
+
+    model = Mixture()
+    model(dg.arange(3.0)).backward()
+    assert sorted(model.state_dict()) == ["scales.0", "scales.1", "shifts.x"]
+    assert model.scales[0].grad.tolist() == [0.0, 1.0, 2.0] and model.shifts["x"].grad.tolist() == [1.0, 1.0, 1.0]

@@ -64,10 +64,26 @@ from deepgrad.nn.loss import (
     NLLLoss,
     SmoothL1Loss,
 )
-from deepgrad.nn.module import Module, ModuleDict, ModuleList, Parameter, RemovableHandle, Sequential
-from deepgrad.nn.normalization import Dropout2d, GroupNorm, LayerNorm, LocalResponseNorm
+from deepgrad.nn.module import (
+    Module,
+    ModuleDict,
+    ModuleList,
+    Parameter,
+    ParameterDict,
+    ParameterList,
+    RemovableHandle,
+    Sequential,
+)
+from deepgrad.nn.normalization import Dropout1d, Dropout2d, GroupNorm, LayerNorm, LocalResponseNorm
 from deepgrad.nn.parallel import SyncBatchNorm
-from deepgrad.nn.pooling import AdaptiveAvgPool2d, AdaptiveMaxPool2d, AvgPool1d, MaxPool1d
+from deepgrad.nn.pooling import (
+    AdaptiveAvgPool1d,
+    AdaptiveAvgPool2d,
+    AdaptiveMaxPool1d,
+    AdaptiveMaxPool2d,
+    AvgPool1d,
+    MaxPool1d,
+)
 from deepgrad.nn.shape import (
     ConstantPad2d,
     CosineSimilarity,
@@ -84,6 +100,11 @@ from deepgrad.nn.sparse import Embedding
 from deepgrad.nn.summary import ModelSummary, summary
 
 __all__ = [
+    "AdaptiveAvgPool1d",
+    "AdaptiveMaxPool1d",
+    "Dropout1d",
+    "ParameterDict",
+    "ParameterList",
     "ConstantPad2d",
     "CosineSimilarity",
     "Embedding",

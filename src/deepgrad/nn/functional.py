@@ -1260,6 +1260,43 @@ def local_response_norm(input: Tensor, size: int, alpha: float = 1e-4, beta: flo
     return input / (total * (alpha / size) + k) ** beta
 
 
+def dropout1d(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool = False) -> Tensor:
+    """Channel dropout for (N, C, L) or (C, L) input: each whole channel zeroed with probability p in training,
+    the others scaled by 1/(1-p); outside training, the identity."""
+    if not 0.0 <= p <= 1.0:
+        raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
+    input = as_input(input, "dropout1d")
+    if input.ndim not in (2, 3):
+        raise ValueError(f"dropout1d: expected a 3-D input (N, C, L) or 2-D (C, L), got shape {input.shape}")
+    if not training or p == 0.0:
+        return input
+    if input.dtype.kind != "f":
+        raise TypeError(f"dropout1d: expected a floating-point input, got {input.dtype} (shape {input.shape})")
+    return _drop(input, p, (*input.shape[:-1], 1), inplace, "dropout1d")
+
+
+def adaptive_avg_pool1d(input: Tensor, output_size: int) -> Tensor:
+    """Average over PyTorch's adaptive windows along the last dimension of (N, C, L) or (C, L) input."""
+    x = as_input(input, "adaptive_avg_pool1d")
+    return adaptive_avg_pool2d(x.unsqueeze(-2), (1, _single(output_size, "adaptive_avg_pool1d"))).squeeze(-2)
+
+
+def adaptive_max_pool1d(input: Tensor, output_size: int, return_indices: bool = False) -> Any:
+    """Maximum over PyTorch's adaptive windows along the last dimension (``return_indices``: their positions)."""
+    x = as_input(input, "adaptive_max_pool1d")
+    out = adaptive_max_pool2d(x.unsqueeze(-2), (1, _single(output_size, "adaptive_max_pool1d")), return_indices)
+    if return_indices:
+        return out[0].squeeze(-2), out[1].squeeze(-2)
+    return out.squeeze(-2)
+
+
+def _single(size: Any, name: str) -> int:
+    value = size[0] if isinstance(size, (tuple, list)) and len(size) == 1 else size
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"{name}: output_size must be a positive integer, got {size!r}")
+    return value
+
+
 def dropout2d(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool = False) -> Tensor:
     """Channel dropout: in training, zero each whole channel x[n, c] with probability p and scale the others by
     1/(1-p) (one draw per sample and channel, for (N, C, H, W) input); outside training, the identity.

@@ -782,3 +782,90 @@ class ModuleDict(Module):
             if not isinstance(pair, (tuple, list)) or len(pair) != 2:
                 raise TypeError(f"ModuleDict.update: element {position} is not a (name, module) pair")
             self[pair[0]] = pair[1]
+
+
+def _parameter_line(param: Tensor, dtype_name: str) -> str:
+    size = "x".join(str(n) for n in param.shape)
+    return f"Parameter containing: [{dtype_name} of size {size}]"
+
+
+class ParameterList(Module):
+    """A list of parameters that the module registers (named "0", "1", ... in ``state_dict``)."""
+
+    def __init__(self, values: Iterable[Any] | None = None) -> None:
+        super().__init__()
+        for value in values or ():
+            self.append(value)
+
+    def __len__(self) -> int:
+        return len(self._parameters)
+
+    def __iter__(self) -> Iterator[Parameter]:
+        return iter(self._parameters.values())
+
+    def __getitem__(self, index: Any) -> Any:
+        values = list(self._parameters.values())
+        if isinstance(index, slice):
+            return ParameterList(values[index])
+        return values[_absolute_index(index, len(values), "ParameterList")]
+
+    def __setitem__(self, index: int, value: Any) -> None:
+        key = str(_absolute_index(index, len(self), "ParameterList"))
+        self._parameters[key] = value if isinstance(value, Parameter) else Parameter(value)
+
+    def append(self, value: Any) -> ParameterList:
+        self.register_parameter(str(len(self)), value if isinstance(value, Parameter) else Parameter(value))
+        return self
+
+    def extend(self, values: Iterable[Any]) -> ParameterList:
+        for value in values:
+            self.append(value)
+        return self
+
+    def extra_repr(self) -> str:
+        return "\n".join(
+            f"  ({key}): {_parameter_line(p, 'torch.' + str(p.dtype))}" for key, p in self._parameters.items()
+        )
+
+
+class ParameterDict(Module):
+    """A dict of parameters that the module registers under their keys."""
+
+    def __init__(self, parameters: Mapping[str, Any] | Iterable[tuple[str, Any]] | None = None) -> None:
+        super().__init__()
+        if parameters is not None:
+            self.update(parameters)
+
+    def __len__(self) -> int:
+        return len(self._parameters)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._parameters)
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._parameters
+
+    def __getitem__(self, key: str) -> Parameter:
+        return self._parameters[key]
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        self.register_parameter(key, value if isinstance(value, Parameter) else Parameter(value))
+
+    def __delitem__(self, key: str) -> None:
+        del self._parameters[key]
+
+    def keys(self) -> Any:
+        return self._parameters.keys()
+
+    def values(self) -> Any:
+        return self._parameters.values()
+
+    def items(self) -> Any:
+        return self._parameters.items()
+
+    def update(self, parameters: Mapping[str, Any] | Iterable[tuple[str, Any]]) -> None:
+        for key, value in parameters.items() if isinstance(parameters, Mapping) else parameters:
+            self[key] = value
+
+    def extra_repr(self) -> str:
+        return "\n".join(f"  ({key}): {_parameter_line(p, p.type())}" for key, p in self._parameters.items())

@@ -12,7 +12,7 @@ from deepgrad.nn.layers import Dropout
 from deepgrad.nn.module import Module, Parameter
 from deepgrad.tensor import Tensor
 
-__all__ = ["Dropout2d", "GroupNorm", "LayerNorm", "LocalResponseNorm"]
+__all__ = ["Dropout1d", "Dropout2d", "GroupNorm", "LayerNorm", "LocalResponseNorm"]
 
 
 class LayerNorm(Module):
@@ -102,3 +102,11 @@ class Dropout2d(Dropout):
 
     def forward(self, input: Tensor) -> Tensor:
         return F.dropout2d(input, self.p, self.training, self.inplace)
+
+
+class Dropout1d(Dropout):
+    """Channel dropout for (N, C, L) input: in training each whole channel is zeroed with probability p and the
+    others scaled by 1/(1-p); see ``F.dropout1d``."""
+
+    def forward(self, input: Tensor) -> Tensor:
+        return F.dropout1d(input, self.p, self.training, self.inplace)
