@@ -84,6 +84,7 @@ from deepgrad.nn.pooling import (
     AvgPool1d,
     MaxPool1d,
 )
+from deepgrad.nn.rnn import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNCell
 from deepgrad.nn.shape import (
     ConstantPad2d,
     CosineSimilarity,
@@ -100,6 +101,12 @@ from deepgrad.nn.sparse import Embedding
 from deepgrad.nn.summary import ModelSummary, summary
 
 __all__ = [
+    "GRU",
+    "GRUCell",
+    "LSTM",
+    "LSTMCell",
+    "RNN",
+    "RNNCell",
     "AdaptiveAvgPool1d",
     "AdaptiveMaxPool1d",
     "Dropout1d",
