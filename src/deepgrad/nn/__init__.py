@@ -99,8 +99,12 @@ from deepgrad.nn.shape import (
 )
 from deepgrad.nn.sparse import Embedding
 from deepgrad.nn.summary import ModelSummary, summary
+from deepgrad.nn.transformer import MultiheadAttention, TransformerEncoder, TransformerEncoderLayer
 
 __all__ = [
+    "MultiheadAttention",
+    "TransformerEncoder",
+    "TransformerEncoderLayer",
     "GRU",
     "GRUCell",
     "LSTM",

@@ -1,0 +1,183 @@
+"""Attention layers with PyTorch's arguments, parameter names and masks: `MultiheadAttention`,
+`TransformerEncoderLayer` and `TransformerEncoder` (Vaswani et al., 2017). Composites of linear maps, softmax,
+layer norm and dropout, so their gradients come from the primitives."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from deepgrad.autograd.grad_mode import no_grad
+from deepgrad.creation import empty, zeros
+from deepgrad.nn import functional as F
+from deepgrad.nn import init
+from deepgrad.nn.layers import Dropout, Linear
+from deepgrad.nn.module import Module, ModuleList, Parameter
+from deepgrad.nn.normalization import LayerNorm
+from deepgrad.tensor import Tensor
+
+__all__ = ["MultiheadAttention", "TransformerEncoder", "TransformerEncoderLayer"]
+
+
+class NonDynamicallyQuantizableLinear(Linear):
+    """A Linear layer; the name is PyTorch's for MultiheadAttention's output projection (reprs match)."""
+
+
+def _blocked(mask: Any, like: Tensor) -> Any:
+    """A mask as PyTorch's attention layers read it -> an additive float mask: True (blocked) -> -inf."""
+    array = mask.array if isinstance(mask, Tensor) else np.asarray(mask)
+    if array.dtype == np.bool_:
+        return np.where(array, -np.inf, 0.0).astype(like.dtype)
+    return mask
+
+
+class MultiheadAttention(Module):
+    """softmax(Q K^T / sqrt(d) + mask) V in ``num_heads`` heads of embed_dim / num_heads values, with the input
+    projections in one ``in_proj_weight`` (3E, E) and the output projection ``out_proj``. Masks as PyTorch's:
+    a boolean ``attn_mask`` (L, S) or (N heads, L, S) and ``key_padding_mask`` (N, S) are True where attending
+    is *not* allowed; float masks are added to the scores. Returns (output, the attention weights averaged
+    over the heads, or per head, or None without ``need_weights``)."""
+
+    def __init__(
+        self, embed_dim: int, num_heads: int, dropout: float = 0.0, bias: bool = True, add_bias_kv: bool = False,
+        add_zero_attn: bool = False, kdim: int | None = None, vdim: int | None = None, batch_first: bool = False,
+        device: Any = None, dtype: Any = None,
+    ) -> None:  # fmt: skip
+        super().__init__()
+        if embed_dim % num_heads:
+            raise ValueError(f"MultiheadAttention: embed_dim {embed_dim} is not divisible by num_heads {num_heads}")
+        if add_bias_kv or add_zero_attn or (kdim or embed_dim) != embed_dim or (vdim or embed_dim) != embed_dim:
+            raise ValueError(
+                "MultiheadAttention: add_bias_kv, add_zero_attn and key/value sizes other than embed_dim are not "
+                "supported"
+            )
+        self.embed_dim, self.num_heads, self.dropout, self.batch_first = embed_dim, num_heads, dropout, batch_first
+        self.head_dim = embed_dim // num_heads
+        with no_grad():
+            self.in_proj_weight = Parameter(init.xavier_uniform_(empty(3 * embed_dim, embed_dim, dtype=dtype)))
+        self.in_proj_bias = Parameter(zeros(3 * embed_dim, dtype=dtype)) if bias else None
+        self.out_proj = NonDynamicallyQuantizableLinear(embed_dim, embed_dim, bias=bias, dtype=dtype, device=device)
+        if bias:
+            with no_grad():
+                self.out_proj.bias.zero_()
+
+    def forward(
+        self, query: Tensor, key: Tensor, value: Tensor, key_padding_mask: Any = None, need_weights: bool = True,
+        attn_mask: Any = None, average_attn_weights: bool = True, is_causal: bool = False,
+    ) -> tuple[Tensor, Tensor | None]:  # fmt: skip
+        unbatched = query.ndim == 2
+        if unbatched:
+            query, key, value = (t.unsqueeze(1) for t in (query, key, value))
+        elif self.batch_first:
+            query, key, value = (t.transpose(0, 1) for t in (query, key, value))
+        length, batch, embed = query.shape
+        if embed != self.embed_dim:
+            raise ValueError(
+                f"MultiheadAttention: expected embed_dim {self.embed_dim}, got query of shape {query.shape}"
+            )
+        source = key.shape[0]
+        weights = [self.in_proj_weight[k * embed : (k + 1) * embed] for k in range(3)]
+        biases = (
+            [None] * 3
+            if self.in_proj_bias is None
+            else [self.in_proj_bias[k * embed : (k + 1) * embed] for k in range(3)]
+        )
+        q, k, v = (F.linear(t, w, b) for t, w, b in zip((query, key, value), weights, biases))
+        heads = batch * self.num_heads
+
+        def split(t: Tensor, size: int) -> Tensor:  # (size, N, E) -> (N heads, size, head_dim)
+            return t.reshape(size, heads, self.head_dim).transpose(0, 1)
+
+        q, k, v = split(q, length), split(k, source), split(v, source)
+        scores = q.matmul(k.transpose(1, 2)) * (1.0 / float(np.sqrt(self.head_dim)))
+        if is_causal and attn_mask is None:
+            attn_mask = np.triu(np.ones((length, source), dtype=bool), 1)
+        if attn_mask is not None:
+            scores = scores + _blocked(attn_mask, scores)
+        if key_padding_mask is not None:
+            padding = _blocked(key_padding_mask, scores).reshape(batch, 1, 1, source)
+            scores = (scores.reshape(batch, self.num_heads, length, source) + padding).reshape(heads, length, source)
+        attention = scores.softmax(-1)
+        dropped = F.dropout(attention, self.dropout, self.training) if self.dropout else attention
+        out = dropped.matmul(v).transpose(0, 1).reshape(length, batch, embed)
+        out = self.out_proj(out)
+        if unbatched:
+            out = out.squeeze(1)
+        elif self.batch_first:
+            out = out.transpose(0, 1)
+        if not need_weights:
+            return out, None
+        per_head = attention.reshape(batch, self.num_heads, length, source)
+        weights_out = per_head.mean(1) if average_attn_weights else per_head
+        return out, (weights_out.squeeze(0) if unbatched else weights_out)
+
+
+_ACTIVATIONS: dict[str, Callable[[Tensor], Tensor]] = {"relu": F.relu, "gelu": F.gelu}
+
+
+class TransformerEncoderLayer(Module):
+    """Self-attention and a two-layer feed-forward block, each with dropout, a residual connection and layer
+    norm (after each block, or before with ``norm_first``), as PyTorch's layer."""
+
+    def __init__(
+        self, d_model: int, nhead: int, dim_feedforward: int = 2048, dropout: float = 0.1,
+        activation: str | Callable[[Tensor], Tensor] = "relu", layer_norm_eps: float = 1e-5, batch_first: bool = False,
+        norm_first: bool = False, bias: bool = True, device: Any = None, dtype: Any = None,
+    ) -> None:  # fmt: skip
+        super().__init__()
+        if isinstance(activation, str) and activation not in _ACTIVATIONS:
+            raise ValueError(
+                f"TransformerEncoderLayer: activation must be relu, gelu or a function, got {activation!r}"
+            )
+        self.self_attn = MultiheadAttention(d_model, nhead, dropout, bias=bias, batch_first=batch_first, dtype=dtype)
+        self.linear1 = Linear(d_model, dim_feedforward, bias=bias, dtype=dtype)
+        self.dropout = Dropout(dropout)
+        self.linear2 = Linear(dim_feedforward, d_model, bias=bias, dtype=dtype)
+        self.norm_first = norm_first
+        self.norm1 = LayerNorm(d_model, eps=layer_norm_eps, bias=bias, dtype=dtype)
+        self.norm2 = LayerNorm(d_model, eps=layer_norm_eps, bias=bias, dtype=dtype)
+        self.dropout1 = Dropout(dropout)
+        self.dropout2 = Dropout(dropout)
+        self.activation = _ACTIVATIONS[activation] if isinstance(activation, str) else activation
+
+    def forward(
+        self, src: Tensor, src_mask: Any = None, src_key_padding_mask: Any = None, is_causal: bool = False
+    ) -> Tensor:
+        x = src
+        if self.norm_first:
+            x = x + self._attention(self.norm1(x), src_mask, src_key_padding_mask, is_causal)
+            return x + self._feed_forward(self.norm2(x))
+        x = self.norm1(x + self._attention(x, src_mask, src_key_padding_mask, is_causal))
+        return self.norm2(x + self._feed_forward(x))
+
+    def _attention(self, x: Tensor, mask: Any, padding: Any, is_causal: bool) -> Tensor:
+        out, _ = self.self_attn(
+            x, x, x, attn_mask=mask, key_padding_mask=padding, need_weights=False, is_causal=is_causal
+        )
+        return self.dropout1(out)
+
+    def _feed_forward(self, x: Tensor) -> Tensor:
+        return self.dropout2(self.linear2(self.dropout(self.activation(self.linear1(x)))))
+
+
+class TransformerEncoder(Module):
+    """``num_layers`` copies of ``encoder_layer`` (``layers.0`` ...) and an optional final ``norm``."""
+
+    def __init__(
+        self, encoder_layer: TransformerEncoderLayer, num_layers: int, norm: Module | None = None,
+        enable_nested_tensor: bool = True, mask_check: bool = True,
+    ) -> None:  # fmt: skip
+        super().__init__()
+        self.layers = ModuleList([copy.deepcopy(encoder_layer) for _ in range(num_layers)])
+        self.num_layers, self.norm = num_layers, norm
+
+    def forward(
+        self, src: Tensor, mask: Any = None, src_key_padding_mask: Any = None, is_causal: bool = False
+    ) -> Tensor:
+        x = src
+        for layer in self.layers:
+            x = layer(x, mask, src_key_padding_mask, is_causal)
+        return self.norm(x) if self.norm is not None else x
