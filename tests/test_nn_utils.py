@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 import deepgrad
-from deepgrad import optim
+import deepgrad as dg
+from deepgrad import nn, optim
 from deepgrad.nn.utils import clip_grad_norm_, clip_grad_value_, l1_penalty, l2_penalty
 
 SHAPES = [(3, 4), (5,), (2, 3, 2), ()]
@@ -196,3 +197,35 @@ def test_penalties_reject_bad_input():
         l2_penalty([])
     with pytest.raises(TypeError, match="element 0 is a list"):
         l1_penalty([[1.0, 2.0]])
+
+
+def test_pad_sequence_and_parameter_vectors_match_torch():
+    torch = pytest.importorskip("torch")
+    from deepgrad.nn.utils.rnn import pack_padded_sequence, pad_sequence, unpad_sequence
+
+    arrays = [np.arange(3.0), np.arange(5.0) * 2, np.arange(1.0) - 4]
+    for kwargs in [{}, {"batch_first": True, "padding_value": -1.0}, {"padding_side": "left"}]:
+        ours = pad_sequence([dg.tensor(a) for a in arrays], **kwargs)
+        theirs = torch.nn.utils.rnn.pad_sequence([torch.tensor(a) for a in arrays], **kwargs)
+        np.testing.assert_array_equal(ours.array, theirs.numpy())
+    pieces = [dg.tensor(a, requires_grad=True) for a in arrays]
+    padded = pad_sequence(pieces, batch_first=True)
+    (padded * padded).sum().backward()
+    np.testing.assert_array_equal(pieces[1].grad.array, 2 * arrays[1])
+    back = unpad_sequence(padded, [3, 5, 1], batch_first=True)
+    assert [b.tolist() for b in back] == [a.tolist() for a in arrays]
+    with pytest.raises(NotImplementedError, match="packed sequences are not supported"):
+        pack_padded_sequence(padded, [3, 5, 1])
+    with pytest.raises(ValueError, match=r"pad_sequence: sequence 1 has shape \(2, 3\)"):
+        pad_sequence([dg.zeros(2, 2), dg.zeros(2, 3)])
+    model = nn.Linear(3, 2)
+    vector = nn.utils.parameters_to_vector(model.parameters())
+    theirs = torch.nn.Linear(3, 2)
+    theirs.load_state_dict({k: torch.tensor(v.array) for k, v in model.state_dict().items()})
+    np.testing.assert_array_equal(
+        vector.array, torch.nn.utils.parameters_to_vector(theirs.parameters()).detach().numpy()
+    )
+    nn.utils.vector_to_parameters(dg.arange(8.0), model.parameters())
+    assert model.weight.tolist() == [[0.0, 1.0, 2.0], [3.0, 4.0, 5.0]] and model.bias.tolist() == [6.0, 7.0]
+    with pytest.raises(ValueError, match="expected a vector of 8 values"):
+        nn.utils.vector_to_parameters(dg.zeros(7), model.parameters())

@@ -20,9 +20,18 @@ from collections.abc import Iterable
 import numpy as np
 
 from deepgrad.autograd.grad_mode import no_grad
-from deepgrad.tensor import Tensor
+from deepgrad.nn.utils import rnn
+from deepgrad.tensor import Tensor, cat
 
-__all__ = ["clip_grad_norm_", "clip_grad_value_", "l1_penalty", "l2_penalty"]
+__all__ = [
+    "clip_grad_norm_",
+    "clip_grad_value_",
+    "l1_penalty",
+    "l2_penalty",
+    "parameters_to_vector",
+    "rnn",
+    "vector_to_parameters",
+]
 
 TensorOrTensors = Tensor | Iterable[Tensor]
 
@@ -152,3 +161,22 @@ def l2_penalty(parameters: TensorOrTensors) -> Tensor:
     tensor(14.)
     """
     return _penalty(parameters, "l2_penalty", "square")
+
+
+def parameters_to_vector(parameters: TensorOrTensors) -> Tensor:
+    """The parameters flattened and joined into one vector (in the graph, as PyTorch's)."""
+    tensors = _tensor_list(parameters, "parameters_to_vector")
+    return cat([t.reshape(-1) for t in tensors]) if tensors else Tensor(np.zeros(0, dtype=np.float32))
+
+
+def vector_to_parameters(vec: Tensor, parameters: TensorOrTensors) -> None:
+    """Copy consecutive slices of ``vec`` into the parameters' data (outside the graph)."""
+    tensors = _tensor_list(parameters, "vector_to_parameters")
+    total = sum(t.numel() for t in tensors)
+    if vec.ndim != 1 or vec.numel() != total:
+        raise ValueError(f"vector_to_parameters: expected a vector of {total} values, got shape {tuple(vec.shape)}")
+    start = 0
+    with no_grad():
+        for t in tensors:
+            t.copy_(vec[start : start + t.numel()].reshape(t.shape))
+            start += t.numel()
