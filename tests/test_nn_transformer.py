@@ -131,3 +131,34 @@ def test_dropout_in_training_changes_the_encoder_output():
     evaluation = layer(x).array
     layer.train()
     assert not np.allclose(layer(x).array, evaluation)
+
+
+@pytest.mark.parametrize("kwargs", [dict(), dict(norm_first=True, batch_first=True)], ids=str)
+def test_transformer_decoder_and_full_model_match_torch(kwargs):
+    rng = np.random.default_rng(3)
+    ours = nn.Transformer(8, 2, 2, 2, 16, dropout=0.1, **kwargs).double()
+    theirs = torch.nn.Transformer(8, 2, 2, 2, 16, dropout=0.1, **kwargs).double()
+    copy_weights(ours, theirs)
+    ours.eval()
+    theirs.eval()
+    layout = (lambda n: (2, n, 8)) if kwargs.get("batch_first") else (lambda n: (n, 2, 8))
+    src, tgt = rng.standard_normal(layout(5)), rng.standard_normal(layout(4))
+    causal = nn.Transformer.generate_square_subsequent_mask(4, dtype=dg.float64)
+    np.testing.assert_array_equal(causal.array, torch.nn.Transformer.generate_square_subsequent_mask(4).numpy())
+    padding = np.zeros((2, 5), dtype=bool)
+    padding[1, -1] = True
+    results = []
+    for module, framework in ((ours, dg), (theirs, torch)):
+        inputs = [framework.tensor(src, requires_grad=True), framework.tensor(tgt, requires_grad=True)]
+        mask = framework.tensor(causal.array)
+        out = module(
+            *inputs,
+            tgt_mask=mask,
+            src_key_padding_mask=framework.tensor(padding),
+            memory_key_padding_mask=framework.tensor(padding),
+        )
+        (out * out).sum().backward()
+        results.append([np.asarray(out.detach())] + [np.asarray(t.grad) for t in inputs] + gradients(module))
+    for ours_value, theirs_value in zip(*results):
+        np.testing.assert_allclose(ours_value, theirs_value, rtol=1e-8, atol=1e-10)
+    assert [name for name, _ in ours.named_parameters()] == [name for name, _ in theirs.named_parameters()]

@@ -99,10 +99,20 @@ from deepgrad.nn.shape import (
 )
 from deepgrad.nn.sparse import Embedding
 from deepgrad.nn.summary import ModelSummary, summary
-from deepgrad.nn.transformer import MultiheadAttention, TransformerEncoder, TransformerEncoderLayer
+from deepgrad.nn.transformer import (
+    MultiheadAttention,
+    Transformer,
+    TransformerDecoder,
+    TransformerDecoderLayer,
+    TransformerEncoder,
+    TransformerEncoderLayer,
+)
 
 __all__ = [
     "MultiheadAttention",
+    "Transformer",
+    "TransformerDecoder",
+    "TransformerDecoderLayer",
     "TransformerEncoder",
     "TransformerEncoderLayer",
     "GRU",
