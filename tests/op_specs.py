@@ -498,6 +498,11 @@ SPECS = [
             ("area", dict(size=(2, 2), mode="area"), (1, 2, 4, 5)),
         ]
     ],
+    *[  # step functions: gradient 0, recorded as PyTorch's so a backward through them runs
+        OpSpec(name, getattr(dg.Tensor, name), lambda t, a, name=name: getattr(a, name)(), [((2, 3),), ((4,),)])
+        for name in ["floor", "ceil", "round", "sign", "trunc"]
+    ],
+    OpSpec("round_decimals", lambda a: a.round(decimals=1), lambda t, a: a.round(decimals=1), [((2, 3),)]),
     OpSpec("prod", lambda a: a.prod(), lambda t, a: a.prod(), [((5,),), ((2, 3),), ((),)]),
     OpSpec("prod_dim", lambda a: a.prod(1), lambda t, a: a.prod(1), [((2, 3),), ((2, 5, 2),), ((3, 1),)]),
     OpSpec("prod_keepdim", lambda a: a.prod(0, keepdim=True), lambda t, a: a.prod(0, keepdim=True), [((4, 2),)]),

@@ -504,11 +504,18 @@ def test_numpy_functions_on_tensors_are_recorded():
     np.testing.assert_array_equal(x.grad.array, [[-1.0, -1.0], [0.0, 0.0]])
 
 
-def test_nondifferentiable_methods_give_constants():
+def test_step_functions_send_zero_gradients_as_torch():
+    """sign, floor, ceil, round: in the graph (PyTorch records them, with gradient 0), constants outside it."""
     x = dg.tensor([-1.5, 0.5, 2.5], requires_grad=True)
     for name, expected in [("sign", [-1, 1, 1]), ("floor", [-2, 0, 2]), ("ceil", [-1, 1, 3]), ("round", [-2, 0, 2])]:
         out = getattr(x, name)()
-        assert not out.requires_grad and out.tolist() == expected
+        assert out.requires_grad and out.tolist() == expected
+        assert repr(out.grad_fn) == f"<{name.capitalize()}Backward0>"
+        x.grad = None
+        (out * 3).sum().backward()
+        assert x.grad.tolist() == [0.0, 0.0, 0.0]
+        with dg.no_grad():
+            assert not getattr(x, name)().requires_grad
 
 
 def test_gradient_through_one_element_of_a_vector():

@@ -576,25 +576,35 @@ class Tensor:
         """function(x) outside the graph: for functions whose derivative is 0 or undefined everywhere."""
         return Tensor._make(function(self.array), False, None)
 
+    def _step_function(self, function: Callable, node_name: str) -> Tensor:
+        """function(x) for a step function (its derivative is 0 wherever it exists): in the graph, a node that
+        sends zeros back, as PyTorch's, so a backward through it runs; outside it, a plain tensor."""
+        out = Tensor._make(function(self.array), False, None)
+        if GRAD_MODE.enabled and self._requires_grad:
+            return _replaced_by(self, out, node_name)
+        return out
+
     def sign(self) -> Tensor:
-        """-1, 0 or 1 (no gradient)."""
-        return self._constant(np.sign)
+        """-1, 0 or 1 (gradient 0)."""
+        return self._step_function(np.sign, "SignBackward0")
 
     def floor(self) -> Tensor:
-        """Largest integer <= x (its derivative is 0 wherever it exists: no gradient flows)."""
-        return self._constant(np.floor)
+        """Largest integer <= x (gradient 0)."""
+        return self._step_function(np.floor, "FloorBackward0")
 
     def ceil(self) -> Tensor:
-        """Smallest integer >= x (no gradient flows)."""
-        return self._constant(np.ceil)
+        """Smallest integer >= x (gradient 0)."""
+        return self._step_function(np.ceil, "CeilBackward0")
 
-    def round(self) -> Tensor:
-        """Nearest integer, halves to even as in PyTorch (no gradient flows)."""
-        return self._constant(np.round)
+    def round(self, decimals: int = 0) -> Tensor:
+        """Nearest integer (or multiple of 10^-decimals), halves to even as in PyTorch (gradient 0)."""
+        return self._step_function(
+            lambda a: np.round(a, decimals), "RoundBackward0" if not decimals else "RoundBackward1"
+        )
 
     def trunc(self) -> Tensor:
-        """x rounded toward zero (no gradient flows)."""
-        return self._constant(np.trunc)
+        """x rounded toward zero (gradient 0)."""
+        return self._step_function(np.trunc, "TruncBackward0")
 
     def __floordiv__(self, other: Any) -> Tensor:
         """floor(a / b), as torch.floor_divide (not differentiable)."""
@@ -1605,23 +1615,15 @@ def _in_place_form(name: str) -> Callable[..., Tensor]:
     """PyTorch's ``x.<name>_(...)``: ``x.<name>(...)`` written into x (``Tensor._overwrite``): counted as an
     in-place change, and recorded in the graph as PyTorch records it when x or an argument requires grad."""
     method = getattr(Tensor, name)
-    if name in _CONSTANT_METHODS:  # no gradient of their own: in the graph, zeros to the old value, as PyTorch
-
-        def compute(before: Tensor, *args: Any, **kwargs: Any) -> Tensor:
-            return _replaced_by(before, method(before, *args, **kwargs), f"{name.capitalize()}Backward0")
-
-    else:
-        compute = method
 
     def update(self: Tensor, *args: Any, **kwargs: Any) -> Tensor:
-        return self._overwrite(f"{name}_", lambda before: compute(before, *args, **kwargs), *args, *kwargs.values())
+        return self._overwrite(f"{name}_", lambda before: method(before, *args, **kwargs), *args, *kwargs.values())
 
     update.__name__ = update.__qualname__ = f"{name}_"
     update.__doc__ = f"``{name}`` written into this tensor, in place (recorded in the graph when one is)."
     return update
 
 
-_CONSTANT_METHODS = ("floor", "ceil", "round", "sign", "trunc")  # Tensor._constant: outside the graph
 # the in-place forms custom optimizers, initialisers and training loops use (relu_, clamp_, add_, ... above)
 for _name in (
     "exp", "log", "sqrt", "rsqrt", "neg", "abs", "sigmoid", "tanh", "sin", "cos", "floor", "ceil", "round",
