@@ -44,6 +44,21 @@ def _step(mode: str, pre: Tensor, h: Tensor, c: Tensor | None, w_hh: Tensor, b_h
     return (1 - z) * n + z * h, None
 
 
+def _register_weights(
+    module: Module, mode: str, input_size: int, hidden_size: int, bias: bool, suffix: str, dtype: Any, device: Any
+) -> None:
+    """weight_ih, weight_hh (and bias_ih, bias_hh) + ``suffix``, drawn from U(-1/sqrt(hidden), 1/sqrt(hidden)) as
+    PyTorch's, with the gates stacked along the rows."""
+    gates, bound = _GATES[mode] * hidden_size, 1.0 / math.sqrt(hidden_size)
+    shapes = {"weight_ih": (gates, input_size), "weight_hh": (gates, hidden_size)}
+    if bias:
+        shapes.update(bias_ih=(gates,), bias_hh=(gates,))
+    for kind, shape in shapes.items():
+        with no_grad():
+            value = empty(*shape, dtype=dtype, device=device).uniform_(-bound, bound)
+        module.register_parameter(f"{kind}{suffix}", Parameter(value))
+
+
 class _RNNBase(Module):
     def __init__(
         self, mode: str, input_size: int, hidden_size: int, num_layers: int = 1, bias: bool = True,
@@ -61,18 +76,10 @@ class _RNNBase(Module):
         self.mode, self.input_size, self.hidden_size, self.num_layers = mode, input_size, hidden_size, num_layers
         self.bias, self.batch_first, self.dropout, self.bidirectional = bias, batch_first, float(dropout), bidirectional
         directions = 2 if bidirectional else 1
-        gates = _GATES[mode] * hidden_size
-        bound = 1.0 / math.sqrt(hidden_size)
         for layer in range(num_layers):
             layer_input = input_size if layer == 0 else hidden_size * directions
             for suffix in ["", "_reverse"][:directions]:
-                shapes = {"weight_ih": (gates, layer_input), "weight_hh": (gates, hidden_size)}
-                if bias:
-                    shapes.update(bias_ih=(gates,), bias_hh=(gates,))
-                for kind, shape in shapes.items():
-                    with no_grad():
-                        value = empty(*shape, dtype=dtype, device=device).uniform_(-bound, bound)
-                    self.register_parameter(f"{kind}_l{layer}{suffix}", Parameter(value))
+                _register_weights(self, mode, layer_input, hidden_size, bias, f"_l{layer}{suffix}", dtype, device)
 
     def _weights(self, layer: int, suffix: str) -> tuple:
         get = self._parameters.get
@@ -185,14 +192,7 @@ class _CellBase(Module):
     ) -> None:
         super().__init__()
         self.mode, self.input_size, self.hidden_size, self.bias = mode, input_size, hidden_size, bias
-        gates, bound = _GATES[mode] * hidden_size, 1.0 / math.sqrt(hidden_size)
-        shapes = {"weight_ih": (gates, input_size), "weight_hh": (gates, hidden_size)}
-        if bias:
-            shapes.update(bias_ih=(gates,), bias_hh=(gates,))
-        for kind, shape in shapes.items():
-            with no_grad():
-                value = empty(*shape, dtype=dtype, device=device).uniform_(-bound, bound)
-            self.register_parameter(kind, Parameter(value))
+        _register_weights(self, mode, input_size, hidden_size, bias, "", dtype, device)
 
     def forward(self, input: Tensor, hx: Any = None) -> Any:
         name = type(self).__name__

@@ -125,6 +125,31 @@ class MultiheadAttention(Module):
 _ACTIVATIONS: dict[str, Callable[[Tensor], Tensor]] = {"relu": F.relu, "gelu": F.gelu}
 
 
+def _build_layer(
+    layer: Module, attentions: tuple[str, ...], norm_first: bool, d_model: int, nhead: int, dim_feedforward: int,
+    dropout: float, activation: str | Callable[[Tensor], Tensor], layer_norm_eps: float, batch_first: bool,
+    bias: bool, dtype: Any,
+) -> None:  # fmt: skip
+    """The parts of an encoder or decoder layer, registered in PyTorch's order (so state dict keys match): the
+    attentions, linear1, dropout, linear2, then one norm and one dropout per block."""
+    if isinstance(activation, str) and activation not in _ACTIVATIONS:
+        raise ValueError(f"{type(layer).__name__}: activation must be relu, gelu or a function, got {activation!r}")
+    for name in attentions:
+        setattr(
+            layer, name, MultiheadAttention(d_model, nhead, dropout, bias=bias, batch_first=batch_first, dtype=dtype)
+        )
+    layer.linear1 = Linear(d_model, dim_feedforward, bias=bias, dtype=dtype)
+    layer.dropout = Dropout(dropout)
+    layer.linear2 = Linear(dim_feedforward, d_model, bias=bias, dtype=dtype)
+    layer.norm_first = norm_first
+    blocks = len(attentions) + 1
+    for k in range(1, blocks + 1):
+        setattr(layer, f"norm{k}", LayerNorm(d_model, eps=layer_norm_eps, bias=bias, dtype=dtype))
+    for k in range(1, blocks + 1):
+        setattr(layer, f"dropout{k}", Dropout(dropout))
+    layer.activation = _ACTIVATIONS[activation] if isinstance(activation, str) else activation
+
+
 class TransformerEncoderLayer(Module):
     """Self-attention and a two-layer feed-forward block, each with dropout, a residual connection and layer
     norm (after each block, or before with ``norm_first``), as PyTorch's layer."""
@@ -135,20 +160,8 @@ class TransformerEncoderLayer(Module):
         norm_first: bool = False, bias: bool = True, device: Any = None, dtype: Any = None,
     ) -> None:  # fmt: skip
         super().__init__()
-        if isinstance(activation, str) and activation not in _ACTIVATIONS:
-            raise ValueError(
-                f"TransformerEncoderLayer: activation must be relu, gelu or a function, got {activation!r}"
-            )
-        self.self_attn = MultiheadAttention(d_model, nhead, dropout, bias=bias, batch_first=batch_first, dtype=dtype)
-        self.linear1 = Linear(d_model, dim_feedforward, bias=bias, dtype=dtype)
-        self.dropout = Dropout(dropout)
-        self.linear2 = Linear(dim_feedforward, d_model, bias=bias, dtype=dtype)
-        self.norm_first = norm_first
-        self.norm1 = LayerNorm(d_model, eps=layer_norm_eps, bias=bias, dtype=dtype)
-        self.norm2 = LayerNorm(d_model, eps=layer_norm_eps, bias=bias, dtype=dtype)
-        self.dropout1 = Dropout(dropout)
-        self.dropout2 = Dropout(dropout)
-        self.activation = _ACTIVATIONS[activation] if isinstance(activation, str) else activation
+        settings = (d_model, nhead, dim_feedforward, dropout, activation, layer_norm_eps, batch_first, bias, dtype)
+        _build_layer(self, ("self_attn",), norm_first, *settings)
 
     def forward(
         self, src: Tensor, src_mask: Any = None, src_key_padding_mask: Any = None, is_causal: bool = False
@@ -200,25 +213,8 @@ class TransformerDecoderLayer(Module):
         norm_first: bool = False, bias: bool = True, device: Any = None, dtype: Any = None,
     ) -> None:  # fmt: skip
         super().__init__()
-        if isinstance(activation, str) and activation not in _ACTIVATIONS:
-            raise ValueError(
-                f"TransformerDecoderLayer: activation must be relu, gelu or a function, got {activation!r}"
-            )
-        self.self_attn = MultiheadAttention(d_model, nhead, dropout, bias=bias, batch_first=batch_first, dtype=dtype)
-        self.multihead_attn = MultiheadAttention(
-            d_model, nhead, dropout, bias=bias, batch_first=batch_first, dtype=dtype
-        )
-        self.linear1 = Linear(d_model, dim_feedforward, bias=bias, dtype=dtype)
-        self.dropout = Dropout(dropout)
-        self.linear2 = Linear(dim_feedforward, d_model, bias=bias, dtype=dtype)
-        self.norm_first = norm_first
-        self.norm1 = LayerNorm(d_model, eps=layer_norm_eps, bias=bias, dtype=dtype)
-        self.norm2 = LayerNorm(d_model, eps=layer_norm_eps, bias=bias, dtype=dtype)
-        self.norm3 = LayerNorm(d_model, eps=layer_norm_eps, bias=bias, dtype=dtype)
-        self.dropout1 = Dropout(dropout)
-        self.dropout2 = Dropout(dropout)
-        self.dropout3 = Dropout(dropout)
-        self.activation = _ACTIVATIONS[activation] if isinstance(activation, str) else activation
+        settings = (d_model, nhead, dim_feedforward, dropout, activation, layer_norm_eps, batch_first, bias, dtype)
+        _build_layer(self, ("self_attn", "multihead_attn"), norm_first, *settings)
 
     def forward(
         self, tgt: Tensor, memory: Tensor, tgt_mask: Any = None, memory_mask: Any = None,

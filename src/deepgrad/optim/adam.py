@@ -13,6 +13,17 @@ _BUFFERS = ("exp_avg", "exp_avg_sq")
 _AMSGRAD_BUFFERS = ("exp_avg", "exp_avg_sq", "max_exp_avg_sq")
 
 
+def check_adam_group(optimizer: Optimizer, group: dict[str, Any], index: int) -> None:
+    """betas a pair in [0, 1), eps and weight_decay >= 0: the checks Adam and its variants share."""
+    betas = group["betas"]
+    if not isinstance(betas, (tuple, list)) or len(betas) != 2:
+        raise ValueError(f"{type(optimizer).__name__}: betas={betas!r} in param group {index}: must be a pair (b1, b2)")
+    for i, beta in enumerate(betas):
+        _check_number(optimizer, group, index, "betas", low=0.0, high=1.0, value=beta, label=f"betas[{i}]")
+    _check_number(optimizer, group, index, "eps", low=0.0)
+    _check_number(optimizer, group, index, "weight_decay", low=0.0)
+
+
 class Adam(Optimizer):
     r"""Adam: ``m = b1*m + (1-b1)*g; v = b2*v + (1-b2)*g^2; theta -= lr * m_hat / (sqrt(v_hat) + eps)``.
 
@@ -55,13 +66,7 @@ class Adam(Optimizer):
 
     def _check_group(self, group: dict[str, Any], index: int) -> None:
         super()._check_group(group, index)
-        betas = group["betas"]
-        if not isinstance(betas, (tuple, list)) or len(betas) != 2:
-            raise ValueError(f"{type(self).__name__}: betas={betas!r} in param group {index}: must be a pair (b1, b2)")
-        for i, beta in enumerate(betas):
-            _check_number(self, group, index, "betas", low=0.0, high=1.0, value=beta, label=f"betas[{i}]")
-        _check_number(self, group, index, "eps", low=0.0)
-        _check_number(self, group, index, "weight_decay", low=0.0)
+        check_adam_group(self, group, index)
 
     def _update_group(self, group: dict[str, Any]) -> None:
         lr, eps, weight_decay = self._hyper(group, "lr", "eps", "weight_decay")

@@ -8,7 +8,8 @@ from typing import Any
 
 import numpy as np
 
-from deepgrad.optim.optimizer import Optimizer, ParamsT, _check_number
+from deepgrad.optim.adam import check_adam_group
+from deepgrad.optim.optimizer import Optimizer, ParamsT
 
 __all__ = ["Adamax", "NAdam", "RAdam"]
 
@@ -19,13 +20,7 @@ class _AdamFamily(Optimizer):
 
     def _check_group(self, group: dict[str, Any], index: int) -> None:
         super()._check_group(group, index)
-        betas = group["betas"]
-        if not isinstance(betas, (tuple, list)) or len(betas) != 2:
-            raise ValueError(f"{type(self).__name__}: betas={betas!r} in param group {index}: must be a pair (b1, b2)")
-        for i, beta in enumerate(betas):
-            _check_number(self, group, index, "betas", low=0.0, high=1.0, value=beta, label=f"betas[{i}]")
-        _check_number(self, group, index, "eps", low=0.0)
-        _check_number(self, group, index, "weight_decay", low=0.0)
+        check_adam_group(self, group, index)
 
     def _gradient(self, group: dict[str, Any], param: np.ndarray, grad: np.ndarray) -> np.ndarray:
         """The gradient the update follows: weight decay added to it, or (decoupled) applied to the parameter."""

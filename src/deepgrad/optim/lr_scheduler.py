@@ -830,7 +830,26 @@ class CyclicLR(LRScheduler):
         }
 
 
-class SequentialLR(LRScheduler):
+class _OfSchedulers(LRScheduler):
+    """A scheduler driving other schedulers: its state dict holds theirs."""
+
+    _schedulers: list[LRScheduler]
+
+    def state_dict(self) -> dict[str, Any]:
+        state = {
+            key: copy.deepcopy(value) for key, value in self.__dict__.items() if key not in ("optimizer", "_schedulers")
+        }
+        state["_schedulers"] = [scheduler.state_dict() for scheduler in self._schedulers]
+        return state
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        state = copy.deepcopy(dict(state_dict))
+        for scheduler, saved in zip(self._schedulers, state.pop("_schedulers", [])):
+            scheduler.load_state_dict(saved)
+        self.__dict__.update(state)
+
+
+class SequentialLR(_OfSchedulers):
     """Run ``schedulers`` one after another, switching at the ``milestones`` epochs (e.g. a LinearLR warm-up,
     then CosineAnnealingLR); each one restarts from its epoch 0 at its milestone, as PyTorch's."""
 
@@ -875,21 +894,8 @@ class SequentialLR(LRScheduler):
             scheduler.step()
         self._last_lr = scheduler.get_last_lr()
 
-    def state_dict(self) -> dict[str, Any]:
-        state = {
-            key: copy.deepcopy(value) for key, value in self.__dict__.items() if key not in ("optimizer", "_schedulers")
-        }
-        state["_schedulers"] = [scheduler.state_dict() for scheduler in self._schedulers]
-        return state
 
-    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
-        state = copy.deepcopy(dict(state_dict))
-        for scheduler, saved in zip(self._schedulers, state.pop("_schedulers", [])):
-            scheduler.load_state_dict(saved)
-        self.__dict__.update(state)
-
-
-class ChainedScheduler(LRScheduler):
+class ChainedScheduler(_OfSchedulers):
     """Step several schedulers together each epoch (their effects multiply, as the schedules are chainable)."""
 
     def __init__(self, schedulers: Sequence[LRScheduler], optimizer: Optimizer | None = None) -> None:
@@ -908,19 +914,6 @@ class ChainedScheduler(LRScheduler):
             scheduler.step()
         self.last_epoch += 1
         self._last_lr = self._current_lrs()
-
-    def state_dict(self) -> dict[str, Any]:
-        state = {
-            key: copy.deepcopy(value) for key, value in self.__dict__.items() if key not in ("optimizer", "_schedulers")
-        }
-        state["_schedulers"] = [scheduler.state_dict() for scheduler in self._schedulers]
-        return state
-
-    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
-        state = copy.deepcopy(dict(state_dict))
-        for scheduler, saved in zip(self._schedulers, state.pop("_schedulers", [])):
-            scheduler.load_state_dict(saved)
-        self.__dict__.update(state)
 
 
 def _check_optimizer(scheduler: Any, optimizer: Any) -> None:
