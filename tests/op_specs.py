@@ -503,6 +503,26 @@ SPECS = [
         for name in ["floor", "ceil", "round", "sign", "trunc"]
     ],
     OpSpec("round_decimals", lambda a: a.round(decimals=1), lambda t, a: a.round(decimals=1), [((2, 3),)]),
+    OpSpec(
+        "F.margin_ranking_loss",
+        lambda a, b, y: F.margin_ranking_loss(a, b, y, 0.2),
+        lambda t, a, b, y: t.nn.functional.margin_ranking_loss(a, b, y, 0.2),
+        [((6,), (6,), (6,))],
+        nondiff=[2],
+    ),
+    OpSpec(
+        "F.triplet_margin_loss",
+        F.triplet_margin_loss,
+        lambda t, a, p, n: t.nn.functional.triplet_margin_loss(a, p, n),
+        [((3, 4), (3, 4), (3, 4))],
+    ),
+    OpSpec(
+        "F.gaussian_nll_loss",
+        F.gaussian_nll_loss,
+        lambda t, x, y, v: t.nn.functional.gaussian_nll_loss(x, y, v),
+        [((3, 4), (3, 4), (3, 4))],
+        "positive",
+    ),
     OpSpec("prod", lambda a: a.prod(), lambda t, a: a.prod(), [((5,),), ((2, 3),), ((),)]),
     OpSpec("prod_dim", lambda a: a.prod(1), lambda t, a: a.prod(1), [((2, 3),), ((2, 5, 2),), ((3, 1),)]),
     OpSpec("prod_keepdim", lambda a: a.prod(0, keepdim=True), lambda t, a: a.prod(0, keepdim=True), [((4, 2),)]),

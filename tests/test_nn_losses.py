@@ -448,3 +448,51 @@ def test_mse_warns_on_broadcast_and_rejects_incompatible_shapes():
         F.mse_loss(dg.zeros(4, 1), dg.zeros(4))
     with pytest.raises(ValueError, match=r"input of shape \(4,\) and target of shape \(3,\)"):
         F.mse_loss(dg.zeros(4), dg.zeros(3))
+
+
+def test_ranking_embedding_margin_and_likelihood_losses_match_torch():
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(7)
+    a, b, c = (rng.standard_normal((5, 4)) for _ in range(3))
+    labels = np.array([1.0, -1.0, 1.0, -1.0, 1.0])
+    scores1, scores2 = rng.standard_normal(5), rng.standard_normal(5)
+    counts = rng.poisson(2.0, (5, 4)).astype(np.float64)
+    variance = rng.uniform(0.5, 2.0, (5, 4))
+    variance[0, 0] = 1e-9  # below eps: clamped, with its gradient kept
+    cases = [
+        (nn.MarginRankingLoss(0.3), torch.nn.MarginRankingLoss(0.3), [scores1, scores2, labels], (0, 1)),
+        (nn.TripletMarginLoss(), torch.nn.TripletMarginLoss(), [a, b, c], (0, 1, 2)),
+        (
+            nn.TripletMarginLoss(0.5, p=1.0, swap=True),
+            torch.nn.TripletMarginLoss(0.5, p=1.0, swap=True),
+            [a, b, c],
+            (0, 1, 2),
+        ),
+        (nn.CosineEmbeddingLoss(0.1), torch.nn.CosineEmbeddingLoss(0.1), [a, b, labels], (0, 1)),
+        (nn.SoftMarginLoss(), torch.nn.SoftMarginLoss(), [a[:, 0] * 3, labels], (0,)),
+        (nn.PoissonNLLLoss(), torch.nn.PoissonNLLLoss(), [a, counts], (0,)),
+        (
+            nn.PoissonNLLLoss(log_input=False, full=True),
+            torch.nn.PoissonNLLLoss(log_input=False, full=True),
+            [np.abs(a) + 0.1, counts],
+            (0,),
+        ),
+        (nn.GaussianNLLLoss(), torch.nn.GaussianNLLLoss(), [a, b, variance], (0, 2)),
+        (
+            nn.GaussianNLLLoss(full=True, reduction="sum"),
+            torch.nn.GaussianNLLLoss(full=True, reduction="sum"),
+            [a, b, variance[:, :1]],
+            (0, 2),
+        ),
+    ]
+    for ours, theirs, arrays, grad_of in cases:
+        compare_with_torch(ours, theirs, arrays, grad_of=grad_of, rtol=1e-9)
+    for reduction in ("sum", "none"):
+        compare_with_torch(
+            nn.MarginRankingLoss(reduction=reduction),
+            torch.nn.MarginRankingLoss(reduction=reduction),
+            [scores1, scores2, labels],
+            grad_of=(0, 1),
+        )
+    with pytest.raises(ValueError, match=r"gaussian_nll_loss: var of shape \(5, 3\) for input of shape \(5, 4\)"):
+        nn.GaussianNLLLoss()(dg.tensor(a), dg.tensor(b), dg.tensor(variance[:, :3]))

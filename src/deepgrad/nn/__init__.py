@@ -56,13 +56,19 @@ from deepgrad.nn.layers import (
 from deepgrad.nn.loss import (
     BCELoss,
     BCEWithLogitsLoss,
+    CosineEmbeddingLoss,
     CrossEntropyLoss,
+    GaussianNLLLoss,
     HuberLoss,
     KLDivLoss,
     L1Loss,
+    MarginRankingLoss,
     MSELoss,
     NLLLoss,
+    PoissonNLLLoss,
     SmoothL1Loss,
+    SoftMarginLoss,
+    TripletMarginLoss,
 )
 from deepgrad.nn.module import (
     Module,
@@ -109,6 +115,12 @@ from deepgrad.nn.transformer import (
 )
 
 __all__ = [
+    "CosineEmbeddingLoss",
+    "GaussianNLLLoss",
+    "MarginRankingLoss",
+    "PoissonNLLLoss",
+    "SoftMarginLoss",
+    "TripletMarginLoss",
     "MultiheadAttention",
     "Transformer",
     "TransformerDecoder",

@@ -707,6 +707,90 @@ def huber_loss(input: Tensor, target: Tensor, reduction: str = "mean", delta: fl
     return _reduce(quadratic.where(size.array <= delta, (size - 0.5 * delta) * delta), reduction)
 
 
+def margin_ranking_loss(
+    input1: Tensor, input2: Tensor, target: Tensor, margin: float = 0.0, reduction: str = "mean"
+) -> Tensor:
+    """max(0, -y (x1 - x2) + margin): x1 should rank above x2 where y = 1, below where y = -1."""
+    a, b = as_input(input1, "margin_ranking_loss"), as_input(input2, "margin_ranking_loss")
+    return _reduce(
+        (-_float_target(as_input(target, "margin_ranking_loss"), a) * (a - b) + margin).clamp_min(0.0), reduction
+    )
+
+
+def triplet_margin_loss(
+    anchor: Tensor, positive: Tensor, negative: Tensor, margin: float = 1.0, p: float = 2.0, eps: float = 1e-6,
+    swap: bool = False, reduction: str = "mean",
+) -> Tensor:  # fmt: skip
+    """max(d(a, p) - d(a, n) + margin, 0), d the pairwise p-norm distance (``swap``: d(a, n) replaced by
+    d(p, n) where that is smaller)."""
+    to_positive = pairwise_distance(anchor, positive, p, eps)
+    to_negative = pairwise_distance(anchor, negative, p, eps)
+    if swap:
+        to_negative = to_negative.minimum(pairwise_distance(positive, negative, p, eps))
+    return _reduce((to_positive - to_negative + margin).clamp_min(0.0), reduction)
+
+
+def cosine_embedding_loss(
+    input1: Tensor, input2: Tensor, target: Tensor, margin: float = 0.0, reduction: str = "mean"
+) -> Tensor:
+    """1 - cos(x1, x2) where y = 1, max(0, cos(x1, x2) - margin) where y = -1 (cos along the feature axis,
+    with PyTorch's 1e-12 added to each squared norm)."""
+    a, b = as_input(input1, "cosine_embedding_loss"), as_input(input2, "cosine_embedding_loss")
+    axis = 1 if a.ndim == 2 else 0
+    cosine = (a * b).sum(axis) / (((a * a).sum(axis) + 1e-12) * ((b * b).sum(axis) + 1e-12)).sqrt()
+    labels = as_input(target, "cosine_embedding_loss").array
+    zero = cosine * 0
+    loss = (1 - cosine).where(labels == 1, zero) + (cosine - margin).clamp_min(0.0).where(labels == -1, zero)
+    return _reduce(loss, reduction)
+
+
+def soft_margin_loss(input: Tensor, target: Tensor, reduction: str = "mean") -> Tensor:
+    """log(1 + exp(-y x)) for labels y = +-1 (computed as softplus, finite for any x)."""
+    x = as_input(input, "soft_margin_loss")
+    return _reduce(softplus(-_float_target(as_input(target, "soft_margin_loss"), x) * x), reduction)
+
+
+def poisson_nll_loss(
+    input: Tensor, target: Tensor, log_input: bool = True, full: bool = False, eps: float = 1e-8,
+    reduction: str = "mean",
+) -> Tensor:  # fmt: skip
+    """The Poisson negative log-likelihood of ``target`` counts: exp(x) - y x for log rates (``log_input``),
+    else x - y log(x + eps); ``full`` adds Stirling's y log y - y + log(2 pi y) / 2 where y > 1."""
+    x = as_input(input, "poisson_nll_loss")
+    y = _float_target(as_input(target, "poisson_nll_loss"), x)
+    loss = x.exp() - y * x if log_input else x - y * (x + eps).log()
+    if full:
+        counts = y.array
+        safe = np.where(counts > 1, counts, 1.0)
+        stirling = safe * np.log(safe) - safe + 0.5 * np.log(2 * np.pi * safe)
+        loss = loss + Tensor._make(np.where(counts > 1, stirling, 0.0).astype(counts.dtype), False, None)
+    return _reduce(loss, reduction)
+
+
+def gaussian_nll_loss(
+    input: Tensor, target: Tensor, var: Any, full: bool = False, eps: float = 1e-6, reduction: str = "mean"
+) -> Tensor:
+    """(log var + (x - y)^2 / var) / 2 (+ log(2 pi) / 2 with ``full``), the variance clamped at ``eps`` for
+    stability without changing its gradient (as PyTorch's); ``var`` of the input's shape, or one fewer
+    dimension / a last dimension of 1 (one variance per sample)."""
+    x = as_input(input, "gaussian_nll_loss")
+    variance = (
+        var if isinstance(var, Tensor) else Tensor._make(np.full(x.shape[:-1] + (1,), var, dtype=x.dtype), False, None)
+    )
+    if variance.shape != x.shape:
+        if tuple(variance.shape) == x.shape[:-1]:
+            variance = variance.unsqueeze(-1)
+        elif not (variance.shape[:-1] == x.shape[:-1] and variance.shape[-1] == 1):
+            raise ValueError(f"gaussian_nll_loss: var of shape {variance.shape} for input of shape {x.shape}")
+    if np.any(variance.array < 0):
+        raise ValueError("gaussian_nll_loss: var has negative entries")
+    clamped = variance + Tensor._make(np.maximum(variance.array, eps) - variance.array, False, None)
+    loss = 0.5 * (clamped.log() + (x - _float_target(as_input(target, "gaussian_nll_loss"), x)) ** 2 / clamped)
+    if full:
+        loss = loss + 0.5 * float(np.log(2 * np.pi))
+    return _reduce(loss, reduction)
+
+
 def normalize(input: Tensor, p: float = 2.0, dim: int = 1, eps: float = 1e-12) -> Tensor:
     """x / max(||x||_p, eps) along ``dim``."""
     x = as_input(input, "normalize")
