@@ -1178,9 +1178,9 @@ class Tensor:
         x = self if dtype is None else self.to(dtype)
         if dim is None:
             return label(x.reshape(-1)._product_along(0).reshape(()), "ProdBackward0")
-        axis = _normalize_dim(dim, self.ndim, "prod") if self.ndim else 0
         if self.ndim == 0:
             return label(x.clone(), "ProdBackward1")
+        axis = _normalize_dim(dim, self.ndim, "prod")
         out = x._product_along(axis)
         return label(out if keepdim else out.squeeze(axis), "ProdBackward1")
 
@@ -1406,8 +1406,8 @@ class Tensor:
     # ------------------------------------------------------------------ in-place updates
 
     def _check_inplace(self, name: str, other: Any = None) -> None:
-        """Refuse an in-place update that has no graph form here (``__setitem__``, ``scatter_``) while a graph
-        is recorded for this tensor or for the value written."""
+        """Refuse an in-place update that has no graph form here (``scatter_`` with ``reduce``) while a graph is
+        recorded for this tensor or for the value written."""
         if GRAD_MODE.enabled and self._requires_grad:
             kind = "a leaf tensor that requires grad" if self.grad_fn is None else "a tensor recorded in the graph"
             raise RuntimeError(

@@ -646,7 +646,7 @@ def layer_norm(
     ``* weight + bias`` elementwise over those dimensions."""
     x = as_input(input, "layer_norm")
     shape = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
-    if tuple(x.shape[x.ndim - len(shape) :]) != shape or len(shape) > x.ndim:
+    if tuple(x.shape[x.ndim - len(shape) :]) != shape:
         raise ValueError(f"layer_norm: normalized_shape {shape} is not the end of the input's shape {x.shape}")
     out, _, _ = composites.batch_normalize(x, tuple(range(x.ndim - len(shape), x.ndim)), eps)
     if weight is not None:

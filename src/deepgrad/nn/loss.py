@@ -205,8 +205,10 @@ class HuberLoss(_Loss):
         return F.huber_loss(input, target, self.reduction, self.delta)
 
 
-class MarginRankingLoss(_Loss):
-    """max(0, -y (x1 - x2) + margin); see ``F.margin_ranking_loss``."""
+class _PairMarginLoss(_Loss):
+    """A loss of two inputs, a +-1 target and a ``margin``: ``F.<function>(x1, x2, y, margin, reduction)``."""
+
+    function = ""
 
     def __init__(
         self, margin: float = 0.0, size_average: bool | None = None, reduce: bool | None = None, reduction: str = "mean"
@@ -215,7 +217,13 @@ class MarginRankingLoss(_Loss):
         self.margin = margin
 
     def forward(self, input1: Tensor, input2: Tensor, target: Tensor) -> Tensor:
-        return F.margin_ranking_loss(input1, input2, target, self.margin, self.reduction)
+        return getattr(F, self.function)(input1, input2, target, self.margin, self.reduction)
+
+
+class MarginRankingLoss(_PairMarginLoss):
+    """max(0, -y (x1 - x2) + margin); see ``F.margin_ranking_loss``."""
+
+    function = "margin_ranking_loss"
 
 
 class TripletMarginLoss(_Loss):
@@ -234,17 +242,10 @@ class TripletMarginLoss(_Loss):
         )
 
 
-class CosineEmbeddingLoss(_Loss):
+class CosineEmbeddingLoss(_PairMarginLoss):
     """1 - cos(x1, x2) for y = 1, max(0, cos - margin) for y = -1; see ``F.cosine_embedding_loss``."""
 
-    def __init__(
-        self, margin: float = 0.0, size_average: bool | None = None, reduce: bool | None = None, reduction: str = "mean"
-    ) -> None:
-        super().__init__(size_average=size_average, reduce=reduce, reduction=reduction)
-        self.margin = margin
-
-    def forward(self, input1: Tensor, input2: Tensor, target: Tensor) -> Tensor:
-        return F.cosine_embedding_loss(input1, input2, target, self.margin, self.reduction)
+    function = "cosine_embedding_loss"
 
 
 class SoftMarginLoss(_Loss):
