@@ -19,6 +19,7 @@ from _common import blas_description, machine_description, mnist_dir, paired_tim
 import deepgrad as dg
 from deepgrad import models, nn, optim
 from deepgrad.train import fit
+from deepgrad.train.registry import CNN_BATCH_NORM, CNN_DROPOUT
 
 try:
     import torch
@@ -94,11 +95,24 @@ def vgg11_bn_small(tv) -> tuple:
     return training_step(ours, torch_twin(ours, theirs), (32, 3, 32, 32))
 
 
+def command_cnn() -> nn.Module:
+    """The cnn `deepgrad train --model cnn` builds (its dropout rates and batch norm)."""
+    return models.SmallCNN(dropout=CNN_DROPOUT, batch_norm=CNN_BATCH_NORM)
+
+
 def torch_cnn() -> torch.nn.Module:
+    """The same network in PyTorch."""
+    first, second = CNN_DROPOUT
+    if CNN_BATCH_NORM:
+        convolutions = [
+            torch.nn.Conv2d(1, 32, 3, bias=False), torch.nn.BatchNorm2d(32), torch.nn.ReLU(),
+            torch.nn.Conv2d(32, 64, 3, bias=False), torch.nn.BatchNorm2d(64), torch.nn.ReLU(),
+        ]  # fmt: skip
+    else:
+        convolutions = [torch.nn.Conv2d(1, 32, 3), torch.nn.ReLU(), torch.nn.Conv2d(32, 64, 3), torch.nn.ReLU()]
     return torch.nn.Sequential(
-        torch.nn.Conv2d(1, 32, 3), torch.nn.ReLU(), torch.nn.Conv2d(32, 64, 3), torch.nn.ReLU(),
-        torch.nn.MaxPool2d(2), torch.nn.Dropout(0.25), torch.nn.Flatten(),
-        torch.nn.Linear(9216, 128), torch.nn.ReLU(), torch.nn.Dropout(0.5), torch.nn.Linear(128, 10),
+        *convolutions, torch.nn.MaxPool2d(2), torch.nn.Dropout(first), torch.nn.Flatten(),
+        torch.nn.Linear(9216, 128), torch.nn.ReLU(), torch.nn.Dropout(second), torch.nn.Linear(128, 10),
     )  # fmt: skip
 
 
@@ -107,7 +121,7 @@ def warm_up(name: str, batch: int) -> None:
     one-off costs of a process (numba loading deepgrad's compiled kernels from its disk cache, about 1 s;
     PyTorch's lazy initialisation) are paid there, as the imports are."""
     x, y = np.zeros((batch, 1, 28, 28), np.float32), np.zeros(batch, np.int64)
-    ours = models.LeNet5() if name == "lenet" else models.cnn()
+    ours = models.LeNet5() if name == "lenet" else command_cnn()
     theirs = torch_lenet5() if name == "lenet" else torch_cnn()
     nn.CrossEntropyLoss()(ours(dg.tensor(x)), dg.tensor(y)).backward()
     torch.nn.CrossEntropyLoss()(theirs(torch.from_numpy(x)), torch.from_numpy(y)).backward()
@@ -120,7 +134,7 @@ def mnist_epoch(name: str, data_dir: str, samples: int, batch: int, lr: float) -
 
     train = MNIST(root=data_dir, train=True, flatten=False)
     subset = Subset(train, list(range(samples))) if samples < len(train) else train
-    ours = models.LeNet5() if name == "lenet" else models.cnn()
+    ours = models.LeNet5() if name == "lenet" else command_cnn()
     theirs = torch_twin(ours, torch_lenet5() if name == "lenet" else torch_cnn())
     loader = DataLoader(subset, batch_size=batch, shuffle=True, seed=0)
     warm_up(name, batch)

@@ -259,6 +259,38 @@ def test_cnn_matches_the_torch_sequential_and_its_parameter_count():
     assert models.cnn(num_classes=10, in_channels=3, image_size=32)(dg.zeros(1, 3, 32, 32)).shape == (1, 10)
 
 
+def test_cnn_with_batch_norm_matches_the_torch_sequential():
+    # the command's cnn: batch norm after each convolution, whose bias it drops
+    ours = models.cnn(batch_norm=True)
+    theirs = torch.nn.Sequential(
+        torch.nn.Conv2d(1, 32, 3, bias=False),
+        torch.nn.BatchNorm2d(32),
+        torch.nn.ReLU(),
+        torch.nn.Conv2d(32, 64, 3, bias=False),
+        torch.nn.BatchNorm2d(64),
+        torch.nn.ReLU(),
+        torch.nn.MaxPool2d(2),
+        torch.nn.Dropout(0.25),
+        torch.nn.Flatten(),
+        torch.nn.Linear(9216, 128),
+        torch.nn.ReLU(),
+        torch.nn.Dropout(0.5),
+        torch.nn.Linear(128, 10),
+    )
+    assert keys_and_shapes(ours.state_dict()) == keys_and_shapes(theirs.state_dict())
+    assert count(ours) == 1_199_978
+    compare_logits(ours, theirs, (2, 1, 28, 28), atol=1e-9)
+
+
+def test_the_command_cnn_is_the_batch_norm_variant():
+    from deepgrad.train.registry import MODELS, ModelSpec
+
+    model = MODELS["cnn"].build(ModelSpec("cnn", "mnist", 784, 10))
+    kinds = [type(layer).__name__ for layer in model]
+    assert kinds[:6] == ["Conv2d", "BatchNorm2d", "ReLU", "Conv2d", "BatchNorm2d", "ReLU"]
+    assert model[0].bias is None and [model[7].p, model[11].p] == [0.1, 0.25]
+
+
 def test_lenet_on_three_channel_32x32_images_matches_torch():
     # the 1998 layout: no padding on 32x32, so conv1's output is 28x28 as with the padded 28x28 MNIST form
     ours = models.LeNet5(in_channels=3, image_size=32)
@@ -371,7 +403,7 @@ def test_training_defaults_follow_the_model_on_image_data():
 # parameter counts of the command's models: (1, 28, 28) images (mnist, fashion-mnist), (3, 32, 32) (cifar10)
 COMMAND_PARAMETERS = {
     "lenet": ("61,706", "62,006"),
-    "cnn": ("1,199,882", "1,626,442"),
+    "cnn": ("1,199,978", "1,626,538"),
     "alexnet": ("4,557,514", "4,560,714"),
     "vgg11": ("9,749,770", "9,750,922"),
     "vgg16": ("15,243,978", "15,245,130"),
