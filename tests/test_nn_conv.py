@@ -172,6 +172,41 @@ def test_the_layout_rule_picks_the_per_sample_im2col_for_small_weights_on_large_
     assert not rule((32, 64, 32, 32), (64, 1, 3, 3), 64, 4, (32, 32))  # grouped
 
 
+def test_small_per_sample_products_run_in_one_block_per_thread(kernel_route, conv_layout):
+    """Per-sample products under OpenBLAS's threading threshold are split over the threads, each block's
+    im2col and products (and weight-gradient products) on its own thread: the same values and gradients as
+    with one thread, and as PyTorch's."""
+    if conv_layout != "by sample":
+        pytest.skip("the split is the per-sample layout's")
+    from deepgrad.ops import conv as conv_ops
+
+    assert len(conv_ops._product_blocks(5, 6 * 25 * 784)) == min(5, dg.get_num_threads())  # LeNet's first layer
+    assert len(conv_ops._product_blocks(32, 64 * 27 * 1024)) == 1  # a 3x3 stem: OpenBLAS's own threads
+    r = rng(23)
+    x, w, b = r.standard_normal((5, 2, 18, 17)), r.standard_normal((4, 2, 3, 3)), r.standard_normal(4)
+    up = r.standard_normal((5, 4, 18, 15))
+    results = []
+    previous = dg.get_num_threads()
+    try:
+        for threads in (2, 1):
+            dg.set_num_threads(threads)
+            assert len(conv_ops._product_blocks(5, 4 * 2 * 3 * 3 * 18 * 15)) == threads
+            xd, wd, bd = (dg.tensor(a, requires_grad=True) for a in (x, w, b))
+            out = F.conv2d(xd, wd, bd, padding=(1, 0))
+            out.backward(dg.tensor(up))
+            results.append([out.array, xd.grad.array, wd.grad.array, bd.grad.array])
+    finally:
+        dg.set_num_threads(previous)
+    for split, whole in zip(*results):
+        np.testing.assert_allclose(split, whole, rtol=1e-12, atol=1e-12)
+    torch = pytest.importorskip("torch")
+    xt, wt, bt = (torch.tensor(a, requires_grad=True) for a in (x, w, b))
+    out_t = torch.nn.functional.conv2d(xt, wt, bt, padding=(1, 0))
+    out_t.backward(torch.tensor(up))
+    for ours, theirs in zip(results[0], [out_t, xt.grad, wt.grad, bt.grad]):
+        np.testing.assert_allclose(ours, theirs.detach().numpy(), rtol=1e-10, atol=1e-10)
+
+
 @pytest.mark.parametrize("by_sample", [False, True], ids=["channels first", "by sample"])
 def test_the_compiled_im2col_writes_the_padding_as_numpys_padded_copy_would(by_sample, kernel_route, conv_layout):
     """The compiled im2col reads x unpadded and writes the padding's zeros itself: the same columns as the

@@ -51,7 +51,7 @@ import numpy as np
 from deepgrad import backend, blas, compiled
 from deepgrad.autograd.function import Function
 from deepgrad.ops import kernels
-from deepgrad.threads import batch_blocks, parallel_for
+from deepgrad.threads import batch_blocks, get_num_threads, parallel_for
 
 # ---------------------------------------------------------------------------------------------------
 # window helpers (plain NumPy, used by the forwards)
@@ -223,13 +223,35 @@ def _unfold(x, kernel, stride, padding, dilation, out_size, transient: bool, by_
     """The windows of the padded ``x`` copied out, one row of W_out values per (n, c, i, j, h):
     (N, C, k_h, k_w, H_out, W_out) when ``by_sample``, else (C, k_h, k_w, N, H_out, W_out); in the workspace
     when ``transient``. The copy is compiled when numba is on."""
-    shape = (x.shape[0], x.shape[1], *kernel, *out_size)  # (N, C, kh, kw, Ho, Wo)
-    if not by_sample:
-        shape = (shape[1], shape[2], shape[3], shape[0], *out_size)  # (C, kh, kw, N, Ho, Wo)
+    shape = _unfolded_shape(x.shape, kernel, out_size, by_sample)
     cols = _workspace.take(shape, like=x, role="columns") if transient else np.empty_like(x, shape=shape)
     if not compiled.usable(x, cols):
         windows = _windows(_pad(x, padding), kernel, stride, dilation, out_size)  # (N, C, Ho, Wo, kh, kw), a view
         return _copy_in_blocks(cols, windows.transpose((0, 1, 4, 5, 2, 3) if by_sample else (1, 4, 5, 0, 2, 3)))
+    fill = _sample_unfolder(x, cols, kernel, stride, padding, dilation, out_size, by_sample)
+    per_sample = cols if by_sample else cols.transpose(3, 0, 1, 2, 4, 5)
+    parallel_for(fill, _copy_blocks(x.shape[0], per_sample[:1].nbytes))
+    return cols
+
+
+def _unfolded_shape(x_shape, kernel, out_size, by_sample: bool) -> tuple[int, ...]:
+    """(N, C, k_h, k_w, H_out, W_out) when ``by_sample``, else (C, k_h, k_w, N, H_out, W_out)."""
+    if by_sample:
+        return (x_shape[0], x_shape[1], *kernel, *out_size)
+    return (x_shape[1], *kernel, x_shape[0], *out_size)
+
+
+def _sample_unfolder(x, cols, kernel, stride, padding, dilation, out_size, by_sample: bool):
+    """A function of a slice of the batch that copies those samples' windows of ``x`` into ``cols`` (laid out
+    as ``_unfold`` says)."""
+    per_sample = cols if by_sample else cols.transpose(3, 0, 1, 2, 4, 5)  # (N, C, kh, kw, Ho, Wo)
+    if not compiled.usable(x, cols):
+        windows = _windows(_pad(x, padding), kernel, stride, dilation, out_size).transpose(0, 1, 4, 5, 2, 3)
+
+        def copy(b: slice) -> None:
+            np.copyto(per_sample[b], windows[b])
+
+        return copy
     # compiled: row copies from x as it lies, the padding written as zeros, with no padded copy of x (np.full
     # and a copy, 3.1 ms at 32x64x32x32 in a profile). Medians of 21 in alternating runs against the same loop
     # over a padded copy, 3x3 padding 1 at batch 32: 64 channels at 32x32 5.0-7.2 against 9.8 ms (per-sample
@@ -238,16 +260,14 @@ def _unfold(x, kernel, stride, padding, dilation, out_size, transient: bool, by_
     # the rows that read the padding are found once per offset, not once per row (row by row, the 8x8 planes
     # took 2.5x as long).
     source = np.ascontiguousarray(x)
-    per_sample = cols if by_sample else cols.transpose(3, 0, 1, 2, 4, 5)  # (N, C, kh, kw, Ho, Wo)
     steps = tuple(step // cols.itemsize for step in per_sample.strides[:4])
     flat = cols.reshape(-1)
     geometry = (*kernel, *stride, *dilation, padding[0], padding[2], *steps)
 
-    def block(b):
+    def copy_compiled(b: slice) -> None:
         kernels.im2col(source, flat, *out_size, b.start, b.stop, *geometry)
 
-    parallel_for(block, _copy_blocks(source.shape[0], per_sample[:1].nbytes))
-    return cols
+    return copy_compiled
 
 
 # Layers with large output planes and not too many weights (LeNet's first, a 3-channel stem, the compact
@@ -309,6 +329,67 @@ def _weight_grad_layout(x, weight_shape, stride, padding, dilation, groups: int,
 def _per_sample(image: np.ndarray) -> np.ndarray:
     """(N, C, H, W) -> (N, C, H W), a view when the image is contiguous."""
     return np.reshape(image, (image.shape[0], image.shape[1], -1))
+
+
+# The per-sample layout's products are N small GEMMs. OpenBLAS runs a GEMM on one thread when M N K is under
+# 65,536 times its GEMM_MULTITHREAD_THRESHOLD (4) per thread, so products this small ran one after another on
+# one core while the other idled: LeNet's first layer (6 x 25 x 784 = 117,600) and the cnn's (32 x 9 x 676).
+# For those the batch is split into one block per thread, and each block's im2col and products (or its
+# weight-gradient products) run on their own core. Measured (best of 20, two runs, alternating), the split
+# against the products in one call: LeNet 1->6 at batch 64, forward 0.97-1.14 against 1.71-1.86 ms, weight
+# gradient 0.58-0.61 against 0.98-1.03 ms; at batch 128, 1.23-2.13 against 2.95-3.26 ms and 1.22-1.38 against
+# 2.43-2.45 ms; the cnn's 1->32 at batch 64, 0.93-1.03 against 1.16-1.25 ms and 0.62-0.69 against 0.87-1.10 ms.
+# Larger products get OpenBLAS's own threads, and two blocks of them would contend for the cores.
+SINGLE_THREADED_GEMM_MACS = 2 * 4 * 65536
+
+
+def _product_blocks(batch: int, macs_per_sample: int) -> list[slice]:
+    """One slice of the batch per thread when each sample's product is below SINGLE_THREADED_GEMM_MACS, else
+    the whole batch as one slice."""
+    threads = min(get_num_threads(), batch)
+    if threads < 2 or macs_per_sample >= SINGLE_THREADED_GEMM_MACS:
+        return [slice(0, batch)]
+    step = -(-batch // threads)
+    return [slice(start, min(start + step, batch)) for start in range(0, batch, step)]
+
+
+def _plain_arrays(*arrays) -> bool:
+    """Whether every array given (None skipped) is a NumPy array of the first one's dtype."""
+    present = [a for a in arrays if a is not None]
+    return all(type(a) is np.ndarray and a.dtype == present[0].dtype for a in present)
+
+
+def _by_sample_in_blocks(x, matrix, bias, kernel, stride, padding, dilation, out_size, keep: bool, blocks):
+    """z[n] = W @ cols[n] (+ bias), block by block of ``blocks`` on the threads, each block's im2col written
+    just before its products read it: (z as (N, C_out, H_out W_out), cols as (N, C k_h k_w, H_out W_out))."""
+    batch, positions = x.shape[0], out_size[0] * out_size[1]
+    shape = _unfolded_shape(x.shape, kernel, out_size, by_sample=True)
+    cols = np.empty_like(x, shape=shape) if keep else _workspace.take(shape, like=x, role="columns")
+    fill = _sample_unfolder(x, cols, kernel, stride, padding, dilation, out_size, by_sample=True)
+    columns = cols.reshape(batch, -1, positions)
+    out = np.empty_like(x, shape=(batch, matrix.shape[0], positions))
+
+    def block(b: slice) -> None:
+        fill(b)
+        np.matmul(matrix, columns[b], out=out[b])
+        if bias is not None:
+            out[b] += bias.reshape(-1, 1)
+
+    parallel_for(block, blocks)
+    return out, columns
+
+
+def _by_sample_weight_grad(grad, columns, blocks) -> np.ndarray:
+    """sum over n of grad[n] @ cols[n]^T, a partial sum per block of ``blocks`` on the threads."""
+    per_sample = _per_sample(grad)
+    partial = np.empty_like(grad, shape=(len(blocks), per_sample.shape[1], columns.shape[1]))
+
+    def block(index: int) -> None:
+        b = blocks[index]
+        partial[index] = np.matmul(per_sample[b], np.swapaxes(columns[b], 1, 2)).sum(axis=0)
+
+    parallel_for(block, range(len(blocks)))
+    return partial.sum(axis=0)
 
 
 def _im2col_by_sample(x, kernel, stride, padding, dilation, out_size, transient: bool = False) -> np.ndarray:
@@ -811,6 +892,14 @@ class Conv2d(Function):
         keep = self.needs_input_grad[1] and columns_bytes <= KEEP_COLUMNS_BYTES
         pointwise = _pointwise(weight.shape, stride, padding, groups)
         if pointwise or _by_sample(x.shape, weight.shape, groups, x.dtype.itemsize, out_size):
+            blocks = _product_blocks(batch, matrix[0].size * out_size[0] * out_size[1])
+            if not pointwise and len(blocks) > 1 and _plain_arrays(x, weight, bias):
+                out, cols = _by_sample_in_blocks(
+                    x, matrix[0], bias, kernel, stride, padding, dilation, out_size, keep, blocks
+                )
+                if keep:
+                    self.cols = cols
+                return out.reshape(batch, weight.shape[0], *out_size)
             if pointwise:
                 cols = _per_sample(x)  # the input as it lies
             else:
@@ -973,6 +1062,9 @@ class Conv2dWeightGrad(Function):
         if layout == "by sample":
             if cols is None:
                 cols = _im2col_by_sample(x, kernel, stride, padding, dilation, out_size, transient=True)
+            blocks = _product_blocks(x.shape[0], int(np.prod(weight_shape)) * out_size[0] * out_size[1])
+            if len(blocks) > 1 and _plain_arrays(grad, cols):
+                return _by_sample_weight_grad(grad, cols, blocks).reshape(weight_shape)
             return np.matmul(_per_sample(grad), np.swapaxes(cols, 1, 2)).sum(axis=0).reshape(weight_shape)
         if cols is None:
             cols = _im2col(x, kernel, stride, padding, dilation, groups, out_size, transient=True)
