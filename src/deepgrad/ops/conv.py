@@ -22,7 +22,9 @@ layer, each a graph node with its own copy of the activations. Here one node doe
   columns are laid out on rows of the padded input's width, per stride phase). Pooling's scatter is the
   same loop with strided adds. No Python loop runs over samples or pixels.
 * **Blocks on threads**: the copies, scatters and elementwise kernels run over blocks of the batch (or of
-  the channels) on ``deepgrad.threads``; the matrix products use the BLAS library's own threads.
+  the channels) on ``deepgrad.threads``; the matrix products use the BLAS library's own threads, except the
+  per-sample products too small for it to thread, which run in one block of samples per thread
+  (``SINGLE_THREADED_GEMM_MACS``).
 * **Compiled loops**: with numba installed (``deepgrad.compiled``), max pooling's forward and scatter,
   col2im and the depthwise convolution are one compiled loop per block (``ops/kernels.py``); the NumPy
   formulations below stay the route without it. Measured on 2 threads, forward + backward: max pooling 3x3
