@@ -238,12 +238,18 @@ def test_small_variants_have_small_classifiers():
     assert count(models.resnet18(num_classes=10, small_input=True)) == 11_173_962
 
 
-def test_cnn_matches_the_torch_sequential_and_its_parameter_count():
-    ours = models.cnn()
-    theirs = torch.nn.Sequential(
-        torch.nn.Conv2d(1, 32, 3),
+def torch_cnn(batch_norm: bool) -> torch.nn.Module:
+    """PyTorch's MNIST example net; with ``batch_norm``, each convolution (without its bias) normalised."""
+
+    def convolution(in_channels: int, out_channels: int) -> list:
+        if not batch_norm:
+            return [torch.nn.Conv2d(in_channels, out_channels, 3)]
+        return [torch.nn.Conv2d(in_channels, out_channels, 3, bias=False), torch.nn.BatchNorm2d(out_channels)]
+
+    return torch.nn.Sequential(
+        *convolution(1, 32),
         torch.nn.ReLU(),
-        torch.nn.Conv2d(32, 64, 3),
+        *convolution(32, 64),
         torch.nn.ReLU(),
         torch.nn.MaxPool2d(2),
         torch.nn.Dropout(0.25),
@@ -253,33 +259,19 @@ def test_cnn_matches_the_torch_sequential_and_its_parameter_count():
         torch.nn.Dropout(0.5),
         torch.nn.Linear(128, 10),
     )
-    assert keys_and_shapes(ours.state_dict()) == keys_and_shapes(theirs.state_dict())
-    assert count(ours) == 1_199_882
-    compare_logits(ours, theirs, (2, 1, 28, 28), atol=1e-9)
-    assert models.cnn(num_classes=10, in_channels=3, image_size=32)(dg.zeros(1, 3, 32, 32)).shape == (1, 10)
 
 
-def test_cnn_with_batch_norm_matches_the_torch_sequential():
-    # the command's cnn: batch norm after each convolution, whose bias it drops
-    ours = models.cnn(batch_norm=True)
-    theirs = torch.nn.Sequential(
-        torch.nn.Conv2d(1, 32, 3, bias=False),
-        torch.nn.BatchNorm2d(32),
-        torch.nn.ReLU(),
-        torch.nn.Conv2d(32, 64, 3, bias=False),
-        torch.nn.BatchNorm2d(64),
-        torch.nn.ReLU(),
-        torch.nn.MaxPool2d(2),
-        torch.nn.Dropout(0.25),
-        torch.nn.Flatten(),
-        torch.nn.Linear(9216, 128),
-        torch.nn.ReLU(),
-        torch.nn.Dropout(0.5),
-        torch.nn.Linear(128, 10),
-    )
+@pytest.mark.parametrize("batch_norm, parameters", [(False, 1_199_882), (True, 1_199_978)])
+def test_cnn_matches_the_torch_sequential_and_its_parameter_count(batch_norm, parameters):
+    ours = models.cnn(batch_norm=batch_norm)
+    theirs = torch_cnn(batch_norm)
     assert keys_and_shapes(ours.state_dict()) == keys_and_shapes(theirs.state_dict())
-    assert count(ours) == 1_199_978
+    assert count(ours) == parameters
     compare_logits(ours, theirs, (2, 1, 28, 28), atol=1e-9)
+    small = models.cnn(num_classes=10, in_channels=3, image_size=32, batch_norm=batch_norm)
+    assert small(dg.zeros(2, 3, 32, 32)).shape == (2, 10)
+    with pytest.raises(TypeError, match="batch_norm must be True or False"):
+        models.cnn(batch_norm="yes")
 
 
 def test_the_command_cnn_is_the_batch_norm_variant():
