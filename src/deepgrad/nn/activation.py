@@ -195,6 +195,13 @@ class _Elementwise(Module):
         return text
 
 
+class _InPlaceOnly(_Elementwise):
+    """An activation whose only setting is PyTorch's ``inplace``."""
+
+    def __init__(self, inplace: bool = False) -> None:
+        super().__init__(inplace=inplace)
+
+
 class Hardtanh(_Elementwise):
     """x clamped to [min_val, max_val]."""
 
@@ -204,49 +211,34 @@ class Hardtanh(_Elementwise):
         super().__init__(min_val=float(min_val), max_val=float(max_val), inplace=inplace)
 
 
-class ReLU6(_Elementwise):
+class ReLU6(_InPlaceOnly):
     """min(max(x, 0), 6)"""
 
     function = "relu6"
 
-    def __init__(self, inplace: bool = False) -> None:
-        super().__init__(inplace=inplace)
 
-
-class Hardsigmoid(_Elementwise):
+class Hardsigmoid(_InPlaceOnly):
     """relu6(x + 3) / 6"""
 
     function = "hardsigmoid"
 
-    def __init__(self, inplace: bool = False) -> None:
-        super().__init__(inplace=inplace)
 
-
-class Hardswish(_Elementwise):
+class Hardswish(_InPlaceOnly):
     """x * relu6(x + 3) / 6"""
 
     function = "hardswish"
 
-    def __init__(self, inplace: bool = False) -> None:
-        super().__init__(inplace=inplace)
 
-
-class Mish(_Elementwise):
+class Mish(_InPlaceOnly):
     """x * tanh(softplus(x))"""
 
     function = "mish"
 
-    def __init__(self, inplace: bool = False) -> None:
-        super().__init__(inplace=inplace)
 
-
-class SELU(_Elementwise):
+class SELU(_InPlaceOnly):
     """scale * elu(x, alpha), the self-normalising constants"""
 
     function = "selu"
-
-    def __init__(self, inplace: bool = False) -> None:
-        super().__init__(inplace=inplace)
 
 
 class CELU(_Elementwise):
