@@ -1,5 +1,9 @@
 """deepgrad.blas: direct gemm calls on strided views, against NumPy's matmul."""
 
+import os
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 
@@ -88,3 +92,81 @@ def test_the_environment_variable_switches_the_calls_off_for_the_process():
     env = {**os.environ, "DEEPGRAD_DIRECT_BLAS": "0"}
     result = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
     assert result.stdout.split() == ["False", "False"]
+
+
+# A threaded product, then the process sleeps: how much CPU time its other threads (OpenBLAS's workers) use
+# in the pauses. Three rounds of a 1000x1000 product and a 0.3 s pause.
+SPIN = """
+import os, time
+{setup}
+import numpy as np
+def other_threads_cpu():
+    ticks = 0
+    for task in os.listdir("/proc/self/task"):
+        if int(task) != os.getpid():
+            with open(f"/proc/self/task/{{task}}/stat") as stat:
+                fields = stat.read().rsplit(")", 1)[1].split()
+            ticks += int(fields[11]) + int(fields[12])
+    return ticks / os.sysconf("SC_CLK_TCK")
+a = np.ones((1000, 1000), np.float32)
+assert (a @ a)[0, 0] == 1000
+spent = 0.0
+for _ in range(3):
+    a @ a
+    before = other_threads_cpu()
+    time.sleep(0.3)
+    spent += other_threads_cpu() - before
+print(spent)
+"""
+
+
+def _spin_seconds(setup: str, **env: str) -> float:
+    environment = {k: v for k, v in os.environ.items() if k not in ("OPENBLAS_THREAD_TIMEOUT", "OMP_NUM_THREADS")}
+    environment.update(OPENBLAS_NUM_THREADS="2", **env)
+    result = subprocess.run(
+        [sys.executable, "-c", SPIN.format(setup=setup)], capture_output=True, text=True, env=environment, check=True
+    )
+    return float(result.stdout)
+
+
+def _openblas_pthreads() -> bool:
+    from threadpoolctl import threadpool_info
+
+    return any(i["internal_api"] == "openblas" and i["threading_layer"] == "pthreads" for i in threadpool_info())
+
+
+spin_test = pytest.mark.skipif(
+    not sys.platform.startswith("linux") or not _openblas_pthreads(), reason="OpenBLAS's pthreads build on Linux"
+)
+
+
+@spin_test
+def test_importing_deepgrad_puts_openblas_workers_to_sleep_soon_after_a_product():
+    # OpenBLAS's own setting: its workers spin about 0.1 s after each product (3 pauses: ~0.2-0.3 s of CPU)
+    assert _spin_seconds("import numpy", DEEPGRAD_BLAS_SPIN_TUNING="0") > 0.12
+    assert _spin_seconds("import deepgrad") < 0.05  # deepgrad imported first
+    assert _spin_seconds("import numpy; import deepgrad") < 0.05  # or after NumPy: the workers are restarted
+
+
+@spin_test
+def test_an_explicit_openblas_thread_timeout_is_left_alone(monkeypatch):
+    assert _spin_seconds("import deepgrad", OPENBLAS_THREAD_TIMEOUT="28") > 0.12
+    monkeypatch.setenv("OPENBLAS_THREAD_TIMEOUT", "28")
+    assert not blas.shorten_thread_spin()
+
+
+@spin_test
+def test_shortening_the_spin_keeps_products_right_and_the_environment_clean():
+    r = rng(7)
+    a, b = r.standard_normal((300, 400)).astype(np.float32), r.standard_normal((400, 500)).astype(np.float32)
+    expected = a @ b
+    assert blas.shorten_thread_spin(18)
+    assert "OPENBLAS_THREAD_TIMEOUT" not in os.environ
+    np.testing.assert_array_equal(a @ b, expected)
+    assert blas.shorten_thread_spin()  # back to deepgrad's setting
+
+
+@pytest.mark.parametrize("exponent", [3, 31, 2.5, True])
+def test_spin_exponent_outside_openblas_range_is_refused(exponent):
+    with pytest.raises(ValueError, match=r"exponent.*4.*30"):
+        blas.shorten_thread_spin(exponent)

@@ -11,7 +11,7 @@
 
 from __future__ import annotations
 
-from deepgrad import allocator, autograd
+from deepgrad import allocator, autograd, blas
 from deepgrad.autograd import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
 from deepgrad.backend import (
     bool_,
@@ -76,6 +76,8 @@ __version__ = "0.1.0"
 
 # glibc's malloc keeps freed blocks for the next step instead of faulting fresh pages in (deepgrad.allocator)
 allocator.tune()
+# OpenBLAS's worker threads sleep soon after a product instead of spinning on a core for 0.1 s (deepgrad.blas)
+blas.shorten_thread_spin()
 
 # Subpackages load on first use (`deepgrad.nn.Linear` after a plain `import deepgrad`), so importing the
 # core stays cheap and never touches the optional extras.

@@ -34,7 +34,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["available", "matmul", "enabled", "set_enabled", "disabled", "library"]
+__all__ = ["available", "matmul", "enabled", "set_enabled", "disabled", "library", "shorten_thread_spin"]
 
 # cblas enums
 _ROW_MAJOR, _NO_TRANS, _TRANS = 101, 111, 112
@@ -179,3 +179,53 @@ def matmul(a: np.ndarray, b: np.ndarray, out: np.ndarray, accumulate: bool = Fal
         _ROW_MAJOR, flag_a, flag_b, m, n, k, 1.0, a.ctypes.data, lead_a, b.ctypes.data, lead_b,
         1.0 if accumulate else 0.0, out.ctypes.data, lead_out,
     )  # fmt: skip
+
+
+# OpenBLAS's worker threads (its pthreads build, as NumPy's wheels ship) spin after each threaded product,
+# calling sched_yield, for 2^28 CPU cycles (about 0.1 s) before they sleep. A training step runs a threaded
+# product every few milliseconds, so the workers never sleep: on a 2-core machine one core is always taken by a
+# spinning worker, and deepgrad's own kernel threads (pooling, batch norm, the per-sample convolution blocks;
+# ``deepgrad.threads``) share it with the spin. Measured on a LeNet-5 step at batch 128, 2 cores: the worker
+# used 2.6 s of CPU in 2.7 s of wall time (0.5 s once the spin was shortened), and the first convolution and
+# pooling ran 1.5-2x slower in the step than alone.
+SPIN_EXPONENT = 20  # 2^20 cycles, about 0.4 ms: back-to-back products still find the workers awake
+_SPIN_SETTING = "OPENBLAS_THREAD_TIMEOUT"  # OpenBLAS's variable, read by its thread start-up (4..30)
+
+
+def shorten_thread_spin(exponent: int = SPIN_EXPONENT) -> bool:
+    """Restart OpenBLAS's worker threads with a spin of 2^``exponent`` cycles before they sleep; True when done.
+
+    Nothing happens when ``OPENBLAS_THREAD_TIMEOUT`` is set (the user's choice wins), when
+    ``DEEPGRAD_BLAS_SPIN_TUNING=0``, or when NumPy's BLAS is not OpenBLAS's pthreads build. The restart joins
+    the workers: call it while no other thread is inside a BLAS call (deepgrad calls it once, at import).
+    """
+    if os.environ.get("DEEPGRAD_BLAS_SPIN_TUNING", "1").strip().lower() in ("0", "false", "no", "off"):
+        return False
+    if isinstance(exponent, bool) or not isinstance(exponent, int) or not 4 <= exponent <= 30:
+        raise ValueError(
+            f"shorten_thread_spin: exponent must be an integer from 4 to 30 (OpenBLAS's range), got {exponent!r}"
+        )
+    if _SPIN_SETTING in os.environ:
+        return False
+    path = library()
+    if path is None:
+        return False
+    handle = ctypes.CDLL(path)
+    names = ("openblas_read_env", "blas_thread_shutdown_", "blas_thread_init")
+    functions = [getattr(handle, name, None) for name in names]
+    parallel = next(
+        (getattr(handle, name) for name in ("scipy_openblas_get_parallel64_", "openblas_get_parallel64_",
+                                            "openblas_get_parallel") if hasattr(handle, name)),
+        None,
+    )  # fmt: skip
+    if None in functions or parallel is None or parallel() != 1:  # 1: pthreads (2 would be OpenMP's threads)
+        return False
+    read_settings, stop_workers, start_workers = functions
+    os.environ[_SPIN_SETTING] = str(exponent)
+    try:
+        read_settings()
+    finally:
+        del os.environ[_SPIN_SETTING]
+    stop_workers()
+    start_workers()
+    return True
