@@ -762,6 +762,7 @@ def test_the_shifted_product_route_takes_stride_1_layers_with_enough_channels(mo
         pytest.skip("no direct BLAS calls in this process")
     monkeypatch.setattr(conv_ops, "SHIFTED_MIN_CHANNELS", 16)
     monkeypatch.setattr(conv_ops, "SHIFTED_MAX_POSITIONS_SHARE", 1.4)
+    monkeypatch.setattr(conv_ops, "BY_SAMPLE_PARTIALS_BYTES", -1)  # the shifted rule alone (see the next test)
     x = np.zeros((2, 64, 8, 8), np.float32)
 
     def rule(array, weight_shape, stride=(1, 1), padding=(1, 1, 1, 1), dilation=(1, 1), groups=1):
@@ -778,6 +779,30 @@ def test_the_shifted_product_route_takes_stride_1_layers_with_enough_channels(mo
     assert not rule(x.astype(np.float16), (64, 64, 3, 3))
     with blas.disabled():
         assert not rule(x, (64, 64, 3, 3))
+
+
+def test_unpadded_layers_the_per_sample_route_takes_stay_off_the_shifted_products(monkeypatch):
+    from deepgrad import blas
+    from deepgrad.ops import conv as conv_ops
+
+    if not blas.available("float32"):
+        pytest.skip("no direct BLAS calls in this process")
+    for name, value in [("SHIFTED_MIN_CHANNELS", 16), ("SHIFTED_MAX_POSITIONS_SHARE", 1.4),
+                        ("SHIFTED_OVER_BY_SAMPLE_MAX_SHARE", 1.1), ("BY_SAMPLE_PARTIALS_BYTES", 8 * 2**20),
+                        ("BY_SAMPLE_MIN_POSITIONS", 256)]:  # fmt: skip
+        monkeypatch.setattr(conv_ops, name, value)
+
+    def rule(x_shape, weight_shape, pad):
+        x = np.zeros(x_shape, np.float32)
+        return conv_ops._shifted(x, x_shape, weight_shape, (1, 1), (pad,) * 4, (1, 1), 1)
+
+    cnn_layer = ((64, 32, 26, 26), (64, 32, 3, 3))  # the compact cnn's second layer: 676 positions per 576 outputs
+    assert conv_ops._by_sample(cnn_layer[0], cnn_layer[1], 1, 4, (24, 24))
+    assert not rule(*cnn_layer, pad=0)
+    assert rule((32, 64, 32, 32), (64, 64, 3, 3), pad=1)  # ResNet's first stage, padded: 1089 per 1024
+    assert rule((64, 32, 24, 24), (64, 32, 3, 3), pad=1)  # the same layer padded stays shifted
+    monkeypatch.setattr(conv_ops, "BY_SAMPLE_PARTIALS_BYTES", -1)  # no per-sample route: the shifted products
+    assert rule(*cnn_layer, pad=0)
 
 
 def test_the_weight_gradient_comes_out_transposed_only_for_small_weights(conv_layout):
