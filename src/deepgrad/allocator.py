@@ -22,8 +22,9 @@ one rather than handed back, as PyTorch's and other frameworks' caching allocato
 from __future__ import annotations
 
 import ctypes
-import os
 import sys
+
+from deepgrad._switches import switched_off
 
 __all__ = ["tune", "MMAP_THRESHOLD_BYTES", "TRIM_THRESHOLD_BYTES"]
 
@@ -34,7 +35,7 @@ _M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3  # glibc's mallopt parameter numbe
 
 def tune() -> bool:
     """Fix glibc's mmap and trim thresholds (see the module docstring); True when they were set."""
-    if os.environ.get("DEEPGRAD_MALLOC_TUNING", "1").strip().lower() in ("0", "false", "no", "off"):
+    if switched_off("DEEPGRAD_MALLOC_TUNING"):
         return False
     if not sys.platform.startswith("linux"):
         return False

@@ -34,6 +34,8 @@ from typing import Any
 
 import numpy as np
 
+from deepgrad._switches import switched_off
+
 __all__ = ["available", "matmul", "enabled", "set_enabled", "disabled", "library", "shorten_thread_spin"]
 
 # cblas enums
@@ -48,7 +50,7 @@ _SYMBOLS = {
 
 class _State:
     def __init__(self) -> None:
-        self.wanted = os.environ.get("DEEPGRAD_DIRECT_BLAS", "1").strip().lower() not in ("0", "false", "no", "off")
+        self.wanted = not switched_off("DEEPGRAD_DIRECT_BLAS")
         self.searched = False
         self.path: str | None = None
         self.gemm: dict[np.dtype, Any] = {}
@@ -199,13 +201,11 @@ def shorten_thread_spin(exponent: int = SPIN_EXPONENT) -> bool:
     ``DEEPGRAD_BLAS_SPIN_TUNING=0``, or when NumPy's BLAS is not OpenBLAS's pthreads build. The restart joins
     the workers: call it while no other thread is inside a BLAS call (deepgrad calls it once, at import).
     """
-    if os.environ.get("DEEPGRAD_BLAS_SPIN_TUNING", "1").strip().lower() in ("0", "false", "no", "off"):
-        return False
     if isinstance(exponent, bool) or not isinstance(exponent, int) or not 4 <= exponent <= 30:
         raise ValueError(
             f"shorten_thread_spin: exponent must be an integer from 4 to 30 (OpenBLAS's range), got {exponent!r}"
         )
-    if _SPIN_SETTING in os.environ:
+    if switched_off("DEEPGRAD_BLAS_SPIN_TUNING") or _SPIN_SETTING in os.environ:
         return False
     path = library()
     if path is None:

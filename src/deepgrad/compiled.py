@@ -39,12 +39,14 @@ from typing import Any
 
 import numpy as np
 
+from deepgrad._switches import switched_off
+
 __all__ = ["kernel", "enabled", "set_enabled", "disabled", "usable", "usable_flat"]
 
 
 class _State:
     def __init__(self) -> None:
-        self.wanted = os.environ.get("DEEPGRAD_COMPILED", "1").strip().lower() not in ("0", "false", "no", "off")
+        self.wanted = not switched_off("DEEPGRAD_COMPILED")
         self.numba: Any = None  # the module, once imported
         self.numba_missing = False
 

@@ -540,15 +540,14 @@ def _flipped_transposed(weight: np.ndarray, groups: int) -> np.ndarray:
 # 8x8 (1.27x) gains (76 against 90 ms in bench_conv).
 SHIFTED_MIN_CHANNELS = 16
 SHIFTED_MAX_POSITIONS_SHARE = 1.4
-# A layer the per-sample im2col route also takes (``_by_sample``) stays there when the shifted layout would
-# compute this much more than its outputs (an unpadded layer, whose layout spans the input's planes, or a large
-# kernel on small planes): each tap's
-# product then adds into an output of the layout's size, nine passes over it, while the per-sample route's im2col
-# and product stay in the core's cache. Measured on the AMD EPYC VM without AVX-512 (alternating rounds in one
-# process, medians): the compact cnn's 32->64 at 26x26, batch 64 (1.17x the positions), forward 19-20 against
-# 24-26 ms and forward + backward 56-67 against 63-83 ms, its training step 0.88x; ResNet's 64 channels at 32x32
-# with padding 1 (1.06x) even, so padded 3x3 layers keep the shifted products; 5x5 with padding 2 at 16x16
-# (1.27x, batch 32, 32->64) even.
+# A layer the per-sample im2col route also takes (``_by_sample``) stays there when the shifted layout would compute this
+# much more than its outputs (an unpadded layer, whose layout spans the input's planes, or a large kernel on small
+# planes): each tap's product then adds into an output of the layout's size, nine passes over it, while the per-sample
+# route's im2col and product stay in the core's cache. Measured on the AMD EPYC VM without AVX-512 (alternating rounds
+# in one process, medians): the compact cnn's 32->64 at 26x26, batch 64 (1.17x the positions), forward 19-20 against
+# 24-26 ms and forward + backward 56-67 against 63-83 ms, its training step 0.88x; ResNet's 64 channels at 32x32 with
+# padding 1 (1.06x) even, so padded 3x3 layers keep the shifted products; 5x5 with padding 2 at 16x16 (1.27x, batch 32,
+# 32->64) even.
 SHIFTED_OVER_BY_SAMPLE_MAX_SHARE = 1.1
 
 
