@@ -28,13 +28,22 @@ def kernel_route(request):
             yield "numpy"
 
 
-@pytest.fixture(params=["one GEMM", "by sample", "shifted"])
+@pytest.fixture(params=["one GEMM", "by sample", "shifted", "direct"])
 def conv_layout(request, monkeypatch):
     """Run the test with every non-grouped convolution in the one-GEMM im2col layout, then in the per-sample
     layout (``ops.conv.BY_SAMPLE_PARTIALS_BYTES``), then (stride 1) in the shifted-product route
-    (``ops.conv.SHIFTED_MIN_CHANNELS``; skipped without a direct BLAS), whatever the layer's size would choose."""
+    (``ops.conv.SHIFTED_MIN_CHANNELS``; skipped without a direct BLAS), then (stride 1, numba) with the forward
+    and input gradient in the direct compiled convolution (``ops.conv.DIRECT_MAX_TAPS``) and the weight gradient
+    in the one-GEMM layout, whatever the layer's size would choose."""
     from deepgrad.ops import conv
 
+    if request.param == "direct":
+        pytest.importorskip("numba")
+        if "kernel_route" in request.fixturenames and request.getfixturevalue("kernel_route") == "numpy":
+            pytest.skip("the direct convolution is compiled only: the NumPy route is the other layouts'")
+        monkeypatch.setattr(conv, "DIRECT_MAX_TAPS", float("inf"))
+    else:
+        monkeypatch.setattr(conv, "DIRECT_MAX_TAPS", -1)
     if request.param == "shifted":
         if not deepgrad.blas.available("float32"):
             pytest.skip("no direct BLAS calls in this process (deepgrad.blas.library() is None)")

@@ -136,7 +136,7 @@ def test_conv2d_second_derivative_matches_torch():
 def test_conv2d_columns_are_kept_only_when_small_and_dropped_in_backward(monkeypatch, conv_layout):
     """The im2col matrix is kept from forward for the weight gradient only under KEEP_COLUMNS_BYTES, and
     never outlives the backward of its layer; recomputing it gives the same gradients. (The shifted-product
-    route has no im2col matrix and keeps nothing.)"""
+    and direct routes have no im2col matrix and keep nothing.)"""
     from deepgrad.ops import conv as conv_ops
 
     r = rng(12)
@@ -146,7 +146,7 @@ def test_conv2d_columns_are_kept_only_when_small_and_dropped_in_backward(monkeyp
         monkeypatch.setattr(conv_ops, "KEEP_COLUMNS_BYTES", limit)
         xd, wd = (dg.tensor(a, dtype=dg.float64, requires_grad=True) for a in (x, w))
         out = F.conv2d(xd, wd, padding=1)
-        assert hasattr(out.grad_fn, "cols") == (limit > 0 and conv_layout != "shifted")
+        assert hasattr(out.grad_fn, "cols") == (limit > 0 and conv_layout not in ("shifted", "direct"))
         out.backward(dg.tensor(up, dtype=dg.float64), retain_graph=True)
         assert not hasattr(out.grad_fn, "cols")
         grads.append((xd.grad.array, wd.grad.array))
@@ -803,6 +803,65 @@ def test_unpadded_layers_the_per_sample_route_takes_stay_off_the_shifted_product
     assert rule((64, 32, 24, 24), (64, 32, 3, 3), pad=1)  # the same layer padded stays shifted
     monkeypatch.setattr(conv_ops, "BY_SAMPLE_PARTIALS_BYTES", -1)  # no per-sample route: the shifted products
     assert rule(*cnn_layer, pad=0)
+
+
+def test_the_direct_route_takes_stride_1_layers_with_few_weights(monkeypatch, conv_layout):
+    """``_direct``: LeNet's two layers and the MNIST cnn's first (at most DIRECT_MAX_TAPS weights per output
+    channel, stride 1, one group) take the direct compiled kernels; larger, strided, dilated, grouped and 1x1
+    layers do not, nor any layer with numba off."""
+    from deepgrad.ops import conv as conv_ops
+
+    if conv_layout != "direct":
+        pytest.skip("the rule itself is what this test checks: it runs once, under the default limit")
+    monkeypatch.setattr(conv_ops, "DIRECT_MAX_TAPS", 150)
+    x = np.zeros((2, 1, 8, 8), np.float32)
+    rule = conv_ops._direct
+    assert rule(x, (6, 1, 5, 5), (1, 1), (1, 1), 1)  # LeNet's first layer
+    assert rule(x, (16, 6, 5, 5), (1, 1), (1, 1), 1)  # LeNet's second: 150 weights per output channel
+    assert rule(x, (32, 1, 3, 3), (1, 1), (1, 1), 1)  # the cnn's first
+    assert not rule(x, (64, 32, 3, 3), (1, 1), (1, 1), 1)  # the cnn's second: 288, a GEMM's
+    assert not rule(x, (16, 6, 5, 5), (2, 2), (1, 1), 1)  # strided
+    assert not rule(x, (16, 6, 5, 5), (1, 1), (2, 1), 1)  # dilated
+    assert not rule(x, (16, 3, 5, 5), (1, 1), (1, 1), 2)  # grouped
+    assert not rule(x, (16, 6, 1, 1), (1, 1), (1, 1), 1)  # 1x1: products over the input as it lies
+    with compiled.disabled():
+        assert not rule(x, (6, 1, 5, 5), (1, 1), (1, 1), 1)
+    assert conv_ops._weight_grad_layout(x, (6, 1, 5, 5), (1, 1), (2,) * 4, (1, 1), 1, 4, (8, 8)) == "direct"
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_the_direct_kernels_on_one_and_two_threads_match_torch(monkeypatch, conv_layout, num_threads, dtype):
+    """The direct route's three kernels with channel counts off their blocks of 4 output channels, kernel
+    widths off their blocks of 3 taps, uneven padding and an odd batch split over the threads: the values and
+    gradients of PyTorch, in float32 and float64, and the route really taken."""
+    from deepgrad.ops import conv as conv_ops
+
+    if conv_layout != "direct":
+        pytest.skip("the direct route's own test")
+    calls = []
+    for name in ("_direct_forward", "_direct_input_grad", "_direct_weight_grad"):
+        original = getattr(conv_ops, name)
+        monkeypatch.setattr(conv_ops, name, lambda *a, _f=original, _n=name: calls.append(_n) or _f(*a))
+    r = rng(31)
+    tolerance = dict(rtol=1e-4, atol=1e-4) if dtype == np.float32 else dict(rtol=1e-10, atol=1e-10)
+    for x_shape, w_shape, padding in [
+        ((5, 3, 9, 11), (5, 3, 5, 4), (1, 2)),  # 5 outputs (blocks of 4), k_w 4 (blocks of 3)
+        ((3, 1, 12, 12), (6, 1, 5, 5), (2, 2)),  # LeNet's first
+        ((3, 6, 14, 14), (16, 6, 5, 5), (0, 0)),  # LeNet's second
+        ((2, 2, 6, 7), (1, 2, 2, 7), (0, 3)),  # one output channel, k_w 7, padding on one axis only
+        ((1, 4, 4, 5), (9, 4, 3, 3), (3, 1)),  # batch 1, padding wider than the kernel's reach
+    ]:
+        x, w, b = (r.standard_normal(s).astype(dtype) for s in (x_shape, w_shape, w_shape[:1]))
+        xd, wd, bd = (dg.tensor(a, requires_grad=True) for a in (x, w, b))
+        xt, wt, bt = (torch.tensor(a, requires_grad=True) for a in (x, w, b))
+        out, expected = F.conv2d(xd, wd, bd, padding=padding), TF.conv2d(xt, wt, bt, padding=padding)
+        upstream = r.standard_normal(tuple(expected.shape)).astype(dtype)
+        out.backward(dg.tensor(upstream))
+        expected.backward(torch.tensor(upstream))
+        assert out.dtype == xd.grad.dtype == wd.grad.dtype == dg.tensor(x).dtype
+        for ours, theirs in [(out, expected), (xd.grad, xt.grad), (wd.grad, wt.grad), (bd.grad, bt.grad)]:
+            np.testing.assert_allclose(ours.array, theirs.detach().numpy(), **tolerance, err_msg=str(x_shape))
+    assert calls == ["_direct_forward", "_direct_input_grad", "_direct_weight_grad"] * 5
 
 
 def test_the_weight_gradient_comes_out_transposed_only_for_small_weights(conv_layout):
