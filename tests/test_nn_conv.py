@@ -806,20 +806,23 @@ def test_unpadded_layers_the_per_sample_route_takes_stay_off_the_shifted_product
 
 
 def test_the_direct_route_takes_stride_1_layers_with_few_weights(monkeypatch, conv_layout):
-    """``_direct``: LeNet's two layers and the MNIST cnn's first (at most DIRECT_MAX_TAPS weights per output
-    channel, stride 1, one group) take the direct compiled kernels; larger, strided, dilated, grouped and 1x1
-    layers do not, nor any layer with numba off."""
+    """``_direct``: stride-1 layers of one group with at most DIRECT_MAX_TAPS weights per output channel (LeNet's,
+    the MNIST cnn's, ResNet's 64-channel stage) take the direct compiled kernels for forward and weight gradient,
+    and for the input gradient too up to DIRECT_INPUT_GRAD_MAX_OUT_CHANNELS output channels; larger, strided,
+    dilated, grouped and 1x1 layers do not, nor any layer with numba off."""
     from deepgrad.ops import conv as conv_ops
 
     if conv_layout != "direct":
-        pytest.skip("the rule itself is what this test checks: it runs once, under the default limit")
-    monkeypatch.setattr(conv_ops, "DIRECT_MAX_TAPS", 150)
+        pytest.skip("the rule itself is what this test checks: it runs once, under the default limits")
+    monkeypatch.setattr(conv_ops, "DIRECT_MAX_TAPS", 576)
+    monkeypatch.setattr(conv_ops, "DIRECT_INPUT_GRAD_MAX_OUT_CHANNELS", 32)
     x = np.zeros((2, 1, 8, 8), np.float32)
-    rule = conv_ops._direct
-    assert rule(x, (6, 1, 5, 5), (1, 1), (1, 1), 1)  # LeNet's first layer
-    assert rule(x, (16, 6, 5, 5), (1, 1), (1, 1), 1)  # LeNet's second: 150 weights per output channel
-    assert rule(x, (32, 1, 3, 3), (1, 1), (1, 1), 1)  # the cnn's first
-    assert not rule(x, (64, 32, 3, 3), (1, 1), (1, 1), 1)  # the cnn's second: 288, a GEMM's
+    rule, input_rule = conv_ops._direct, conv_ops._direct_input_grad_applies
+    for shape in [(6, 1, 5, 5), (16, 6, 5, 5), (32, 1, 3, 3)]:  # LeNet's two layers, the cnn's first
+        assert rule(x, shape, (1, 1), (1, 1), 1) and input_rule(x, shape, (1, 1), (1, 1), 1)
+    for shape in [(64, 32, 3, 3), (64, 64, 3, 3)]:  # the cnn's second, ResNet's first stage: 288 and 576 weights
+        assert rule(x, shape, (1, 1), (1, 1), 1) and not input_rule(x, shape, (1, 1), (1, 1), 1)
+    assert not rule(x, (128, 128, 3, 3), (1, 1), (1, 1), 1)  # 1152 weights per output channel: GEMMs
     assert not rule(x, (16, 6, 5, 5), (2, 2), (1, 1), 1)  # strided
     assert not rule(x, (16, 6, 5, 5), (1, 1), (2, 1), 1)  # dilated
     assert not rule(x, (16, 3, 5, 5), (1, 1), (1, 1), 2)  # grouped
@@ -833,11 +836,13 @@ def test_the_direct_route_takes_stride_1_layers_with_few_weights(monkeypatch, co
 def test_the_direct_kernels_on_one_and_two_threads_match_torch(monkeypatch, conv_layout, num_threads, dtype):
     """The direct route's three kernels with channel counts off their blocks of 4 output channels, kernel
     widths off their blocks of 3 taps, uneven padding and an odd batch split over the threads: the values and
-    gradients of PyTorch, in float32 and float64, and the route really taken."""
+    gradients of PyTorch, in float32 and float64, and the route really taken (the input gradient of the layer
+    with 16 output channels, over the limit set here, through another route)."""
     from deepgrad.ops import conv as conv_ops
 
     if conv_layout != "direct":
         pytest.skip("the direct route's own test")
+    monkeypatch.setattr(conv_ops, "DIRECT_INPUT_GRAD_MAX_OUT_CHANNELS", 9)
     calls = []
     for name in ("_direct_forward", "_direct_input_grad", "_direct_weight_grad"):
         original = getattr(conv_ops, name)
@@ -861,7 +866,8 @@ def test_the_direct_kernels_on_one_and_two_threads_match_torch(monkeypatch, conv
         assert out.dtype == xd.grad.dtype == wd.grad.dtype == dg.tensor(x).dtype
         for ours, theirs in [(out, expected), (xd.grad, xt.grad), (wd.grad, wt.grad), (bd.grad, bt.grad)]:
             np.testing.assert_allclose(ours.array, theirs.detach().numpy(), **tolerance, err_msg=str(x_shape))
-    assert calls == ["_direct_forward", "_direct_input_grad", "_direct_weight_grad"] * 5
+    every = ["_direct_forward", "_direct_input_grad", "_direct_weight_grad"]
+    assert calls == every * 2 + ["_direct_forward", "_direct_weight_grad"] + every * 2
 
 
 def test_the_weight_gradient_comes_out_transposed_only_for_small_weights(conv_layout):

@@ -1,4 +1,4 @@
-"""Convolution and pooling as fused primitives, computed with im2col views and one BLAS product per layer.
+"""Convolution and pooling as fused primitives: im2col views and BLAS products, or direct compiled loops.
 
 Why fused: composed from primitives, a 5x5 convolution would be 25 shifted slices, products and sums per
 layer, each a graph node with its own copy of the activations. Here one node does the whole layer:
@@ -9,6 +9,10 @@ layer, each a graph node with its own copy of the activations. Here one node doe
   columns), and the convolution is one GEMM per group with the (C_out, C k_h k_w) weight matrix. The forward
   keeps that matrix for the weight gradient only when it is small (``KEEP_COLUMNS_BYTES``); otherwise backward
   rebuilds it, as PyTorch does, so the unfolded input never outlives the backward of its layer.
+* **Direct loops** (numba; stride 1, one group, up to ``DIRECT_MAX_TAPS`` weights per output channel;
+  ``_direct``): no im2col and no BLAS. Compiled loops over each sample's padded planes compute forward and
+  weight gradient (and the input gradient of layers with few output channels) several channels and taps at a
+  time (``kernels.correlate_rows*``).
 * **Shifted products** (stride 1, 16 channels and more; ``_Shifted``): no im2col at all. Kernel offset
   (i, j) is one product of W[:, :, i, j] with a window of one zero-padded, channels-first buffer of the input
   (a matrix whose rows lie one buffer length apart, which BLAS reads as it lies), and ``deepgrad.blas`` adds
@@ -312,22 +316,27 @@ def _pointwise(weight_shape, stride, padding, groups: int) -> bool:
     return tuple(weight_shape[-2:]) == (1, 1) and stride == (1, 1) and not any(padding) and groups == 1
 
 
-# Layers with few weights per output channel (LeNet's two, the MNIST cnn's first) are thin GEMMs behind an
-# im2col matrix k_h k_w times their input: 6 or 16 rows of output against 25-150 of K, bound by the copy and by
-# OpenBLAS packing the matrix again. With numba, all three products of such a layer run as direct loops over
-# each sample's padded planes instead (``kernels.correlate_rows*``), with no im2col at all. Measured alone,
-# batch 128, two threads, medians (direct against the im2col routes):
-#   LeNet's 6->16: forward 1.7 against 2.1-2.6 ms, input gradient 2.2 against 2.7-3.8, weight gradient 1.4
-#   against 3.5 (its im2col rebuilt) or 0.6 (kept from the forward, 7.7 MB);
-#   LeNet's 1->6: forward 1.0 against 2.1, weight gradient 0.7 against 3.7 (or about 1 kept).
-# Past about 150 weights per output channel the GEMM wins: the cnn's 32->64 (288) forward 20-24 ms direct
-# against 19-20, input gradient 28 against about 20.
-DIRECT_MAX_TAPS = 150
+# Stride-1 layers with up to a few hundred weights per output channel run their forward and weight gradient as
+# direct loops over each sample's padded planes (``kernels.correlate_rows*``), with no im2col and no products
+# through BLAS: the kernels do several multiply-adds per value they load (4 output channels x 3 taps), and a
+# sample's planes stay in cache. Their input gradient too while the layer has at most 32 output channels: its
+# kernel adds four output channels per pass over each input plane, and with more channels the passes cost more
+# than the im2col and GEMM they replace. Measured alone, batch 32 unless said, two threads, medians, direct /
+# previous route (im2col, per-sample or shifted products) for forward, input gradient, weight gradient:
+#   LeNet's 1->6 (batch 128)        0.88 / 0.44 / 0.26      LeNet's 6->16 (batch 128)   0.73 / 0.57-0.81 / 0.40
+#   the cnn's 1->32 (batch 64)      0.68 / 0.43 / 0.49      the cnn's 32->64 (batch 64) 0.85 / 1.53 / 0.67
+#   a 3->64 stem at 32x32           0.76 / 0.87 / 0.53      16->16 at 32x32             0.50 / 0.96 / 0.20
+#   32->32 at 32x32                 0.70 / 0.93 / 0.38      5x5 16->32 at 16x16          0.52 / 0.76 / 0.33
+#   ResNet's 64->64 at 32x32        0.82 / 1.14 / 0.50      64->64 at 16x16             0.58 / 1.14 / 0.43
+#   128->128 at 16x16 (1152 taps)   1.17 / 1.04 / 0.87
+DIRECT_MAX_TAPS = 576
+DIRECT_INPUT_GRAD_MAX_OUT_CHANNELS = 32
 
 
 def _direct(x, weight_shape, stride, dilation, groups: int) -> bool:
-    """Whether the layer's products take the direct compiled convolution (see DIRECT_MAX_TAPS): stride 1, no
-    dilation, one group, at most DIRECT_MAX_TAPS weights per output channel, numba on."""
+    """Whether the layer's forward and weight gradient take the direct compiled convolution (see
+    DIRECT_MAX_TAPS): stride 1, no dilation, one group, at most DIRECT_MAX_TAPS weights per output channel,
+    numba on."""
     out_channels, channels, kernel_h, kernel_w = weight_shape
     return (
         groups == 1
@@ -336,6 +345,14 @@ def _direct(x, weight_shape, stride, dilation, groups: int) -> bool:
         and (kernel_h, kernel_w) != (1, 1)
         and channels * kernel_h * kernel_w <= DIRECT_MAX_TAPS
         and compiled.usable(x)
+    )
+
+
+def _direct_input_grad_applies(grad, weight_shape, stride, dilation, groups: int) -> bool:
+    """Whether the layer's input gradient takes the direct kernel too: ``_direct``, and at most
+    DIRECT_INPUT_GRAD_MAX_OUT_CHANNELS output channels."""
+    return weight_shape[0] <= DIRECT_INPUT_GRAD_MAX_OUT_CHANNELS and _direct(
+        grad, weight_shape, stride, dilation, groups
     )
 
 
@@ -1085,7 +1102,7 @@ class Conv2dInputGrad(Function):
         if _shifted(grad, input_shape, weight.shape, stride, padding, dilation, groups) and weight.dtype == grad.dtype:
             geometry = _Shifted(input_shape, kernel, padding, dilation, out_size)
             return geometry.input_grad(grad, weight, grad_layout=grad_layout)
-        if _direct(grad, weight.shape, stride, dilation, groups) and _plain_arrays(grad, weight):
+        if _direct_input_grad_applies(grad, weight.shape, stride, dilation, groups) and _plain_arrays(grad, weight):
             return _direct_input_grad(grad, weight, input_shape, padding)
         matrix_t = np.swapaxes(_weight_matrix(weight, groups), -1, -2)  # (groups, C/groups kh kw, C_out/groups)
         full = _full_correlation_padding(kernel, stride, padding, dilation)

@@ -512,10 +512,11 @@ def correlate_rows(x, weight, bias, out, start, stop, top, left, kernel_w):
                         c0, c1, c2 = weight[o + 2, c, i, j], weight[o + 2, c, i, j + 1], weight[o + 2, c, i, j + 2]
                         d0, d1, d2 = weight[o + 3, c, i, j], weight[o + 3, c, i, j + 1], weight[o + 3, c, i, j + 2]
                         for p in range(length):
-                            row0[p] += a0 * x0[p] + a1 * x1[p] + a2 * x2[p]
-                            row1[p] += b0 * x0[p] + b1 * x1[p] + b2 * x2[p]
-                            row2[p] += c0 * x0[p] + c1 * x1[p] + c2 * x2[p]
-                            row3[p] += d0 * x0[p] + d1 * x1[p] + d2 * x2[p]
+                            u0, u1, u2 = x0[p], x1[p], x2[p]  # (read once: the rows written might alias them)
+                            row0[p] += a0 * u0 + a1 * u1 + a2 * u2
+                            row1[p] += b0 * u0 + b1 * u1 + b2 * u2
+                            row2[p] += c0 * u0 + c1 * u1 + c2 * u2
+                            row3[p] += d0 * u0 + d1 * u1 + d2 * u2
             for k in range(min(4, out_channels - o)):
                 for h in range(out_h):
                     at = np.uintp(h * padded_w)
