@@ -42,7 +42,6 @@ def conv_layout(request, monkeypatch):
         if "kernel_route" in request.fixturenames and request.getfixturevalue("kernel_route") == "numpy":
             pytest.skip("the direct convolution is compiled only: the NumPy route is the other layouts'")
         monkeypatch.setattr(conv, "DIRECT_MAX_TAPS", float("inf"))
-        monkeypatch.setattr(conv, "DIRECT_INPUT_GRAD_MAX_OUT_CHANNELS", float("inf"))
     else:
         monkeypatch.setattr(conv, "DIRECT_MAX_TAPS", -1)
     if request.param == "shifted":

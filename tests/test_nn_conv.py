@@ -88,6 +88,24 @@ def test_conv2d_unbatched_input_matches_torch():
     )
 
 
+@pytest.mark.parametrize(
+    "kwargs", [dict(padding=1), dict(stride=2), dict(groups=3), dict(padding=2, dilation=2)], ids=str
+)
+def test_conv2d_on_an_empty_batch_gives_empty_outputs_and_zero_weight_gradients(kwargs):
+    """A batch of 0 samples, as PyTorch allows: an empty output of the right shape, an empty input gradient and
+    zero weight and bias gradients, on every route."""
+    r = rng(40)
+    x, w, b = np.zeros((0, 3, 8, 8)), r.standard_normal((6, 3 // kwargs.get("groups", 1), 3, 3)), r.standard_normal(6)
+    xd, wd, bd = (dg.tensor(a, requires_grad=True) for a in (x, w, b))
+    out = F.conv2d(xd, wd, bd, **kwargs)
+    expected = TF.conv2d(torch.tensor(x), torch.tensor(w), torch.tensor(b), **kwargs)
+    assert out.shape == tuple(expected.shape)
+    out.sum().backward()
+    assert xd.grad.shape == x.shape
+    np.testing.assert_array_equal(wd.grad.array, np.zeros_like(w))
+    np.testing.assert_array_equal(bd.grad.array, np.zeros_like(b))
+
+
 def test_conv2d_gradient_skips_unneeded_inputs():
     x = dg.randn(2, 3, 6, 6)  # the images need no gradient
     w = dg.randn(4, 3, 3, 3, requires_grad=True)
@@ -807,21 +825,20 @@ def test_unpadded_layers_the_per_sample_route_takes_stay_off_the_shifted_product
 
 def test_the_direct_route_takes_stride_1_layers_with_few_weights(monkeypatch, conv_layout):
     """``_direct``: stride-1 layers of one group with at most DIRECT_MAX_TAPS weights per output channel (LeNet's,
-    the MNIST cnn's, ResNet's 64-channel stage) take the direct compiled kernels for forward and weight gradient,
-    and for the input gradient too up to DIRECT_INPUT_GRAD_MAX_OUT_CHANNELS output channels; larger, strided,
-    dilated, grouped and 1x1 layers do not, nor any layer with numba off."""
+    the MNIST cnn's, ResNet's 64-channel stage) take the direct compiled kernels for forward and weight gradient;
+    larger, strided, dilated, grouped and 1x1 layers do not, nor any layer with numba off. Their input gradient
+    takes the gather form or the scatter form by the estimated cost, or neither when both are ruled out."""
     from deepgrad.ops import conv as conv_ops
 
     if conv_layout != "direct":
         pytest.skip("the rule itself is what this test checks: it runs once, under the default limits")
-    monkeypatch.setattr(conv_ops, "DIRECT_MAX_TAPS", 576)
-    monkeypatch.setattr(conv_ops, "DIRECT_INPUT_GRAD_MAX_OUT_CHANNELS", 32)
+    limits = {"DIRECT_MAX_TAPS": 576, "DIRECT_INPUT_GRAD_MAX_OUT_CHANNELS": 32, "DIRECT_SCATTER_COST": 2.0}
+    for name, value in limits.items():
+        monkeypatch.setattr(conv_ops, name, value)
     x = np.zeros((2, 1, 8, 8), np.float32)
-    rule, input_rule = conv_ops._direct, conv_ops._direct_input_grad_applies
-    for shape in [(6, 1, 5, 5), (16, 6, 5, 5), (32, 1, 3, 3)]:  # LeNet's two layers, the cnn's first
-        assert rule(x, shape, (1, 1), (1, 1), 1) and input_rule(x, shape, (1, 1), (1, 1), 1)
-    for shape in [(64, 32, 3, 3), (64, 64, 3, 3)]:  # the cnn's second, ResNet's first stage: 288 and 576 weights
-        assert rule(x, shape, (1, 1), (1, 1), 1) and not input_rule(x, shape, (1, 1), (1, 1), 1)
+    rule = conv_ops._direct
+    for shape in [(6, 1, 5, 5), (16, 6, 5, 5), (32, 1, 3, 3), (64, 32, 3, 3), (64, 64, 3, 3)]:
+        assert rule(x, shape, (1, 1), (1, 1), 1)  # LeNet's two layers, the cnn's two, ResNet's first stage
     assert not rule(x, (128, 128, 3, 3), (1, 1), (1, 1), 1)  # 1152 weights per output channel: GEMMs
     assert not rule(x, (16, 6, 5, 5), (2, 2), (1, 1), 1)  # strided
     assert not rule(x, (16, 6, 5, 5), (1, 1), (2, 1), 1)  # dilated
@@ -831,31 +848,47 @@ def test_the_direct_route_takes_stride_1_layers_with_few_weights(monkeypatch, co
         assert not rule(x, (6, 1, 5, 5), (1, 1), (1, 1), 1)
     assert conv_ops._weight_grad_layout(x, (6, 1, 5, 5), (1, 1), (2,) * 4, (1, 1), 1, 4, (8, 8)) == "direct"
 
+    def input_route(input_shape, weight_shape, padding):
+        out_size = [side + 2 * padding - k + 1 for side, k in zip(input_shape[2:], weight_shape[2:])]
+        grad = np.zeros((input_shape[0], weight_shape[0], *out_size), np.float32)
+        return conv_ops._direct_input_grad_route(grad, input_shape, weight_shape, (1, 1), (padding,) * 4, (1, 1), 1)
 
+    assert input_route((2, 6, 14, 14), (16, 6, 5, 5), 0) == "scatter"  # LeNet's 6->16: the full padding is wide
+    assert input_route((2, 32, 26, 26), (64, 32, 3, 3), 0) == "gather"  # the cnn's 32->64
+    assert input_route((2, 32, 32, 32), (32, 32, 3, 3), 1) == "gather"
+    assert input_route((2, 4, 8, 8), (8, 4, 3, 3), 3) == "scatter"  # padding past the kernel's reach: no gather
+    assert input_route((2, 4, 8, 8), (64, 4, 3, 3), 3) is None  # and too many output channels to scatter
+    assert input_route((2, 64, 8, 8), (128, 64, 3, 3), 1) is None  # 1152 taps to gather, 128 channels to scatter
+
+
+@pytest.mark.parametrize("input_route", ["gather", "scatter"])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_the_direct_kernels_on_one_and_two_threads_match_torch(monkeypatch, conv_layout, num_threads, dtype):
-    """The direct route's three kernels with channel counts off their blocks of 4 output channels, kernel
-    widths off their blocks of 3 taps, uneven padding and an odd batch split over the threads: the values and
-    gradients of PyTorch, in float32 and float64, and the route really taken (the input gradient of the layer
-    with 16 output channels, over the limit set here, through another route)."""
+def test_the_direct_kernels_on_one_and_two_threads_match_torch(
+    monkeypatch, conv_layout, num_threads, dtype, input_route
+):
+    """The direct route's kernels with channel counts off their blocks of 4 output channels, kernel widths off
+    their blocks of 3 taps, uneven padding and an odd batch split over the threads: the values and gradients
+    of PyTorch, in float32 and float64, with the input gradient in each form (the gather form needs a padding
+    within the kernel's reach: the last layer takes the scatter form either way), and the route really taken."""
     from deepgrad.ops import conv as conv_ops
 
     if conv_layout != "direct":
         pytest.skip("the direct route's own test")
-    monkeypatch.setattr(conv_ops, "DIRECT_INPUT_GRAD_MAX_OUT_CHANNELS", 9)
+    monkeypatch.setattr(conv_ops, "DIRECT_SCATTER_COST", 0.0 if input_route == "scatter" else float("inf"))
     calls = []
     for name in ("_direct_forward", "_direct_input_grad", "_direct_weight_grad"):
         original = getattr(conv_ops, name)
         monkeypatch.setattr(conv_ops, name, lambda *a, _f=original, _n=name: calls.append(_n) or _f(*a))
     r = rng(31)
     tolerance = dict(rtol=1e-4, atol=1e-4) if dtype == np.float32 else dict(rtol=1e-10, atol=1e-10)
-    for x_shape, w_shape, padding in [
+    cases = [
         ((5, 3, 9, 11), (5, 3, 5, 4), (1, 2)),  # 5 outputs (blocks of 4), k_w 4 (blocks of 3)
         ((3, 1, 12, 12), (6, 1, 5, 5), (2, 2)),  # LeNet's first
         ((3, 6, 14, 14), (16, 6, 5, 5), (0, 0)),  # LeNet's second
         ((2, 2, 6, 7), (1, 2, 2, 7), (0, 3)),  # one output channel, k_w 7, padding on one axis only
         ((1, 4, 4, 5), (9, 4, 3, 3), (3, 1)),  # batch 1, padding wider than the kernel's reach
-    ]:
+    ]
+    for x_shape, w_shape, padding in cases:
         x, w, b = (r.standard_normal(s).astype(dtype) for s in (x_shape, w_shape, w_shape[:1]))
         xd, wd, bd = (dg.tensor(a, requires_grad=True) for a in (x, w, b))
         xt, wt, bt = (torch.tensor(a, requires_grad=True) for a in (x, w, b))
@@ -866,8 +899,9 @@ def test_the_direct_kernels_on_one_and_two_threads_match_torch(monkeypatch, conv
         assert out.dtype == xd.grad.dtype == wd.grad.dtype == dg.tensor(x).dtype
         for ours, theirs in [(out, expected), (xd.grad, xt.grad), (wd.grad, wt.grad), (bd.grad, bt.grad)]:
             np.testing.assert_allclose(ours.array, theirs.detach().numpy(), **tolerance, err_msg=str(x_shape))
-    every = ["_direct_forward", "_direct_input_grad", "_direct_weight_grad"]
-    assert calls == every * 2 + ["_direct_forward", "_direct_weight_grad"] + every * 2
+    input_call = "_direct_forward" if input_route == "gather" else "_direct_input_grad"
+    layer = ["_direct_forward", input_call, "_direct_weight_grad"]
+    assert calls == layer * 4 + ["_direct_forward", "_direct_input_grad", "_direct_weight_grad"]
 
 
 def test_the_weight_gradient_comes_out_transposed_only_for_small_weights(conv_layout):

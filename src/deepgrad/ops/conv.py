@@ -319,17 +319,27 @@ def _pointwise(weight_shape, stride, padding, groups: int) -> bool:
 # Stride-1 layers with up to a few hundred weights per output channel run their forward and weight gradient as
 # direct loops over each sample's padded planes (``kernels.correlate_rows*``), with no im2col and no products
 # through BLAS: the kernels do several multiply-adds per value they load (4 output channels x 3 taps), and a
-# sample's planes stay in cache. Their input gradient too while the layer has at most 32 output channels: its
-# kernel adds four output channels per pass over each input plane, and with more channels the passes cost more
-# than the im2col and GEMM they replace. Measured alone, batch 32 unless said, two threads, medians, direct /
-# previous route (im2col, per-sample or shifted products) for forward, input gradient, weight gradient:
-#   LeNet's 1->6 (batch 128)        0.88 / 0.44 / 0.26      LeNet's 6->16 (batch 128)   0.73 / 0.57-0.81 / 0.40
-#   the cnn's 1->32 (batch 64)      0.68 / 0.43 / 0.49      the cnn's 32->64 (batch 64) 0.85 / 1.53 / 0.67
-#   a 3->64 stem at 32x32           0.76 / 0.87 / 0.53      16->16 at 32x32             0.50 / 0.96 / 0.20
-#   32->32 at 32x32                 0.70 / 0.93 / 0.38      5x5 16->32 at 16x16          0.52 / 0.76 / 0.33
-#   ResNet's 64->64 at 32x32        0.82 / 1.14 / 0.50      64->64 at 16x16             0.58 / 1.14 / 0.43
-#   128->128 at 16x16 (1152 taps)   1.17 / 1.04 / 0.87
+# sample's planes stay in cache. Measured alone, batch 32 unless said, two threads, medians, direct / previous
+# route (im2col, per-sample or shifted products), forward and weight gradient:
+#   LeNet's 1->6 (batch 128)        0.88 / 0.26      LeNet's 6->16 (batch 128)      0.73 / 0.40
+#   the cnn's 1->32 (batch 64)      0.68 / 0.49      the cnn's 32->64 (batch 64)    0.85 / 0.67
+#   a 3->64 stem at 32x32           0.76 / 0.53      16->16 at 32x32                0.50 / 0.20
+#   32->32 at 32x32                 0.70 / 0.38      5x5 16->32 at 16x16            0.52 / 0.33
+#   ResNet's 64->64 at 32x32        0.82 / 0.50      64->64 at 16x16                0.58 / 0.43
+#   128->128 at 16x16 (1152 taps)   1.17 / 0.87
 DIRECT_MAX_TAPS = 576
+
+# The input gradient has two direct forms. "gather": the forward kernel run over grad with the flipped,
+# transposed kernel and the "full" padding k - 1 - p (its C_out k_h k_w taps under DIRECT_MAX_TAPS, and p <=
+# k - 1), which computes every input position over rows k_w - 1 wider than the input's. "scatter"
+# (``kernels.correlate_rows_input_grad``): each grad value times its weights added where the forward read it,
+# four output channels per pass over an input plane, which computes nothing in the padding but loads and
+# stores each plane once per pass: about half the gather form's rate (DIRECT_SCATTER_COST), and only up to
+# DIRECT_INPUT_GRAD_MAX_OUT_CHANNELS output channels. The route with the smaller estimated cost is taken.
+# Measured (ms, medians; gather / scatter / previous route): LeNet's 6->16 at batch 128 2.77 / 2.35 / 2.60; the
+# cnn's 32->64 19.1 / 28.9 / 23.0; ResNet's 64->64 at 32x32 29.2 / 51.4 / 30.9, at 16x16 9.3 / 16.7 / 11.6; 32->32
+# at 32x32 7.2 / 12.5 / 11.4.
+DIRECT_SCATTER_COST = 2.0
 DIRECT_INPUT_GRAD_MAX_OUT_CHANNELS = 32
 
 
@@ -348,25 +358,41 @@ def _direct(x, weight_shape, stride, dilation, groups: int) -> bool:
     )
 
 
-def _direct_input_grad_applies(grad, weight_shape, stride, dilation, groups: int) -> bool:
-    """Whether the layer's input gradient takes the direct kernel too: ``_direct``, and at most
-    DIRECT_INPUT_GRAD_MAX_OUT_CHANNELS output channels."""
-    return weight_shape[0] <= DIRECT_INPUT_GRAD_MAX_OUT_CHANNELS and _direct(
-        grad, weight_shape, stride, dilation, groups
-    )
+def _direct_input_grad_route(grad, input_shape, weight_shape, stride, padding, dilation, groups: int) -> str | None:
+    """ "gather", "scatter" (see DIRECT_SCATTER_COST) or None (another route) for the input gradient of a layer
+    whose forward is ``_direct``."""
+    if not _direct(grad, weight_shape, stride, dilation, groups):
+        return None
+    out_channels, channels, kernel_h, kernel_w = weight_shape
+    (height, width), (out_h, out_w) = input_shape[-2:], grad.shape[-2:]
+    full = _full_correlation_padding((kernel_h, kernel_w), stride, padding, dilation)
+    gather = full is not None and out_channels * kernel_h * kernel_w <= DIRECT_MAX_TAPS
+    scatter = out_channels <= DIRECT_INPUT_GRAD_MAX_OUT_CHANNELS
+    if gather and scatter:  # multiply-adds each computes, blocks of channels and taps included
+        gather_cost = (
+            _ceil(channels, 4) * out_channels * kernel_h * _ceil(kernel_w, 3) * height * (width + kernel_w - 1)
+        )
+        scatter_cost = _ceil(out_channels, 4) * channels * kernel_h * kernel_w * out_h * (out_w + kernel_w - 1)
+        return "gather" if gather_cost <= DIRECT_SCATTER_COST * scatter_cost else "scatter"
+    return "gather" if gather else "scatter" if scatter else None
+
+
+def _ceil(count: int, multiple: int) -> int:
+    """``count`` rounded up to a multiple of ``multiple``."""
+    return -(-count // multiple) * multiple
 
 
 def _even_blocks(batch: int) -> list[slice]:
     """One slice of the batch per thread (a compute-bound kernel: the blocks take about equal time)."""
-    step = -(-batch // max(1, min(get_num_threads(), batch)))
-    return [slice(start, min(start + step, batch)) for start in range(0, batch, step)]
+    step = max(1, -(-batch // max(1, min(get_num_threads(), batch))))
+    return [slice(start, min(start + step, batch)) for start in range(0, batch, step)] or [slice(0, 0)]
 
 
 def _blocked_shape(weight_shape, column_multiple: int) -> tuple[int, int, int, int]:
     """(C_out, C, k_h, k_w) rounded up to a multiple of 4 output channels and of ``column_multiple`` columns:
     the direct kernels' blocks of channels and taps (the padding is zeros)."""
     out_channels, channels, kernel_h, kernel_w = weight_shape
-    return (-(-out_channels // 4) * 4, channels, kernel_h, -(-kernel_w // column_multiple) * column_multiple)
+    return (_ceil(out_channels, 4), channels, kernel_h, _ceil(kernel_w, column_multiple))
 
 
 def _direct_forward(x, weight, bias, padding, out_size) -> np.ndarray:
@@ -1005,6 +1031,8 @@ class Conv2d(Function):
         self.geometry = dict(stride=stride, padding=padding, dilation=dilation, groups=groups)
         batch, kernel = x.shape[0], weight.shape[-2:]
         out_size = _out_size(x.shape, weight.shape, padding, stride, dilation)
+        if batch == 0:  # an empty batch (PyTorch allows it): every route's blocks assume a sample
+            return np.zeros_like(x, shape=(0, weight.shape[0], *out_size))
         if _is_depthwise(weight.shape, groups):
             out = _depthwise_forward(x, weight, stride, padding, dilation, out_size)
             if bias is not None:
@@ -1051,7 +1079,7 @@ class Conv2d(Function):
         stride, padding, groups = self.geometry["stride"], self.geometry["padding"], self.geometry["groups"]
         # (the shifted-product route's layout of grad is shared the same way)
         grad_columns = grad_layout = None
-        if needs[0] and needs[1] and backend.is_array(grad):
+        if needs[0] and needs[1] and backend.is_array(grad) and x.shape[0] > 0:
             dilation = self.geometry["dilation"]
             layout = _weight_grad_layout(
                 x, weight.shape, stride, padding, dilation, groups, x.dtype.itemsize, grad.shape[2:]
@@ -1082,7 +1110,8 @@ class Conv2d(Function):
                 **self.geometry,
             )
         if bias is not None and needs[2]:
-            grad_bias = np.reshape(grad, (*grad.shape[:2], -1)).sum(axis=2).sum(axis=0)  # contiguous inner sums
+            positions = grad.shape[2] * grad.shape[3]
+            grad_bias = np.reshape(grad, (*grad.shape[:2], positions)).sum(axis=2).sum(axis=0)  # contiguous inner sums
         return grad_x, grad_weight, grad_bias
 
 
@@ -1095,15 +1124,23 @@ class Conv2dInputGrad(Function):
     ):
         self.geometry = dict(stride=stride, padding=padding, dilation=dilation, groups=groups)
         kernel, out_size = weight.shape[-2:], grad.shape[-2:]
+        if input_shape[0] == 0:
+            return np.zeros_like(grad, shape=input_shape)
         if _is_depthwise(weight.shape, groups):
             return _depthwise_input_grad(grad, weight, input_shape, stride, padding, dilation)
         if _pointwise(weight.shape, stride, padding, groups):
             return np.matmul(_weight_matrix(weight, groups)[0].T, _per_sample(grad)).reshape(input_shape)
+        direct = _plain_arrays(grad, weight) and _direct_input_grad_route(
+            grad, input_shape, weight.shape, stride, padding, dilation, groups
+        )
+        if direct == "gather":
+            full = _full_correlation_padding(kernel, stride, padding, dilation)
+            return _direct_forward(grad, _flipped_transposed(weight, groups), None, full, input_shape[-2:])
+        if direct == "scatter":
+            return _direct_input_grad(grad, weight, input_shape, padding)
         if _shifted(grad, input_shape, weight.shape, stride, padding, dilation, groups) and weight.dtype == grad.dtype:
             geometry = _Shifted(input_shape, kernel, padding, dilation, out_size)
             return geometry.input_grad(grad, weight, grad_layout=grad_layout)
-        if _direct_input_grad_applies(grad, weight.shape, stride, dilation, groups) and _plain_arrays(grad, weight):
-            return _direct_input_grad(grad, weight, input_shape, padding)
         matrix_t = np.swapaxes(_weight_matrix(weight, groups), -1, -2)  # (groups, C/groups kh kw, C_out/groups)
         full = _full_correlation_padding(kernel, stride, padding, dilation)
         grad_cols_smaller = weight.shape[0] * input_shape[2] * input_shape[3] <= input_shape[1] * grad[0, 0].size
@@ -1180,6 +1217,8 @@ class Conv2dWeightGrad(Function):
     ):
         self.geometry = dict(stride=stride, padding=padding, dilation=dilation, groups=groups)
         kernel, out_size = weight_shape[-2:], grad.shape[-2:]
+        if x.shape[0] == 0:
+            return np.zeros_like(x, shape=weight_shape)
         layout = _weight_grad_layout(x, weight_shape, stride, padding, dilation, groups, x.dtype.itemsize, out_size)
         if layout == "direct" and _plain_arrays(x, grad):
             return _direct_weight_grad(x, grad, weight_shape, padding)
