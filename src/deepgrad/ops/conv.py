@@ -11,8 +11,8 @@ layer, each a graph node with its own copy of the activations. Here one node doe
   rebuilds it, as PyTorch does, so the unfolded input never outlives the backward of its layer.
 * **Direct loops** (numba; stride 1, one group, up to ``DIRECT_MAX_TAPS`` weights per output channel;
   ``_direct``): no im2col and no BLAS. Compiled loops over each sample's padded planes compute forward and
-  weight gradient (and the input gradient of layers with few output channels) several channels and taps at a
-  time (``kernels.correlate_rows*``).
+  weight gradient several channels and taps at a time (``kernels.correlate_rows*``), and the input gradient
+  as the same forward loop over grad with the flipped kernel or as a scatter of grad, whichever costs less.
 * **Shifted products** (stride 1, 16 channels and more; ``_Shifted``): no im2col at all. Kernel offset
   (i, j) is one product of W[:, :, i, j] with a window of one zero-padded, channels-first buffer of the input
   (a matrix whose rows lie one buffer length apart, which BLAS reads as it lies), and ``deepgrad.blas`` adds
@@ -359,8 +359,8 @@ def _direct(x, weight_shape, stride, dilation, groups: int) -> bool:
 
 
 def _direct_input_grad_route(grad, input_shape, weight_shape, stride, padding, dilation, groups: int) -> str | None:
-    """ "gather", "scatter" (see DIRECT_SCATTER_COST) or None (another route) for the input gradient of a layer
-    whose forward is ``_direct``."""
+    """The direct form of the input gradient of a layer whose forward is ``_direct``: "gather", "scatter" (see
+    DIRECT_SCATTER_COST) or None (another route)."""
     if not _direct(grad, weight_shape, stride, dilation, groups):
         return None
     out_channels, channels, kernel_h, kernel_w = weight_shape

@@ -455,9 +455,11 @@ def from_positions(columns, out, bias, plane, row, first, last):
 # index by i W_pad + j, and the outputs are computed on the same rows (the last k_w - 1 values of each row
 # unused: ``conv._Rows``' geometry). The innermost loops run over those positions, unit stride, and each works
 # on several output channels and taps at once, so that it does several multiply-adds per value it loads or
-# stores. Measured on LeNet's 6->16 at batch 128 (two threads): the forward with one tap and one channel at a
-# time 2.5 ms, four channels 2.7 ms, four channels and three taps 1.5 ms (PyTorch 0.8-0.9 ms); the weight
-# gradient's twelve sums 1.3 ms against 2.0 ms for four (PyTorch 1.3 ms).
+# stores. The taps are read through slices of the planes: an index x[s + p] with a signed s + p made numba test
+# it for a negative value, and the loop stayed scalar. Measured on LeNet's 6->16 at batch 128 (two threads): the
+# forward with one tap and one channel at a time 20-22 ms with the signed index, 2.5 ms on slices, four
+# channels 1.7-2.0 ms, four channels and three taps 1.5 ms (PyTorch 0.8-0.9 ms); the weight gradient's twelve
+# sums 1.3 ms against 2.0 ms for four (PyTorch 1.3 ms).
 
 
 @kernel
