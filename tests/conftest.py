@@ -32,9 +32,9 @@ def kernel_route(request):
 def conv_layout(request, monkeypatch):
     """Run the test with every non-grouped convolution in the one-GEMM im2col layout, then in the per-sample
     layout (``ops.conv.BY_SAMPLE_PARTIALS_BYTES``), then (stride 1) in the shifted-product route
-    (``ops.conv.SHIFTED_MIN_CHANNELS``; skipped without a direct BLAS), then (stride 1, numba) with the forward
-    and input gradient in the direct compiled convolution (``ops.conv.DIRECT_MAX_TAPS``) and the weight gradient
-    in the one-GEMM layout, whatever the layer's size would choose."""
+    (``ops.conv.SHIFTED_MIN_CHANNELS``; skipped without a direct BLAS), then (stride 1, numba) in the direct
+    compiled convolution (``ops.conv.DIRECT_MAX_TAPS``: forward, weight gradient and the input gradient's gather
+    or scatter form), whatever the layer's size would choose."""
     from deepgrad.ops import conv
 
     if request.param == "direct":

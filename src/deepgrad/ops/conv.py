@@ -483,11 +483,9 @@ SINGLE_THREADED_GEMM_MACS = 2 * 4 * 65536
 def _product_blocks(batch: int, macs_per_sample: int) -> list[slice]:
     """One slice of the batch per thread when each sample's product is below SINGLE_THREADED_GEMM_MACS, else
     the whole batch as one slice."""
-    threads = min(get_num_threads(), batch)
-    if threads < 2 or macs_per_sample >= SINGLE_THREADED_GEMM_MACS:
+    if macs_per_sample >= SINGLE_THREADED_GEMM_MACS:
         return [slice(0, batch)]
-    step = -(-batch // threads)
-    return [slice(start, min(start + step, batch)) for start in range(0, batch, step)]
+    return _even_blocks(batch)
 
 
 def _plain_arrays(*arrays) -> bool:
