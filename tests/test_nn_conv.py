@@ -51,6 +51,8 @@ CONV_CASES = [
     ((2, 4, 9, 10), (6, 2, 3, 3), 1, (2, 1), (2, 1), 2),  # stride 1: col2im on padded rows, groups + dilation
     ((3, 6, 14, 14), (16, 6, 5, 5), 1, 0, 1, 1),  # LeNet's second layer
     ((2, 4, 9, 7), (4, 1, 3, 2), 1, "same", (2, 1), 4),  # depthwise, stride 1 on padded rows: dilated, asymmetric
+    ((2, 3, 7, 9), (3, 1, 2, 5), 1, (3, 2), (1, 2), 3),  # depthwise 5 wide (taps 3 + 1 + 1), padding past its reach
+    ((1, 3, 6, 5), (3, 1, 4, 4), 1, "same", 1, 3),  # depthwise 4x4: asymmetric 'same' padding
     ((2, 3, 5, 4), (4, 3, 3, 3), 1, 3, 1, 1),  # padding wider than the kernel's reach: outputs larger than x
     ((2, 3, 4, 6), (4, 3, 2, 3), 1, (0, 2), (1, 2), 1),  # shifted products: padding on one axis, dilation on the other
     ((1, 3, 3, 3), (2, 3, 3, 3), 1, 0, 1, 1),  # one output position per sample
@@ -333,9 +335,11 @@ def test_conv2d_copies_in_blocks_of_samples_match_torch(monkeypatch, kwargs, wit
 
 @pytest.mark.parametrize("kwargs", [dict(padding=1), dict(stride=2, padding=(1, 0), dilation=(1, 2))], ids=str)
 def test_depthwise_conv2d_in_several_batch_chunks_matches_torch(monkeypatch, kwargs, num_threads):
+    from deepgrad import threads as thread_pool
     from deepgrad.ops import conv as conv_ops
 
     monkeypatch.setattr(conv_ops, "DEPTHWISE_CHUNK_BYTES", 2000)  # a few samples per chunk
+    monkeypatch.setattr(thread_pool, "COMPILED_PARALLEL_MIN_BYTES", 0)  # the compiled kernels' blocks too
     r = rng(13)
     arrays = [r.standard_normal((7, 4, 9, 8)), r.standard_normal((4, 1, 3, 3)), r.standard_normal(4)]
     compare_with_torch(

@@ -302,6 +302,98 @@ def depthwise_weight_grad(padded, grad, partial, start, stop, stride_h, stride_w
                 partial[c, i, j] += total
 
 
+# Stride 1: each plane padded into a scratch row of the padded width, so that kernel offset (i, j) is a shift
+# of the flat index by i d_h W_pad + j d_w, and three taps per pass over the plane's rows (as in
+# ``correlate_rows`` below). Measured at 32x64x32x32, 3x3 pad 1, two threads: forward 1.5 ms against 4.3 ms
+# for ``depthwise_forward`` (PyTorch 2.2-2.6 ms), weight gradient 1.5 ms against 6.0 ms (PyTorch 2.8-3.8 ms);
+# padding the plane here rather than in a view through ``to_rows`` took 1.5 against 2.3 ms.
+
+
+@kernel(reorder=True)
+def depthwise_correlate_rows(x, weight, bias, out, start, stop, top, left, dilation_h, dilation_w):
+    """out[n, c, h, w] = bias[c] + sum_{i, j} W[c, 0, i, j] x_pad[n, c, h + d_h i, w + d_w j] for the planes
+    p = n C + c in [start, stop), x_pad being x with ``top`` rows and ``left`` columns of zeros before it (and
+    as many after it as out's size needs)."""
+    channels, height, width = x.shape[1], x.shape[2], x.shape[3]
+    kernel_h, kernel_w = weight.shape[2], weight.shape[3]
+    out_h, out_w = out.shape[2], out.shape[3]
+    padded_w = out_w + dilation_w * (kernel_w - 1)
+    length = np.uintp((out_h - 1) * padded_w + out_w)
+    plane = np.zeros((out_h + dilation_h * (kernel_h - 1)) * padded_w, x.dtype)  # the padding stays zero
+    row = np.empty(length, x.dtype)
+    whole = kernel_w - kernel_w % 3  # taps in passes of three, the rest one at a time
+    for p in range(start, stop):
+        n, c = p // channels, p % channels
+        for h in range(height):
+            at = np.uintp((h + top) * padded_w + left)
+            for w in range(np.uintp(width)):
+                plane[at + w] = x[n, c, h, w]
+        for q in range(length):
+            row[q] = bias[c]
+        for i in range(kernel_h):
+            for j in range(0, whole, 3):
+                shift = np.uintp(i * dilation_h * padded_w + j * dilation_w)
+                x0 = plane[shift : shift + length]
+                x1 = plane[shift + dilation_w : shift + dilation_w + length]
+                x2 = plane[shift + 2 * dilation_w : shift + 2 * dilation_w + length]
+                a0, a1, a2 = weight[c, 0, i, j], weight[c, 0, i, j + 1], weight[c, 0, i, j + 2]
+                for q in range(length):
+                    row[q] += a0 * x0[q] + a1 * x1[q] + a2 * x2[q]
+            for j in range(whole, kernel_w):
+                shift = np.uintp(i * dilation_h * padded_w + j * dilation_w)
+                x0, a0 = plane[shift : shift + length], weight[c, 0, i, j]
+                for q in range(length):
+                    row[q] += a0 * x0[q]
+        for h in range(out_h):
+            at = np.uintp(h * padded_w)
+            for w in range(np.uintp(out_w)):
+                out[n, c, h, w] = row[at + w]
+
+
+@kernel(reorder=True)
+def depthwise_correlate_rows_weight_grad(x, grad, partial, start, stop, top, left, dilation_h, dilation_w):
+    """partial[c, i, j] += sum over the planes p = n C + c in [start, stop) of
+    sum_{h, w} grad[n, c, h, w] x_pad[n, c, h + d_h i, w + d_w j] (x_pad as in ``depthwise_correlate_rows``)."""
+    channels, height, width = x.shape[1], x.shape[2], x.shape[3]
+    kernel_h, kernel_w = partial.shape[1], partial.shape[2]
+    out_h, out_w = grad.shape[2], grad.shape[3]
+    padded_w = out_w + dilation_w * (kernel_w - 1)
+    length = np.uintp((out_h - 1) * padded_w + out_w)
+    plane = np.zeros((out_h + dilation_h * (kernel_h - 1)) * padded_w, x.dtype)
+    row = np.zeros(length, x.dtype)  # grad on the same rows, zero past each row's W_out values
+    whole = kernel_w - kernel_w % 3
+    zero = x.dtype.type(0)
+    for p in range(start, stop):
+        n, c = p // channels, p % channels
+        for h in range(height):
+            at = np.uintp((h + top) * padded_w + left)
+            for w in range(np.uintp(width)):
+                plane[at + w] = x[n, c, h, w]
+        for h in range(out_h):
+            at = np.uintp(h * padded_w)
+            for w in range(np.uintp(out_w)):
+                row[at + w] = grad[n, c, h, w]
+        for i in range(kernel_h):
+            for j in range(0, whole, 3):
+                shift = np.uintp(i * dilation_h * padded_w + j * dilation_w)
+                x0 = plane[shift : shift + length]
+                x1 = plane[shift + dilation_w : shift + dilation_w + length]
+                x2 = plane[shift + 2 * dilation_w : shift + 2 * dilation_w + length]
+                s0 = s1 = s2 = zero
+                for q in range(length):
+                    v = row[q]
+                    s0, s1, s2 = s0 + v * x0[q], s1 + v * x1[q], s2 + v * x2[q]
+                partial[c, i, j] += s0
+                partial[c, i, j + 1] += s1
+                partial[c, i, j + 2] += s2
+            for j in range(whole, kernel_w):
+                shift = np.uintp(i * dilation_h * padded_w + j * dilation_w)
+                x0, s0 = plane[shift : shift + length], zero
+                for q in range(length):
+                    s0 += row[q] * x0[q]
+                partial[c, i, j] += s0
+
+
 # ReLU, one pass over contiguous memory. NumPy's maximum(x, 0) runs at a quarter of the speed of a plain copy
 # here (0.11 against 0.03 ms on 64x6x28x28 float32: it handles NaN by a slower loop), and the mask the
 # backward needs is a second pass.
