@@ -1001,28 +1001,19 @@ def _depthwise_input_grad(grad, weight, input_shape, stride, padding, dilation) 
 def _depthwise_weight_grad(x, grad, weight_shape, stride, padding, dilation) -> np.ndarray:
     """dW[c, 0, i, j] = sum_{n, h, w} grad[n, c, h, w] x_pad[n, c, window offset (i, j)]"""
     out_size = grad.shape[-2:]
-    if compiled.usable(x, grad) and stride == (1, 1) and _plain_arrays(x, grad):
-        blocks, channels, corner = _first_axis_blocks(x, compiled=True), x.shape[1], (padding[0], padding[2])
-        partial = np.zeros_like(x, shape=(len(blocks), weight_shape[0], *weight_shape[2:]))
-
-        def block_rows(index):
-            b = blocks[index]
-            kernels.depthwise_correlate_rows_weight_grad(
-                x, grad, partial[index], b.start * channels, b.stop * channels, *corner, *dilation
-            )
-
-        parallel_for(block_rows, range(len(blocks)))
-        return partial.sum(axis=0).reshape(weight_shape)
     if compiled.usable(x, grad):
-        padded, upstream = np.ascontiguousarray(_pad(x, padding)), np.ascontiguousarray(grad)
-        blocks, channels = _first_axis_blocks(padded, compiled=True), x.shape[1]
+        if stride == (1, 1) and _plain_arrays(x, grad):  # each plane padded by the loop, three taps per pass
+            loop, source, upstream = kernels.depthwise_correlate_rows_weight_grad, x, grad
+            geometry = (padding[0], padding[2], *dilation)
+        else:
+            loop, source = kernels.depthwise_weight_grad, np.ascontiguousarray(_pad(x, padding))
+            upstream, geometry = np.ascontiguousarray(grad), (*stride, *dilation)
+        blocks, channels = _first_axis_blocks(source, compiled=True), x.shape[1]
         partial = np.empty((len(blocks), weight_shape[0], *weight_shape[2:]), dtype=np.result_type(x, grad))
 
         def block_compiled(index):
             b = blocks[index]
-            kernels.depthwise_weight_grad(
-                padded, upstream, partial[index], b.start * channels, b.stop * channels, *stride, *dilation
-            )
+            loop(source, upstream, partial[index], b.start * channels, b.stop * channels, *geometry)
 
         parallel_for(block_compiled, range(len(blocks)))
         return partial.sum(axis=0).reshape(weight_shape)
