@@ -374,10 +374,7 @@ def depthwise_correlate_rows_weight_grad(x, grad, partial, start, stop, top, lef
     for p in range(start, stop):
         n, c = p // channels, p % channels
         to_plane(x, n, c, plane, top, left, padded_w)
-        for h in range(out_h):
-            at = np.uintp(h * padded_w)
-            for w in range(np.uintp(out_w)):
-                row[at + w] = grad[n, c, h, w]
+        to_plane(grad, n, c, row, 0, 0, padded_w)
         for i in range(kernel_h):
             for j in range(0, whole, 3):
                 shift = np.uintp(i * dilation_h * padded_w + j * dilation_w)
