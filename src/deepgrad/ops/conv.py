@@ -384,8 +384,8 @@ def _ceil(count: int, multiple: int) -> int:
 
 def _even_blocks(batch: int) -> list[slice]:
     """One slice of the batch per thread (a compute-bound kernel: the blocks take about equal time)."""
-    step = max(1, -(-batch // max(1, min(get_num_threads(), batch))))
-    return [slice(start, min(start + step, batch)) for start in range(0, batch, step)] or [slice(0, 0)]
+    step = -(-batch // max(1, min(get_num_threads(), batch)))
+    return [slice(start, min(start + step, batch)) for start in range(0, batch, step)]
 
 
 def _blocked_shape(weight_shape, column_multiple: int) -> tuple[int, int, int, int]:
